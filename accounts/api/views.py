@@ -1,0 +1,169 @@
+"""Admin automation (users, projects, members) and personal API tokens."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model, password_validation
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts import services
+from accounts.models import ApiToken, Membership, Project
+from accounts.roles import ROLE_CHOICES, Action
+from audit.services import actor_from_request, record_event
+from ops.permissions import PlatformAdmin
+
+
+class UserSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    username = serializers.CharField(max_length=150)
+    email = serializers.EmailField(required=False, allow_blank=True)
+    password = serializers.CharField(write_only=True)
+
+    def validate(self, attrs: dict) -> dict:
+        user_model = get_user_model()
+        if user_model.objects.filter(username=attrs["username"]).exists():
+            raise ValidationError({"username": ["A user with that username exists."]})
+        candidate = user_model(username=attrs["username"], email=attrs.get("email", ""))
+        try:
+            password_validation.validate_password(attrs["password"], candidate)
+        except Exception as exc:  # django.core.exceptions.ValidationError
+            raise ValidationError({"password": list(getattr(exc, "messages", [str(exc)]))}) from exc
+        return attrs
+
+
+class UserViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Platform admins create and list users."""
+
+    serializer_class = UserSerializer
+    lookup_value_converter = "int"
+    permission_classes = [PlatformAdmin]
+
+    def get_queryset(self) -> QuerySet:
+        return get_user_model().objects.order_by("username")
+
+    def perform_create(self, serializer: UserSerializer) -> None:
+        data = serializer.validated_data
+        user = get_user_model().objects.create_user(
+            username=data["username"], email=data.get("email", ""), password=data["password"]
+        )
+        record_event(actor_from_request(self.request), "user.create", obj=user)
+        serializer.instance = user
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    my_role = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Project
+        fields = ["id", "name", "created_at", "require_distinct_approver",
+                  "auto_approve_redaction", "my_role"]
+        read_only_fields = ["created_at"]
+
+    def get_my_role(self, obj: Project) -> str | None:
+        user = self.context["request"].user
+        membership = services.membership_for(user, obj.pk)
+        return membership.role if membership else None
+
+
+class MemberSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    username = serializers.CharField(source="user.username")
+    role = serializers.ChoiceField(choices=ROLE_CHOICES)
+    add = serializers.BooleanField(required=False, default=False, write_only=True,
+                                   help_text="Add this role instead of replacing the user's roles.")
+
+
+class ProjectViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                     viewsets.GenericViewSet):
+    """Members see their projects; platform admins create projects; owners manage members."""
+
+    serializer_class = ProjectSerializer
+    lookup_value_converter = "int"
+
+    def get_permissions(self) -> list:
+        if self.action == "create":
+            return [PlatformAdmin()]
+        return super().get_permissions()
+
+    def get_queryset(self) -> QuerySet[Project]:
+        return services.projects_visible_to(self.request.user)
+
+    def perform_create(self, serializer: ProjectSerializer) -> None:
+        serializer.instance = services.create_project(
+            actor_from_request(self.request), serializer.validated_data["name"]
+        )
+
+    @extend_schema(request=MemberSerializer, responses=MemberSerializer(many=True))
+    @action(detail=True, methods=["get", "post"])
+    def members(self, request: Request, pk: str | None = None) -> Response:
+        project = self.get_object()
+        if request.method == "POST":
+            self._require_member_admin(request, project)
+            form = MemberSerializer(data=request.data)
+            form.is_valid(raise_exception=True)
+            try:
+                services.set_membership(actor_from_request(request), project,
+                                        form.validated_data["user"]["username"],
+                                        form.validated_data["role"],
+                                        replace=not form.validated_data["add"])
+            except LookupError as exc:
+                raise ValidationError({"username": [str(exc)]}) from exc
+        members = Membership.objects.filter(project=project).select_related("user")
+        code = status.HTTP_201_CREATED if request.method == "POST" else status.HTTP_200_OK
+        return Response(MemberSerializer(members, many=True).data, status=code)
+
+    def _require_member_admin(self, request: Request, project: Project) -> None:
+        if request.user.is_superuser:
+            return
+        services.require(actor_from_request(request), project.pk, Action.MANAGE_MEMBERS,
+                         obj=project)
+
+
+class TokenSerializer(serializers.ModelSerializer):
+    expires_in_days = serializers.IntegerField(write_only=True, required=False, min_value=1,
+                                               max_value=3650, default=90)
+
+    class Meta:
+        model = ApiToken
+        fields = ["id", "name", "prefix", "scopes", "created_at", "expires_at", "revoked_at",
+                  "last_used_at", "expires_in_days"]
+        read_only_fields = ["prefix", "created_at", "expires_at", "revoked_at", "last_used_at"]
+
+    def validate_scopes(self, scopes: list[str]) -> list[str]:
+        unknown = set(scopes) - set(ApiToken.SCOPE_CHOICES)
+        if unknown:
+            raise ValidationError(f"Unknown scopes: {', '.join(sorted(unknown))}")
+        if "admin" in scopes and not self.context["request"].user.is_superuser:
+            raise ValidationError("Only platform administrators may hold the admin scope.")
+        return scopes
+
+
+class TokenViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.DestroyModelMixin,
+                   viewsets.GenericViewSet):
+    """A user's own tokens. The raw token appears once, in the creation response."""
+
+    serializer_class = TokenSerializer
+    lookup_value_converter = "int"
+
+    def get_queryset(self) -> QuerySet[ApiToken]:
+        return ApiToken.objects.filter(user=self.request.user).order_by("-created_at")
+
+    def create(self, request: Request) -> Response:
+        form = self.get_serializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        issued = services.issue_api_token(
+            actor_from_request(request), request.user,
+            name=form.validated_data.get("name", "api"),
+            scopes=form.validated_data.get("scopes") or ["read", "write"],
+            expires_in_days=form.validated_data["expires_in_days"],
+        )
+        body = TokenSerializer(issued.token, context={"request": request}).data
+        return Response({**body, "token": issued.raw}, status=status.HTTP_201_CREATED)
+
+    def perform_destroy(self, instance: ApiToken) -> None:
+        services.revoke_api_token(actor_from_request(self.request), instance)

@@ -1,0 +1,40 @@
+"""``Authorization: Bearer <token>`` authentication for the REST and OpenAI-compatible APIs."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+from rest_framework import authentication, exceptions
+from rest_framework.request import Request
+
+from accounts.models import ApiToken, hash_token
+from audit.services import Actor, record_event
+
+
+class BearerTokenAuthentication(authentication.BaseAuthentication):
+    """Looks the token up by hash; a bad, expired or revoked token answers 401."""
+
+    keyword = "bearer"
+
+    def authenticate(self, request: Request) -> tuple[object, ApiToken] | None:
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        parts = header.split()
+        if not parts or parts[0].lower() != self.keyword:
+            return None
+        if len(parts) != 2:
+            raise exceptions.AuthenticationFailed("Malformed Authorization header.")
+        token = (
+            ApiToken.objects.select_related("user").filter(token_hash=hash_token(parts[1])).first()
+        )
+        if token is None or not token.is_usable() or not token.user.is_active:
+            record_event(
+                Actor(source_ip=request.META.get("REMOTE_ADDR")),
+                "token.use",
+                outcome="denied",
+                details={"reason": "unknown, revoked or expired token"},
+            )
+            raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+        return token.user, token
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="soberana"'

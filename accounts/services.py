@@ -1,0 +1,171 @@
+"""Verbs on projects, memberships and tokens. Each is atomic and writes its audit entry."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from accounts.models import ApiToken, Membership, Project, hash_token
+from accounts.roles import Action, Role, role_allows
+from audit.services import Actor, record_event
+
+TOKEN_PREFIX = "sob_"
+
+
+class PermissionDenied(Exception):
+    """The actor may not take this action on this object."""
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A freshly created token: ``raw`` is shown once and never stored."""
+
+    token: ApiToken
+    raw: str
+
+
+def issue_api_token(
+    actor: Actor,
+    user: AbstractBaseUser,
+    *,
+    name: str = "api",
+    scopes: list[str] | None = None,
+    expires_in_days: int | None = 90,
+) -> IssuedToken:
+    """Create a bearer token for ``user``; only its SHA-256 is stored."""
+    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    expires = timezone.now() + timedelta(days=expires_in_days) if expires_in_days else None
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            user=user,
+            name=name,
+            prefix=raw[:12],
+            token_hash=hash_token(raw),
+            scopes=scopes or ["read", "write"],
+            expires_at=expires,
+        )
+        record_event(actor, "token.create", obj=token, details={"scopes": token.scopes})
+    return IssuedToken(token=token, raw=raw)
+
+
+def revoke_api_token(actor: Actor, token: ApiToken) -> None:
+    """Revoke a token; later requests with it answer 401."""
+    with transaction.atomic():
+        ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+        record_event(actor, "token.revoke", obj=token)
+
+
+def create_project(actor: Actor, name: str, *, owner: AbstractBaseUser | None = None) -> Project:
+    """Create a project; ``owner`` (default: the actor) becomes its first owner."""
+    owner = owner or actor.user
+    with transaction.atomic():
+        project = Project.objects.create(name=name)
+        if owner is not None:
+            Membership.objects.create(project=project, user=owner, role=Role.OWNER)
+        record_event(actor, "project.create", obj=project)
+    return project
+
+
+def set_membership(
+    actor: Actor, project: Project, username: str, role: str, *, replace: bool = True
+) -> Membership:
+    """Give ``username`` ``role`` in ``project``; with ``replace`` their other roles there are
+    removed (a role change), else the role is added. Raises LookupError for an unknown user."""
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        raise LookupError(f"No user named {username!r}.")
+    Role(role)  # raises ValueError for an unknown role
+    with transaction.atomic():
+        existing = Membership.objects.filter(project=project, user=user)
+        previous = sorted(existing.values_list("role", flat=True))
+        if replace:
+            existing.exclude(role=role).delete()
+        membership, _ = Membership.objects.get_or_create(project=project, user=user, role=role)
+        record_event(
+            actor,
+            "membership.change" if previous else "membership.create",
+            obj=membership,
+            details={"project": project.pk, "user": user.pk, "role": role, "previous": previous},
+        )
+    return membership
+
+
+def remove_membership(actor: Actor, membership: Membership) -> None:
+    """Remove a member from a project."""
+    with transaction.atomic():
+        details = {"project": membership.project_id, "user": membership.user_id}
+        record_event(actor, "membership.delete", obj=membership, details=details)
+        membership.delete()
+
+
+@dataclass(frozen=True)
+class ProjectAccess:
+    """The roles a user holds in one project."""
+
+    project_id: int
+    roles: frozenset[str]
+
+    def allows(self, action: Action) -> bool:
+        return any(role_allows(role, action) for role in self.roles)
+
+    @property
+    def role(self) -> str:
+        """The highest role, for display."""
+        order = [Role.OWNER, Role.STEWARD, Role.ENGINEER, Role.VIEWER]
+        return next(r.value for r in order if r.value in self.roles)
+
+
+def membership_for(user: AbstractBaseUser | None, project_id: int) -> ProjectAccess | None:
+    """The user's roles in the project, or None when they are not a member."""
+    if user is None or not user.is_authenticated:
+        return None
+    roles = frozenset(
+        Membership.objects.filter(user=user, project_id=project_id).values_list("role", flat=True)
+    )
+    return ProjectAccess(project_id, roles) if roles else None
+
+
+def projects_visible_to(user: AbstractBaseUser) -> QuerySet[Project]:
+    """Projects the user is a member of (platform admins see all)."""
+    if not user.is_authenticated:
+        return Project.objects.none()
+    if user.is_superuser:
+        return Project.objects.all()
+    return Project.objects.filter(memberships__user=user).distinct()
+
+
+def project_ids_allowing(user: AbstractBaseUser, action: Action) -> list[int]:
+    """Ids of projects where the user's role allows ``action``. Admins are not special here:
+    access to data follows membership, so a platform admin sees no raw text by default."""
+    from accounts.roles import ROLE_ACTIONS
+
+    if not user.is_authenticated:
+        return []
+    roles = [role.value for role, actions in ROLE_ACTIONS.items() if action in actions]
+    return list(
+        Membership.objects.filter(user=user, role__in=roles).values_list("project_id", flat=True)
+    )
+
+
+def require(actor: Actor, project_id: int, action: Action, *, obj: object = None) -> ProjectAccess:
+    """Return the actor's membership if it allows ``action``; else audit the denial and raise."""
+    membership = membership_for(actor.user, project_id)
+    if membership is None or not membership.allows(action):
+        record_event(
+            actor,
+            f"denied.{action.value}",
+            obj=obj,
+            outcome="denied",
+            details={"project": project_id},
+        )
+        raise PermissionDenied(action.value)
+    return membership

@@ -1,0 +1,138 @@
+"""Shared fixtures: a cast of users around one project, API clients with real tokens, and a
+tiny model built in code (registered as a base model)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# Fallbacks for running pytest directly (make test sets both). Django reads them at import.
+os.environ.setdefault("SOBERANA_ENV", "test")
+os.environ.setdefault("SOBERANA_DATA_DIR", tempfile.mkdtemp(prefix="soberana-test-"))
+
+import pytest  # noqa: E402
+
+CAST_ROLES = ("owner", "steward", "engineer", "viewer")
+
+
+@dataclass
+class Cast:
+    """A project and one user per role, plus an outsider and a platform admin."""
+
+    project: Any
+    users: dict[str, Any]
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.users[name]
+        except KeyError as exc:
+            raise AttributeError(name) from exc
+
+
+@pytest.fixture
+def cast(db: Any) -> Cast:
+    from django.contrib.auth import get_user_model
+
+    from accounts.models import Membership, Project
+
+    users_model = get_user_model()
+    project = Project.objects.create(name="Acme support")
+    users: dict[str, Any] = {}
+    for role in CAST_ROLES:
+        users[role] = users_model.objects.create_user(role, f"{role}@example.org", "pw-Long-123!")
+        Membership.objects.create(project=project, user=users[role], role=role)
+    users["outsider"] = users_model.objects.create_user("outsider", "", "pw-Long-123!")
+    users["admin"] = users_model.objects.create_superuser("root", "", "pw-Long-123!")
+    return Cast(project=project, users=users)
+
+
+@pytest.fixture
+def api_client_for(db: Any) -> Callable[..., Any]:
+    """Returns ``make(user, scopes=...)`` -> an APIClient sending a real bearer token."""
+    from rest_framework.test import APIClient
+
+    from accounts.services import issue_api_token
+    from audit.services import Actor
+
+    def make(user: Any, scopes: list[str] | None = None) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            scopes = scopes or (["read", "write", "admin"] if user.is_superuser else None)
+            raw = issue_api_token(Actor(user=user), user, scopes=scopes).raw
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+        return client
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny Llama + byte-level BPE tokenizer, built in code (no downloads)."""
+    from trainer.engine import build_tiny_model
+
+    return Path(build_tiny_model(tmp_path_factory.mktemp("tiny-model") / "model"))
+
+
+@pytest.fixture
+def tiny_base_model(db: Any, tiny_model_dir: Path) -> Any:
+    from trainer.base_models import register_base_model
+
+    return register_base_model("tiny", tiny_model_dir, source="tests", default=True)
+
+
+TINY_HYPERPARAMETERS = {
+    "max_steps": 6, "batch_size": 2, "seq_len": 64, "checkpoint_every": 3, "eval_every": 3,
+    "warmup_steps": 1, "learning_rate": 5e-3, "lora_r": 4, "lora_alpha": 8, "device": "cpu",
+}
+
+
+@pytest.fixture
+def tiny_hyperparameters() -> dict[str, Any]:
+    return dict(TINY_HYPERPARAMETERS)
+
+
+def make_approved_version(project: Any, records: list[dict[str, Any]], uploader: Any = None) -> Any:
+    """An approved dataset version holding ``records`` (each needs a ``split``), written
+    through the real encrypted store but skipping ingestion (fast)."""
+    import hashlib
+    import json
+
+    from datasets_app.models import Dataset, DatasetStatus, DatasetVersion
+    from vault.services import create_data_key, write_blob
+
+    raw_key, _ = create_data_key("upload")
+    data_key, _ = create_data_key("dataset-records", parent=raw_key)
+    version_key, _ = create_data_key("dataset-version", parent=data_key)
+    payload = b"".join(json.dumps(r).encode() + b"\n" for r in records)
+    write_blob(version_key, "records.jsonl", payload)
+    dataset = Dataset.objects.create(
+        project=project, name="fixture", status=DatasetStatus.APPROVED, uploaded_by=uploader,
+        source_name="fixture.jsonl", raw_key=raw_key, data_key=data_key, raw_sha256="0" * 64,
+        record_count=len(records),
+    )
+    splits: dict[str, int] = {}
+    for record in records:
+        splits[record["split"]] = splits.get(record["split"], 0) + 1
+    return DatasetVersion.objects.create(
+        dataset=dataset, number=1, data_key=version_key,
+        content_hash=hashlib.sha256(payload).hexdigest(), record_count=len(records),
+        split_counts=splits, lineage={},
+    )
+
+
+def fixture_records(n: int = 40) -> list[dict[str, Any]]:
+    splits = ["train"] * 8 + ["validation", "test"]
+    return [
+        {"kind": "text", "text": f"Record {i}: the quick brown fox {i % 7} jumps over the lazy dog.",
+         "split": splits[i % 10]}
+        for i in range(n)
+    ]
+
+
+@pytest.fixture
+def approved_version(cast: Cast) -> Any:
+    return make_approved_version(cast.project, fixture_records(), uploader=cast.steward)

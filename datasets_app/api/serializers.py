@@ -1,0 +1,74 @@
+"""Serializers for the datasets API: validation only, no business logic."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from datasets_app.models import Dataset, DatasetVersion, Decision, Finding
+
+
+class DatasetVersionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DatasetVersion
+        fields = ["id", "number", "content_hash", "record_count", "split_counts", "record_kinds",
+                  "token_stats", "lineage", "approved_at"]
+
+
+class DatasetSerializer(serializers.ModelSerializer):
+    latest_version = DatasetVersionSerializer(read_only=True)
+    pending_findings = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Dataset
+        fields = ["id", "project", "name", "status", "error", "created_at", "source_name",
+                  "source_format", "raw_sha256", "raw_size", "record_count", "languages",
+                  "parse_report", "cleaning_report", "pii_summary", "pending_findings",
+                  "latest_version", "options"]
+
+    def get_pending_findings(self, obj: Dataset) -> int:
+        return obj.findings.filter(decision=Decision.PENDING).count()
+
+
+class DatasetUploadSerializer(serializers.Serializer):
+    file = serializers.FileField()
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    project = serializers.IntegerField(required=False)
+    options = serializers.JSONField(required=False)
+
+
+class FindingSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Finding
+        fields = ["id", "record_index", "field", "start", "end", "entity_type", "score",
+                  "recognizer", "value_digest", "decision", "added_by_reviewer", "decided_at"]
+
+
+class DecisionSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=[Decision.ACCEPTED, Decision.REJECTED,
+                                                "accept", "reject"])
+    start = serializers.IntegerField(required=False, min_value=0)
+    end = serializers.IntegerField(required=False, min_value=1)
+
+    def validate_decision(self, value: str) -> str:
+        return {"accept": Decision.ACCEPTED, "reject": Decision.REJECTED}.get(value, value)
+
+
+class BulkDecisionSerializer(DecisionSerializer):
+    entity_types = serializers.ListField(child=serializers.CharField(), required=False)
+    min_score = serializers.FloatField(required=False, min_value=0, max_value=1)
+    max_score = serializers.FloatField(required=False, min_value=0, max_value=1)
+
+
+class NewFindingSerializer(serializers.Serializer):
+    record_index = serializers.IntegerField(min_value=0)
+    field = serializers.CharField(default="text")
+    start = serializers.IntegerField(min_value=0)
+    end = serializers.IntegerField(min_value=1)
+    entity_type = serializers.CharField(max_length=40)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["end"] <= attrs["start"]:
+            raise serializers.ValidationError({"end": "must be greater than start"})
+        return attrs

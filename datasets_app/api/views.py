@@ -1,0 +1,176 @@
+"""Datasets API: viewsets authorize through scoped querysets and call one service each."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.models import Project
+from accounts.roles import Action
+from accounts.services import project_ids_allowing
+from audit.services import actor_from_request
+from datasets_app import services
+from datasets_app.api import serializers as s
+from datasets_app.models import Dataset
+from datasets_app.options import IngestOptions
+from datasets_app.uploads import EncryptedUpload
+from ops.permissions import TokenScopes
+
+
+def resolve_upload_project(request: Request, project_id: int | None) -> Project:
+    """The project to upload into: the one named, or the caller's only project allowing it."""
+    allowed = project_ids_allowing(request.user, Action.UPLOAD_DATA)
+    if project_id is not None:
+        project = Project.objects.filter(pk=project_id).first()
+        if project is None or (project.pk not in allowed
+                               and not project.memberships.filter(user=request.user).exists()):
+            raise NotFound("No such project.")
+        return project
+    if len(allowed) == 1:
+        return Project.objects.get(pk=allowed[0])
+    if not allowed:
+        raise ValidationError({"project": ["You cannot upload to any project."]})
+    raise ValidationError({"project": ["You belong to several projects; name one."]})
+
+
+def uploaded_file(request: Request) -> EncryptedUpload:
+    """The encrypted upload of the request, or a 400/413 explaining what went wrong."""
+    if getattr(request._request, "upload_too_large", False):
+        from ops.api import PayloadTooLarge
+
+        raise PayloadTooLarge()
+    upload = request.FILES.get("file")
+    if upload is None:
+        raise ValidationError({"file": ["No file was uploaded."]})
+    if not isinstance(upload, EncryptedUpload):
+        raise ValidationError({"file": ["Upload could not be stored."]})
+    if upload.size == 0:
+        raise ValidationError({"file": [f"{upload.name} is empty."]})
+    return upload
+
+
+class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                     mixins.DestroyModelMixin, viewsets.GenericViewSet):
+    """Upload, inspect, review, approve and delete datasets."""
+
+    serializer_class = s.DatasetSerializer
+    lookup_value_converter = "int"
+    permission_classes = viewsets.GenericViewSet.permission_classes + [TokenScopes]
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    def get_queryset(self) -> QuerySet[Dataset]:
+        queryset = services.visible_datasets(self.request.user).select_related("project")
+        project = self.request.query_params.get("project")
+        if project and project.isdigit():
+            queryset = queryset.filter(project_id=int(project))
+        return queryset
+
+    @extend_schema(request={"multipart/form-data": s.DatasetUploadSerializer},
+                   responses={202: s.DatasetSerializer})
+    def create(self, request: Request) -> Response:
+        upload = uploaded_file(request)
+        form = s.DatasetUploadSerializer(data={k: v for k, v in request.data.items()
+                                               if k != "file"} | {"file": upload})
+        form.is_valid(raise_exception=True)
+        try:
+            project = resolve_upload_project(request, form.validated_data.get("project"))
+            options = IngestOptions.from_dict(form.validated_data.get("options") or {})
+            dataset = services.create_dataset(
+                actor_from_request(request), project, name=form.validated_data.get("name", ""),
+                upload=upload, options=options,
+            )
+        except Exception:
+            upload.data_key.delete()  # nothing references the encrypted upload: discard it
+            raise
+        return Response(self.get_serializer(dataset).data, status=status.HTTP_202_ACCEPTED)
+
+    def perform_destroy(self, instance: Dataset) -> None:
+        services.delete_dataset(actor_from_request(self.request), instance)
+
+    @extend_schema(request=None, responses=s.DatasetVersionSerializer)
+    @action(detail=True, methods=["post"])
+    def approve(self, request: Request, pk: str | None = None) -> Response:
+        version = services.approve_dataset(actor_from_request(request), self.get_object())
+        return Response(s.DatasetVersionSerializer(version).data)
+
+    @extend_schema(responses=s.FindingSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def findings(self, request: Request, pk: str | None = None) -> Response:
+        queryset = services.findings_for(actor_from_request(request), self.get_object())
+        for param in ("decision", "entity_type"):
+            if request.query_params.get(param):
+                queryset = queryset.filter(**{param: request.query_params[param]})
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(s.FindingSerializer(page, many=True).data)
+
+    @extend_schema(request=s.BulkDecisionSerializer, responses={200: dict})
+    @action(detail=True, methods=["post"], url_path="findings/bulk-decision")
+    def bulk_decision(self, request: Request, pk: str | None = None) -> Response:
+        form = s.BulkDecisionSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        count = services.bulk_decide(
+            actor_from_request(request), self.get_object(), data["decision"],
+            entity_types=data.get("entity_types"), min_score=data.get("min_score"),
+            max_score=data.get("max_score"),
+        )
+        return Response({"updated": count})
+
+    @extend_schema(request=s.DecisionSerializer, responses=s.FindingSerializer)
+    @action(detail=True, methods=["post"], url_path=r"findings/(?P<finding_id>\d+)/decision")
+    def decide(self, request: Request, pk: str | None = None, finding_id: str = "") -> Response:
+        dataset = self.get_object()
+        finding = dataset.findings.filter(pk=int(finding_id)).first()
+        if finding is None:
+            raise NotFound("No such finding.")
+        form = s.DecisionSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        finding = services.decide_finding(actor_from_request(request), finding,
+                                          form.validated_data["decision"],
+                                          start=form.validated_data.get("start"),
+                                          end=form.validated_data.get("end"))
+        return Response(s.FindingSerializer(finding).data)
+
+    @extend_schema(request=s.NewFindingSerializer, responses={201: s.FindingSerializer})
+    @action(detail=True, methods=["post"], url_path="findings/add")
+    def add_finding(self, request: Request, pk: str | None = None) -> Response:
+        form = s.NewFindingSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        finding = services.add_finding(actor_from_request(request), self.get_object(),
+                                       **form.validated_data)
+        return Response(s.FindingSerializer(finding).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={200: dict})
+    @action(detail=True, methods=["get"])
+    def records(self, request: Request, pk: str | None = None) -> Response:
+        params = request.query_params
+        records = services.read_records(
+            actor_from_request(request), self.get_object(),
+            offset=_int_param(params, "offset", 0), limit=_int_param(params, "limit", 20),
+            raw=params.get("raw") in ("1", "true"),
+        )
+        return Response({"results": records})
+
+    @extend_schema(responses=s.DatasetVersionSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def versions(self, request: Request, pk: str | None = None) -> Response:
+        versions = self.get_object().versions.all()
+        return Response(s.DatasetVersionSerializer(versions, many=True).data)
+
+
+def _int_param(params: Any, name: str, default: int) -> int:
+    raw = params.get(name)
+    if raw is None:
+        return default
+    try:
+        return max(0, int(raw))
+    except ValueError as exc:
+        raise ValidationError({name: ["must be an integer"]}) from exc

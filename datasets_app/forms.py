@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from accounts.models import Project
+from accounts.roles import Action
+from accounts.services import project_ids_allowing
+
+
+class UploadForm(forms.Form):
+    """Upload a file into a project where the user may upload."""
+
+    project = forms.ModelChoiceField(queryset=Project.objects.none())
+    name = forms.CharField(max_length=200, required=False)
+    file = forms.FileField()
+    skip_bad_lines = forms.BooleanField(required=False)
+    operator = forms.ChoiceField(
+        choices=[("placeholder", "Typed placeholders <PERSON_12>"),
+                 ("surrogate", "Realistic surrogates"), ("mask", "Mask"),
+                 ("drop", "Drop the record")],
+        initial="placeholder",
+    )
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        ids = project_ids_allowing(user, Action.UPLOAD_DATA)
+        self.fields["project"].queryset = Project.objects.filter(pk__in=ids)
+        if len(ids) == 1:
+            self.fields["project"].initial = ids[0]
+
+
+class BulkDecisionForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("accepted", "accept"), ("rejected", "reject")])
+    entity_type = forms.CharField(required=False)

@@ -1,0 +1,136 @@
+"""Datasets, their immutable approved versions, and PII findings awaiting review.
+
+Dataset status machine::
+
+    processing ──(ingestion ok)──▶ needs_review ──(steward approves)──▶ approved
+        │                               │
+        └──(bad input / error)──▶ failed ◀──(approval error)
+
+    any state ──(owner or steward deletes: keys crypto-shredded)──▶ deleted
+
+Record text never lives in the database: records are encrypted blobs under the dataset's data
+key, and findings store offsets, types and a keyed digest of the value, never the value.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from accounts.models import Project
+from vault.models import DataKey
+
+
+class DatasetStatus(models.TextChoices):
+    PROCESSING = "processing"
+    NEEDS_REVIEW = "needs_review"
+    APPROVED = "approved"
+    FAILED = "failed"
+    DELETED = "deleted"
+
+
+class Dataset(models.Model):
+    """An upload and everything derived from it until approval."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="datasets")
+    name = models.CharField(max_length=200)
+    status = models.CharField(
+        max_length=16, choices=DatasetStatus.choices, default=DatasetStatus.PROCESSING
+    )
+    error = models.TextField(blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    source_name = models.CharField(max_length=255)
+    source_format = models.CharField(max_length=16, blank=True)
+    raw_key = models.ForeignKey(DataKey, on_delete=models.PROTECT, related_name="+")
+    data_key = models.ForeignKey(
+        DataKey, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    raw_sha256 = models.CharField(max_length=64)
+    raw_size = models.BigIntegerField(default=0)
+    options = models.JSONField(default=dict, blank=True)
+    parse_report = models.JSONField(default=dict, blank=True)
+    cleaning_report = models.JSONField(default=dict, blank=True)
+    pii_summary = models.JSONField(default=dict, blank=True)
+    record_count = models.IntegerField(default=0)
+    languages = models.JSONField(default=dict, blank=True)
+    purpose = models.CharField(max_length=32, default="training", blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def latest_version(self) -> DatasetVersion | None:
+        return self.versions.order_by("-number").first()
+
+
+class DatasetVersion(models.Model):
+    """An approved, immutable, content-hashed snapshot of redacted records with splits."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    data_key = models.ForeignKey(DataKey, on_delete=models.PROTECT, related_name="+")
+    content_hash = models.CharField(max_length=64)
+    record_count = models.IntegerField()
+    split_counts = models.JSONField(default=dict)
+    record_kinds = models.JSONField(default=dict)
+    token_stats = models.JSONField(default=dict, blank=True)
+    lineage = models.JSONField(default=dict)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    approved_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["dataset", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "number"], name="unique_version_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dataset.name} v{self.number}"
+
+    @property
+    def project(self) -> Project:
+        return self.dataset.project
+
+
+class Decision(models.TextChoices):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+class Finding(models.Model):
+    """A detected span of personal data or a secret in one field of one record."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="findings")
+    record_index = models.IntegerField()
+    field = models.CharField(max_length=64, default="text")
+    start = models.IntegerField()
+    end = models.IntegerField()
+    entity_type = models.CharField(max_length=40, db_index=True)
+    score = models.FloatField()
+    recognizer = models.CharField(max_length=80, blank=True)
+    value_digest = models.CharField(max_length=32, blank=True, db_index=True)
+    decision = models.CharField(
+        max_length=10, choices=Decision.choices, default=Decision.PENDING, db_index=True
+    )
+    added_by_reviewer = models.BooleanField(default=False)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["record_index", "field", "start"]
+        indexes = [models.Index(fields=["dataset", "decision"])]
+
+    def __str__(self) -> str:
+        return f"{self.entity_type} in record {self.record_index}"

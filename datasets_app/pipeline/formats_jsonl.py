@@ -1,0 +1,125 @@
+"""JSON Lines reader: one JSON object per line in the text, prompt+completion or chat shape."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, BinaryIO
+
+from datasets_app.pipeline.records import (
+    InvalidRecord,
+    Message,
+    ParseOptions,
+    ParseReport,
+    Record,
+    reject_line,
+)
+from datasets_app.pipeline.textstream import LineDecoder, iter_raw_lines
+
+SHAPE_HINT = 'expected a JSON object with "text", "prompt"+"completion" or "messages"'
+
+
+class BadRow(ValueError):
+    """One line/row cannot become a record; the message explains why (without quoting data)."""
+
+
+def iter_jsonl(
+    path: str, stream: BinaryIO, options: ParseOptions, report: ParseReport
+) -> Iterator[Record]:
+    """Yields one record per non-blank line; bad lines are skipped or raise ParseError.
+
+    Sources look like ``tickets.jsonl:17``. Memory: one line at a time.
+    """
+    decoder = LineDecoder(path, report)
+    for line_no, raw in iter_raw_lines(stream, path=path, options=options, report=report):
+        line = decoder.decode(raw)
+        if not line.strip():
+            continue
+        try:
+            yield record_from_json(line, source=f"{path}:{line_no}", text_columns=options.text_columns)
+        except BadRow as exc:
+            reject_line(str(exc), path=path, line=line_no, options=options, report=report)
+
+
+def record_from_json(line: str, *, source: str, text_columns: list[str] | None) -> Record:
+    """Parses one JSON line into a record; raises BadRow for invalid JSON or shape."""
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise BadRow(f"invalid JSON ({exc.msg} at column {exc.colno})") from None
+    except RecursionError:
+        raise BadRow("invalid JSON (nested too deeply)") from None
+    if not isinstance(obj, dict):
+        raise BadRow(SHAPE_HINT)
+    return record_from_mapping(obj, source=source, text_columns=text_columns)
+
+
+def record_from_mapping(
+    obj: Mapping[str, Any], *, source: str, text_columns: list[str] | None
+) -> Record:
+    """Maps an object to a record. Precedence: text_columns, messages, prompt/completion, text.
+
+    Raises BadRow with a user-facing reason when no rule fits or a value has the wrong type.
+    """
+    if text_columns:
+        return Record(kind="text", text=_join_columns(obj, text_columns), source=source)
+    if "messages" in obj:
+        return Record(kind="chat", messages=parse_messages(obj["messages"]), source=source)
+    if "prompt" in obj or "completion" in obj:
+        if "prompt" not in obj or "completion" not in obj:
+            raise BadRow(f'{SHAPE_HINT} (found only one of "prompt"/"completion")')
+        prompt, completion = _string(obj, "prompt"), _string(obj, "completion")
+        return Record(kind="prompt_completion", prompt=prompt, completion=completion, source=source)
+    if "text" in obj:
+        return Record(kind="text", text=_string(obj, "text"), source=source)
+    raise BadRow(SHAPE_HINT)
+
+
+def parse_messages(value: object) -> tuple[Message, ...]:
+    """Validates a chat ``messages`` value; content may be a string or a list of text parts."""
+    if not isinstance(value, list) or not value:
+        raise BadRow('"messages" must be a non-empty list')
+    messages = []
+    for number, item in enumerate(value, start=1):
+        if not isinstance(item, dict) or "role" not in item or "content" not in item:
+            raise BadRow(f'message {number}: expected an object with "role" and "content"')
+        try:
+            messages.append(Message(role=item["role"], content=_content_text(item["content"])))
+        except (InvalidRecord, BadRow) as exc:
+            raise BadRow(f"message {number}: {exc}") from None
+    return tuple(messages)
+
+
+def _content_text(content: object) -> str:
+    if isinstance(content, str):
+        return content
+    # OpenAI-style content parts: [{"type": "text", "text": "..."}]
+    if isinstance(content, list) and all(_is_text_part(part) for part in content):
+        return "".join(part["text"] for part in content)
+    raise BadRow('"content" must be a string or a list of text parts')
+
+
+def _is_text_part(part: object) -> bool:
+    return isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)
+
+
+def _string(obj: Mapping[str, Any], key: str) -> str:
+    value = obj[key]
+    if not isinstance(value, str):
+        raise BadRow(f'"{key}" must be a string')
+    return value
+
+
+def _join_columns(obj: Mapping[str, Any], columns: Sequence[str]) -> str:
+    parts = []
+    for column in columns:
+        if column not in obj:
+            raise BadRow(f'field "{column}" is missing')
+        value = obj[column]
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise BadRow(f'field "{column}" must be a string')
+        if value:
+            parts.append(value)
+    return "\n\n".join(parts)

@@ -1,0 +1,90 @@
+"""Regex specs for street addresses in English (US style) and Spanish.
+
+English: ``123 Main St``, ``09906 Pierce Harbors Apt. 040`` plus an optional
+``City, ST 12345`` line. Spanish: ``Calle Mayor 5, 3ºB``, ``C/ Alcalá 12``,
+``Avda. de la Constitución 3`` plus an optional ``28013 Madrid`` /
+``Madrid, 28013`` tail. Street-type vocabularies are the USPS suffix list and
+the Spanish INE road-type list, not tied to any generator.
+"""
+
+from __future__ import annotations
+
+import re
+
+from datasets_app.pipeline.pii_types import ADDRESS
+from datasets_app.pipeline.recognizers import PatternSpec
+
+# USPS Publication 28, C1 street suffixes (full forms + common abbreviations).
+_US_SUFFIXES = (
+    "Alley Aly Anex Arcade Avenue Ave Av Bayou Beach Bend Bluff Bluffs Bottom Boulevard Blvd "
+    "Branch Bridge Brook Brooks Burg Burgs Bypass Camp Canyon Cape Causeway Center Centers Ctr "
+    "Circle Circles Cir Cliff Cliffs Club Common Commons Corner Corners Course Court Courts Ct "
+    "Cove Coves Creek Crescent Crest Crossing Crossroad Curve Dale Dam Divide Drive Drives Dr "
+    "Estate Estates Expressway Expy Extension Extensions Fall Falls Ferry Field Fields Flat "
+    "Flats Ford Fords Forest Forge Forges Fork Forks Fort Freeway Fwy Garden Gardens Gateway "
+    "Glen Glens Green Greens Grove Groves Harbor Harbors Haven Heights Hts Highway Hwy Hill "
+    "Hills Hollow Inlet Island Islands Isle Junction Junctions Key Keys Knoll Knolls Lake Lakes "
+    "Land Landing Lane Ln Light Lights Loaf Lock Locks Lodge Loop Mall Manor Manors Meadow "
+    "Meadows Mews Mill Mills Mission Motorway Mount Mountain Mountains Neck Orchard Oval "
+    "Overpass Park Parks Parkway Parkways Pkwy Pass Passage Path Pike Pine Pines Place Pl Plain "
+    "Plains Plaza Plz Point Points Port Ports Prairie Radial Ramp Ranch Rapid Rapids Rest Ridge "
+    "Ridges River Road Roads Rd Route Row Rue Run Shoal Shoals Shore Shores Skyway Spring "
+    "Springs Spur Spurs Square Squares Sq Station Stravenue Stream Street Streets St Summit "
+    "Terrace Ter Throughway Trace Track Trafficway Trail Trl Trailer Tunnel Turnpike Underpass "
+    "Union Unions Valley Valleys Via Viaduct View Views Village Villages Ville Vista Walk Walks "
+    "Wall Way Ways Well Wells"
+).split()
+# Spanish road types (INE "tipos de vía") and their usual abbreviations.
+_ES_PREFIXES = (
+    r"Calle|C/|C\.|Cl\.|Avenida|Avda\.?|Av\.|Paseo|P[ºo]\.?|Plaza|Pza\.?|Pl\.|Camino|Cmno\.?|"
+    r"Carretera|Ctra\.?|Ronda|Rda\.?|Traves[ií]a|Trva\.?|Glorieta|Gta\.?|Pasaje|Pje\.?|Rambla|"
+    r"Alameda|Urbanizaci[oó]n|Urb\.?|Cuesta|V[ií]a|Vial|Callej[oó]n|Ca[ñn]ada|Acceso|Bulevar|"
+    r"Blvr\.?|Costanilla|Plazuela|Pol[ií]gono|Carrer|Avinguda|Passeig|R[uú]a|Pasadizo|Sector|"
+    r"Partida|Barrio|Bo\.|Colonia|Ribera|Senda|Muelle|Explanada|Prolongaci[oó]n"
+)
+
+_CAP = r"[A-ZÁÉÍÓÚÑÜ][\wÁÉÍÓÚÑÜáéíóúñü'’.-]*"
+_CAP_OR_NUM = rf"(?:{_CAP}|\d+(?:st|nd|rd|th)?)"
+_US_SUFFIX_ALT = "|".join(sorted(_US_SUFFIXES, key=len, reverse=True))
+_US_UNIT = r"(?:Apt|Apartment|Suite|Ste|Unit|Floor|Fl|Room|Rm|Bldg|Building|#)\.?\s*#?\s*[\w-]{1,6}"
+_US_CITY_LINE = r"(?:,?[ \t]*\n?[ \t]*[A-Z][A-Za-z .'-]{1,40},[ \t]*[A-Z]{2}[ \t]+\d{5}(?:-\d{4})?)"
+_US_STREET = (
+    rf"\b(\d{{1,6}}[A-Z]?(?:[ \t]+(?:[NSEW]\.?|North|South|East|West))?(?:[ \t]+{_CAP_OR_NUM}){{1,4}}"
+    rf"[ \t]+(?:{_US_SUFFIX_ALT})\b\.?(?:,?[ \t]*{_US_UNIT})?{_US_CITY_LINE}?)"
+)
+_US_MILITARY = r"\b((?:USNS|USNV|USS|USCGC|PSC|Unit)[ \t]+[\w ]{2,30}\n?(?:FPO|APO|DPO)[ \t]+A[AEP][ \t]+\d{5})"
+
+_ES_LINK = r"(?:de(?:[ \t]+(?:la|las|los))?|del|la|las|los|y|el|d'|l')"
+_ES_NAME = rf"(?:{_ES_LINK}[ \t]+)?{_CAP_OR_NUM}(?:[ \t]+(?:{_ES_LINK}[ \t]+)?{_CAP_OR_NUM}){{0,5}}"
+_ES_NUMBER = r"(?:,?[ \t]*(?:n[º°o]\.?|núm\.?|num\.?|número)?[ \t]*\d{1,4}[A-Za-z]?(?![\d/.-]\d))"
+_ES_DETAIL = (
+    r"(?:,?[ \t]*(?:\d{1,2}[ºª°][ \t]?-?[ \t]?[A-Za-z]?\b|\d{1,2}[ \t]?-?[ \t]?[A-Z]\b|"
+    r"(?:Puerta|Piso|Planta|Pta\.?|Esc(?:alera)?\.?|Bloque|Blq\.?|Portal|Apt\.?|Local)"
+    r"[ \t]*[\wºª]{1,4}|bajo|[Ááa]tico|entlo\.?|izq(?:uierda|da)?\.?|dcha\.?|derecha))"
+)
+_ES_TAIL = (
+    r"(?:,?[ \t]*\n?[ \t]*(?:\d{5}[ \t,]+[A-ZÁÉÍÓÚÑ][\wáéíóúñ' -]{1,40}?(?=[\n,.;)]|$|[ \t]+\(|[ \t]+[a-z])"
+    r"|[A-ZÁÉÍÓÚÑ][\wáéíóúñ' -]{1,40},[ \t]*\d{5}))"
+)
+_ES_STREET = (
+    rf"(?<![\w])((?:{_ES_PREFIXES})[ \t]*{_ES_NAME}{_ES_NUMBER}(?:{_ES_DETAIL}){{0,3}}{_ES_TAIL}?)"
+)
+ADDRESS_CONTEXT = (
+    "address", "addr", "lives", "live at", "located", "ship", "deliver", "mail to", "street",
+    "dirección", "direccion", "domicilio", "vive", "reside", "calle", "envío", "envio", "entrega",
+)  # fmt: skip
+
+
+def address_specs() -> list[PatternSpec]:
+    """Street address specs (US streets, US military, Spanish streets)."""
+    return [
+        PatternSpec(
+            "street_address_en", ADDRESS, re.compile(_US_STREET), 0.7, group=1,
+            context=ADDRESS_CONTEXT,
+        ),
+        PatternSpec("military_address_en", ADDRESS, re.compile(_US_MILITARY), 0.7, group=1),
+        PatternSpec(
+            "street_address_es", ADDRESS, re.compile(_ES_STREET), 0.7, group=1,
+            context=ADDRESS_CONTEXT,
+        ),
+    ]  # fmt: skip

@@ -1,0 +1,135 @@
+"""Word lists that the name heuristics and the NER false-positive filters consult.
+
+* first names / surnames: the census-derived name tables Faker ships for
+  several English- and Spanish-speaking locales (plus a few European ones),
+  read from the installed package, never downloaded;
+* common words: spaCy's stop words plus the lemma index tables bundled in the
+  installed spaCy models (WordNet-derived for English), read straight from the
+  model folder (msgpack via ``spacy.lookups``; no pickle);
+* a small hand list of words that start a capitalised phrase but are never a
+  person ("Team", "Customer", "Soporte").
+
+``is_common(word)`` answers "is this an ordinary word (not a known name)?".
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+NAME_LOCALES = (
+    "en_US", "en_GB", "en_IE", "en_CA", "en_AU", "es_ES", "es_MX", "es_CO", "es_AR", "es_CL",
+    "pt_BR", "pt_PT", "fr_FR", "it_IT", "de_DE",
+)  # fmt: skip
+NEVER_PERSON = frozenset(
+    """team all everyone everybody there customer customers client clients sir madam madame
+    support colleagues colleague friends friend folks guys user users admin administrator
+    manager sales hr it ops devops security service services department staff member members
+    world again in on for the a an and or of to with no yes ok hello hi dear thanks thank
+    regards best cheers sincerely ticket order account invoice report update request issue
+    monday tuesday wednesday thursday friday saturday sunday january february march april
+    june july august september october november december
+    equipo todos todas cliente clientes señor señora señores usuario usuaria usuarios soporte
+    compañeros compañeras amigos amigas departamento servicio atención hola gracias saludos
+    estimado estimada estimados querido querida lunes martes miércoles jueves viernes sábado
+    domingo enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre
+    diciembre doctor doctora paciente empresa""".split()
+)
+NON_NAME_TOKENS = frozenset(
+    """inc llc ltd corp corporation co company group plc gmbh sa sl bank banco street st avenue
+    road calle avenida plaza hospital clinic clínica university universidad college school
+    team support services service department ministry office oficina app server api cloud
+    database error warning info debug""".split()
+)
+
+
+def _faker_names(attribute: str) -> set[str]:
+    """Lower-cased names from ``faker.providers.person.<locale>.Provider.<attribute>``."""
+    names: set[str] = set()
+    for locale in NAME_LOCALES:
+        try:
+            provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
+        except ImportError:
+            continue
+        for attr in (attribute, f"{attribute}_male", f"{attribute}_female"):
+            values = getattr(provider, attr, ())
+            if isinstance(values, (dict, tuple, list)):
+                names.update(str(n).lower() for n in values)
+    return {n for n in names if n.isalpha() or "-" in n or "'" in n}
+
+
+def _lemma_index_words(model_dir: Path) -> set[str]:
+    """Single words listed in a spaCy model's ``lemma_index`` table (empty when absent)."""
+    from spacy.lookups import Lookups
+
+    lookups_dir = model_dir / "lemmatizer" / "lookups"
+    if not lookups_dir.exists():
+        return set()
+    table = Lookups().from_disk(lookups_dir).get_table("lemma_index", {})
+    words: set[str] = set()
+    for values in table.values():
+        words.update(w for w in values if w.isalpha())
+    return words
+
+
+def _stop_words() -> set[str]:
+    from spacy.lang.en.stop_words import STOP_WORDS as english
+    from spacy.lang.es.stop_words import STOP_WORDS as spanish
+
+    return set(english) | set(spanish)
+
+
+@dataclass(frozen=True)
+class NameLexicon:
+    """Name gazetteers and a common-word lexicon (all lower-case)."""
+
+    first_names: frozenset[str]
+    surnames: frozenset[str]
+    common_words: frozenset[str]
+
+    @classmethod
+    def load(cls, model_dirs: Iterable[Path] = ()) -> NameLexicon:
+        """Build from Faker's name tables, spaCy stop words and the models' lemma indexes."""
+        common = _stop_words() | set(NEVER_PERSON)
+        for model_dir in model_dirs:
+            common |= _lemma_index_words(Path(model_dir))
+        return cls(
+            first_names=frozenset(_faker_names("first_names")),
+            surnames=frozenset(_faker_names("last_names")),
+            common_words=frozenset(common),
+        )
+
+    def is_name(self, word: str) -> bool:
+        """True when ``word`` is a known first name or surname."""
+        lowered = word.lower()
+        return lowered in self.first_names or lowered in self.surnames
+
+    def is_common(self, word: str) -> bool:
+        """True for an ordinary word that is not also a known name (stop words always count)."""
+        lowered = word.lower()
+        if lowered in _STOPS:
+            return True
+        common = lowered in NEVER_PERSON or lowered in self.common_words
+        return common and not self.is_name(lowered)
+
+    def in_dictionary(self, word: str) -> bool:
+        """True when ``word`` is in the common-word lexicon at all (names included)."""
+        return word.lower() in self.common_words
+
+
+_STOPS = frozenset(_stop_words())
+
+
+def model_dirs_of(nlp_by_language: Mapping[str, object]) -> list[Path]:
+    """Folders of loaded spaCy pipelines (``nlp.path``), skipping blank ones."""
+    dirs = []
+    for nlp in nlp_by_language.values():
+        path = getattr(nlp, "path", None)
+        if path is not None:
+            dirs.append(Path(path))
+    return dirs

@@ -1,0 +1,334 @@
+"""Regex recognizers run directly over raw text (no Presidio per-recognizer machinery).
+
+A ``PatternSpec`` is one compiled regex plus what confirms it (a checksum or
+shape validator), what scores it, and which nearby words raise confidence
+(context). ``scan_patterns`` runs a list of specs over one text and returns
+``Finding`` objects; it never raises on odd input.
+
+The spec tables live here (structured identifiers), in ``pii_secrets``
+(credentials and tokens) and ``pii_addresses`` (street addresses);
+``default_pattern_specs`` assembles them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from datasets_app.pipeline import pii_validators as v
+from datasets_app.pipeline.pii_types import (
+    CREDIT_CARD,
+    DATE_OF_BIRTH,
+    EMAIL_ADDRESS,
+    ES_NIE,
+    ES_NIF,
+    IBAN_CODE,
+    IP_ADDRESS,
+    PHONE_NUMBER,
+    SUPPORTED_LANGUAGES,
+    URL_CREDENTIALS,
+    US_SSN,
+    Finding,
+)
+
+ALL_LANGUAGES = frozenset(SUPPORTED_LANGUAGES)
+CONTEXT_BOOST = 0.35  # Presidio's context_similarity_factor
+CONTEXT_FLOOR = 0.4  # Presidio's min_score_with_context_similarity
+
+Acceptor = Callable[[str], int]
+
+
+@dataclass(frozen=True)
+class PatternSpec:
+    """A compiled regex recognizer.
+
+    ``accept(value)`` returns how many leading characters of the matched value
+    are accepted (0 rejects it); ``rescore(value)`` may replace ``score``.
+    ``context`` words (prefix match, case-insensitive) within ``window``
+    characters before the value (or ``window // 2`` after) raise the score to
+    ``context_score`` (default: Presidio's +0.35, floor 0.4). When
+    ``requires_context`` is set a match without context is discarded.
+    ``needle`` is a cheap substring test: when given and absent from the text,
+    the regex is not run at all.
+    """
+
+    name: str
+    entity_type: str
+    pattern: re.Pattern[str]
+    score: float
+    group: int | str = 0
+    accept: Acceptor | None = None
+    rescore: Callable[[str], float] | None = None
+    context: tuple[str, ...] = ()
+    context_score: float | None = None
+    requires_context: bool = False
+    needle: str | None = None
+    languages: frozenset[str] = ALL_LANGUAGES
+    window: int = 48
+    _context_re: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.context:
+            words = "|".join(sorted((re.escape(w) for w in self.context), key=len, reverse=True))
+            object.__setattr__(self, "_context_re", re.compile(rf"(?i)(?<!\w)(?:{words})"))
+
+    def has_context(self, text: str, start: int, end: int) -> bool:
+        """True when a context word occurs just before (or shortly after) ``text[start:end]``."""
+        if self._context_re is None:
+            return False
+        before = text[max(0, start - self.window) : start]
+        after = text[end : end + self.window // 2]
+        return bool(self._context_re.search(before) or self._context_re.search(after))
+
+    def boosted(self, score: float) -> float:
+        """Score used when context is present."""
+        if self.context_score is not None:
+            return max(score, self.context_score)
+        return min(1.0, max(score + CONTEXT_BOOST, CONTEXT_FLOOR))
+
+
+def whole(predicate: Callable[[str], bool]) -> Acceptor:
+    """Adapt a bool validator to an ``Acceptor`` that accepts the whole value or nothing."""
+
+    def accept(value: str) -> int:
+        return len(value) if predicate(value) else 0
+
+    return accept
+
+
+def _score_match(spec: PatternSpec, text: str, start: int, end: int) -> float | None:
+    """Final score for an accepted match, or None when it must be discarded."""
+    value = text[start:end]
+    score = spec.rescore(value) if spec.rescore else spec.score
+    if spec.has_context(text, start, end):
+        return spec.boosted(score)
+    return None if spec.requires_context else score
+
+
+def scan_spec(spec: PatternSpec, text: str) -> Iterable[Finding]:
+    """Yield the findings of one spec over ``text``."""
+    if spec.needle is not None and spec.needle not in text:
+        return
+    for match in spec.pattern.finditer(text):
+        start, end = match.span(spec.group)
+        if start < 0 or start == end:
+            continue
+        if spec.accept is not None:
+            accepted = spec.accept(text[start:end])
+            if accepted <= 0:
+                continue
+            end = start + accepted
+        score = _score_match(spec, text, start, end)
+        if score is not None:
+            yield Finding(start, end, spec.entity_type, round(score, 4), spec.name)
+
+
+def scan_patterns(specs: Sequence[PatternSpec], text: str, language: str) -> list[Finding]:
+    """Run every spec that supports ``language`` over ``text``; findings in match order."""
+    findings: list[Finding] = []
+    for spec in specs:
+        if language in spec.languages:
+            findings.extend(scan_spec(spec, text))
+    return findings
+
+
+# --- structured identifiers -------------------------------------------------------------------
+
+PHONE_CONTEXT = (
+    "phone", "tel", "mobile", "cell", "call", "fax", "contact", "whatsapp", "sms", "reach",
+    "número", "numero", "móvil", "movil", "llam", "contacto", "fijo", "teléfono",
+)  # fmt: skip
+CARD_CONTEXT = (
+    "card", "credit", "debit", "visa", "mastercard", "amex", "cc", "payment", "tarjeta",
+    "crédito", "credito", "débito", "debito", "pago",
+)  # fmt: skip
+DOB_CONTEXT = (
+    "born", "birth", "dob", "d.o.b", "b-day", "bday", "nacimiento", "nacid", "nac.", "f. nac",
+    "fnac", "cumpleaños", "fecha de nac", "edad", "date of b",
+)  # fmt: skip
+SSN_CONTEXT = ("ssn", "social security", "social sec", "seguridad social", "ss#", "ss #")
+
+_PHONE_RE = re.compile(
+    r"(?<![\w+@/.-])"
+    r"((?:(?:\+|00)\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]?\d{2,5}){1,4}"
+    r"(?:[ ]?(?:x|ext\.?|extension)[ ]?\d{1,6})?)"
+    r"(?![\w@/-]|[.:]\d)",
+    re.IGNORECASE,
+)
+_IPV4_SHAPE = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
+
+
+def _phone_accept(value: str) -> int:
+    if _IPV4_SHAPE.fullmatch(value) or not v.phone_digits_plausible(value):
+        return 0
+    return len(value)
+
+
+def _phone_score(value: str) -> float:
+    """Formatted numbers (``+``, parentheses, grouped) score high; bare digit runs low."""
+    if value.startswith(("+", "(")) or re.match(r"00\d", value):
+        return 0.75
+    groups = re.split(r"[ .()-]+", re.split(r"(?i)\s*(?:x|ext)", value)[0].strip("()"))
+    if len(groups) >= 3 or (len(groups) == 2 and len(groups[0]) >= 3):
+        return 0.7
+    return 0.5 if len(v.digits_only(value)) in (9, 10) else 0.4
+
+
+def _iban_accept(value: str) -> int:
+    """Accept the leading part of ``value`` whose compact form has the country's IBAN length."""
+    expected = v.IBAN_LENGTHS.get(value[:2].upper())
+    if expected is None:
+        return 0
+    seen = 0
+    for index, char in enumerate(value):
+        if char.isalnum():
+            seen += 1
+            if seen == expected:
+                return index + 1 if v.iban_valid(value[: index + 1]) else 0
+    return 0
+
+
+def _email_score(value: str) -> float:
+    domain = value.rsplit("@", 1)[-1]
+    return 1.0 if v.email_domain_valid(domain.lower()) else 0.6
+
+
+def _ssn_score(value: str) -> float:
+    return 0.6 if re.fullmatch(r"\d{3}([- ])\d{2}\1\d{4}", value) else 0.3
+
+
+_MONTHS = (
+    "jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+    "sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|enero|febrero|marzo|abril|"
+    "mayo|junio|julio|agosto|se?ptiembre|octubre|noviembre|diciembre|ene|abr|ago|dic"
+)
+_DATE_RE = re.compile(
+    r"(?i)(?<![\w/.-])("
+    r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}"
+    r"|\d{1,2}[-/.]\d{1,2}[-/.](?:\d{4}|\d{2})"
+    rf"|(?:{_MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}"
+    rf"|\d{{1,2}}(?:st|nd|rd|th|º)?\s+(?:of\s+|de\s+)?(?:{_MONTHS})\.?,?\s+(?:de\s+|del\s+)?\d{{4}}"
+    r")(?![\w/-]|\.\d)"
+)
+
+
+def structured_specs() -> list[PatternSpec]:
+    """Specs for emails, phones, cards, IBANs, IPs, SSN, NIF/NIE, dates of birth, URL credentials."""
+    return [
+        PatternSpec(
+            "email",
+            EMAIL_ADDRESS,
+            re.compile(
+                r"(?<![\w.%+-])([\w.%+-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+                r"[A-Za-z]{2,24})(?![\w-])"
+            ),
+            1.0,
+            group=1,
+            rescore=_email_score,
+            needle="@",
+        ),
+        PatternSpec(
+            "phone",
+            PHONE_NUMBER,
+            _PHONE_RE,
+            0.7,
+            group=1,
+            accept=_phone_accept,
+            rescore=_phone_score,
+            context=PHONE_CONTEXT,
+            context_score=0.8,
+        ),
+        PatternSpec(
+            "credit_card",
+            CREDIT_CARD,
+            re.compile(r"(?<![\w-])(\d(?:[ -]?\d){12,18})(?![\w-])"),
+            0.9,
+            group=1,
+            accept=whole(v.luhn_valid),
+            context=CARD_CONTEXT,
+        ),
+        PatternSpec(
+            "iban",
+            IBAN_CODE,
+            re.compile(r"(?i)(?<![\w-])([a-z]{2}\d{2}(?:[ -]?[a-z0-9]){10,32})"),
+            0.95,
+            group=1,
+            accept=_iban_accept,
+        ),
+        PatternSpec(
+            "ipv4",
+            IP_ADDRESS,
+            re.compile(r"(?<![\w.])(\d{1,3}(?:\.\d{1,3}){3})(?![\w]|\.\d)"),
+            0.8,
+            group=1,
+            accept=whole(lambda s: v.ipv4_valid(s) and s not in ("0.0.0.0", "127.0.0.1")),
+            needle=".",
+        ),
+        PatternSpec(
+            "ipv6",
+            IP_ADDRESS,
+            re.compile(r"(?i)(?<![\w:])((?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{0,4}(?:%\w+)?)(?![\w:])"),
+            0.8,
+            group=1,
+            accept=whole(lambda s: v.ipv6_valid(s.split("%")[0]) and s not in ("::", "::1")),
+            needle=":",
+        ),
+        PatternSpec(
+            "us_ssn",
+            US_SSN,
+            re.compile(r"(?<![\w-])(\d{3}([- ]?)\d{2}\2\d{4})(?![\w-])"),
+            0.6,
+            group=1,
+            accept=whole(v.us_ssn_valid),
+            rescore=_ssn_score,
+            context=SSN_CONTEXT,
+            context_score=0.85,
+        ),
+        PatternSpec(
+            "es_nif",
+            ES_NIF,
+            re.compile(r"(?i)(?<![\w-])((?:\d{8}|\d{1,2}\.\d{3}\.\d{3})[ -]?[a-z])(?![\w-])"),
+            0.9,
+            group=1,
+            accept=whole(v.es_nif_valid),
+        ),
+        PatternSpec(
+            "es_nie",
+            ES_NIE,
+            re.compile(r"(?i)(?<![\w-])([xyz][ -]?\d{7}[ -]?[a-z])(?![\w-])"),
+            0.9,
+            group=1,
+            accept=whole(v.es_nie_valid),
+        ),
+        PatternSpec(
+            "date_of_birth",
+            DATE_OF_BIRTH,
+            _DATE_RE,
+            0.85,
+            group=1,
+            context=DOB_CONTEXT,
+            context_score=0.85,
+            requires_context=True,
+            window=40,
+        ),
+        PatternSpec(
+            "url_credentials",
+            URL_CREDENTIALS,
+            re.compile(
+                r"(?i)\b[a-z][a-z0-9+.-]{1,15}://([^\s:/?#@\"'<>]{1,128}:[^\s/?#@\"'<>]{1,128})@"
+                r"[\w.-]+"
+            ),
+            0.95,
+            group=1,
+            needle="://",
+        ),
+    ]
+
+
+def default_pattern_specs() -> list[PatternSpec]:
+    """All built-in regex specs: structured ids, secrets, street addresses."""
+    from datasets_app.pipeline.pii_addresses import address_specs
+    from datasets_app.pipeline.pii_secrets import secret_specs
+
+    return [*structured_specs(), *secret_specs(), *address_specs()]

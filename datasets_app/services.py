@@ -1,0 +1,326 @@
+"""Verbs on datasets: upload, ingest, review, approve, read, delete. Atomic and audited.
+
+Views, the API and tasks call these; none of them touch models directly for writes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from accounts.models import Project
+from accounts.roles import Action
+from accounts.services import require
+from audit.services import SYSTEM, Actor, record_event
+from datasets_app import ingestion
+from datasets_app.models import Dataset, DatasetStatus, DatasetVersion, Decision, Finding
+from datasets_app.options import IngestOptions
+from datasets_app.uploads import RAW_BLOB, EncryptedUpload
+from vault import services as vault
+
+logger = logging.getLogger(__name__)
+VERSION_BLOB = "records.jsonl"
+
+
+class DatasetStateError(Exception):
+    """The dataset is not in a state that allows this action; ``status_code`` suggests 409."""
+
+    status_code = 409
+
+
+def create_dataset(
+    actor: Actor,
+    project: Project,
+    *,
+    name: str,
+    upload: EncryptedUpload,
+    options: IngestOptions,
+    purpose: str = "training",
+) -> Dataset:
+    """Register an encrypted upload as a dataset and queue its ingestion."""
+    require(actor, project.pk, Action.UPLOAD_DATA, obj=project)
+    with transaction.atomic():
+        dataset = Dataset.objects.create(
+            project=project,
+            name=name or upload.name,
+            uploaded_by=actor.user,
+            source_name=upload.name[:255],
+            raw_key=upload.data_key,
+            raw_sha256=upload.sha256,
+            raw_size=upload.size,
+            options=options.to_dict(),
+            purpose=purpose,
+        )
+        record_event(actor, "dataset.upload", obj=dataset, details={"bytes": upload.size})
+        transaction.on_commit(lambda: _enqueue_ingestion(dataset.pk))
+    return dataset
+
+
+def _enqueue_ingestion(dataset_id: int) -> None:
+    from datasets_app.tasks import ingest_dataset
+
+    ingest_dataset.delay(dataset_id)
+
+
+def run_ingestion(dataset_id: int) -> None:
+    """Ingest a dataset in ``processing``; leaves it ``needs_review`` or ``failed`` with a reason."""
+    dataset = Dataset.objects.select_related("raw_key").get(pk=dataset_id)
+    if dataset.status != DatasetStatus.PROCESSING:
+        return  # a duplicate delivery of the message: the first one did the work
+    try:
+        _ingest(dataset)
+    except ingestion.IngestionError as exc:
+        _fail(dataset, str(exc))
+    except Exception:
+        logger.exception("ingestion of dataset %s failed", dataset_id)
+        _fail(dataset, "Processing failed because of an internal error; an administrator can "
+                       "see the details in the worker log.")
+        raise
+
+
+def _fail(dataset: Dataset, reason: str) -> None:
+    Dataset.objects.filter(pk=dataset.pk).update(status=DatasetStatus.FAILED, error=reason)
+    record_event(SYSTEM, "dataset.ingest", obj=dataset, outcome="error", details={"reason": reason[:300]})
+
+
+def _ingest(dataset: Dataset) -> None:
+    options = IngestOptions.from_dict(dataset.options)
+    data_key, raw_key = vault.create_data_key("dataset-records", parent=dataset.raw_key)
+    secret = hashlib.sha256(raw_key + b"finding-digest").digest()
+    result = ingestion.IngestResult()
+    detector = ingestion.detector_for(options)
+    with vault.open_blob(dataset.raw_key, RAW_BLOB) as raw, vault.blob_writer(
+        data_key, ingestion.RECORDS_BLOB
+    ) as out:
+        records = ingestion.clean_stream(dataset.source_name, raw, options, result)
+        for batch in ingestion.batched(records, ingestion.BATCH_SIZE):
+            result.findings.extend(ingestion.scan_batch(batch, result.records, detector, secret))
+            for record in batch:
+                result.kinds[record["kind"]] += 1
+                result.languages[record["lang"]] += 1
+                out.write(json.dumps(record, ensure_ascii=False).encode() + b"\n")
+            result.records += len(batch)
+    if result.records == 0:
+        vault.destroy_data_key(SYSTEM, data_key, reason="empty dataset")
+        raise ingestion.IngestionError(
+            f"{dataset.source_name} contains no usable records after cleaning."
+        )
+    extra = ingestion.propagate(vault.open_blob(data_key, ingestion.RECORDS_BLOB), result, secret)
+    result.findings.extend(extra)
+    _save_ingestion(dataset, data_key, result, detector)
+
+
+def _without_examples(report: dict[str, Any]) -> dict[str, Any]:
+    """The cleaning report minus its examples, which quote record text: those are kept only
+    in the encrypted ``cleaning_report.json`` blob."""
+    steps = [{k: v for k, v in step.items() if k != "examples"} for step in report.get("steps", [])]
+    return {**report, "steps": steps}
+
+
+def _save_ingestion(dataset: Dataset, data_key: Any, result: Any, detector: Any) -> None:
+    vault.write_blob(data_key, "cleaning_report.json", json.dumps(result.cleaning_report).encode())
+    result.cleaning_report = _without_examples(result.cleaning_report)
+    with transaction.atomic():
+        Finding.objects.bulk_create(
+            [
+                Finding(
+                    dataset=dataset,
+                    record_index=s.record_index,
+                    field=s.field,
+                    start=s.start,
+                    end=s.end,
+                    entity_type=s.entity_type,
+                    score=round(s.score, 4),
+                    recognizer=s.recognizer[:80],
+                    value_digest=s.digest,
+                )
+                for s in result.findings
+            ],
+            batch_size=1000,
+        )
+        summary = Counter(s.entity_type for s in result.findings)
+        Dataset.objects.filter(pk=dataset.pk).update(
+            status=DatasetStatus.NEEDS_REVIEW,
+            data_key=data_key,
+            record_count=result.records,
+            languages=dict(result.languages),
+            parse_report=result.parse_report,
+            cleaning_report=result.cleaning_report,
+            pii_summary={"by_type": dict(summary), "total": sum(summary.values()),
+                         "detector": detector.versions(), "kinds": dict(result.kinds)},
+            source_format=result.parse_report.get("format", ""),
+        )
+        record_event(
+            SYSTEM, "dataset.ingest", obj=dataset,
+            details={"records": result.records, "findings": len(result.findings)},
+        )
+
+
+# --- review ------------------------------------------------------------------------------
+
+
+def findings_for(actor: Actor, dataset: Dataset) -> QuerySet[Finding]:
+    """Findings of a dataset; only data stewards (and owners) may review them."""
+    require(actor, dataset.project_id, Action.REVIEW_PII, obj=dataset)
+    return dataset.findings.all()
+
+
+def _require_reviewable(dataset: Dataset) -> None:
+    if dataset.status != DatasetStatus.NEEDS_REVIEW:
+        raise DatasetStateError(f"Dataset is {dataset.status}; findings can only be reviewed "
+                                "while it needs review.")
+
+
+def decide_finding(actor: Actor, finding: Finding, decision: str, *, start: int | None = None,
+                   end: int | None = None) -> Finding:
+    """Accept or reject one finding, optionally adjusting its span. Audited."""
+    dataset = finding.dataset
+    require(actor, dataset.project_id, Action.REVIEW_PII, obj=dataset)
+    _require_reviewable(dataset)
+    Decision(decision)
+    with transaction.atomic():
+        finding.decision = decision
+        finding.decided_by = actor.user
+        finding.decided_at = timezone.now()
+        if start is not None and end is not None:
+            if not 0 <= start < end:
+                raise ValueError("start must be >= 0 and less than end")
+            finding.start, finding.end = start, end
+        finding.save()
+        record_event(actor, "pii.decide", obj=finding,
+                     details={"decision": decision, "type": finding.entity_type,
+                              "dataset": dataset.pk})
+    return finding
+
+
+def bulk_decide(
+    actor: Actor,
+    dataset: Dataset,
+    decision: str,
+    *,
+    entity_types: Iterable[str] | None = None,
+    min_score: float | None = None,
+    max_score: float | None = None,
+) -> int:
+    """Decide every pending finding matching the filters (none: all pending). Returns the count."""
+    require(actor, dataset.project_id, Action.REVIEW_PII, obj=dataset)
+    _require_reviewable(dataset)
+    Decision(decision)
+    pending = dataset.findings.filter(decision=Decision.PENDING)
+    if entity_types:
+        pending = pending.filter(entity_type__in=list(entity_types))
+    if min_score is not None:
+        pending = pending.filter(score__gte=min_score)
+    if max_score is not None:
+        pending = pending.filter(score__lte=max_score)
+    with transaction.atomic():
+        count = pending.update(decision=decision, decided_by=actor.user, decided_at=timezone.now())
+        record_event(actor, "pii.bulk_decide", obj=dataset,
+                     details={"decision": decision, "count": count,
+                              "entity_types": sorted(entity_types or []), "min_score": min_score})
+    return count
+
+
+def add_finding(actor: Actor, dataset: Dataset, *, record_index: int, field: str, start: int,
+                end: int, entity_type: str) -> Finding:
+    """A reviewer marks a span the detector missed; it is accepted at once."""
+    require(actor, dataset.project_id, Action.REVIEW_PII, obj=dataset)
+    _require_reviewable(dataset)
+    if not (0 <= record_index < dataset.record_count) or not 0 <= start < end:
+        raise ValueError("record_index, start and end must point inside the dataset")
+    with transaction.atomic():
+        finding = Finding.objects.create(
+            dataset=dataset, record_index=record_index, field=field, start=start, end=end,
+            entity_type=entity_type, score=1.0, recognizer="reviewer",
+            decision=Decision.ACCEPTED, added_by_reviewer=True,
+            decided_by=actor.user, decided_at=timezone.now(),
+        )
+        record_event(actor, "pii.add", obj=finding, details={"type": entity_type,
+                                                             "dataset": dataset.pk})
+    return finding
+
+
+# --- approval ----------------------------------------------------------------------------
+
+
+def approve_dataset(actor: Actor, dataset: Dataset) -> DatasetVersion:
+    """Freeze the reviewed records as a new immutable version with splits. Audited.
+
+    Pending findings are redacted (the safe default) unless the dataset's options demand a
+    complete review, in which case pending findings make this raise DatasetStateError (409).
+    """
+    require(actor, dataset.project_id, Action.APPROVE_DATASET, obj=dataset)
+    if dataset.status != DatasetStatus.NEEDS_REVIEW:
+        raise DatasetStateError(f"Only a dataset that needs review can be approved; this one "
+                                f"is {dataset.status}.")
+    if dataset.project.require_distinct_approver and dataset.uploaded_by_id == getattr(
+        actor.user, "pk", None
+    ):
+        raise DatasetStateError("This project requires a different data steward than the "
+                                "uploader to approve the dataset.")
+    options = IngestOptions.from_dict(dataset.options)
+    pending = dataset.findings.filter(decision=Decision.PENDING).count()
+    if options.require_full_review and pending:
+        raise DatasetStateError(f"{pending} findings are still pending review.")
+    from datasets_app.versioning import build_version
+
+    version = build_version(actor, dataset, options, pending_redacted=pending)
+    record_event(actor, "dataset.approve", obj=dataset,
+                 details={"version": version.number, "content_hash": version.content_hash,
+                          "pending_redacted": pending})
+    return version
+
+
+# --- reading -----------------------------------------------------------------------------
+
+
+def read_records(
+    actor: Actor, dataset: Dataset, *, offset: int = 0, limit: int = 20, raw: bool = False
+) -> list[dict[str, Any]]:
+    """A page of records: raw text (data stewards only) or redacted. Audited either way."""
+    from datasets_app.versioning import preview_redacted, read_version_records
+
+    action = Action.VIEW_RAW_DATA if raw else Action.VIEW_REDACTED_DATA
+    require(actor, dataset.project_id, action, obj=dataset)
+    limit = max(1, min(limit, 200))
+    record_event(actor, "dataset.view_raw" if raw else "dataset.view_redacted", obj=dataset,
+                 details={"offset": offset, "limit": limit})
+    version = dataset.latest_version
+    if raw:
+        return ingestion.read_slice(vault.open_blob(dataset.data_key, ingestion.RECORDS_BLOB),
+                                    offset, limit)
+    if version is not None:
+        return read_version_records(version, offset, limit)
+    return preview_redacted(dataset, offset, limit)
+
+
+# --- deletion ----------------------------------------------------------------------------
+
+
+def delete_dataset(actor: Actor, dataset: Dataset) -> list[str]:
+    """Crypto-shred the upload and everything derived from it (records, versions, job
+    checkpoints and models trained on it). Returns the destroyed key ids. Audited."""
+    require(actor, dataset.project_id, Action.DELETE_DATASET, obj=dataset)
+    destroyed = vault.destroy_data_key(actor, dataset.raw_key, reason=f"dataset {dataset.pk} deleted")
+    with transaction.atomic():
+        dataset.findings.all().delete()
+        Dataset.objects.filter(pk=dataset.pk).update(status=DatasetStatus.DELETED,
+                                                     error="Deleted; its data was destroyed.")
+        record_event(actor, "dataset.delete", obj=dataset, details={"keys_destroyed": len(destroyed)})
+    return destroyed
+
+
+def visible_datasets(user: Any) -> QuerySet[Dataset]:
+    """Datasets in projects the user belongs to, deleted ones excluded."""
+    from accounts.services import project_ids_allowing
+
+    ids = project_ids_allowing(user, Action.VIEW_PROJECT)
+    return Dataset.objects.filter(project_id__in=ids).exclude(status=DatasetStatus.DELETED)

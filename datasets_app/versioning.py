@@ -1,0 +1,175 @@
+"""Building approved dataset versions: redaction applied, splits assigned, content hashed.
+
+A version's records blob holds one JSON object per line: the record fields (redacted), ``lang``
+and ``split``. Its ``content_hash`` is the SHA-256 of that plaintext, so two versions with the
+same hash trained on exactly the same text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from audit.services import Actor
+from datasets_app import ingestion
+from datasets_app.models import Dataset, DatasetStatus, DatasetVersion, Decision, Finding
+from datasets_app.options import IngestOptions
+from vault import services as vault
+
+VERSION_BLOB = "records.jsonl"
+FORMAT_VERSION = 1
+
+
+def redaction_secret(dataset: Dataset) -> bytes:
+    """Per-dataset HMAC key for pseudonyms, derived from the records' data key."""
+    raw = vault.unwrap_data_key(dataset.data_key)
+    return hashlib.sha256(raw + b"pseudonym-secret").digest()
+
+
+def _findings_by_record(dataset: Dataset) -> Iterator[tuple[int, list[Finding]]]:
+    """(record index, applicable findings) in index order; rejected findings are skipped."""
+    rows = (
+        dataset.findings.exclude(decision=Decision.REJECTED)
+        .order_by("record_index", "field", "start")
+        .iterator(chunk_size=2000)
+    )
+    current: list[Finding] = []
+    index = -1
+    for row in rows:
+        if row.record_index != index and current:
+            yield index, current
+            current = []
+        index = row.record_index
+        current.append(row)
+    if current:
+        yield index, current
+
+
+def redact_record(
+    record: dict[str, Any], findings: list[Finding], options: IngestOptions, secret: bytes
+) -> dict[str, Any] | None:
+    """Apply the findings to each field of one record; None when an operator drops it."""
+    from datasets_app.pipeline.pii import Finding as Span
+    from datasets_app.pipeline.redaction import redact_text
+
+    operators = {**{"DEFAULT": options.operator}, **options.operators_by_type}
+    redacted = dict(record)
+    if record.get("messages"):
+        redacted["messages"] = [dict(m) for m in record["messages"]]
+    for path, text in ingestion.record_fields(record):
+        spans = [
+            Span(f.start, f.end, f.entity_type, f.score, f.recognizer)
+            for f in findings
+            if f.field == path and f.end <= len(text)
+        ]
+        if not spans:
+            continue
+        by_type = {s.entity_type: operators.get(s.entity_type, options.operator) for s in spans}
+        value = redact_text(text, spans, operators=by_type, secret=secret,
+                            language=record.get("lang") or "en")
+        if value is None:
+            return None
+        ingestion.set_field(redacted, path, value)
+    return redacted
+
+
+def iter_redacted(dataset: Dataset, options: IngestOptions) -> Iterator[tuple[int, dict | None]]:
+    """Every record of the dataset with the current decisions applied, in order."""
+    secret = redaction_secret(dataset)
+    findings = _findings_by_record(dataset)
+    pending = next(findings, None)
+    with vault.open_blob(dataset.data_key, ingestion.RECORDS_BLOB) as stream:
+        for index, line in enumerate(stream):
+            record = json.loads(line)
+            applicable: list[Finding] = []
+            if pending is not None and pending[0] == index:
+                applicable = pending[1]
+                pending = next(findings, None)
+            yield index, redact_record(record, applicable, options, secret)
+
+
+def build_version(
+    actor: Actor, dataset: Dataset, options: IngestOptions, *, pending_redacted: int
+) -> DatasetVersion:
+    """Write the redacted, split records under a new data key and create the version row."""
+    from datasets_app.pipeline.splits import assign_split, normalize_for_split
+
+    key, _ = vault.create_data_key("dataset-version", parent=dataset.data_key)
+    digest = hashlib.sha256()
+    splits: Counter[str] = Counter()
+    kinds: Counter[str] = Counter()
+    dropped = 0
+    with vault.blob_writer(key, VERSION_BLOB) as out:
+        for _, record in iter_redacted(dataset, options):
+            if record is None:
+                dropped += 1
+                continue
+            text = " ".join(t for _, t in ingestion.record_fields(record))
+            record["split"] = assign_split(
+                normalize_for_split(text), seed=options.split_seed, ratios=options.split_ratios
+            )
+            line = json.dumps(record, ensure_ascii=False, sort_keys=True).encode() + b"\n"
+            digest.update(line)
+            out.write(line)
+            splits[record["split"]] += 1
+            kinds[record["kind"]] += 1
+    decisions = Counter(dataset.findings.values_list("decision", flat=True))
+    lineage = {
+        "format_version": FORMAT_VERSION,
+        "raw_sha256": dataset.raw_sha256,
+        "source_name": dataset.source_name,
+        "cleaning": options.cleaning,
+        "detector": dataset.pii_summary.get("detector", {}),
+        "decisions": dict(decisions),
+        "pending_redacted": pending_redacted,
+        "dropped_by_operator": dropped,
+        "operator": options.operator,
+        "operators_by_type": options.operators_by_type,
+        "split_seed": options.split_seed,
+        "split_ratios": list(options.split_ratios),
+        "approver": actor.username,
+        "approved_at": timezone.now().isoformat(),
+    }
+    with transaction.atomic():
+        number = (dataset.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+        version = DatasetVersion.objects.create(
+            dataset=dataset, number=number, data_key=key, content_hash=digest.hexdigest(),
+            record_count=sum(splits.values()), split_counts=dict(splits),
+            record_kinds=dict(kinds), lineage=lineage, approved_by=actor.user,
+        )
+        Dataset.objects.filter(pk=dataset.pk).update(status=DatasetStatus.APPROVED)
+    return version
+
+
+def iter_version_records(version: DatasetVersion) -> Iterator[dict[str, Any]]:
+    """Decrypt and yield every record of a version (memory: one segment at a time)."""
+    with vault.open_blob(version.data_key, VERSION_BLOB) as stream:
+        for line in stream:
+            yield json.loads(line)
+
+
+def read_version_records(version: DatasetVersion, offset: int, limit: int) -> list[dict]:
+    """A page of a version's records."""
+    return ingestion.read_slice(vault.open_blob(version.data_key, VERSION_BLOB), offset, limit)
+
+
+def preview_redacted(dataset: Dataset, offset: int, limit: int) -> list[dict]:
+    """A page of records as they would be redacted with the current decisions."""
+    if dataset.data_key_id is None:
+        return []
+    options = IngestOptions.from_dict(dataset.options)
+    page: list[dict] = []
+    for index, record in iter_redacted(dataset, options):
+        if index < offset:
+            continue
+        if index >= offset + limit:
+            break
+        page.append(record if record is not None else {"dropped": True})
+    return page

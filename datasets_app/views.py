@@ -1,0 +1,110 @@
+"""Dataset pages: upload, review summary, approve, delete. Each authorizes and calls a service."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts.roles import Action
+from accounts.services import PermissionDenied, membership_for
+from audit.services import actor_from_request
+from datasets_app import services
+from datasets_app.forms import BulkDecisionForm, UploadForm
+from datasets_app.models import Dataset
+from datasets_app.options import IngestOptions, OptionsError
+from datasets_app.uploads import EncryptedUpload
+
+
+def _visible(request: HttpRequest, pk: int) -> Dataset:
+    return get_object_or_404(services.visible_datasets(request.user), pk=pk)
+
+
+@login_required
+def upload(request: HttpRequest) -> HttpResponse:
+    """Upload form; on success, the dataset page (which follows processing live)."""
+    form = UploadForm(request.POST or None, request.FILES or None, user=request.user)
+    if getattr(request, "upload_too_large", False):
+        return render(request, "datasets/upload.html", {"form": form, "too_large": True},
+                      status=413)
+    if request.method == "POST" and form.is_valid():
+        upload_file = form.cleaned_data["file"]
+        if not isinstance(upload_file, EncryptedUpload) or upload_file.size == 0:
+            form.add_error("file", "The file is empty.")
+        else:
+            try:
+                options = IngestOptions(skip_bad_lines=form.cleaned_data["skip_bad_lines"],
+                                        operator=form.cleaned_data["operator"])
+                dataset = services.create_dataset(
+                    actor_from_request(request), form.cleaned_data["project"],
+                    name=form.cleaned_data["name"], upload=upload_file, options=options)
+                return redirect("dataset-page", pk=dataset.pk)
+            except (OptionsError, PermissionDenied) as exc:
+                form.add_error(None, str(exc))
+    return render(request, "datasets/upload.html", {"form": form},
+                  status=400 if form.errors else 200)
+
+
+@login_required
+def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """Status, reports, PII summary, a sample of redacted records, and the actions the role allows."""
+    dataset = _visible(request, pk)
+    membership = membership_for(request.user, dataset.project_id)
+    can = {a.value: bool(membership and membership.allows(a)) for a in Action}
+    sample: list[dict] = []
+    if dataset.status in ("needs_review", "approved") and can["view_redacted_data"]:
+        sample = services.read_records(actor_from_request(request), dataset, limit=10)
+    context = {"dataset": dataset, "can": can, "sample": sample,
+               "version": dataset.latest_version,
+               "pending": dataset.findings.filter(decision="pending").count(),
+               "bulk_form": BulkDecisionForm()}
+    return render(request, "datasets/detail.html", context)
+
+
+@login_required
+@require_POST
+def approve(request: HttpRequest, pk: int) -> HttpResponse:
+    dataset = _visible(request, pk)
+    try:
+        version = services.approve_dataset(actor_from_request(request), dataset)
+        messages.success(request, f"Approved as version {version.number}.")
+    except (services.DatasetStateError, PermissionDenied) as exc:
+        messages.error(request, _explain(exc))
+    return redirect("dataset-page", pk=pk)
+
+
+@login_required
+@require_POST
+def bulk_decision(request: HttpRequest, pk: int) -> HttpResponse:
+    dataset = _visible(request, pk)
+    form = BulkDecisionForm(request.POST)
+    if form.is_valid():
+        types = [form.cleaned_data["entity_type"]] if form.cleaned_data["entity_type"] else None
+        try:
+            count = services.bulk_decide(actor_from_request(request), dataset,
+                                         form.cleaned_data["decision"], entity_types=types)
+            messages.success(request, f"{count} findings {form.cleaned_data['decision']}.")
+        except (services.DatasetStateError, PermissionDenied) as exc:
+            messages.error(request, _explain(exc))
+    return redirect("dataset-page", pk=pk)
+
+
+@login_required
+@require_POST
+def delete(request: HttpRequest, pk: int) -> HttpResponse:
+    dataset = _visible(request, pk)
+    try:
+        services.delete_dataset(actor_from_request(request), dataset)
+        messages.success(request, "Dataset deleted; its data keys were destroyed.")
+        return redirect("home")
+    except PermissionDenied as exc:
+        messages.error(request, _explain(exc))
+        return redirect("dataset-page", pk=pk)
+
+
+def _explain(exc: Exception) -> str:
+    if isinstance(exc, PermissionDenied):
+        return "Your role in this project does not allow this action."
+    return str(exc)

@@ -1,0 +1,65 @@
+"""Consistent JSON error bodies for the REST API: ``{"error": {"code", "message", "detail"}}``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from accounts.services import PermissionDenied
+from datasets_app.options import OptionsError
+from datasets_app.services import DatasetStateError
+from trainer.services import JobRequestError
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The object is not in a state that allows this."
+    default_code = "conflict"
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """Map service exceptions to 4xx and wrap every error in the same envelope."""
+    if isinstance(exc, PermissionDenied):
+        # Objects outside the caller's projects are already 404 (querysets are scoped by
+        # membership); this is a member whose role does not allow the action.
+        exc = exceptions.PermissionDenied("Your role in this project does not allow this action.")
+    elif isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(exc.messages)
+    elif isinstance(exc, DatasetStateError):
+        exc = Conflict(str(exc))
+    elif isinstance(exc, JobRequestError | OptionsError):
+        exc = exceptions.ValidationError({exc.field: [exc.message]})
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    detail = response.data
+    message = _message_from(detail)
+    code = getattr(exc, "default_code", "error")
+    response.data = {"error": {"code": code, "message": message, "detail": detail}}
+    if response.status_code == status.HTTP_401_UNAUTHORIZED:
+        response["WWW-Authenticate"] = 'Bearer realm="soberana"'
+    return response
+
+
+def _message_from(detail: Any) -> str:
+    if isinstance(detail, dict):
+        if "detail" in detail:
+            return str(detail["detail"])
+        field, value = next(iter(detail.items()), ("", ""))
+        return f"{field}: {_message_from(value)}" if field else "Invalid request."
+    if isinstance(detail, list):
+        return _message_from(detail[0]) if detail else "Invalid request."
+    return str(detail)
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The upload is larger than the configured limit (SOBERANA_MAX_UPLOAD_MB)."
+    default_code = "payload_too_large"

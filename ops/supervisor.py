@@ -1,0 +1,111 @@
+"""A tiny process supervisor for the embedded deployment (``make run``).
+
+Starts the web server, one Celery worker and Celery beat; restarts any that exits unexpectedly
+(with back-off), as a compose ``restart: unless-stopped`` policy would; on SIGINT or SIGTERM
+stops them all (SIGTERM, then SIGKILL after a grace period) and returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+logger = logging.getLogger("soberana.supervisor")
+GRACE_SECONDS = 15.0
+MAX_BACKOFF_SECONDS = 30.0
+
+
+@dataclass
+class Service:
+    """One supervised command."""
+
+    name: str
+    argv: list[str]
+    process: subprocess.Popen | None = None
+    restarts: int = 0
+    next_start: float = 0.0
+    started_at: float = field(default=0.0)
+
+    def start(self) -> None:
+        logger.info("starting %s", self.name)
+        self.process = subprocess.Popen(self.argv)
+        self.started_at = time.monotonic()
+
+    def exited(self) -> int | None:
+        return None if self.process is None else self.process.poll()
+
+
+def platform_services(port: int, data_dir: Path, workers: int = 2) -> list[Service]:
+    """The web server, the worker (both queues) and beat for one embedded instance."""
+    python = sys.executable
+    bind = os.environ.get("SOBERANA_BIND", "127.0.0.1")
+    return [
+        Service("web", [python, "-m", "gunicorn", "platform_site.wsgi:application",
+                        "--bind", f"{bind}:{port}", "--workers", str(workers), "--threads", "4",
+                        "--timeout", "300", "--access-logfile", "-"]),
+        Service("worker", [python, "-m", "celery", "-A", "platform_site", "worker",
+                           "-Q", "ingestion,training", "--concurrency", "2", "--loglevel", "INFO",
+                           "-n", f"worker-{port}@%h"]),
+        Service("beat", [python, "-m", "celery", "-A", "platform_site", "beat", "--loglevel",
+                         "INFO", "-s", str(data_dir / "celerybeat-schedule")]),
+    ]
+
+
+class Supervisor:
+    """Runs services until asked to stop."""
+
+    def __init__(self, services: list[Service]) -> None:
+        self.services = services
+        self.stopping = False
+
+    def request_stop(self, signum: int, _frame: object) -> None:
+        logger.info("received signal %s; stopping", signum)
+        self.stopping = True
+
+    def run(self) -> int:
+        signal.signal(signal.SIGINT, self.request_stop)
+        signal.signal(signal.SIGTERM, self.request_stop)
+        for service in self.services:
+            service.start()
+        while not self.stopping:
+            self._restart_crashed()
+            time.sleep(0.5)
+        self.stop_all()
+        return 0
+
+    def _restart_crashed(self) -> None:
+        now = time.monotonic()
+        for service in self.services:
+            code = service.exited()
+            if code is None:
+                continue
+            if service.next_start == 0.0:
+                # Back off exponentially, but a service that ran a while starts afresh.
+                if now - service.started_at > 60:
+                    service.restarts = 0
+                delay = min(MAX_BACKOFF_SECONDS, 2.0**service.restarts)
+                logger.warning("%s exited with %s; restarting in %.0fs", service.name, code, delay)
+                service.next_start = now + delay
+            elif now >= service.next_start:
+                service.restarts += 1
+                service.next_start = 0.0
+                service.start()
+
+    def stop_all(self) -> None:
+        running = [s for s in self.services if s.process and s.process.poll() is None]
+        for service in running:
+            service.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + GRACE_SECONDS
+        for service in running:
+            try:
+                service.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                logger.warning("%s did not stop in time; killing it", service.name)
+                service.process.kill()
+                service.process.wait()

@@ -1,0 +1,22 @@
+"""The dashboard page."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from accounts.services import projects_visible_to
+from datasets_app.services import visible_datasets
+from trainer.services import visible_jobs
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    """Projects, recent datasets and jobs the user may see."""
+    context = {
+        "projects": projects_visible_to(request.user),
+        "datasets": visible_datasets(request.user).select_related("project")[:20],
+        "jobs": visible_jobs(request.user).select_related("base_model")[:20],
+    }
+    return render(request, "home.html", context)

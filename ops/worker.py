@@ -1,0 +1,45 @@
+"""A Celery bootstep that records a heartbeat row for /healthz every few seconds."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from celery import bootsteps
+from django.db import DatabaseError, close_old_connections
+from django.utils import timezone
+
+HEARTBEAT_SECONDS = 5.0
+logger = logging.getLogger(__name__)
+
+
+class HeartbeatStep(bootsteps.StartStopStep):
+    """Writes ``WorkerHeartbeat`` for this worker on start and then every few seconds."""
+
+    requires = {"celery.worker.components:Timer"}
+
+    def __init__(self, worker: Any, **kwargs: Any) -> None:
+        super().__init__(worker, **kwargs)
+        self.tref: Any = None
+
+    def start(self, worker: Any) -> None:
+        self._beat(worker)
+        self.tref = worker.timer.call_repeatedly(HEARTBEAT_SECONDS, self._beat, (worker,))
+
+    def stop(self, worker: Any) -> None:
+        if self.tref is not None:
+            self.tref.cancel()
+
+    def _beat(self, worker: Any) -> None:
+        from ops.models import WorkerHeartbeat
+
+        queues = ",".join(sorted(q.name for q in worker.app.amqp.queues.consume_from.values()))
+        try:
+            close_old_connections()
+            WorkerHeartbeat.objects.update_or_create(
+                name=worker.hostname,
+                defaults={"queues": queues, "pid": os.getpid(), "last_seen": timezone.now()},
+            )
+        except DatabaseError:
+            logger.warning("could not record worker heartbeat", exc_info=True)

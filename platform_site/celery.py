@@ -1,0 +1,63 @@
+"""Celery application: JSON messages carrying ids only, late acks, one task prefetched.
+
+Queues: ``ingestion`` (parsing, cleaning, PII detection: CPU) and ``training`` (GPU work:
+training and evaluation). The job row in the database is the source of truth; a message is only
+a nudge to look at it, so a lost or duplicated message never corrupts a job.
+"""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+from kombu import Queue
+
+from platform_site import offline  # noqa: F401
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "platform_site.settings")
+
+app = Celery("soberana")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.update(
+    task_serializer="json",
+    result_serializer="json",
+    accept_content=["json"],
+    event_serializer="json",
+    task_ignore_result=True,
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    worker_hijack_root_logger=False,
+    broker_connection_retry_on_startup=True,
+    task_default_queue="ingestion",
+    task_queues=(Queue("ingestion"), Queue("training")),
+    task_routes={
+        "datasets_app.tasks.*": {"queue": "ingestion"},
+        "trainer.tasks.run_training_job": {"queue": "training"},
+        "trainer.tasks.evaluate_training_job": {"queue": "training"},
+        "trainer.tasks.requeue_expired_jobs": {"queue": "ingestion"},
+    },
+)
+app.autodiscover_tasks()
+
+
+@app.on_after_finalize.connect
+def _schedule_lease_sweeper(sender: Celery, **_: object) -> None:
+    """Beat runs the lease sweeper so jobs of dead workers go back to the queue."""
+    from django.conf import settings
+
+    sender.conf.beat_schedule = {
+        "requeue-expired-jobs": {
+            "task": "trainer.tasks.requeue_expired_jobs",
+            "schedule": float(settings.LEASE_SWEEP_SECONDS),
+        }
+    }
+
+
+def _install_worker_steps() -> None:
+    from ops.worker import HeartbeatStep
+
+    app.steps["worker"].add(HeartbeatStep)
+
+
+_install_worker_steps()

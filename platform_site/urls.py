@@ -1,0 +1,36 @@
+"""URL wiring: pages, the REST API under /api/v1/, its schema and docs, health."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.routers import DefaultRouter
+
+from accounts.api.views import ProjectViewSet, TokenViewSet, UserViewSet
+from audit.api.views import AuditEventViewSet
+from datasets_app.api.views import DatasetViewSet
+from ops.health import healthz
+from trainer.api.views import BaseModelViewSet, JobViewSet, ModelVersionViewSet
+
+router = DefaultRouter(trailing_slash=True)
+router.register("users", UserViewSet, basename="user")
+router.register("projects", ProjectViewSet, basename="project")
+router.register("tokens", TokenViewSet, basename="token")
+router.register("datasets", DatasetViewSet, basename="dataset")
+router.register("base-models", BaseModelViewSet, basename="base-model")
+router.register("jobs", JobViewSet, basename="job")
+router.register("model-versions", ModelVersionViewSet, basename="model-version")
+router.register("audit-events", AuditEventViewSet, basename="audit-event")
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("api/v1/", include(router.urls)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
+    path("", include("ops.urls")),
+    path("datasets/", include("datasets_app.urls")),
+    path("jobs/", include("trainer.urls")),
+]

@@ -1,0 +1,51 @@
+"""docker-compose.yml is valid against the Compose specification and keeps its promises."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = ROOT.parent / "shared" / "schemas" / "compose-spec.json"
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+@pytest.mark.skipif(not SCHEMA.exists(), reason=f"compose schema not found at {SCHEMA}")
+def test_compose_file_validates_against_the_compose_spec(compose: dict) -> None:
+    schema = json.loads(SCHEMA.read_text())
+    jsonschema.validate(compose, schema)
+
+
+def test_compose_has_every_service_with_health_checks_where_needed(compose: dict) -> None:
+    services = compose["services"]
+    assert {"postgres", "redis", "web", "worker", "gpu-worker", "beat"} <= set(services)
+    for name in ("postgres", "redis", "web"):
+        assert "healthcheck" in services[name], name
+
+
+def test_gpu_worker_takes_the_training_queue_alone_with_a_gpu_reservation(compose: dict) -> None:
+    gpu = compose["services"]["gpu-worker"]
+    command = gpu["command"]
+    assert command[command.index("-Q") + 1] == "training"
+    assert command[command.index("--concurrency") + 1] == "1"
+    devices = gpu["deploy"]["resources"]["reservations"]["devices"]
+    assert devices[0]["driver"] == "nvidia"
+
+
+def test_no_default_secrets_in_compose(compose: dict) -> None:
+    text = (ROOT / "docker-compose.yml").read_text().lower()
+    assert "requirepass" in text  # Redis requires a password
+    for secret in compose["secrets"].values():
+        assert set(secret) == {"file"}  # every secret is a file the operator creates
+    for service in compose["services"].values():
+        for key in service.get("environment") or {}:
+            sensitive = any(word in key for word in ("SECRET", "PASSWORD", "MASTER_KEY"))
+            assert not sensitive or key.endswith("_FILE"), key

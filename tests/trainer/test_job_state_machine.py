@@ -1,0 +1,96 @@
+"""The job row as state machine: claims, leases, fencing, cancellation, requeue."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from trainer import services
+from trainer.models import JobStatus, TrainingJob
+
+
+@pytest.fixture
+def job(cast: Any, tiny_base_model: Any, approved_version: Any, monkeypatch: Any) -> TrainingJob:
+    from audit.services import Actor
+
+    monkeypatch.setattr(services, "enqueue_job", lambda _id: None)
+    return services.create_job(Actor(user=cast.engineer), approved_version,
+                               base_model=tiny_base_model, method="lora",
+                               hyperparameters={"max_steps": 4, "device": "cpu"})
+
+
+def test_only_one_of_two_claims_wins(job: TrainingJob) -> None:
+    first = services.claim_job(job.pk, "worker-a")
+    second = services.claim_job(job.pk, "worker-b")
+    assert first is not None and second is None
+    job.refresh_from_db()
+    assert job.status == JobStatus.RUNNING and job.attempts == 1
+    assert job.lease_owner == first.owner
+
+
+def test_a_worker_whose_lease_was_taken_over_cannot_write(job: TrainingJob) -> None:
+    stale = services.claim_job(job.pk, "worker-a")
+    TrainingJob.objects.filter(pk=job.pk).update(lease_expires_at=timezone.now() - timedelta(1))
+    assert services.requeue_expired_jobs() == [job.pk]
+    fresh = services.claim_job(job.pk, "worker-b")
+    assert fresh is not None and fresh.attempt == 2
+    assert services.record_progress(stale, {"step": 99}) is False
+    assert services.finish_job(stale, JobStatus.SUCCEEDED) is False
+    assert services.renew_lease(fresh) is True
+    job.refresh_from_db()
+    assert job.status == JobStatus.RUNNING and job.progress.get("step") != 99
+
+
+def test_expired_job_fails_with_a_readable_reason_after_max_attempts(
+    job: TrainingJob, settings: Any
+) -> None:
+    settings.JOB_MAX_ATTEMPTS = 1
+    services.claim_job(job.pk, "worker-a")
+    TrainingJob.objects.filter(pk=job.pk).update(lease_expires_at=timezone.now() - timedelta(1))
+    assert services.requeue_expired_jobs() == []
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED
+    assert "stopped answering" in job.error
+
+
+def test_cancelling_a_queued_job_stops_it_at_once(job: TrainingJob, cast: Any) -> None:
+    from audit.services import Actor
+
+    services.request_cancel(Actor(user=cast.engineer), job)
+    job.refresh_from_db()
+    assert job.status == JobStatus.CANCELLED
+    assert services.claim_job(job.pk, "worker-a") is None
+
+
+def test_cancelling_a_running_job_is_seen_by_its_worker(job: TrainingJob, cast: Any) -> None:
+    from audit.services import Actor
+
+    lease = services.claim_job(job.pk, "worker-a")
+    assert services.cancel_requested(lease) is False
+    services.request_cancel(Actor(user=cast.engineer), job)
+    assert services.cancel_requested(lease) is True
+
+
+def test_viewer_cannot_cancel(job: TrainingJob, cast: Any) -> None:
+    from accounts.services import PermissionDenied
+    from audit.models import AuditEvent
+    from audit.services import Actor
+
+    with pytest.raises(PermissionDenied):
+        services.request_cancel(Actor(user=cast.viewer), job)
+    assert AuditEvent.objects.filter(action="denied.cancel_job", outcome="denied").exists()
+
+
+def test_job_on_unknown_hyperparameter_is_refused_naming_the_field(
+    cast: Any, tiny_base_model: Any, approved_version: Any
+) -> None:
+    from audit.services import Actor
+
+    with pytest.raises(services.JobRequestError) as info:
+        services.create_job(Actor(user=cast.engineer), approved_version,
+                            base_model=tiny_base_model, method="lora",
+                            hyperparameters={"learning_rate": 5})
+    assert info.value.field == "learning_rate"

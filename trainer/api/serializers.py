@@ -1,0 +1,53 @@
+"""Serializers for base models, jobs, events and model versions."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from trainer.engine_meta import METHOD_CHOICES
+from trainer.models import BaseModel, JobEvent, ModelVersion, TrainingJob
+
+
+class BaseModelSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = BaseModel
+        fields = ["id", "name", "architecture", "parameters", "max_seq_len", "source", "is_default"]
+
+
+class JobSerializer(serializers.ModelSerializer):
+    dataset = serializers.IntegerField(source="dataset_version.dataset_id", read_only=True)
+    dataset_version = serializers.IntegerField(source="dataset_version_id", read_only=True)
+    base_model = serializers.IntegerField(source="base_model_id", read_only=True)
+    model_version = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TrainingJob
+        fields = ["id", "project", "dataset", "dataset_version", "base_model", "method",
+                  "hyperparameters", "priority", "status", "created_at", "started_at",
+                  "finished_at", "attempts", "progress", "evaluation", "error",
+                  "cancel_requested", "model_version"]
+
+    def get_model_version(self, obj: TrainingJob) -> int | None:
+        version = ModelVersion.objects.filter(job=obj).values_list("pk", flat=True).first()
+        return version
+
+
+class JobCreateSerializer(serializers.Serializer):
+    dataset = serializers.IntegerField(help_text="Dataset id; its latest approved version is used.")
+    dataset_version = serializers.IntegerField(required=False)
+    base_model = serializers.IntegerField(required=False, allow_null=True)
+    method = serializers.ChoiceField(choices=METHOD_CHOICES, default="lora")
+    hyperparameters = serializers.DictField(required=False, default=dict)
+    priority = serializers.IntegerField(required=False, default=0, min_value=-10, max_value=10)
+
+
+class JobEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = JobEvent
+        fields = ["id", "created_at", "level", "kind", "message", "data"]
+
+
+class ModelVersionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ModelVersion
+        fields = ["id", "project", "job", "name", "metrics", "lineage", "created_at"]

@@ -1,0 +1,182 @@
+"""The forward pass used for training: packed attention and a memory-light loss.
+
+Two attention paths give the same result for a packed batch:
+- "sdpa" (CPU, and GPU fallback): rows of [batch, seq_len] with restarting position ids;
+  transformers detects the packing from the position ids and builds a block-diagonal causal mask.
+- "soberana_varlen" (CUDA): the batch is flattened to one row and attention runs segment by
+  segment through `torch.nn.attention.varlen.varlen_attn` (FlashAttention), using the segment
+  boundaries computed on the CPU during packing, so no mask is ever materialised.
+
+The loss never builds the full [tokens, vocab] logits: only target positions go through the LM
+head, in checkpointed chunks, so peak memory stays flat for large vocabularies.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import torch
+import torch.nn.functional as F  # noqa: N812
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+from transformers import AttentionInterface
+from transformers.integrations.sdpa_attention import sdpa_attention_forward
+from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, flash_attention_mask
+
+from .data import IGNORE_INDEX
+from .packing import Batch
+
+VARLEN_ATTENTION = "soberana_varlen"
+LOSS_CHUNK_TOKENS = 8192
+
+try:  # torch >= 2.9 ships a FlashAttention varlen op; older builds fall back to SDPA.
+    from torch.nn.attention.varlen import varlen_attn as _varlen_attn
+except ImportError:  # pragma: no cover - depends on the installed torch
+    _varlen_attn = None
+
+
+def varlen_kernel_available(device: torch.device) -> bool:
+    """True when the fused variable-length attention kernel can run on `device`."""
+    return _varlen_attn is not None and device.type == "cuda"
+
+
+def _varlen_call(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, cu: torch.Tensor,
+                 max_len: int, scale: float | None) -> torch.Tensor:
+    """Call varlen_attn across the torch versions that spell 'causal' differently."""
+    params = inspect.signature(_varlen_attn).parameters
+    kwargs: dict[str, Any] = {"scale": scale} if "scale" in params else {}
+    if "window_size" in params:
+        kwargs["window_size"] = (-1, 0)
+    else:
+        kwargs["is_causal"] = True
+    if key.shape[1] != query.shape[1]:
+        if "enable_gqa" in params:
+            kwargs["enable_gqa"] = True
+        else:
+            repeat = query.shape[1] // key.shape[1]
+            key, value = key.repeat_interleave(repeat, 1), value.repeat_interleave(repeat, 1)
+    return _varlen_attn(query, key, value, cu, cu, max_len, max_len, **kwargs)
+
+
+def _segmentwise_sdpa(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, cu: torch.Tensor,
+                      scale: float | None) -> torch.Tensor:
+    """Reference path (CPU tests): causal SDPA on each segment of [tokens, heads, dim] inputs."""
+    bounds = cu.tolist()
+    outputs = []
+    for start, end in zip(bounds[:-1], bounds[1:], strict=True):
+        q, k, v = (t[start:end].transpose(0, 1) for t in (query, key, value))
+        out = F.scaled_dot_product_attention(
+            q, k, v, is_causal=True, scale=scale, enable_gqa=k.shape[0] != q.shape[0]
+        )
+        outputs.append(out.transpose(0, 1))
+    return torch.cat(outputs, 0)
+
+
+def varlen_attention_forward(
+    module: nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    scaling: float | None = None,
+    dropout: float = 0.0,
+    **kwargs: Any,
+) -> tuple[torch.Tensor, None]:
+    """AttentionInterface entry: [1, heads, tokens, dim] inputs, segments from `packed_cu_seqlens`.
+
+    Without packing kwargs (generation, plain forward) it defers to transformers' SDPA path.
+    """
+    cu = kwargs.get("packed_cu_seqlens")
+    if cu is None:
+        return sdpa_attention_forward(
+            module, query, key, value, attention_mask, scaling=scaling, dropout=dropout, **kwargs
+        )
+    batch, heads, tokens, dim = query.shape
+    q, k, v = (t.transpose(1, 2).reshape(batch * tokens, t.shape[1], dim) for t in (query, key, value))
+    if varlen_kernel_available(q.device):
+        out = _varlen_call(q, k, v, cu, int(kwargs["packed_max_seqlen"]), scaling)
+    else:
+        out = _segmentwise_sdpa(q, k, v, cu, scaling)
+    return out.reshape(batch, tokens, heads, dim), None
+
+
+def register_varlen_attention() -> None:
+    """Register the packed attention path with transformers (idempotent)."""
+    AttentionInterface.register(VARLEN_ATTENTION, varlen_attention_forward)
+    # No mask is needed: segment boundaries travel as kwargs (a padding mask still passes through).
+    ALL_MASK_ATTENTION_FUNCTIONS.register(VARLEN_ATTENTION, flash_attention_mask)
+
+
+def set_attention(model: nn.Module, implementation: str) -> None:
+    """Switch the attention implementation of a (possibly PEFT-wrapped) model in place."""
+    register_varlen_attention()
+    base = unwrap_model(model)
+    base.config._attn_implementation = implementation
+    for sub in base.modules():
+        config = getattr(sub, "config", None)
+        if config is not None and hasattr(config, "_attn_implementation"):
+            config._attn_implementation = implementation
+
+
+def unwrap_model(model: nn.Module) -> nn.Module:
+    """The transformers model under DDP / PEFT wrappers (LoRA layers stay injected in it)."""
+    while True:
+        if hasattr(model, "module") and isinstance(model.module, nn.Module):
+            model = model.module
+        elif hasattr(model, "get_base_model"):
+            model = model.get_base_model()
+        else:
+            return model
+
+
+def _chunk_loss_sum(hidden: torch.Tensor, targets: torch.Tensor, head: nn.Module) -> torch.Tensor:
+    logits = head(hidden).float()
+    return F.cross_entropy(logits, targets, reduction="sum")
+
+
+def target_hidden_states(model: nn.Module, batch: Batch, varlen: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run the decoder on a batch; return (hidden states at target positions, their target ids)."""
+    base = unwrap_model(model)
+    shape = (1, -1) if varlen else batch.input_ids.shape
+    extra = {"packed_cu_seqlens": batch.cu_seqlens, "packed_max_seqlen": batch.max_seqlen} if varlen else {}
+    hidden = base.get_decoder()(
+        input_ids=batch.input_ids.reshape(shape),
+        position_ids=batch.position_ids.reshape(shape),
+        use_cache=False,
+        **extra,
+    ).last_hidden_state
+    flat_targets = batch.targets.reshape(-1)
+    index = torch.nonzero(flat_targets != IGNORE_INDEX).squeeze(1)
+    return hidden.reshape(-1, hidden.shape[-1]).index_select(0, index), flat_targets.index_select(0, index)
+
+
+class PackedLossModel(nn.Module):
+    """Wraps a causal LM so that forward(batch) returns the summed token loss of the batch.
+
+    Exists as a module (not a function) so DDP can wrap it and see every parameter used.
+    """
+
+    def __init__(self, model: nn.Module, *, varlen: bool) -> None:
+        super().__init__()
+        self.model = model
+        self.varlen = varlen
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        hidden, targets = target_hidden_states(self.model, batch, self.varlen)
+        head = unwrap_model(self.model).get_output_embeddings()
+        total = hidden.new_zeros((), dtype=torch.float32)
+        for h, y in zip(hidden.split(LOSS_CHUNK_TOKENS), targets.split(LOSS_CHUNK_TOKENS), strict=True):
+            if torch.is_grad_enabled():
+                total = total + checkpoint(_chunk_loss_sum, h, y, head, use_reentrant=False)
+            else:
+                total = total + _chunk_loss_sum(h, y, head)
+        return total
+
+
+@torch.no_grad()
+def per_token_losses(model: nn.Module, batch: Batch, *, varlen: bool = False) -> torch.Tensor:
+    """Loss of every target token of a batch, in row-major order (used by tests and evaluation)."""
+    hidden, targets = target_hidden_states(model, batch, varlen)
+    logits = unwrap_model(model).get_output_embeddings()(hidden).float()
+    return F.cross_entropy(logits, targets, reduction="none")

@@ -1,0 +1,215 @@
+"""Packing tokenized records into fixed-length rows, and the resumable stream of micro-batches.
+
+A row of `seq_len` tokens holds several records ("segments"). Position ids restart at 0 for every
+segment and attention stays inside a segment (block-diagonal causal), so a packed row gives each
+token the same loss as running its record alone. Targets are shifted *within* a segment, so no
+token is ever trained to predict the first token of the next record. Unused tail space becomes a
+padding segment whose targets are all -100.
+
+The row plan of an epoch is a pure function of (records, seq_len, seed, epoch): resuming needs only
+the data position (epoch, next micro-batch index).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import torch
+
+from .data import IGNORE_INDEX, TokenizedRecord
+
+OPEN_ROWS = 16  # rows kept open for first-fit placement; more = denser rows, more bookkeeping
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Tokens [start, end) of record `record` placed in a row."""
+
+    record: int
+    start: int
+    end: int
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start
+
+
+@dataclass
+class Batch:
+    """One micro-batch, ready for the model.
+
+    input_ids/position_ids/targets are [rows, seq_len]; targets are already shifted (target of
+    position t is the token at t+1 of the same segment, else -100). cu_seqlens/max_seqlen describe
+    the segments of the flattened batch for variable-length attention kernels.
+    """
+
+    input_ids: torch.Tensor
+    position_ids: torch.Tensor
+    targets: torch.Tensor
+    cu_seqlens: torch.Tensor
+    max_seqlen: int
+    n_targets: int
+    n_tokens: int
+
+    def to(self, device: torch.device) -> Batch:
+        """Copy the tensors to `device` (non-blocking from pinned memory where possible)."""
+        move = lambda t: t.to(device, non_blocking=True)  # noqa: E731
+        return Batch(
+            move(self.input_ids), move(self.position_ids), move(self.targets), move(self.cu_seqlens),
+            self.max_seqlen, self.n_targets, self.n_tokens,
+        )
+
+
+def chunk_record(record_index: int, record: TokenizedRecord, seq_len: int) -> list[Segment]:
+    """Split a record into segments of at most seq_len tokens, dropping ones without targets."""
+    segments = []
+    for start in range(0, len(record.input_ids), seq_len):
+        end = min(start + seq_len, len(record.input_ids))
+        if any(label != IGNORE_INDEX for label in record.labels[start + 1 : end]):
+            segments.append(Segment(record_index, start, end))
+    return segments
+
+
+def plan_rows(
+    records: Sequence[TokenizedRecord], seq_len: int, *, seed: int, epoch: int, shuffle: bool = True
+) -> list[list[Segment]]:
+    """Deterministic first-fit packing of the (shuffled) records into rows of at most seq_len tokens."""
+    order = list(range(len(records)))
+    if shuffle:
+        random.Random(seed * 1_000_003 + epoch).shuffle(order)
+    rows: list[list[Segment]] = []
+    open_rows: list[tuple[int, list[Segment]]] = []  # (free tokens, segments)
+    for index in order:
+        for segment in chunk_record(index, records[index], seq_len):
+            _place(segment, open_rows, rows, seq_len)
+    rows.extend(segments for _, segments in open_rows)
+    return rows
+
+
+def _place(
+    segment: Segment, open_rows: list[tuple[int, list[Segment]]], rows: list[list[Segment]], seq_len: int
+) -> None:
+    for slot, (free, segments) in enumerate(open_rows):
+        if segment.length <= free:
+            segments.append(segment)
+            open_rows[slot] = (free - segment.length, segments)
+            if free - segment.length == 0:
+                rows.append(open_rows.pop(slot)[1])
+            return
+    open_rows.append((seq_len - segment.length, [segment]))
+    if len(open_rows) > OPEN_ROWS:
+        rows.append(open_rows.pop(0)[1])
+
+
+def collate(
+    rows: Sequence[list[Segment]], records: Sequence[TokenizedRecord], seq_len: int, pad_id: int
+) -> Batch:
+    """Build the tensors of one micro-batch from planned rows."""
+    ids, positions, targets, lengths = [], [], [], []
+    for row in rows:
+        row_ids, row_pos, row_tgt, row_len = _row_lists(row, records, seq_len, pad_id)
+        ids.append(row_ids)
+        positions.append(row_pos)
+        targets.append(row_tgt)
+        lengths.extend(row_len)
+    target_tensor = torch.tensor(targets, dtype=torch.long)
+    cu = torch.zeros(len(lengths) + 1, dtype=torch.int32)
+    cu[1:] = torch.cumsum(torch.tensor(lengths, dtype=torch.int32), 0)
+    return Batch(
+        input_ids=torch.tensor(ids, dtype=torch.long),
+        position_ids=torch.tensor(positions, dtype=torch.long),
+        targets=target_tensor,
+        cu_seqlens=cu,
+        max_seqlen=max(lengths),
+        n_targets=int((target_tensor != IGNORE_INDEX).sum()),
+        n_tokens=sum(seg.length for row in rows for seg in row),
+    )
+
+
+def _row_lists(
+    row: list[Segment], records: Sequence[TokenizedRecord], seq_len: int, pad_id: int
+) -> tuple[list[int], list[int], list[int], list[int]]:
+    ids: list[int] = []
+    positions: list[int] = []
+    targets: list[int] = []
+    lengths: list[int] = []
+    for seg in row:
+        record = records[seg.record]
+        ids += record.input_ids[seg.start : seg.end]
+        positions += range(seg.length)
+        targets += record.labels[seg.start + 1 : seg.end] + [IGNORE_INDEX]
+        lengths.append(seg.length)
+    pad = seq_len - len(ids)
+    if pad:
+        ids += [pad_id] * pad
+        positions += range(pad)
+        targets += [IGNORE_INDEX] * pad
+        lengths.append(pad)
+    return ids, positions, targets, lengths
+
+
+class BatchStream:
+    """Endless, resumable stream of micro-batches over epochs of a packed split.
+
+    `position` is (epoch, next micro-batch index in that epoch); `seek` restores it. Each
+    micro-batch holds `rows_per_batch` rows; under DDP every rank builds the same plan and takes
+    its own slice, so ranks never see the same row in a step.
+    """
+
+    def __init__(
+        self,
+        records: Sequence[TokenizedRecord],
+        *,
+        seq_len: int,
+        rows_per_batch: int,
+        pad_id: int,
+        seed: int,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
+        self.records, self.seq_len, self.pad_id, self.seed = records, seq_len, pad_id, seed
+        self.rows_per_batch, self.rank, self.world_size = rows_per_batch, rank, world_size
+        self.epoch, self.index = 0, 0
+        self._plan: list[list[Segment]] = []
+        self._plan_epoch = -1
+
+    @property
+    def position(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "index": self.index}
+
+    def seek(self, position: dict[str, int]) -> None:
+        """Continue from a saved `position` (epoch, index)."""
+        self.epoch, self.index = int(position["epoch"]), int(position["index"])
+
+    def _rows_for_epoch(self) -> list[list[Segment]]:
+        if self._plan_epoch != self.epoch:
+            self._plan = plan_rows(self.records, self.seq_len, seed=self.seed, epoch=self.epoch)
+            self._plan_epoch = self.epoch
+        return self._plan
+
+    def batches_per_epoch(self) -> int:
+        """Micro-batches in the current epoch (the last one may be short; at least 1)."""
+        global_rows = self.rows_per_batch * self.world_size
+        return max(1, -(-len(self._rows_for_epoch()) // global_rows))
+
+    def next_batch(self) -> Batch:
+        """Return the next micro-batch and advance the position (rolls over into a new epoch)."""
+        if self.index >= self.batches_per_epoch():
+            self.epoch, self.index = self.epoch + 1, 0
+        plan = self._rows_for_epoch()
+        global_rows = self.rows_per_batch * self.world_size
+        chunk = plan[self.index * global_rows : (self.index + 1) * global_rows]
+        mine = chunk[self.rank :: self.world_size] or chunk[:1]
+        self.index += 1
+        return collate(mine, self.records, self.seq_len, self.pad_id)
+
+
+def fixed_batches(
+    records: Sequence[TokenizedRecord], *, seq_len: int, rows_per_batch: int, pad_id: int, max_rows: int
+) -> Iterator[Batch]:
+    """Unshuffled micro-batches over at most `max_rows` packed rows (validation / test loss)."""
+    rows = plan_rows(records, seq_len, seed=0, epoch=0, shuffle=False)[:max_rows]
+    for start in range(0, len(rows), rows_per_batch):
+        yield collate(rows[start : start + rows_per_batch], records, seq_len, pad_id)

@@ -1,0 +1,279 @@
+"""Verbs on training jobs: create, claim, heartbeat, progress, finish, cancel, requeue.
+
+Worker-side verbs are fenced by the lease owner token: each is a conditional UPDATE whose row
+count says whether this worker still owns the job. A worker that gets ``LeaseLost`` stops at
+once without writing anything else.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+
+from accounts.roles import Action
+from accounts.services import project_ids_allowing, require
+from audit.services import SYSTEM, Actor, record_event
+from datasets_app.models import DatasetStatus, DatasetVersion
+from trainer.models import BaseModel, JobEvent, JobStatus, TrainingJob
+from vault import services as vault
+
+HYPERPARAMETER_DEFAULTS: dict[str, Any] = {
+    "max_steps": 30,
+    "learning_rate": 2e-4,
+    "batch_size": 4,
+    "seq_len": 256,
+    "checkpoint_every": 10,
+    "eval_every": 10,
+    "warmup_steps": 3,
+    "lora_r": 8,
+    "lora_alpha": 16,
+    "keep_last": 2,
+    "seed": 1234,
+}
+
+
+class JobRequestError(ValueError):
+    """A job request is invalid; ``field`` names the offending input."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class LeaseLost(Exception):
+    """This worker no longer owns the job (lease expired and taken over, or job finished)."""
+
+
+def visible_jobs(user: Any) -> QuerySet[TrainingJob]:
+    """Jobs of projects the user belongs to."""
+    ids = project_ids_allowing(user, Action.VIEW_PROJECT)
+    return TrainingJob.objects.filter(project_id__in=ids)
+
+
+def build_engine_config(
+    version: DatasetVersion, base_model: BaseModel | None, method: str, hyperparameters: dict
+) -> Any:
+    """Validate a job request with the engine's own config; raise JobRequestError naming the field."""
+    from trainer.engine import ConfigError, TrainConfig
+
+    values = {**HYPERPARAMETER_DEFAULTS, **hyperparameters, "method": method}
+    values["base_model_dir"] = base_model.path if base_model else None
+    values.setdefault("device", settings.TRAINING_DEVICE)
+    try:
+        config = TrainConfig.from_dict(values)
+        if base_model is not None:
+            config.check_against_model(base_model.max_seq_len)
+    except ConfigError as exc:
+        field = "base_model" if exc.field == "base_model_dir" else exc.field
+        raise JobRequestError(field, exc.message) from exc
+    return config
+
+
+def create_job(
+    actor: Actor,
+    version: DatasetVersion,
+    *,
+    base_model: BaseModel | None,
+    method: str,
+    hyperparameters: dict[str, Any],
+    priority: int = 0,
+) -> TrainingJob:
+    """Queue a training job on an approved dataset version. Audited; the message is sent on commit."""
+    require(actor, version.dataset.project_id, Action.LAUNCH_JOB, obj=version.dataset)
+    if version.dataset.status != DatasetStatus.APPROVED:
+        raise JobRequestError("dataset", "the dataset is not approved")
+    if base_model is None and method != "from_scratch":
+        raise JobRequestError("base_model", "a base model is required for this method")
+    config = build_engine_config(version, base_model, method, hyperparameters)
+    with transaction.atomic():
+        key, _ = vault.create_data_key("job", parent=version.data_key)
+        job = TrainingJob.objects.create(
+            project_id=version.dataset.project_id, dataset_version=version, base_model=base_model,
+            method=method, hyperparameters=_public_hyperparameters(config), priority=priority,
+            created_by=actor.user, data_key=key,
+            progress={"step": 0, "total_steps": config.max_steps, "loss": None},
+        )
+        add_event(job, "queued", "Job queued.")
+        record_event(actor, "job.create", obj=job, details={"method": method,
+                                                            "dataset_version": version.pk})
+        transaction.on_commit(lambda: enqueue_job(job.pk))
+    return job
+
+
+def _public_hyperparameters(config: Any) -> dict[str, Any]:
+    values = config.to_dict()
+    values.pop("base_model_dir", None)
+    values.pop("method", None)
+    return values
+
+
+def enqueue_job(job_id: int) -> None:
+    """Send the training message (ids only)."""
+    from trainer.tasks import run_training_job
+
+    run_training_job.delay(job_id)
+
+
+def add_event(job: TrainingJob | int, kind: str, message: str, *, level: str = "info",
+              data: dict[str, Any] | None = None) -> JobEvent:
+    """Append a line to the job's history (no record text ever)."""
+    job_id = job if isinstance(job, int) else job.pk
+    return JobEvent.objects.create(job_id=job_id, kind=kind, message=message, level=level,
+                                   data=data or {})
+
+
+# --- worker side: claim, heartbeat, progress, finish --------------------------------------
+
+
+@dataclass(frozen=True)
+class Lease:
+    """Proof of ownership of a running job."""
+
+    job_id: int
+    owner: str
+    attempt: int
+
+
+def claim_job(job_id: int, worker: str) -> Lease | None:
+    """Take a queued job: ``UPDATE ... WHERE status='queued'``; None when someone else won.
+
+    Also refuses when the project already runs its limit of jobs (the job stays queued and is
+    offered again by the sweeper).
+    """
+    job = TrainingJob.objects.filter(pk=job_id).only("project_id", "status").first()
+    if job is None or job.status != JobStatus.QUEUED:
+        return None
+    running = TrainingJob.objects.filter(project_id=job.project_id, status=JobStatus.RUNNING)
+    if running.count() >= settings.MAX_RUNNING_JOBS_PER_PROJECT:
+        return None
+    owner = f"{worker}:{uuid.uuid4().hex}"
+    now = timezone.now()
+    won = TrainingJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
+        status=JobStatus.RUNNING, lease_owner=owner, attempts=F("attempts") + 1,
+        lease_expires_at=now + timedelta(seconds=settings.JOB_LEASE_SECONDS),
+        heartbeat_at=now, started_at=now, cancel_requested=False,
+    )
+    if won != 1:
+        return None
+    attempt = TrainingJob.objects.values_list("attempts", flat=True).get(pk=job_id)
+    return Lease(job_id=job_id, owner=owner, attempt=attempt)
+
+
+def _owned(lease: Lease) -> QuerySet[TrainingJob]:
+    return TrainingJob.objects.filter(pk=lease.job_id, lease_owner=lease.owner,
+                                      status=JobStatus.RUNNING)
+
+
+def renew_lease(lease: Lease) -> bool:
+    """Extend the lease; False when it was lost (the caller must stop)."""
+    now = timezone.now()
+    return _owned(lease).update(
+        heartbeat_at=now, lease_expires_at=now + timedelta(seconds=settings.JOB_LEASE_SECONDS)
+    ) == 1
+
+
+def record_progress(lease: Lease, progress: dict[str, Any]) -> bool:
+    """Store the latest progress on the row and renew the lease; False when the lease is lost."""
+    now = timezone.now()
+    return _owned(lease).update(
+        progress=progress, heartbeat_at=now,
+        lease_expires_at=now + timedelta(seconds=settings.JOB_LEASE_SECONDS),
+    ) == 1
+
+
+def cancel_requested(lease: Lease) -> bool:
+    """True when a user asked to cancel the job, or the lease is no longer ours."""
+    row = _owned(lease).values_list("cancel_requested", flat=True).first()
+    return row is None or bool(row)
+
+
+def finish_job(lease: Lease, status: str, *, error: str = "", error_detail: str = "",
+               evaluation: dict[str, Any] | None = None) -> bool:
+    """Move a running job to a terminal status (fenced). False when the lease was lost."""
+    fields: dict[str, Any] = {"status": status, "finished_at": timezone.now(), "lease_owner": "",
+                              "lease_expires_at": None, "error": error,
+                              "error_detail": error_detail}
+    if evaluation is not None:
+        fields["evaluation"] = evaluation
+    done = _owned(lease).update(**fields) == 1
+    if done:
+        record_event(SYSTEM, f"job.{status}", object_type="trainer.trainingjob",
+                     object_id=str(lease.job_id), outcome="error" if error else "allowed",
+                     details={"reason": error[:300]} if error else {})
+    return done
+
+
+# --- user side: cancel --------------------------------------------------------------------
+
+
+def request_cancel(actor: Actor, job: TrainingJob) -> TrainingJob:
+    """Cancel a job: a queued job stops at once; a running one within seconds, keeping its
+    last checkpoint. Audited. Cancelling a finished job is a no-op."""
+    require(actor, job.project_id, Action.CANCEL_JOB, obj=job)
+    with transaction.atomic():
+        if TrainingJob.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
+            status=JobStatus.CANCELLED, finished_at=timezone.now()
+        ):
+            add_event(job, "cancelled", "Cancelled before it started.")
+        elif TrainingJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
+            cancel_requested=True
+        ):
+            add_event(job, "cancel_requested", "Cancellation requested; stopping at the next step.")
+        record_event(actor, "job.cancel", obj=job)
+    job.refresh_from_db()
+    return job
+
+
+# --- sweeper ------------------------------------------------------------------------------
+
+
+def requeue_expired_jobs() -> list[int]:
+    """Put running jobs whose lease expired back in the queue (or fail them after too many
+    attempts). Returns the ids put back in the queue; the caller sends their messages."""
+    now = timezone.now()
+    requeued: list[int] = []
+    expired = TrainingJob.objects.filter(status=JobStatus.RUNNING, lease_expires_at__lt=now)
+    for job in expired.only("pk", "attempts", "lease_owner"):
+        if job.attempts >= settings.JOB_MAX_ATTEMPTS:
+            _fail_exhausted(job)
+            continue
+        moved = TrainingJob.objects.filter(
+            pk=job.pk, status=JobStatus.RUNNING, lease_owner=job.lease_owner,
+            lease_expires_at__lt=now,
+        ).update(status=JobStatus.QUEUED, lease_owner="", lease_expires_at=None)
+        if moved:
+            add_event(job, "requeued", f"The worker running attempt {job.attempts} stopped "
+                      "answering; the job is back in the queue and will resume from its last "
+                      "checkpoint.", level="warning")
+            requeued.append(job.pk)
+    requeued.extend(_stale_queued_jobs(now))
+    return requeued
+
+
+def _fail_exhausted(job: TrainingJob) -> None:
+    reason = (f"The job's worker stopped answering {job.attempts} times (for example it ran out "
+              "of memory or the machine restarted). Try a smaller batch size or sequence length.")
+    if TrainingJob.objects.filter(pk=job.pk, lease_owner=job.lease_owner,
+                                  status=JobStatus.RUNNING).update(
+        status=JobStatus.FAILED, error=reason, finished_at=timezone.now(), lease_owner=""
+    ):
+        add_event(job, "failed", reason, level="error")
+
+
+def _stale_queued_jobs(now: Any) -> list[int]:
+    """Queued jobs whose message may have been lost (or refused by the per-project limit)."""
+    cutoff = now - timedelta(seconds=settings.JOB_LEASE_SECONDS)
+    stale = TrainingJob.objects.filter(status=JobStatus.QUEUED).filter(
+        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=cutoff)
+    )
+    ids = list(stale.values_list("pk", flat=True)[:50])
+    TrainingJob.objects.filter(pk__in=ids).update(heartbeat_at=now)
+    return ids

@@ -1,0 +1,29 @@
+"""Thin Celery tasks: claim the job row, call the runner, done. Messages carry ids only.
+
+Training is never auto-retried by Celery: a job whose worker died is put back in the queue by
+the lease sweeper and resumes from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from trainer import runner, services
+
+
+@shared_task(acks_late=True, ignore_result=True, bind=True)
+def run_training_job(self: object, job_id: int) -> None:
+    """Claim and run one training job; a duplicate or late message finds nothing to claim."""
+    lease = services.claim_job(job_id, worker=getattr(self.request, "hostname", "") or "worker")
+    if lease is None:
+        return
+    runner.run_claimed_job(lease)
+
+
+@shared_task(ignore_result=True)
+def requeue_expired_jobs() -> list[int]:
+    """Beat: return jobs of dead workers to the queue and re-send their messages."""
+    job_ids = services.requeue_expired_jobs()
+    for job_id in job_ids:
+        services.enqueue_job(job_id)
+    return job_ids

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from trainer import views
+
+urlpatterns = [
+    path("new/", views.new_job, name="job-new"),
+    path("<int:pk>/", views.detail, name="job-page"),
+    path("<int:pk>/cancel/", views.cancel, name="job-cancel"),
+]
