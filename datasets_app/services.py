@@ -72,8 +72,8 @@ def _enqueue_ingestion(dataset_id: int) -> None:
 
 def run_ingestion(dataset_id: int) -> None:
     """Ingest a dataset in ``processing``; leaves it ``needs_review`` or ``failed`` with a reason."""
-    dataset = Dataset.objects.select_related("raw_key").get(pk=dataset_id)
-    if dataset.status != DatasetStatus.PROCESSING:
+    dataset = Dataset.objects.select_related("raw_key").filter(pk=dataset_id).first()
+    if dataset is None or dataset.status != DatasetStatus.PROCESSING:
         return  # a duplicate delivery of the message: the first one did the work
     try:
         _ingest(dataset)

@@ -40,8 +40,10 @@ cannot be told apart from a modified final segment); wrong data key -> `WrongKey
 unexpected artifact id -> `WrongArtifactError`. At most 2**32 segments per file.
 
 Writes go to `<path>.part` (mode 0600, flock-ed), then fsync + `os.replace` + directory fsync,
-so `path` holds either the old content or the complete new file. Plaintext is never written to
-disk. Wrapped data keys: see `envelope.keys`.
+so `path` holds either the old content or the complete new file. Worker threads encrypt segments
+in parallel (AES-GCM releases the GIL), `pwrite` them at their offsets and start their disk
+writeback at once (Linux `sync_file_range`), so I/O overlaps encryption. Plaintext is never
+written to disk. Wrapped data keys: see `envelope.keys`.
 """
 
 from envelope.errors import (

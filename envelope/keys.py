@@ -139,26 +139,35 @@ class LocalMasterKeyProvider:
         path = os.fspath(path)
         if create and not os.path.exists(path):
             _create_key_file(path)
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        except FileNotFoundError:
-            raise EnvelopeError(f"master key file {path!r} does not exist") from None
-        try:
-            mode = os.fstat(fd).st_mode
-            if stat.S_IMODE(mode) & 0o077:
-                raise EnvelopeError(
-                    f"master key file {path!r} is accessible by group/other "
-                    f"(mode {stat.S_IMODE(mode):o}); run: chmod 600 {path}"
-                )
-            content = os.read(fd, _KEY_FILE_MAX_BYTES + 1)
-        finally:
-            os.close(fd)
-        if len(content) > _KEY_FILE_MAX_BYTES:
-            raise EnvelopeError(f"master key file {path!r} is too large to be a key")
+        content = _read_private_file(path)
         try:
             return cls.from_string(content.decode("ascii"))
         except UnicodeDecodeError:
             raise EnvelopeError(f"master key file {path!r} is not base64/hex text") from None
+
+
+def _read_private_file(path: str) -> bytes:
+    """Return the (small) content of `path`, refusing files with any group/other permission.
+
+    The mode is checked on the open descriptor, so a swap between check and read is harmless.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise EnvelopeError(f"master key file {path!r} does not exist") from None
+    try:
+        mode = stat.S_IMODE(os.fstat(fd).st_mode)
+        if mode & 0o077:
+            raise EnvelopeError(
+                f"master key file {path!r} is accessible by group/other (mode {mode:o}); "
+                f"run: chmod 600 {path}"
+            )
+        content = os.read(fd, _KEY_FILE_MAX_BYTES + 1)
+    finally:
+        os.close(fd)
+    if len(content) > _KEY_FILE_MAX_BYTES:
+        raise EnvelopeError(f"master key file {path!r} is too large to be a key")
+    return content
 
 
 def _decode_key_text(value: str) -> bytes:

@@ -32,7 +32,7 @@ BLOB_DIR = DATA_DIR / "blobs"
 MODEL_STORE_DIR = DATA_DIR / "models"
 BROKER_DIR = DATA_DIR / "broker"
 LOG_DIR = DATA_DIR / "logs"
-for _folder in (DATA_DIR, BLOB_DIR, MODEL_STORE_DIR, BROKER_DIR, LOG_DIR):
+for _folder in (DATA_DIR, BLOB_DIR, MODEL_STORE_DIR, BROKER_DIR, LOG_DIR, DATA_DIR / "static"):
     _folder.mkdir(parents=True, exist_ok=True, mode=0o700)
 
 

@@ -12,7 +12,8 @@ import re
 from html.parser import HTMLParser
 
 # Content of these elements is not text a person reads.
-_SKIPPED = frozenset({"script", "style", "head", "noscript", "template", "svg", "math", "iframe", "object"})
+# (Not <head>: unclosed heads are common and would swallow the whole body.)
+_SKIPPED = frozenset({"script", "style", "noscript", "template", "svg", "math", "iframe", "object"})
 _BLOCKS = frozenset(
     {
         "address", "article", "aside", "blockquote", "dd", "div", "dl", "dt", "fieldset",
@@ -30,7 +31,7 @@ _HTML_MARKUP = re.compile(
 )
 _ENTITY = re.compile(r"&(?:#\d{1,7}|#x[0-9a-fA-F]{1,6}|[a-zA-Z]{2,8});")
 _SPACES = re.compile(r"[^\S\n]+")
-_SPACE_AROUND_NEWLINE = re.compile(r" *\n *")
+_SPACE_BEFORE_NEWLINE = re.compile(r" +\n")
 _MANY_NEWLINES = re.compile(r"\n{3,}")
 
 
@@ -61,8 +62,15 @@ class _TextExtractor(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self._skip_depth:
             return
+        if self._pre_depth:
+            self.parts.append(data)
+            return
         # Outside <pre>, source line breaks and runs of spaces are not meaningful in HTML.
-        self.parts.append(data if self._pre_depth else _SPACES.sub(" ", data.replace("\n", " ")))
+        data = _SPACES.sub(" ", data.replace("\n", " "))
+        if not self.parts or self.parts[-1].endswith("\n"):
+            data = data.lstrip(" ")
+        if data:
+            self.parts.append(data)
 
     def _break_for(self, tag: str) -> None:
         if self._skip_depth:
@@ -73,7 +81,7 @@ class _TextExtractor(HTMLParser):
             self.parts.append("\n\n")
         elif tag in _BLOCKS:
             self.parts.append("\n")
-        elif tag in _CELLS:
+        elif tag in _CELLS and self.parts and not self.parts[-1].endswith(("\n", " ")):
             self.parts.append(" ")
 
 
@@ -83,7 +91,7 @@ def html_to_text(markup: str) -> str:
     parser.feed(markup)
     parser.close()
     text = "".join(parser.parts)
-    text = _SPACE_AROUND_NEWLINE.sub("\n", text)
+    text = _SPACE_BEFORE_NEWLINE.sub("\n", text)
     return _MANY_NEWLINES.sub("\n\n", text).strip()
 
 

@@ -18,8 +18,8 @@ from .evaluation import evaluate
 from .final_model import FinalModelInfo, load_final_model, save_final_model
 from .loop import TrainResult, train
 from .models import build_tiny_model, convert_gguf_to_safetensors
-from .resources import estimate_resources
 from .reporting import JsonLinesReporter, NullReporter, Reporter
+from .resources import estimate_resources
 
 __all__ = [
     "CheckpointError",

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
 from envelope import (
     EnvelopeError,
     TamperedError,
@@ -76,7 +77,9 @@ def envelope_errors(path: Path) -> Iterator[None]:
     except WrongKeyError as exc:
         raise CheckpointWrongKeyError(f"{path.name}: the data key does not open this file") from exc
     except TamperedError as exc:
-        raise CheckpointTamperedError(f"{path.name}: failed authentication (modified or truncated)") from exc
+        raise CheckpointTamperedError(
+            f"{path.name}: failed authentication (modified or truncated)"
+        ) from exc
     except EnvelopeError as exc:  # wrong artifact id (a swapped file), malformed header, ...
         raise CheckpointTamperedError(f"{path.name}: refused by the envelope layer: {exc}") from exc
     except container.ContainerError as exc:
@@ -87,23 +90,38 @@ class CheckpointStore:
     """Directory of encrypted checkpoints of one training job (see module docstring)."""
 
     def __init__(
-        self, directory: str | Path, data_key: bytes, *, key_id: str, artifact_id: str, keep_last: int = 2
+        self,
+        directory: str | Path,
+        data_key: bytes,
+        *,
+        key_id: str,
+        artifact_id: str,
+        keep_last: int = 2,
     ) -> None:
         if keep_last < 1:
             raise ValueError("keep_last must be at least 1")
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
-        self._key, self.key_id, self.artifact_id, self.keep_last = data_key, key_id, artifact_id, keep_last
+        self._key, self.key_id, self.artifact_id, self.keep_last = (
+            data_key,
+            key_id,
+            artifact_id,
+            keep_last,
+        )
 
     # -- encrypted file primitives -------------------------------------------------------------
     def write_file(self, path: Path, data: bytes, artifact: str) -> None:
         """Encrypt `data` into `path` atomically under artifact id "<artifact_id>/<artifact>"."""
-        write_encrypted_bytes(path, data, self._key, key_id=self.key_id, artifact_id=f"{self.artifact_id}/{artifact}")
+        write_encrypted_bytes(
+            path, data, self._key, key_id=self.key_id, artifact_id=f"{self.artifact_id}/{artifact}"
+        )
 
     def read_file(self, path: Path, artifact: str) -> bytes:
         """Authenticate and decrypt `path`; raises CheckpointError subclasses, FileNotFoundError."""
         with envelope_errors(path):
-            return read_encrypted_bytes(path, self._key, artifact_id=f"{self.artifact_id}/{artifact}")
+            return read_encrypted_bytes(
+                path, self._key, artifact_id=f"{self.artifact_id}/{artifact}"
+            )
 
     # -- index -----------------------------------------------------------------------------------
     def _read_index(self) -> list[dict[str, Any]]:
@@ -128,8 +146,10 @@ class CheckpointStore:
         blobs: dict[str, bytes] | None = None,
     ) -> CheckpointInfo:
         """Write checkpoint `step` (atomically, encrypted), update the index, prune old ones."""
-        payload = {f"tensors/{group}": container.tensors_to_bytes(group_tensors)
-                   for group, group_tensors in tensors.items()}
+        payload = {
+            f"tensors/{group}": container.tensors_to_bytes(group_tensors)
+            for group, group_tensors in tensors.items()
+        }
         payload.update({f"blob/{name}": blob for name, blob in (blobs or {}).items()})
         data = container.pack({"step": step, **manifest}, payload)
         del payload
@@ -156,15 +176,22 @@ class CheckpointStore:
         """Checkpoints present on disk, oldest first. Files missing from the index (a crash between
         writing the file and the index) are listed with unknown losses."""
         indexed = {e["step"]: e for e in self._read_index()}
-        on_disk = {int(m.group(1)): p for p in self.directory.iterdir() if (m := _STEP_FILE.match(p.name))}
+        on_disk = {
+            int(m.group(1)): p for p in self.directory.iterdir() if (m := _STEP_FILE.match(p.name))
+        }
         best = _best_entry([indexed[s] for s in on_disk if s in indexed])
         infos = []
         for step in sorted(on_disk):
             entry = indexed.get(step, {})
-            infos.append(CheckpointInfo(
-                step, entry.get("train_loss"), entry.get("val_loss"), on_disk[step],
-                is_best=best is not None and best["step"] == step,
-            ))
+            infos.append(
+                CheckpointInfo(
+                    step,
+                    entry.get("train_loss"),
+                    entry.get("val_loss"),
+                    on_disk[step],
+                    is_best=best is not None and best["step"] == step,
+                )
+            )
         return infos
 
     def latest(self) -> CheckpointInfo | None:
@@ -177,15 +204,22 @@ class CheckpointStore:
         return next((info for info in self.list() if info.is_best), None)
 
     def load(self, info: CheckpointInfo) -> Checkpoint:
-        """Decrypt (authenticating first) and parse a checkpoint. Raises CheckpointError subclasses."""
+        """Decrypt (authenticating first) and parse a checkpoint; raises CheckpointError kinds."""
         data = self.read_file(info.path, info.path.stem)
         with envelope_errors(info.path):
             manifest, raw = container.unpack(data)
         if manifest.get("step") != info.step:
             raise CheckpointTamperedError(f"{info.path.name}: holds step {manifest.get('step')}")
-        tensors = {name.removeprefix("tensors/"): container.tensors_from_bytes(blob)
-                   for name, blob in raw.items() if name.startswith("tensors/")}
-        blobs = {name.removeprefix("blob/"): bytes(blob) for name, blob in raw.items() if name.startswith("blob/")}
+        tensors = {
+            name.removeprefix("tensors/"): container.tensors_from_bytes(blob)
+            for name, blob in raw.items()
+            if name.startswith("tensors/")
+        }
+        blobs = {
+            name.removeprefix("blob/"): bytes(blob)
+            for name, blob in raw.items()
+            if name.startswith("blob/")
+        }
         return Checkpoint(info.step, manifest, tensors, blobs)
 
 

@@ -1,8 +1,9 @@
 """Training configuration: one validated dataclass shared by the Celery task, the CLI and the tests.
 
-`TrainConfig` validates itself in `__post_init__` and raises `ConfigError(field, message)` naming the
-offending field, so the web layer can show the message next to the right form input. Checks that need
-the base model (seq_len against the model's context) run later through `check_against_model`.
+`TrainConfig` validates itself in `__post_init__` and raises `ConfigError(field, message)`
+naming the offending field, so the web layer can show the message next to the right form input.
+Checks that need the base model (seq_len against the model's context) run later, through
+`check_against_model`.
 """
 
 from __future__ import annotations
@@ -43,25 +44,39 @@ class TrainConfig:
     method: str = field(default="lora", metadata=_help(f"Training method, one of {METHODS}."))
     base_model_dir: str | None = field(
         default=None,
-        metadata=_help("Directory of the base model (config.json, safetensors, tokenizer files). "
-                       "Required unless method is 'from_scratch'."),
+        metadata=_help(
+            "Directory of the base model (config.json, safetensors, tokenizer files). "
+            "Required unless method is 'from_scratch'."
+        ),
     )
     max_steps: int = field(default=1000, metadata=_help("Optimizer steps to run (1..1,000,000)."))
     learning_rate: float = field(default=2e-4, metadata=_help("Peak learning rate (0 < lr <= 1)."))
     batch_size: int = field(
         default=8,
-        metadata=_help("Packed rows of seq_len tokens per micro-batch (per process under torchrun). "
-                       "Short records share a row, so a row usually holds several records."),
+        metadata=_help(
+            "Packed rows of seq_len tokens per micro-batch (per process under torchrun). "
+            "Short records share a row, so a row usually holds several records."
+        ),
     )
     seq_len: int = field(
         default=1024,
-        metadata=_help("Tokens per packed row (16..the model's context length). Longer records are "
-                       "split into chunks of this size."),
+        metadata=_help(
+            "Tokens per packed row (16..the model's context length). Longer records are "
+            "split into chunks of this size."
+        ),
     )
-    grad_accum: int = field(default=1, metadata=_help("Micro-batches accumulated per optimizer step."))
-    warmup_steps: int = field(default=0, metadata=_help("Linear warm-up steps before the schedule."))
-    lr_schedule: str = field(default="cosine", metadata=_help(f"LR decay after warm-up: {LR_SCHEDULES}."))
-    min_lr_ratio: float = field(default=0.0, metadata=_help("Final LR as a fraction of the peak (0..1)."))
+    grad_accum: int = field(
+        default=1, metadata=_help("Micro-batches accumulated per optimizer step.")
+    )
+    warmup_steps: int = field(
+        default=0, metadata=_help("Linear warm-up steps before the schedule.")
+    )
+    lr_schedule: str = field(
+        default="cosine", metadata=_help(f"LR decay after warm-up: {LR_SCHEDULES}.")
+    )
+    min_lr_ratio: float = field(
+        default=0.0, metadata=_help("Final LR as a fraction of the peak (0..1).")
+    )
     weight_decay: float = field(default=0.0, metadata=_help("AdamW decoupled weight decay (0..1)."))
     max_grad_norm: float = field(default=1.0, metadata=_help("Gradient clipping norm; 0 disables."))
     lora_r: int = field(default=16, metadata=_help("LoRA rank (1..1024)."))
@@ -72,33 +87,55 @@ class TrainConfig:
         metadata=_help("Modules that get adapters: 'all-linear' or a list of module names."),
     )
     freeze_layers: int = field(
-        default=0, metadata=_help("method 'freeze': embeddings plus the first N decoder layers stay frozen.")
+        default=0,
+        metadata=_help("method 'freeze': embeddings plus the first N decoder layers stay frozen."),
     )
-    scratch_preset: str = field(default="tiny", metadata=_help(f"from_scratch model size: {SCRATCH_PRESETS}."))
+    scratch_preset: str = field(
+        default="tiny", metadata=_help(f"from_scratch model size: {SCRATCH_PRESETS}.")
+    )
     scratch_vocab_size: int = field(
-        default=16000, metadata=_help("from_scratch: BPE vocabulary trained on the train split (256..262144).")
+        default=16000,
+        metadata=_help("from_scratch: BPE vocabulary trained on the train split (256..262144)."),
     )
-    eval_every: int = field(default=100, metadata=_help("Validation loss every N steps; 0 = only at the end."))
-    eval_max_rows: int = field(default=64, metadata=_help("Packed validation rows used per evaluation."))
-    checkpoint_every: int = field(default=100, metadata=_help("Checkpoint every N steps; 0 = only at the end."))
-    keep_last: int = field(default=2, metadata=_help("Checkpoints kept, plus the best by validation loss."))
+    eval_every: int = field(
+        default=100, metadata=_help("Validation loss every N steps; 0 = only at the end.")
+    )
+    eval_max_rows: int = field(
+        default=64, metadata=_help("Packed validation rows used per evaluation.")
+    )
+    checkpoint_every: int = field(
+        default=100, metadata=_help("Checkpoint every N steps; 0 = only at the end.")
+    )
+    keep_last: int = field(
+        default=2, metadata=_help("Checkpoints kept, plus the best by validation loss.")
+    )
     early_stopping_patience: int = field(
-        default=0, metadata=_help("Stop after N evaluations without a better validation loss; 0 = off.")
+        default=0,
+        metadata=_help("Stop after N evaluations without a better validation loss; 0 = off."),
     )
-    seed: int = field(default=42, metadata=_help("Seed for data order, dropout and initialisation."))
+    seed: int = field(
+        default=42, metadata=_help("Seed for data order, dropout and initialisation.")
+    )
     gradient_checkpointing: bool = field(
-        default=False, metadata=_help("Recompute activations in backward: less memory, ~30% slower.")
+        default=False,
+        metadata=_help("Recompute activations in backward: less memory, ~30% slower."),
     )
     device: str = field(default="auto", metadata=_help(f"Where to train: {DEVICES}."))
     precision: str = field(
         default="auto",
-        metadata=_help(f"{PRECISIONS}; auto = bf16-mixed on CUDA (fp32 trainable weights), fp32 on CPU."),
+        metadata=_help(
+            f"{PRECISIONS}; auto = bf16-mixed on CUDA (fp32 trainable weights), fp32 on CPU."
+        ),
     )
-    log_interval_s: float = field(default=1.0, metadata=_help("Minimum seconds between progress reports."))
+    log_interval_s: float = field(
+        default=1.0, metadata=_help("Minimum seconds between progress reports.")
+    )
     eval_generate_records: int = field(
         default=20, metadata=_help("evaluate(): test records scored by greedy generation.")
     )
-    eval_max_new_tokens: int = field(default=64, metadata=_help("evaluate(): generation length cap."))
+    eval_max_new_tokens: int = field(
+        default=64, metadata=_help("evaluate(): generation length cap.")
+    )
 
     def __post_init__(self) -> None:
         _check_types(self)
@@ -115,7 +152,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        """Build a config from a (JSON) dict. Raises ConfigError for unknown fields or bad values."""
+        """Build a config from a (JSON) dict; ConfigError for unknown fields or bad values."""
         if not isinstance(data, dict):
             raise ConfigError("config", "expected a JSON object of training settings")
         known = {f.name for f in dataclasses.fields(cls)}
@@ -130,20 +167,39 @@ class TrainConfig:
         return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(cls)}
 
     def check_against_model(self, max_positions: int | None) -> None:
-        """Raise ConfigError('seq_len') when seq_len exceeds the model's context (`max_positions`)."""
+        """Raise ConfigError('seq_len') when seq_len exceeds the context `max_positions`."""
         if max_positions is not None and self.seq_len > max_positions:
             raise ConfigError(
-                "seq_len", f"{self.seq_len} exceeds the model's context length of {max_positions} tokens"
+                "seq_len",
+                f"{self.seq_len} exceeds the model's context length of {max_positions} tokens",
             )
 
 
 _INT_FIELDS = (
-    "max_steps", "batch_size", "seq_len", "grad_accum", "warmup_steps", "lora_r", "freeze_layers",
-    "scratch_vocab_size", "eval_every", "eval_max_rows", "checkpoint_every", "keep_last",
-    "early_stopping_patience", "seed", "eval_generate_records", "eval_max_new_tokens",
+    "max_steps",
+    "batch_size",
+    "seq_len",
+    "grad_accum",
+    "warmup_steps",
+    "lora_r",
+    "freeze_layers",
+    "scratch_vocab_size",
+    "eval_every",
+    "eval_max_rows",
+    "checkpoint_every",
+    "keep_last",
+    "early_stopping_patience",
+    "seed",
+    "eval_generate_records",
+    "eval_max_new_tokens",
 )
 _FLOAT_FIELDS = (
-    "learning_rate", "min_lr_ratio", "weight_decay", "max_grad_norm", "lora_alpha", "lora_dropout",
+    "learning_rate",
+    "min_lr_ratio",
+    "weight_decay",
+    "max_grad_norm",
+    "lora_alpha",
+    "lora_dropout",
     "log_interval_s",
 )
 _STR_FIELDS = ("method", "lr_schedule", "scratch_preset", "device", "precision")
@@ -157,7 +213,11 @@ def _check_types(cfg: TrainConfig) -> None:
             raise ConfigError(name, f"must be a whole number, got {value!r}")
     for name in _FLOAT_FIELDS:
         value = getattr(cfg, name)
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
             raise ConfigError(name, f"must be a finite number, got {value!r}")
         setattr(cfg, name, float(value))
     for name in _STR_FIELDS:
@@ -178,18 +238,29 @@ def _check_target_modules(cfg: TrainConfig) -> None:
         if not targets:
             raise ConfigError("lora_target_modules", "must not be empty")
         return
-    if not isinstance(targets, list) or not targets or not all(isinstance(t, str) and t for t in targets):
-        raise ConfigError("lora_target_modules", "must be 'all-linear' or a non-empty list of module names")
+    if (
+        not isinstance(targets, list)
+        or not targets
+        or not all(isinstance(t, str) and t for t in targets)
+    ):
+        raise ConfigError(
+            "lora_target_modules", "must be 'all-linear' or a non-empty list of module names"
+        )
 
 
 def _check_choices(cfg: TrainConfig) -> None:
     choices = {
-        "method": METHODS, "lr_schedule": LR_SCHEDULES, "scratch_preset": SCRATCH_PRESETS,
-        "device": DEVICES, "precision": PRECISIONS,
+        "method": METHODS,
+        "lr_schedule": LR_SCHEDULES,
+        "scratch_preset": SCRATCH_PRESETS,
+        "device": DEVICES,
+        "precision": PRECISIONS,
     }
     for name, allowed in choices.items():
         if getattr(cfg, name) not in allowed:
-            raise ConfigError(name, f"must be one of {', '.join(allowed)}; got {getattr(cfg, name)!r}")
+            raise ConfigError(
+                name, f"must be one of {', '.join(allowed)}; got {getattr(cfg, name)!r}"
+            )
 
 
 # (field, low, high, low_inclusive): closed ranges unless low_inclusive is False.

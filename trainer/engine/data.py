@@ -93,7 +93,7 @@ def as_messages(record: dict[str, Any]) -> list[dict[str, str]]:
 
 
 def tokenize_record(record: dict[str, Any], tokenizer: Any, index: int = 0) -> TokenizedRecord:
-    """Tokenize one record into ids and unshifted labels (see module docstring). Raises DataError."""
+    """Tokenize one record into ids and unshifted labels (see module doc); raises DataError."""
     kind = record_kind(record, index)
     if kind == "text":
         return _tokenize_text(record["text"], tokenizer)
@@ -121,7 +121,9 @@ def _tokenize_chat(messages: list[dict[str, str]], tokenizer: Any, index: int) -
     encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     ids = prefix_ids + list(encoded["input_ids"])
     labels = [IGNORE_INDEX] * len(prefix_ids)
-    for token_id, (start, _end) in zip(encoded["input_ids"], encoded["offset_mapping"], strict=True):
+    for token_id, (start, _end) in zip(
+        encoded["input_ids"], encoded["offset_mapping"], strict=True
+    ):
         inside = any(lo <= start < hi for lo, hi in spans)
         labels.append(token_id if inside else IGNORE_INDEX)
     labels[0] = IGNORE_INDEX
@@ -131,7 +133,7 @@ def _tokenize_chat(messages: list[dict[str, str]], tokenizer: Any, index: int) -
 def render_chat_with_spans(
     messages: list[dict[str, str]], tokenizer: Any, index: int = 0
 ) -> tuple[str, list[tuple[int, int]]]:
-    """Render with the chat template; return (text, [(start, end) char span of each assistant turn]).
+    """Render with the chat template; return (text, [(start, end) char span per assistant turn]).
 
     A span runs from the end of the generation prompt to the end of the turn, so it includes the
     template's end-of-turn token (the model must learn to stop). Raises DataError when the template
@@ -145,7 +147,9 @@ def render_chat_with_spans(
         prefix = _render(tokenizer, messages[:turn], add_generation_prompt=True)
         through = _render(tokenizer, messages[: turn + 1], add_generation_prompt=False)
         if not (through.startswith(prefix) and full.startswith(through)):
-            raise DataError(f"record {index}: the chat template does not render turns incrementally")
+            raise DataError(
+                f"record {index}: the chat template does not render turns incrementally"
+            )
         spans.append((len(prefix), len(through)))
     return full, spans
 

@@ -47,11 +47,18 @@ def init_process_group(ctx: DistContext, device: torch.device) -> None:
 
 def sum_across_ranks(value: float, ctx: DistContext, device: torch.device) -> float:
     """Sum a number over all ranks (identity for a single process)."""
+    return sum_all_across_ranks([value], ctx, device)[0]
+
+
+def sum_all_across_ranks(
+    values: list[float], ctx: DistContext, device: torch.device
+) -> list[float]:
+    """Element-wise sum of a list of numbers over all ranks, in one collective."""
     if not ctx.enabled:
-        return value
-    tensor = torch.tensor([value], dtype=torch.float64, device=device)
+        return list(values)
+    tensor = torch.tensor(values, dtype=torch.float64, device=device)
     dist.all_reduce(tensor)
-    return float(tensor.item())
+    return tensor.tolist()
 
 
 def any_rank(flag: bool, ctx: DistContext, device: torch.device) -> bool:

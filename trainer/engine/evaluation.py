@@ -21,8 +21,8 @@ from .config import TrainConfig
 from .data import TrainData, as_messages, plain_generation_prompt, record_kind, tokenize_split
 from .final_model import load_final_model
 from .loop import TrainResult
-from .models import load_causal_lm
 from .modeling import per_token_losses, set_attention
+from .models import load_causal_lm
 from .packing import fixed_batches
 from .reporting import Reporter
 
@@ -32,7 +32,10 @@ SAMPLES = 5
 
 
 def evaluate(
-    cfg: TrainConfig, data: TrainData, store_or_result: CheckpointStore | TrainResult, reporter: Reporter
+    cfg: TrainConfig,
+    data: TrainData,
+    store_or_result: CheckpointStore | TrainResult,
+    reporter: Reporter,
 ) -> dict[str, Any]:
     """Score the base and the tuned model on `data.test` (see module docstring).
 
@@ -77,24 +80,37 @@ def _base_model(
 
 
 def _score(
-    model: nn.Module, tokenizer: Any, data: TrainData, prompts: list[dict[str, Any]], cfg: TrainConfig
+    model: nn.Module,
+    tokenizer: Any,
+    data: TrainData,
+    prompts: list[dict[str, Any]],
+    cfg: TrainConfig,
 ) -> dict[str, Any]:
     scores = perplexity(model, tokenizer, data.test, cfg.seq_len)
     if prompts:
-        generated = generate(model, tokenizer, [p["prompt"] for p in prompts], cfg.eval_max_new_tokens)
+        generated = generate(
+            model, tokenizer, [p["prompt"] for p in prompts], cfg.eval_max_new_tokens
+        )
         scores.update(text_scores(generated, [p["reference"] for p in prompts]))
         scores["generated"] = generated
     return scores
 
 
 @torch.no_grad()
-def perplexity(model: nn.Module, tokenizer: Any, records: list[dict[str, Any]], seq_len: int) -> dict[str, float]:
+def perplexity(
+    model: nn.Module, tokenizer: Any, records: list[dict[str, Any]], seq_len: int
+) -> dict[str, float]:
     """Token-weighted mean loss and perplexity over the targets of `records` (packed rows)."""
     tokenized, _ = tokenize_split(records, tokenizer)
     total, count = 0.0, 0
     device = next(model.parameters()).device
-    for batch in fixed_batches(tokenized, seq_len=seq_len, rows_per_batch=4, pad_id=tokenizer.pad_token_id,
-                               max_rows=MAX_PERPLEXITY_ROWS):
+    for batch in fixed_batches(
+        tokenized,
+        seq_len=seq_len,
+        rows_per_batch=4,
+        pad_id=tokenizer.pad_token_id,
+        max_rows=MAX_PERPLEXITY_ROWS,
+    ):
         losses = per_token_losses(model, batch.to(device))
         total, count = total + float(losses.sum()), count + losses.numel()
     if count == 0:
@@ -119,7 +135,9 @@ def _generation_cases(records: list[dict[str, Any]], limit: int) -> list[dict[st
 
 
 @torch.no_grad()
-def generate(model: nn.Module, tokenizer: Any, prompts: list[list[dict[str, str]]], max_new_tokens: int) -> list[str]:
+def generate(
+    model: nn.Module, tokenizer: Any, prompts: list[list[dict[str, str]]], max_new_tokens: int
+) -> list[str]:
     """Greedy completions of chat prompts, decoded without special tokens, batched left-padded."""
     device = next(model.parameters()).device
     texts = [plain_generation_prompt(messages, tokenizer) for messages in prompts]
@@ -127,12 +145,23 @@ def generate(model: nn.Module, tokenizer: Any, prompts: list[list[dict[str, str]
     side, tokenizer.padding_side = tokenizer.padding_side, "left"
     try:
         for start in range(0, len(texts), GENERATION_BATCH):
-            enc = tokenizer(texts[start : start + GENERATION_BATCH], return_tensors="pt", padding=True,
-                            add_special_tokens=False).to(device)
-            out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
-                                 pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+            enc = tokenizer(
+                texts[start : start + GENERATION_BATCH],
+                return_tensors="pt",
+                padding=True,
+                add_special_tokens=False,
+            ).to(device)
+            out = model.generate(
+                **enc,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                pad_token_id=tokenizer.pad_token_id,
+                eos_token_id=tokenizer.eos_token_id,
+            )
             new_tokens = out[:, enc["input_ids"].shape[1] :]
-            outputs += [t.strip() for t in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+            outputs += [
+                t.strip() for t in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+            ]
     finally:
         tokenizer.padding_side = side
     return outputs
@@ -143,13 +172,15 @@ def _normalise(text: str) -> str:
 
 
 def text_scores(hypotheses: list[str], references: list[str]) -> dict[str, float]:
-    """exact_match (whitespace/case-insensitive rate), corpus BLEU (0..100), mean ROUGE-L F1 (0..1)."""
+    """exact_match (case/space-insensitive rate), corpus BLEU (0..100), mean ROUGE-L F1 (0..1)."""
     import sacrebleu
     from rouge_score import rouge_scorer
 
     exact = sum(_normalise(h) == _normalise(r) for h, r in zip(hypotheses, references, strict=True))
     scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
-    rouge = [scorer.score(r, h)["rougeL"].fmeasure for h, r in zip(hypotheses, references, strict=True)]
+    rouge = [
+        scorer.score(r, h)["rougeL"].fmeasure for h, r in zip(hypotheses, references, strict=True)
+    ]
     return {
         "exact_match": exact / len(references),
         "bleu": float(sacrebleu.corpus_bleu(hypotheses, [references]).score),

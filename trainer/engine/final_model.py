@@ -57,7 +57,9 @@ def _weights(model: nn.Module, method: str) -> tuple[str, dict[str, torch.Tensor
     if method in ADAPTER_METHODS:
         from peft import get_peft_model_state_dict
 
-        adapter_config = json.loads(json.dumps(model.peft_config["default"].to_dict(), default=_json_default))
+        adapter_config = json.loads(
+            json.dumps(model.peft_config["default"].to_dict(), default=_json_default)
+        )
         return "adapter", get_peft_model_state_dict(model), adapter_config
     base = unwrap_model(model)
     tensors = {name: p for name, p in base.named_parameters()}  # tied weights appear once
@@ -65,7 +67,12 @@ def _weights(model: nn.Module, method: str) -> tuple[str, dict[str, torch.Tensor
 
 
 def save_final_model(
-    store: CheckpointStore, model: nn.Module, tokenizer: Any, cfg: TrainConfig, *, step: int,
+    store: CheckpointStore,
+    model: nn.Module,
+    tokenizer: Any,
+    cfg: TrainConfig,
+    *,
+    step: int,
     metrics: dict[str, float | None],
 ) -> FinalModelInfo:
     """Encrypt the final weights into `final/model.enc` and write `final/metadata.json`."""
@@ -73,8 +80,14 @@ def save_final_model(
     blobs = {"weights": container.tensors_to_bytes(tensors)}
     if cfg.method == "from_scratch":
         blobs["tokenizer"] = tokenizer.backend_tokenizer.to_str().encode()
-    manifest = {"format": FORMAT, "kind": kind, "config": cfg.to_dict(), "model_config": model_config,
-                "step": step, "model_max_length": int(getattr(tokenizer, "model_max_length", 2048))}
+    manifest = {
+        "format": FORMAT,
+        "kind": kind,
+        "config": cfg.to_dict(),
+        "model_config": model_config,
+        "step": step,
+        "model_max_length": int(getattr(tokenizer, "model_max_length", 2048)),
+    }
     directory = store.directory / FINAL_DIR
     directory.mkdir(exist_ok=True)
     path = directory / "model.enc"
@@ -84,11 +97,18 @@ def save_final_model(
     return FinalModelInfo(path, metadata_path, kind)
 
 
-def _metadata(model: nn.Module, cfg: TrainConfig, kind: str, step: int, metrics: dict[str, Any]) -> dict:
+def _metadata(
+    model: nn.Module, cfg: TrainConfig, kind: str, step: int, metrics: dict[str, Any]
+) -> dict:
     params = list(unwrap_model(model).parameters())
     return {
-        "format": FORMAT, "kind": kind, "method": cfg.method, "base_model_dir": cfg.base_model_dir,
-        "step": step, "metrics": metrics, "created_at": time.time(),
+        "format": FORMAT,
+        "kind": kind,
+        "method": cfg.method,
+        "base_model_dir": cfg.base_model_dir,
+        "step": step,
+        "metrics": metrics,
+        "created_at": time.time(),
         "total_params": sum(p.numel() for p in params),
         "trainable_params": sum(p.numel() for p in params if p.requires_grad),
     }
@@ -106,7 +126,10 @@ def final_model_exists(store: CheckpointStore) -> bool:
 
 
 def load_final_model(
-    store: CheckpointStore, *, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
+    store: CheckpointStore,
+    *,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype = torch.float32,
     merge_adapter: bool = False,
 ) -> tuple[nn.Module, Any, TrainConfig]:
     """Rebuild (model, tokenizer, config) from `final/model.enc`, in eval mode with SDPA attention.
@@ -132,24 +155,34 @@ def load_final_model(
 
 
 def _rebuild_adapter(
-    cfg: TrainConfig, manifest: dict[str, Any], weights: dict[str, torch.Tensor], dtype: torch.dtype,
+    cfg: TrainConfig,
+    manifest: dict[str, Any],
+    weights: dict[str, torch.Tensor],
+    dtype: torch.dtype,
     merge: bool,
 ) -> tuple[nn.Module, Any]:
     from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
 
     base = load_causal_lm(cfg.base_model_dir, dtype=dtype)
     known = set(LoraConfig.__dataclass_fields__)
-    lora = LoraConfig(**{k: v for k, v in manifest["model_config"].items() if k in known and k != "peft_type"})
+    lora = LoraConfig(
+        **{k: v for k, v in manifest["model_config"].items() if k in known and k != "peft_type"}
+    )
     lora.inference_mode = True
     model = get_peft_model(base, lora)
     result = set_peft_model_state_dict(model, weights)
     if result.unexpected_keys:
-        raise CheckpointError(f"adapter weights do not fit the base model: {result.unexpected_keys[:3]}")
+        raise CheckpointError(
+            f"adapter weights do not fit the base model: {result.unexpected_keys[:3]}"
+        )
     return (model.merge_and_unload() if merge else model), load_tokenizer(cfg.base_model_dir)
 
 
 def _rebuild_full(
-    cfg: TrainConfig, manifest: dict[str, Any], weights: dict[str, torch.Tensor], blobs: dict[str, Any],
+    cfg: TrainConfig,
+    manifest: dict[str, Any],
+    weights: dict[str, torch.Tensor],
+    blobs: dict[str, Any],
     dtype: torch.dtype,
 ) -> tuple[nn.Module, Any]:
     model_config = AutoConfig.for_model(**manifest["model_config"])
@@ -160,10 +193,13 @@ def _rebuild_full(
         name for name, _ in model.named_parameters()
     )
     if unexpected or set(missing) - tied:
-        raise CheckpointError(f"final weights do not fit the model: missing {missing[:3]}, extra {unexpected[:3]}")
+        raise CheckpointError(
+            f"final weights do not fit the model: missing {missing[:3]}, extra {unexpected[:3]}"
+        )
     if "tokenizer" in blobs:
         tokenizer = wrap_tokenizer(
-            Tokenizer.from_str(bytes(blobs["tokenizer"]).decode()), model_max_length=manifest["model_max_length"]
+            Tokenizer.from_str(bytes(blobs["tokenizer"]).decode()),
+            model_max_length=manifest["model_max_length"],
         )
     else:
         tokenizer = load_tokenizer(cfg.base_model_dir)

@@ -19,7 +19,13 @@ from torch.nn.parallel import DistributedDataParallel
 from .checkpoint import CheckpointInfo, CheckpointStore
 from .config import TrainConfig
 from .data import DataError, TokenizedRecord, TrainData, tokenize_split
-from .distributed import DistContext, any_rank, init_process_group, sum_across_ranks
+from .distributed import (
+    DistContext,
+    any_rank,
+    init_process_group,
+    sum_across_ranks,
+    sum_all_across_ranks,
+)
 from .final_model import FinalModelInfo, save_final_model
 from .methods import PreparedModel, prepare_model, resolve_device, trainable_parameters
 from .modeling import PackedLossModel
@@ -71,7 +77,9 @@ class Run:
     resumed_from: int | None
 
 
-def train(cfg: TrainConfig, data: TrainData, reporter: Reporter, store: CheckpointStore) -> TrainResult:
+def train(
+    cfg: TrainConfig, data: TrainData, reporter: Reporter, store: CheckpointStore
+) -> TrainResult:
     """Train (or resume) the job described by `cfg` on `data`; see the module docstring.
 
     Raises ConfigError for unusable settings, DataError for bad records and CheckpointError
@@ -125,17 +133,37 @@ def _set_up(cfg: TrainConfig, data: TrainData, store: CheckpointStore, ctx: Dist
     train_records, val_records = _tokenize(data, prepared.tokenizer)
     trainable = trainable_parameters(prepared.model)
     optimizer = _build_optimizer(cfg, trainable, device)
-    stream = BatchStream(train_records, seq_len=cfg.seq_len, rows_per_batch=cfg.batch_size,
-                         pad_id=prepared.tokenizer.pad_token_id, seed=cfg.seed, rank=ctx.rank,
-                         world_size=ctx.world_size)
+    stream = BatchStream(
+        train_records,
+        seq_len=cfg.seq_len,
+        rows_per_batch=cfg.batch_size,
+        pad_id=prepared.tokenizer.pad_token_id,
+        seed=cfg.seed,
+        rank=ctx.rank,
+        world_size=ctx.world_size,
+    )
     state, resumed_from = LoopState(), None
     if checkpoint is not None:
         state, resumed_from = restore(checkpoint, trainable, optimizer), checkpoint.step
         stream.seek(state.data_position)
     loss_model = PackedLossModel(prepared.model, varlen=prepared.varlen)
     if ctx.enabled:
-        loss_model = DistributedDataParallel(loss_model, device_ids=[device.index] if device.type == "cuda" else None)
-    return Run(cfg, ctx, device, prepared, loss_model, trainable, optimizer, stream, val_records, state, resumed_from)
+        loss_model = DistributedDataParallel(
+            loss_model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+    return Run(
+        cfg,
+        ctx,
+        device,
+        prepared,
+        loss_model,
+        trainable,
+        optimizer,
+        stream,
+        val_records,
+        state,
+        resumed_from,
+    )
 
 
 def _saved_tokenizer(checkpoint: object, cfg: TrainConfig) -> object | None:
@@ -143,10 +171,14 @@ def _saved_tokenizer(checkpoint: object, cfg: TrainConfig) -> object | None:
         return None
     from tokenizers import Tokenizer
 
-    return wrap_tokenizer(Tokenizer.from_str(checkpoint.blobs["tokenizer"].decode()), model_max_length=cfg.seq_len)
+    return wrap_tokenizer(
+        Tokenizer.from_str(checkpoint.blobs["tokenizer"].decode()), model_max_length=cfg.seq_len
+    )
 
 
-def _tokenize(data: TrainData, tokenizer: object) -> tuple[list[TokenizedRecord], list[TokenizedRecord]]:
+def _tokenize(
+    data: TrainData, tokenizer: object
+) -> tuple[list[TokenizedRecord], list[TokenizedRecord]]:
     train_records, _ = tokenize_split(data.train, tokenizer)
     if not train_records:
         raise DataError("the train split has no record with trainable tokens")
@@ -160,10 +192,18 @@ def _build_optimizer(
     """AdamW; weight decay only on matrices (not norms / biases); fused kernel on CUDA."""
     decay = [p for p in trainable.values() if p.ndim >= 2]
     no_decay = [p for p in trainable.values() if p.ndim < 2]
-    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    groups = [
+        {"params": decay, "weight_decay": cfg.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
     groups = [g for g in groups if g["params"]]
-    return torch.optim.AdamW(groups, lr=learning_rate_at(0, cfg), betas=(0.9, 0.999), eps=1e-8,
-                             fused=device.type == "cuda")
+    return torch.optim.AdamW(
+        groups,
+        lr=learning_rate_at(0, cfg),
+        betas=(0.9, 0.999),
+        eps=1e-8,
+        fused=device.type == "cuda",
+    )
 
 
 # -- one step ----------------------------------------------------------------------------------
@@ -171,7 +211,11 @@ def _build_optimizer(
 
 def _autocast(run: Run) -> contextlib.AbstractContextManager:
     dtype = run.prepared.autocast_dtype
-    return torch.autocast(run.device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
+    return (
+        torch.autocast(run.device.type, dtype=dtype)
+        if dtype is not None
+        else contextlib.nullcontext()
+    )
 
 
 def _train_step(run: Run) -> tuple[float, int]:
@@ -194,8 +238,9 @@ def _train_step(run: Run) -> tuple[float, int]:
         total += loss_sum.detach()
     _optimizer_step(run)
     run.state.data_position = run.stream.position
-    loss = sum_across_ranks(float(total), run.ctx, run.device) / max(targets, 1.0)
-    return loss, sum(b.n_tokens for b in batches)
+    local = [float(total), float(sum(b.n_tokens for b in batches))]
+    loss_sum, tokens = sum_all_across_ranks(local, run.ctx, run.device)
+    return loss_sum / max(targets, 1.0), int(tokens)
 
 
 def _no_sync(model: nn.Module, sync: bool) -> contextlib.AbstractContextManager:
@@ -236,8 +281,13 @@ def validation_loss(run: Run) -> float | None:
 
 
 def _validation_batches(run: Run) -> Iterator[Batch]:
-    return fixed_batches(run.val_records, seq_len=run.cfg.seq_len, rows_per_batch=run.cfg.batch_size,
-                         pad_id=run.prepared.tokenizer.pad_token_id, max_rows=run.cfg.eval_max_rows)
+    return fixed_batches(
+        run.val_records,
+        seq_len=run.cfg.seq_len,
+        rows_per_batch=run.cfg.batch_size,
+        pad_id=run.prepared.tokenizer.pad_token_id,
+        max_rows=run.cfg.eval_max_rows,
+    )
 
 
 def _maybe_validate(run: Run) -> float | None:
@@ -270,9 +320,16 @@ def _save_checkpoint(run: Run, store: CheckpointStore) -> int:
         blobs = {}
         if run.cfg.method == "from_scratch":
             blobs["tokenizer"] = run.prepared.tokenizer.backend_tokenizer.to_str().encode()
-        store.save(run.state.step, manifest, tensors, train_loss=run.state.losses[-1] if run.state.losses else None,
-                   val_loss=run.state.last_val_loss if run.state.val_losses and
-                   run.state.val_losses[-1][0] == run.state.step else None, blobs=blobs)
+        store.save(
+            run.state.step,
+            manifest,
+            tensors,
+            train_loss=run.state.losses[-1] if run.state.losses else None,
+            val_loss=run.state.last_val_loss
+            if run.state.val_losses and run.state.val_losses[-1][0] == run.state.step
+            else None,
+            blobs=blobs,
+        )
     return run.state.step
 
 
@@ -302,7 +359,7 @@ class _Window:
         metrics = {
             "loss": sum(self.losses) / max(len(self.losses), 1),
             "lr": learning_rate_at(max(run.state.step - 1, 0), run.cfg),
-            "tokens_per_s": self.tokens * run.ctx.world_size / max(now - self.window_start, 1e-9),
+            "tokens_per_s": self.tokens / max(now - self.window_start, 1e-9),
             "total_steps": float(run.cfg.max_steps),
             "eta_s": per_step * (run.cfg.max_steps - run.state.step),
             "epoch": float(run.stream.epoch),
@@ -325,28 +382,60 @@ def _start_message(run: Run) -> str:
     total = sum(p.numel() for p in run.prepared.model.parameters())
     trainable = sum(p.numel() for p in run.trainable.values())
     where = f"resuming from step {run.resumed_from}" if run.resumed_from is not None else "starting"
-    return (f"{where}: method {run.cfg.method}, {trainable:,} of {total:,} parameters trainable, "
-            f"device {run.device}, precision {run.prepared.precision}, {run.stream.batches_per_epoch()} "
-            f"micro-batches per epoch")
+    return (
+        f"{where}: method {run.cfg.method}, {trainable:,} of {total:,} parameters trainable, "
+        f"device {run.device}, precision {run.prepared.precision}, "
+        f"{run.stream.batches_per_epoch()} "
+        f"micro-batches per epoch"
+    )
 
 
-def _finish(run: Run, store: CheckpointStore, reporter: Reporter, *, stopped: bool, early: bool,
-            last_saved: int | None) -> TrainResult:
+def _finish(
+    run: Run,
+    store: CheckpointStore,
+    reporter: Reporter,
+    *,
+    stopped: bool,
+    early: bool,
+    last_saved: int | None,
+) -> TrainResult:
     state = run.state
     if state.step > 0 and last_saved != state.step:
         _save_checkpoint(run, store)
     final = None
     if not stopped and run.ctx.is_main:
-        metrics = {"train_loss": state.losses[-1] if state.losses else None, "best_val_loss": state.best_val_loss}
-        final = save_final_model(store, run.prepared.model, run.prepared.tokenizer, run.cfg, step=state.step,
-                                 metrics=metrics)
-    _event(run, reporter, "stopped" if stopped else "finished", f"step {state.step} of {run.cfg.max_steps}")
+        metrics = {
+            "train_loss": state.losses[-1] if state.losses else None,
+            "best_val_loss": state.best_val_loss,
+        }
+        final = save_final_model(
+            store,
+            run.prepared.model,
+            run.prepared.tokenizer,
+            run.cfg,
+            step=state.step,
+            metrics=metrics,
+        )
+    _event(
+        run,
+        reporter,
+        "stopped" if stopped else "finished",
+        f"step {state.step} of {run.cfg.max_steps}",
+    )
     params = list(run.prepared.model.parameters())
     return TrainResult(
-        step=state.step, stopped=stopped, early_stopped=early, losses=list(state.losses),
-        val_losses=[list(v) for v in state.val_losses], best_val_loss=state.best_val_loss,
-        tokens_seen=state.tokens_seen, elapsed_s=state.elapsed_s, resumed_from_step=run.resumed_from,
-        last_checkpoint=store.latest() if run.ctx.is_main else None, final_model=final,
+        step=state.step,
+        stopped=stopped,
+        early_stopped=early,
+        losses=list(state.losses),
+        val_losses=[list(v) for v in state.val_losses],
+        best_val_loss=state.best_val_loss,
+        tokens_seen=state.tokens_seen,
+        elapsed_s=state.elapsed_s,
+        resumed_from_step=run.resumed_from,
+        last_checkpoint=store.latest() if run.ctx.is_main else None,
+        final_model=final,
         trainable_params=sum(p.numel() for p in run.trainable.values()),
-        total_params=sum(p.numel() for p in params), store=store,
+        total_params=sum(p.numel() for p in params),
+        store=store,
     )

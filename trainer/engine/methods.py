@@ -48,7 +48,9 @@ class PreparedModel:
 def resolve_device(cfg: TrainConfig) -> torch.device:
     """The device to train on. Raises ConfigError('device') when CUDA is requested but absent."""
     if cfg.device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device", "CUDA was requested but no NVIDIA GPU is visible on this machine")
+        raise ConfigError(
+            "device", "CUDA was requested but no NVIDIA GPU is visible on this machine"
+        )
     if cfg.device == "cpu" or not torch.cuda.is_available():
         return torch.device("cpu")
     return torch.device("cuda", torch.cuda.current_device())
@@ -101,9 +103,15 @@ def prepare_model(
         model, tokenizer = _load_base(cfg, device, precision)
     model = apply_method(cfg, model, precision)
     if cfg.method != "qlora":
-        model = model.to(device=device, dtype=torch.bfloat16) if precision == "bf16" else model.to(device)
+        model = (
+            model.to(device=device, dtype=torch.bfloat16)
+            if precision == "bf16"
+            else model.to(device)
+        )
     if cfg.gradient_checkpointing:
-        unwrap_model(model).gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        unwrap_model(model).gradient_checkpointing_enable(
+            gradient_checkpointing_kwargs={"use_reentrant": False}
+        )
     varlen = varlen_kernel_available(device)
     set_attention(model, VARLEN_ATTENTION if varlen else "sdpa")
     return PreparedModel(model, tokenizer, precision, varlen)
@@ -120,7 +128,9 @@ def _load_base(cfg: TrainConfig, device: torch.device, precision: str) -> tuple[
     if quantization is not None:
         from peft import prepare_model_for_kbit_training
 
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing)
+        model = prepare_model_for_kbit_training(
+            model, use_gradient_checkpointing=cfg.gradient_checkpointing
+        )
     return model, tokenizer
 
 

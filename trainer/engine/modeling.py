@@ -17,7 +17,7 @@ import inspect
 from typing import Any
 
 import torch
-import torch.nn.functional as F  # noqa: N812
+import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 from transformers import AttentionInterface
@@ -41,8 +41,14 @@ def varlen_kernel_available(device: torch.device) -> bool:
     return _varlen_attn is not None and device.type == "cuda"
 
 
-def _varlen_call(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, cu: torch.Tensor,
-                 max_len: int, scale: float | None) -> torch.Tensor:
+def _varlen_call(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    cu: torch.Tensor,
+    max_len: int,
+    scale: float | None,
+) -> torch.Tensor:
     """Call varlen_attn across the torch versions that spell 'causal' differently."""
     params = inspect.signature(_varlen_attn).parameters
     kwargs: dict[str, Any] = {"scale": scale} if "scale" in params else {}
@@ -59,8 +65,13 @@ def _varlen_call(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, cu
     return _varlen_attn(query, key, value, cu, cu, max_len, max_len, **kwargs)
 
 
-def _segmentwise_sdpa(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, cu: torch.Tensor,
-                      scale: float | None) -> torch.Tensor:
+def _segmentwise_sdpa(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    cu: torch.Tensor,
+    scale: float | None,
+) -> torch.Tensor:
     """Reference path (CPU tests): causal SDPA on each segment of [tokens, heads, dim] inputs."""
     bounds = cu.tolist()
     outputs = []
@@ -93,7 +104,9 @@ def varlen_attention_forward(
             module, query, key, value, attention_mask, scaling=scaling, dropout=dropout, **kwargs
         )
     batch, heads, tokens, dim = query.shape
-    q, k, v = (t.transpose(1, 2).reshape(batch * tokens, t.shape[1], dim) for t in (query, key, value))
+    q, k, v = (
+        t.transpose(1, 2).reshape(batch * tokens, t.shape[1], dim) for t in (query, key, value)
+    )
     if varlen_kernel_available(q.device):
         out = _varlen_call(q, k, v, cu, int(kwargs["packed_max_seqlen"]), scaling)
     else:
@@ -135,11 +148,17 @@ def _chunk_loss_sum(hidden: torch.Tensor, targets: torch.Tensor, head: nn.Module
     return F.cross_entropy(logits, targets, reduction="sum")
 
 
-def target_hidden_states(model: nn.Module, batch: Batch, varlen: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def target_hidden_states(
+    model: nn.Module, batch: Batch, varlen: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Run the decoder on a batch; return (hidden states at target positions, their target ids)."""
     base = unwrap_model(model)
     shape = (1, -1) if varlen else batch.input_ids.shape
-    extra = {"packed_cu_seqlens": batch.cu_seqlens, "packed_max_seqlen": batch.max_seqlen} if varlen else {}
+    extra = (
+        {"packed_cu_seqlens": batch.cu_seqlens, "packed_max_seqlen": batch.max_seqlen}
+        if varlen
+        else {}
+    )
     hidden = base.get_decoder()(
         input_ids=batch.input_ids.reshape(shape),
         position_ids=batch.position_ids.reshape(shape),
@@ -148,7 +167,9 @@ def target_hidden_states(model: nn.Module, batch: Batch, varlen: bool) -> tuple[
     ).last_hidden_state
     flat_targets = batch.targets.reshape(-1)
     index = torch.nonzero(flat_targets != IGNORE_INDEX).squeeze(1)
-    return hidden.reshape(-1, hidden.shape[-1]).index_select(0, index), flat_targets.index_select(0, index)
+    return hidden.reshape(-1, hidden.shape[-1]).index_select(0, index), flat_targets.index_select(
+        0, index
+    )
 
 
 class PackedLossModel(nn.Module):
@@ -166,7 +187,9 @@ class PackedLossModel(nn.Module):
         hidden, targets = target_hidden_states(self.model, batch, self.varlen)
         head = unwrap_model(self.model).get_output_embeddings()
         total = hidden.new_zeros((), dtype=torch.float32)
-        for h, y in zip(hidden.split(LOSS_CHUNK_TOKENS), targets.split(LOSS_CHUNK_TOKENS), strict=True):
+        for h, y in zip(
+            hidden.split(LOSS_CHUNK_TOKENS), targets.split(LOSS_CHUNK_TOKENS), strict=True
+        ):
             if torch.is_grad_enabled():
                 total = total + checkpoint(_chunk_loss_sum, h, y, head, use_reentrant=False)
             else:

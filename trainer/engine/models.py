@@ -56,13 +56,18 @@ def load_model_config(model_dir: str | Path) -> PretrainedConfig:
     try:
         config = AutoConfig.from_pretrained(path, local_files_only=True)
     except (OSError, ValueError, KeyError) as exc:
-        raise ConfigError("base_model_dir", f"cannot read the model config in {path}: {exc}") from exc
+        raise ConfigError(
+            "base_model_dir", f"cannot read the model config in {path}: {exc}"
+        ) from exc
     if config.model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
         raise ConfigError(
-            "base_model_dir", f"{path} holds a '{config.model_type}' model, not a causal language model"
+            "base_model_dir",
+            f"{path} holds a '{config.model_type}' model, not a causal language model",
         )
     if not any(path.glob("*.safetensors")):
-        raise ConfigError("base_model_dir", f"{path} has no .safetensors weights (pickled weights are refused)")
+        raise ConfigError(
+            "base_model_dir", f"{path} has no .safetensors weights (pickled weights are refused)"
+        )
     return config
 
 
@@ -81,7 +86,9 @@ def load_tokenizer(model_dir: str | Path) -> object:
     try:
         tokenizer = AutoTokenizer.from_pretrained(Path(model_dir), local_files_only=True)
     except (OSError, ValueError, KeyError) as exc:
-        raise ConfigError("base_model_dir", f"cannot load the tokenizer in {model_dir}: {exc}") from exc
+        raise ConfigError(
+            "base_model_dir", f"cannot load the tokenizer in {model_dir}: {exc}"
+        ) from exc
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
@@ -94,7 +101,7 @@ def load_causal_lm(
     attn_implementation: str = "sdpa",
     quantization_config: object | None = None,
 ) -> PreTrainedModel:
-    """Load a vetted causal LM from safetensors only, offline. Raises ConfigError('base_model_dir')."""
+    """Load a vetted causal LM from safetensors only, offline; ConfigError('base_model_dir')."""
     load_model_config(model_dir)
     try:
         return AutoModelForCausalLM.from_pretrained(
@@ -146,9 +153,14 @@ def build_tiny_model(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     corpus = BUILTIN_CORPUS + list(vocab_corpus or [])
-    tokenizer = train_bpe_tokenizer(corpus, vocab_size=512 + 64 * len(corpus), model_max_length=2048)
+    tokenizer = train_bpe_tokenizer(
+        corpus, vocab_size=512 + 64 * len(corpus), model_max_length=2048
+    )
     config = llama_config(
-        len(tokenizer), (hidden, layers, heads, heads, hidden * 4), max_positions=2048, tokenizer=tokenizer
+        len(tokenizer),
+        (hidden, layers, heads, heads, hidden * 4),
+        max_positions=2048,
+        tokenizer=tokenizer,
     )
     config.tie_word_embeddings = False
     with torch.random.fork_rng(devices=[]):
@@ -160,9 +172,12 @@ def build_tiny_model(
 
 
 def build_scratch_model(preset: str, tokenizer: object, *, seq_len: int) -> PreTrainedModel:
-    """A randomly initialised Llama of the named preset sized for `tokenizer` (from_scratch method)."""
+    """A randomly initialised Llama of the named preset, sized for `tokenizer` (from_scratch)."""
     config = llama_config(
-        len(tokenizer), SCRATCH_SHAPES[preset], max_positions=max(seq_len, 2048), tokenizer=tokenizer
+        len(tokenizer),
+        SCRATCH_SHAPES[preset],
+        max_positions=max(seq_len, 2048),
+        tokenizer=tokenizer,
     )
     config._attn_implementation = "sdpa"
     return LlamaForCausalLM(config)
@@ -172,9 +187,9 @@ def convert_gguf_to_safetensors(gguf_path: str | Path, out_dir: str | Path) -> P
     """Dequantize a GGUF file into a safetensors HF model directory (config, weights, tokenizer).
 
     transformers marks a GGUF-loaded model as quantized and refuses to save it, so a fresh model is
-    built from its config and given the dequantized weights. Written into a temp dir beside `out_dir`
-    and renamed into place, so `out_dir` is either absent or complete. Raises FileNotFoundError for a
-    missing file and FileExistsError when `out_dir` already exists.
+    built from its config and given the dequantized weights. Written into a temp dir beside
+    `out_dir` and renamed into place, so `out_dir` is either absent or complete. Raises
+    FileNotFoundError for a missing file and FileExistsError when `out_dir` already exists.
     """
     force_offline()
     source, out = Path(gguf_path), Path(out_dir)
@@ -205,5 +220,7 @@ def _write_dequantized(source: Path, staging: Path) -> None:
     fresh.load_state_dict(loaded.state_dict(), strict=True)
     del loaded
     fresh.save_pretrained(staging, safe_serialization=True)
-    tokenizer = AutoTokenizer.from_pretrained(source.parent, gguf_file=source.name, local_files_only=True)
+    tokenizer = AutoTokenizer.from_pretrained(
+        source.parent, gguf_file=source.name, local_files_only=True
+    )
     tokenizer.save_pretrained(staging)

@@ -57,8 +57,13 @@ class Batch:
         """Copy the tensors to `device` (non-blocking from pinned memory where possible)."""
         move = lambda t: t.to(device, non_blocking=True)  # noqa: E731
         return Batch(
-            move(self.input_ids), move(self.position_ids), move(self.targets), move(self.cu_seqlens),
-            self.max_seqlen, self.n_targets, self.n_tokens,
+            move(self.input_ids),
+            move(self.position_ids),
+            move(self.targets),
+            move(self.cu_seqlens),
+            self.max_seqlen,
+            self.n_targets,
+            self.n_tokens,
         )
 
 
@@ -75,7 +80,7 @@ def chunk_record(record_index: int, record: TokenizedRecord, seq_len: int) -> li
 def plan_rows(
     records: Sequence[TokenizedRecord], seq_len: int, *, seed: int, epoch: int, shuffle: bool = True
 ) -> list[list[Segment]]:
-    """Deterministic first-fit packing of the (shuffled) records into rows of at most seq_len tokens."""
+    """Deterministic first-fit packing of (shuffled) records into rows of at most seq_len tokens."""
     order = list(range(len(records)))
     if shuffle:
         random.Random(seed * 1_000_003 + epoch).shuffle(order)
@@ -89,7 +94,10 @@ def plan_rows(
 
 
 def _place(
-    segment: Segment, open_rows: list[tuple[int, list[Segment]]], rows: list[list[Segment]], seq_len: int
+    segment: Segment,
+    open_rows: list[tuple[int, list[Segment]]],
+    rows: list[list[Segment]],
+    seq_len: int,
 ) -> None:
     for slot, (free, segments) in enumerate(open_rows):
         if segment.length <= free:
@@ -207,7 +215,12 @@ class BatchStream:
 
 
 def fixed_batches(
-    records: Sequence[TokenizedRecord], *, seq_len: int, rows_per_batch: int, pad_id: int, max_rows: int
+    records: Sequence[TokenizedRecord],
+    *,
+    seq_len: int,
+    rows_per_batch: int,
+    pad_id: int,
+    max_rows: int,
 ) -> Iterator[Batch]:
     """Unshuffled micro-batches over at most `max_rows` packed rows (validation / test loss)."""
     rows = plan_rows(records, seq_len, seed=0, epoch=0, shuffle=False)[:max_rows]

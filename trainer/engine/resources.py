@@ -40,9 +40,15 @@ class Shape:
         """From a transformers config object or its dict form."""
         get = config.get if isinstance(config, dict) else lambda k, d=None: getattr(config, k, d)
         heads = int(get("num_attention_heads"))
-        return cls(int(get("vocab_size")), int(get("hidden_size")), int(get("intermediate_size")),
-                   int(get("num_hidden_layers")), heads, int(get("num_key_value_heads") or heads),
-                   bool(get("tie_word_embeddings", False)))
+        return cls(
+            int(get("vocab_size")),
+            int(get("hidden_size")),
+            int(get("intermediate_size")),
+            int(get("num_hidden_layers")),
+            heads,
+            int(get("num_key_value_heads") or heads),
+            bool(get("tie_word_embeddings", False)),
+        )
 
     @property
     def kv_dim(self) -> int:
@@ -68,7 +74,9 @@ def _trainable(cfg: TrainConfig, shape: Shape) -> int:
     if cfg.method in ("lora", "dora", "qlora"):
         return shape.lora_params(cfg.lora_r, cfg.method == "dora")
     if cfg.method == "freeze":
-        frozen = shape.vocab * shape.hidden + min(cfg.freeze_layers, shape.layers) * shape.layer_params()
+        frozen = (
+            shape.vocab * shape.hidden + min(cfg.freeze_layers, shape.layers) * shape.layer_params()
+        )
         return shape.total_params() - frozen
     return shape.total_params()
 
@@ -94,7 +102,9 @@ def _activation_bytes(cfg: TrainConfig, shape: Shape, precision: str) -> float:
     return tokens * shape.layers * per_token_layer
 
 
-def estimate_resources(cfg: TrainConfig, model_config: Any, gpu_mem_bytes: int | None) -> dict[str, Any]:
+def estimate_resources(
+    cfg: TrainConfig, model_config: Any, gpu_mem_bytes: int | None
+) -> dict[str, Any]:
     """Estimate peak memory and wall time of `cfg` on a model shaped like `model_config`.
 
     `gpu_mem_bytes` is the GPU's memory (None = train on CPU, compared with host RAM). Returns
@@ -116,18 +126,27 @@ def estimate_resources(cfg: TrainConfig, model_config: Any, gpu_mem_bytes: int |
     budget = gpu_mem_bytes if on_gpu else _host_memory()
     fits = peak <= FIT_FRACTION * budget
     where = "GPU" if on_gpu else "host"
-    reason = (f"needs about {peak / 2**30:.1f} GiB of {budget / 2**30:.1f} GiB {where} memory"
-              + ("" if fits else "; lower batch_size or seq_len, enable gradient_checkpointing, or use LoRA"))
-    return {"peak_mem_bytes": int(peak), "fits": fits, "reason": reason,
-            "est_seconds": _seconds(cfg, shape, trainable, on_gpu), "trainable_params": trainable,
-            "total_params": shape.total_params(), "breakdown": {k: int(v) for k, v in breakdown.items()}}
+    reason = f"needs about {peak / 2**30:.1f} GiB of {budget / 2**30:.1f} GiB {where} memory" + (
+        "" if fits else "; lower batch_size or seq_len, enable gradient_checkpointing, or use LoRA"
+    )
+    return {
+        "peak_mem_bytes": int(peak),
+        "fits": fits,
+        "reason": reason,
+        "est_seconds": _seconds(cfg, shape, trainable, on_gpu),
+        "trainable_params": trainable,
+        "total_params": shape.total_params(),
+        "breakdown": {k: int(v) for k, v in breakdown.items()},
+    }
 
 
 def _seconds(cfg: TrainConfig, shape: Shape, trainable: int, on_gpu: bool) -> float:
     tokens = cfg.max_steps * cfg.grad_accum * cfg.batch_size * cfg.seq_len * PACKING_FILL
     full_backward = trainable > 0.5 * shape.total_params()
     per_token = (6 if full_backward else 4) * shape.total_params()
-    per_token += 6 * shape.layers * shape.hidden * cfg.seq_len // 2  # attention scores, mean context
+    per_token += (
+        6 * shape.layers * shape.hidden * cfg.seq_len // 2
+    )  # attention scores, mean context
     if cfg.gradient_checkpointing:
         per_token *= 4 / 3  # one extra forward
     return tokens * per_token / (GPU_FLOPS if on_gpu else CPU_FLOPS)

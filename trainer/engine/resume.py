@@ -18,9 +18,15 @@ from .config import ConfigError, TrainConfig
 from .state import load_optimizer_state, optimizer_state, restore_rng_state, rng_state
 
 # Fields that may change between a run and its resumption without changing the trajectory.
-RESUMABLE_CHANGES = frozenset({
-    "log_interval_s", "keep_last", "eval_generate_records", "eval_max_new_tokens", "device",
-})
+RESUMABLE_CHANGES = frozenset(
+    {
+        "log_interval_s",
+        "keep_last",
+        "eval_generate_records",
+        "eval_max_new_tokens",
+        "device",
+    }
+)
 
 
 @dataclass
@@ -54,8 +60,9 @@ def check_resumable(cfg: TrainConfig, saved: dict[str, Any]) -> None:
     for name, value in saved.items():
         if name not in RESUMABLE_CHANGES and current.get(name) != value:
             raise ConfigError(
-                name, f"is {current.get(name)!r} but the checkpoint being resumed used {value!r}; "
-                "start a new job (or a new checkpoint directory) to change it"
+                name,
+                f"is {current.get(name)!r} but the checkpoint being resumed used {value!r}; "
+                "start a new job (or a new checkpoint directory) to change it",
             )
 
 
@@ -76,7 +83,10 @@ def snapshot(
     optimizer_tensors, optimizer_json = optimizer_state(optimizer, names)
     rng_tensors, rng_json = rng_state()
     manifest = {
-        "config": cfg.to_dict(), "loop": state.to_json(), "optimizer": optimizer_json, "rng": rng_json,
+        "config": cfg.to_dict(),
+        "loop": state.to_json(),
+        "optimizer": optimizer_json,
+        "rng": rng_json,
         "scheduler": {"kind": cfg.lr_schedule, "step": state.step},
     }
     tensors = {"trainable": dict(trainable), "optimizer": optimizer_tensors, "rng": rng_tensors}
@@ -100,8 +110,12 @@ def restore(
         for name, param in trainable.items():
             param.copy_(saved[name].to(param.device, param.dtype))
     try:
-        load_optimizer_state(optimizer, checkpoint.tensors["optimizer"], checkpoint.manifest["optimizer"],
-                             list(trainable))
+        load_optimizer_state(
+            optimizer,
+            checkpoint.tensors["optimizer"],
+            checkpoint.manifest["optimizer"],
+            list(trainable),
+        )
     except (ValueError, KeyError) as exc:
         raise CheckpointError(f"optimizer state does not fit: {exc}") from exc
     restore_rng_state(checkpoint.tensors["rng"], checkpoint.manifest["rng"])

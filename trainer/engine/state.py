@@ -42,7 +42,11 @@ def optimizer_state(
                 tensors[f"state.{index}.{key}"] = value
             else:
                 scalars.setdefault(str(index), {})[key] = _json_safe(value)
-    manifest = {"param_groups": _json_safe(state["param_groups"]), "scalars": scalars, "names": param_names}
+    manifest = {
+        "param_groups": _json_safe(state["param_groups"]),
+        "scalars": scalars,
+        "names": param_names,
+    }
     return tensors, manifest
 
 
@@ -69,7 +73,7 @@ def load_optimizer_state(
 
 
 def learning_rate_at(step: int, cfg: TrainConfig) -> float:
-    """LR for optimizer step `step` (0-based): linear warm-up, then cosine / linear / constant decay.
+    """LR of optimizer step `step` (0-based): linear warm-up, then cosine/linear/constant decay.
 
     A pure function of (step, cfg), so the schedule's only state is the step count.
     """

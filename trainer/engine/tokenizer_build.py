@@ -11,10 +11,10 @@ from collections.abc import Iterable
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import PreTrainedTokenizerFast
 
-BOS_TOKEN = "<|endoftext|>"
-EOS_TOKEN = "<|im_end|>"
-PAD_TOKEN = "<|pad|>"
-IM_START_TOKEN = "<|im_start|>"
+BOS_TOKEN = "<|endoftext|>"  # noqa: S105 - a vocabulary entry, not a secret
+EOS_TOKEN = "<|im_end|>"  # noqa: S105
+PAD_TOKEN = "<|pad|>"  # noqa: S105
+IM_START_TOKEN = "<|im_start|>"  # noqa: S105
 SPECIAL_TOKENS = [BOS_TOKEN, IM_START_TOKEN, EOS_TOKEN, PAD_TOKEN]
 
 CHATML_TEMPLATE = (
@@ -44,8 +44,9 @@ def train_bpe_tokenizer(
 ) -> PreTrainedTokenizerFast:
     """Train a byte-level BPE on `texts` and wrap it as a HF fast tokenizer.
 
-    Guarantees: every byte is encodable (byte-level alphabet), the special tokens have the lowest ids,
-    and the result carries a ChatML chat template. Deterministic for the same texts and vocab_size.
+    Guarantees: every byte is encodable (byte-level alphabet), the special tokens have the lowest
+    ids, and the result carries a ChatML chat template. Deterministic for the same texts and
+    vocab_size.
     """
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)

