@@ -147,7 +147,7 @@ def _train_and_record(job: TrainingJob, config: Any, lease: Lease, reporter: Job
         if reporter.lost.is_set():
             raise LeaseLost(f"job {job.pk}")
         services.finish_job(lease, JobStatus.CANCELLED)
-        services.add_event(job, "cancelled", f"Cancelled at step {result.final_step}; the last "
+        services.add_event(job, "cancelled", f"Cancelled at step {result.step}; the last "
                            "checkpoint was kept.")
         return
     services.add_event(job, "evaluating", "Training finished; evaluating on the test split.")

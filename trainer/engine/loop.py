@@ -7,32 +7,21 @@ checkpoint periodically and at the end, and write the final model.
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import torch
-from torch import nn
-from torch.nn.parallel import DistributedDataParallel
 
-from .checkpoint import CheckpointInfo, CheckpointStore
+from .checkpoint import Checkpoint, CheckpointInfo, CheckpointStore
 from .config import TrainConfig
 from .data import DataError, TokenizedRecord, TrainData, tokenize_split
-from .distributed import (
-    DistContext,
-    any_rank,
-    init_process_group,
-    sum_across_ranks,
-    sum_all_across_ranks,
-)
+from .distributed import DistContext, any_rank, init_process_group
 from .final_model import FinalModelInfo, save_final_model
-from .methods import PreparedModel, prepare_model, resolve_device, trainable_parameters
-from .modeling import PackedLossModel
-from .packing import Batch, BatchStream, fixed_batches
+from .methods import prepare_model, resolve_device
 from .reporting import Reporter, Throttle
-from .resume import LoopState, check_resumable, latest_checkpoint, restore, snapshot
+from .resume import check_resumable, latest_checkpoint, restore, snapshot
 from .state import learning_rate_at
+from .steps import Run, build_run, flush_losses, train_step, validation_loss
 from .tokenizer_build import wrap_tokenizer
 
 
@@ -60,23 +49,6 @@ class TrainResult:
         return self.losses[-1] if self.losses else None
 
 
-@dataclass
-class Run:
-    """Everything the step functions share, built once by `_set_up`."""
-
-    cfg: TrainConfig
-    ctx: DistContext
-    device: torch.device
-    prepared: PreparedModel
-    loss_model: nn.Module
-    trainable: dict[str, nn.Parameter]
-    optimizer: torch.optim.Optimizer
-    stream: BatchStream
-    val_records: list[TokenizedRecord]
-    state: LoopState
-    resumed_from: int | None
-
-
 def train(
     cfg: TrainConfig, data: TrainData, reporter: Reporter, store: CheckpointStore
 ) -> TrainResult:
@@ -86,20 +58,16 @@ def train(
     subclasses when the newest checkpoint cannot be trusted or does not match `cfg`.
     """
     ctx = DistContext.from_env()
-    run = _set_up(cfg, data, store, ctx)
-    _event(run, reporter, "start", _start_message(run))
+    run, resumed_from = _set_up(cfg, data, store, ctx)
+    _event(run, reporter, "start", _start_message(run, resumed_from))
     log_throttle, window = Throttle(cfg.log_interval_s), _Window(run.state.step)
     started, stopped, early = time.monotonic() - run.state.elapsed_s, False, False
-    last_saved = run.resumed_from
+    last_saved = resumed_from
     while run.state.step < cfg.max_steps:
         if any_rank(reporter.should_stop(), ctx, run.device):
             stopped = True
             break
-        loss, tokens = _train_step(run)
-        run.state.step += 1
-        run.state.losses.append(loss)
-        run.state.tokens_seen += tokens
-        window.add(loss, tokens)
+        window.tokens += train_step(run)
         val_loss = _maybe_validate(run)
         early = _early_stop_due(run, val_loss)
         run.state.elapsed_s = time.monotonic() - started
@@ -113,13 +81,24 @@ def train(
             break
     if ctx.is_main and window.unreported(run.state.step):
         reporter.log(run.state.step, window.metrics(run, None))  # the last step is always reported
-    return _finish(run, store, reporter, stopped=stopped, early=early, last_saved=last_saved)
+    return _finish(
+        run,
+        store,
+        reporter,
+        stopped=stopped,
+        early=early,
+        last_saved=last_saved,
+        resumed_from=resumed_from,
+    )
 
 
 # -- set-up ------------------------------------------------------------------------------------
 
 
-def _set_up(cfg: TrainConfig, data: TrainData, store: CheckpointStore, ctx: DistContext) -> Run:
+def _set_up(
+    cfg: TrainConfig, data: TrainData, store: CheckpointStore, ctx: DistContext
+) -> tuple[Run, int | None]:
+    """Build the run; restore the newest checkpoint when the store has one (returns its step)."""
     device = resolve_device(cfg)
     if device.type == "cuda" and ctx.enabled:
         device = torch.device("cuda", ctx.local_rank)
@@ -131,42 +110,16 @@ def _set_up(cfg: TrainConfig, data: TrainData, store: CheckpointStore, ctx: Dist
     saved_tokenizer = _saved_tokenizer(checkpoint, cfg)
     prepared = prepare_model(cfg, device, train_records=data.train, saved_tokenizer=saved_tokenizer)
     train_records, val_records = _tokenize(data, prepared.tokenizer)
-    trainable = trainable_parameters(prepared.model)
-    optimizer = _build_optimizer(cfg, trainable, device)
-    stream = BatchStream(
-        train_records,
-        seq_len=cfg.seq_len,
-        rows_per_batch=cfg.batch_size,
-        pad_id=prepared.tokenizer.pad_token_id,
-        seed=cfg.seed,
-        rank=ctx.rank,
-        world_size=ctx.world_size,
-    )
-    state, resumed_from = LoopState(), None
-    if checkpoint is not None:
-        state, resumed_from = restore(checkpoint, trainable, optimizer), checkpoint.step
-        stream.seek(state.data_position)
-    loss_model = PackedLossModel(prepared.model, varlen=prepared.varlen)
-    if ctx.enabled:
-        loss_model = DistributedDataParallel(
-            loss_model, device_ids=[device.index] if device.type == "cuda" else None
-        )
-    return Run(
-        cfg,
-        ctx,
-        device,
-        prepared,
-        loss_model,
-        trainable,
-        optimizer,
-        stream,
-        val_records,
-        state,
-        resumed_from,
-    )
+    pad_id = prepared.tokenizer.pad_token_id
+    run = build_run(cfg, ctx, device, prepared, train_records, val_records, pad_id)
+    if checkpoint is None:
+        return run, None
+    run.state = restore(checkpoint, run.trainable, run.optimizer)
+    run.stream.seek(run.state.data_position)
+    return run, checkpoint.step
 
 
-def _saved_tokenizer(checkpoint: object, cfg: TrainConfig) -> object | None:
+def _saved_tokenizer(checkpoint: Checkpoint | None, cfg: TrainConfig) -> object | None:
     if checkpoint is None or "tokenizer" not in checkpoint.blobs:
         return None
     from tokenizers import Tokenizer
@@ -186,108 +139,11 @@ def _tokenize(
     return train_records, val_records
 
 
-def _build_optimizer(
-    cfg: TrainConfig, trainable: dict[str, nn.Parameter], device: torch.device
-) -> torch.optim.Optimizer:
-    """AdamW; weight decay only on matrices (not norms / biases); fused kernel on CUDA."""
-    decay = [p for p in trainable.values() if p.ndim >= 2]
-    no_decay = [p for p in trainable.values() if p.ndim < 2]
-    groups = [
-        {"params": decay, "weight_decay": cfg.weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
-    ]
-    groups = [g for g in groups if g["params"]]
-    return torch.optim.AdamW(
-        groups,
-        lr=learning_rate_at(0, cfg),
-        betas=(0.9, 0.999),
-        eps=1e-8,
-        fused=device.type == "cuda",
-    )
-
-
-# -- one step ----------------------------------------------------------------------------------
-
-
-def _autocast(run: Run) -> contextlib.AbstractContextManager:
-    dtype = run.prepared.autocast_dtype
-    return (
-        torch.autocast(run.device.type, dtype=dtype)
-        if dtype is not None
-        else contextlib.nullcontext()
-    )
-
-
-def _train_step(run: Run) -> tuple[float, int]:
-    """One optimizer step over grad_accum micro-batches; returns (mean token loss, real tokens).
-
-    The loss is normalised by the target tokens of the whole step (over all ranks), so grad_accum
-    and data parallelism give the same gradient as one big batch.
-    """
-    cfg, model = run.cfg, run.loss_model
-    batches = [run.stream.next_batch() for _ in range(cfg.grad_accum)]
-    targets = sum_across_ranks(float(sum(b.n_targets for b in batches)), run.ctx, run.device)
-    scale = run.ctx.world_size / max(targets, 1.0)
-    total = torch.zeros((), device=run.device)
-    model.train()
-    for index, batch in enumerate(batches):
-        sync = index == len(batches) - 1 or not run.ctx.enabled
-        with _no_sync(model, sync), _autocast(run):
-            loss_sum = model(batch.to(run.device))
-        (loss_sum * scale).backward()
-        total += loss_sum.detach()
-    _optimizer_step(run)
-    run.state.data_position = run.stream.position
-    local = [float(total), float(sum(b.n_tokens for b in batches))]
-    loss_sum, tokens = sum_all_across_ranks(local, run.ctx, run.device)
-    return loss_sum / max(targets, 1.0), int(tokens)
-
-
-def _no_sync(model: nn.Module, sync: bool) -> contextlib.AbstractContextManager:
-    """Skip DDP's gradient all-reduce on all but the last micro-batch of a step."""
-    if sync or not isinstance(model, DistributedDataParallel):
-        return contextlib.nullcontext()
-    return model.no_sync()
-
-
-def _optimizer_step(run: Run) -> None:
-    for group in run.optimizer.param_groups:
-        group["lr"] = learning_rate_at(run.state.step, run.cfg)
-    if run.cfg.max_grad_norm > 0:
-        torch.nn.utils.clip_grad_norm_(list(run.trainable.values()), run.cfg.max_grad_norm)
-    run.optimizer.step()
-    run.optimizer.zero_grad(set_to_none=True)
-
-
 # -- validation, early stopping, checkpoints ------------------------------------------------------
 
 
 def _due(step: int, every: int) -> bool:
     return every > 0 and step % every == 0
-
-
-def validation_loss(run: Run) -> float | None:
-    """Mean token loss over the first eval_max_rows packed validation rows (None without data)."""
-    if not run.val_records:
-        return None
-    total, count = 0.0, 0
-    run.loss_model.eval()
-    with torch.no_grad(), _autocast(run):
-        for batch in _validation_batches(run):
-            total += float(run.loss_model(batch.to(run.device)))
-            count += batch.n_targets
-    run.loss_model.train()
-    return total / count if count else None
-
-
-def _validation_batches(run: Run) -> Iterator[Batch]:
-    return fixed_batches(
-        run.val_records,
-        seq_len=run.cfg.seq_len,
-        rows_per_batch=run.cfg.batch_size,
-        pad_id=run.prepared.tokenizer.pad_token_id,
-        max_rows=run.cfg.eval_max_rows,
-    )
 
 
 def _maybe_validate(run: Run) -> float | None:
@@ -315,6 +171,7 @@ def _early_stop_due(run: Run, val_loss: float | None) -> bool:
 
 def _save_checkpoint(run: Run, store: CheckpointStore) -> int:
     """Rank 0 writes a checkpoint of the current step; returns the step."""
+    flush_losses(run)
     if run.ctx.is_main:
         manifest, tensors = snapshot(run.cfg, run.state, run.trainable, run.optimizer)
         blobs = {}
@@ -348,11 +205,8 @@ class _Window:
         """True when steps ran since the last log() call."""
         return step != self.last_logged_step
 
-    def add(self, loss: float, tokens: int) -> None:
-        self.losses.append(loss)
-        self.tokens += tokens
-
     def metrics(self, run: Run, val_loss: float | None) -> dict[str, float]:
+        self.losses += flush_losses(run)
         now = time.monotonic()
         steps_done = run.state.step - self.start_step
         per_step = (now - self.started) / max(steps_done, 1)
@@ -378,10 +232,10 @@ def _event(run: Run, reporter: Reporter, kind: str, message: str) -> None:
         reporter.event(kind, message)
 
 
-def _start_message(run: Run) -> str:
+def _start_message(run: Run, resumed_from: int | None) -> str:
     total = sum(p.numel() for p in run.prepared.model.parameters())
     trainable = sum(p.numel() for p in run.trainable.values())
-    where = f"resuming from step {run.resumed_from}" if run.resumed_from is not None else "starting"
+    where = f"resuming from step {resumed_from}" if resumed_from is not None else "starting"
     return (
         f"{where}: method {run.cfg.method}, {trainable:,} of {total:,} parameters trainable, "
         f"device {run.device}, precision {run.prepared.precision}, "
@@ -398,7 +252,9 @@ def _finish(
     stopped: bool,
     early: bool,
     last_saved: int | None,
+    resumed_from: int | None,
 ) -> TrainResult:
+    flush_losses(run)
     state = run.state
     if state.step > 0 and last_saved != state.step:
         _save_checkpoint(run, store)
@@ -432,7 +288,7 @@ def _finish(
         best_val_loss=state.best_val_loss,
         tokens_seen=state.tokens_seen,
         elapsed_s=state.elapsed_s,
-        resumed_from_step=run.resumed_from,
+        resumed_from_step=resumed_from,
         last_checkpoint=store.latest() if run.ctx.is_main else None,
         final_model=final,
         trainable_params=sum(p.numel() for p in run.trainable.values()),

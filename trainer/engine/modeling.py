@@ -24,7 +24,6 @@ from transformers import AttentionInterface
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, flash_attention_mask
 
-from .data import IGNORE_INDEX
 from .packing import Batch
 
 VARLEN_ATTENTION = "soberana_varlen"
@@ -165,11 +164,8 @@ def target_hidden_states(
         use_cache=False,
         **extra,
     ).last_hidden_state
-    flat_targets = batch.targets.reshape(-1)
-    index = torch.nonzero(flat_targets != IGNORE_INDEX).squeeze(1)
-    return hidden.reshape(-1, hidden.shape[-1]).index_select(0, index), flat_targets.index_select(
-        0, index
-    )
+    flat_hidden = hidden.reshape(-1, hidden.shape[-1])
+    return flat_hidden.index_select(0, batch.target_index), batch.target_ids
 
 
 class PackedLossModel(nn.Module):

@@ -41,29 +41,42 @@ class Batch:
     """One micro-batch, ready for the model.
 
     input_ids/position_ids/targets are [rows, seq_len]; targets are already shifted (target of
-    position t is the token at t+1 of the same segment, else -100). cu_seqlens/max_seqlen describe
-    the segments of the flattened batch for variable-length attention kernels.
+    position t is the token at t+1 of the same segment, else -100). target_index/target_ids list
+    the flat positions that have a target and those targets, computed on the CPU so the GPU never
+    has to synchronise to find them. cu_seqlens/max_seqlen describe the segments of the flattened
+    batch for variable-length attention kernels.
     """
 
     input_ids: torch.Tensor
     position_ids: torch.Tensor
     targets: torch.Tensor
+    target_index: torch.Tensor
+    target_ids: torch.Tensor
     cu_seqlens: torch.Tensor
     max_seqlen: int
     n_targets: int
     n_tokens: int
 
+    def _tensor_fields(self) -> tuple[str, ...]:
+        return ("input_ids", "position_ids", "targets", "target_index", "target_ids", "cu_seqlens")
+
     def to(self, device: torch.device) -> Batch:
-        """Copy the tensors to `device` (non-blocking from pinned memory where possible)."""
-        move = lambda t: t.to(device, non_blocking=True)  # noqa: E731
+        """Copy the tensors to `device`; from pinned memory the copy does not block the host."""
+        if device.type == "cpu":
+            return self
+        moved = {
+            name: getattr(self, name).to(device, non_blocking=True)
+            for name in self._tensor_fields()
+        }
         return Batch(
-            move(self.input_ids),
-            move(self.position_ids),
-            move(self.targets),
-            move(self.cu_seqlens),
-            self.max_seqlen,
-            self.n_targets,
-            self.n_tokens,
+            **moved, max_seqlen=self.max_seqlen, n_targets=self.n_targets, n_tokens=self.n_tokens
+        )
+
+    def pin_memory(self) -> Batch:
+        """Page-locked copy, so host-to-GPU copies run asynchronously."""
+        pinned = {name: getattr(self, name).pin_memory() for name in self._tensor_fields()}
+        return Batch(
+            **pinned, max_seqlen=self.max_seqlen, n_targets=self.n_targets, n_tokens=self.n_tokens
         )
 
 
@@ -123,15 +136,19 @@ def collate(
         targets.append(row_tgt)
         lengths.extend(row_len)
     target_tensor = torch.tensor(targets, dtype=torch.long)
+    flat = target_tensor.reshape(-1)
+    target_index = torch.nonzero(flat != IGNORE_INDEX).squeeze(1)
     cu = torch.zeros(len(lengths) + 1, dtype=torch.int32)
     cu[1:] = torch.cumsum(torch.tensor(lengths, dtype=torch.int32), 0)
     return Batch(
         input_ids=torch.tensor(ids, dtype=torch.long),
         position_ids=torch.tensor(positions, dtype=torch.long),
         targets=target_tensor,
+        target_index=target_index,
+        target_ids=flat.index_select(0, target_index),
         cu_seqlens=cu,
         max_seqlen=max(lengths),
-        n_targets=int((target_tensor != IGNORE_INDEX).sum()),
+        n_targets=int(target_index.numel()),
         n_tokens=sum(seg.length for row in rows for seg in row),
     )
 

@@ -1,0 +1,272 @@
+"""PII and secret detection for English and Spanish text (Presidio + spaCy, batched).
+
+Public API (used by the Django side):
+
+* ``Finding`` - one detected span (``start``, ``end``, ``entity_type``, ``score``, ``recognizer``).
+* ``DetectorConfig`` - languages, score threshold, allow/deny lists, entity filter.
+* ``PiiDetector(config).detect(texts, languages)`` - findings per text, batched.
+* ``propagate_findings(texts, findings)`` / ``ValueIndex`` - dataset-wide consistency.
+
+How detection works (and why it is fast): spaCy runs NER only (tagger,
+parser, lemmatizer excluded) through ``nlp.pipe`` on the lines/sentences that
+could hold a name at all, with repeated segments answered from a cache; all
+other recognizers are compiled regexes run straight over the raw text
+(``recognizers``, ``pii_secrets``, ``pii_addresses``, plus Presidio's own
+national-id patterns via ``pii_presidio``), followed by name heuristics
+(``pii_names``) and NER false-positive filters. Overlaps are resolved so each
+character belongs to at most one finding.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields
+from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from datasets_app.pipeline.pii_lexicon import NameLexicon, model_dirs_of
+from datasets_app.pipeline.pii_names import clean_ner_span, find_person_names
+from datasets_app.pipeline.pii_nlp import (
+    NER_LABEL_MAP,
+    SPACY_MODELS,
+    NerRunner,
+    OfflineSpacyNlpEngine,
+    model_list,
+)
+from datasets_app.pipeline.pii_presidio import configure_offline_tldextract, presidio_pattern_specs
+from datasets_app.pipeline.pii_propagation import ValueIndex
+from datasets_app.pipeline.pii_propagation import propagate_findings as _propagate
+from datasets_app.pipeline.pii_types import (
+    CUSTOM,
+    LOCATION,
+    PERSON,
+    SUPPORTED_LANGUAGES,
+    Finding,
+    normalize_language,
+)
+from datasets_app.pipeline.pii_workers import ForkedNerPool
+from datasets_app.pipeline.recognizers import PatternSpec, default_pattern_specs, scan_patterns
+from datasets_app.pipeline.redaction import resolve_overlaps
+
+DETECTOR_VERSION = "1.0.0"
+NER_ENTITIES = frozenset({PERSON, LOCATION, "ADDRESS"})
+
+__all__ = [
+    "DETECTOR_VERSION",
+    "DetectorConfig",
+    "Finding",
+    "PiiDetector",
+    "ValueIndex",
+    "default_lexicon",
+    "propagate_findings",
+]
+
+
+class ConfigError(ValueError):
+    """A DetectorConfig dictionary is malformed."""
+
+
+@dataclass
+class DetectorConfig:
+    """What to detect and how strictly.
+
+    ``deny_list`` terms are always flagged (entity ``CUSTOM``, score 1.0) even
+    when ``entities`` excludes CUSTOM; ``allow_list`` terms are never flagged
+    (exact value match, case-insensitive). ``entities=None`` means all types.
+    ``n_process`` > 1 forks NER workers (in-process fallback where forking is
+    not possible, e.g. inside a Celery prefork child). ``name_gazetteer``
+    toggles the first-name/surname gazetteer heuristic.
+    """
+
+    languages: tuple[str, ...] = SUPPORTED_LANGUAGES
+    score_threshold: float = 0.5
+    allow_list: list[str] = field(default_factory=list)
+    deny_list: list[str] = field(default_factory=list)
+    entities: list[str] | None = None
+    n_process: int = 1
+    name_gazetteer: bool = True
+
+    def __post_init__(self) -> None:
+        self.languages = tuple(self.languages)
+        unknown = [lang for lang in self.languages if lang not in SUPPORTED_LANGUAGES]
+        if unknown or not self.languages:
+            raise ConfigError(f"unsupported languages: {unknown or 'none given'}")
+        if not 0.0 <= self.score_threshold <= 1.0:
+            raise ConfigError("score_threshold must be within [0, 1]")
+        if self.n_process < 1:
+            raise ConfigError("n_process must be >= 1")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable form (lists, not tuples)."""
+        data = asdict(self)
+        data["languages"] = list(self.languages)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DetectorConfig:
+        """Inverse of ``to_dict``; raises ``ConfigError`` on unknown keys or bad values."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ConfigError(f"unknown DetectorConfig keys: {sorted(unknown)}")
+        values = dict(data)
+        if "languages" in values:
+            values["languages"] = tuple(values["languages"])
+        return cls(**values)
+
+
+@lru_cache(maxsize=1)
+def default_lexicon() -> NameLexicon:
+    """Name lexicon built from the installed models' folders (no model is loaded)."""
+    import spacy
+
+    dirs = []
+    for name in SPACY_MODELS.values():
+        try:
+            package_dir = Path(spacy.util.get_package_path(name))
+        except (ModuleNotFoundError, ImportError):
+            continue
+        dirs.extend(p.parent.parent for p in package_dir.glob("*/lemmatizer/lookups"))
+    return NameLexicon.load(dirs)
+
+
+def propagate_findings(
+    texts: Sequence[str], findings: list[list[Finding]], *, index: ValueIndex | None = None
+) -> list[list[Finding]]:
+    """Flag every occurrence, anywhere in ``texts``, of a value found in any record.
+
+    Case-insensitive, on word boundaries; person names also propagate by parts
+    (>= 3 letters, no stop words; dictionary-word parts only when capitalised).
+    Pass ``index`` (e.g. ``PiiDetector.new_value_index()`` filled by earlier
+    batches) to stream over a dataset larger than memory.
+    """
+    if index is None:
+        lexicon = default_lexicon()
+        index = ValueIndex(is_dictionary_word=lexicon.in_dictionary)
+    return _propagate(texts, findings, index=index)
+
+
+def _deny_regex(terms: Sequence[str]) -> re.Pattern[str] | None:
+    cleaned = sorted({t.strip() for t in terms if t.strip()}, key=len, reverse=True)
+    if not cleaned:
+        return None
+    body = "|".join(re.escape(t) for t in cleaned)
+    return re.compile(rf"(?i)(?<!\w)(?:{body})(?!\w)")
+
+
+class PiiDetector:
+    """Loads the models once (seconds); ``detect`` is then cheap. Keep one per process."""
+
+    def __init__(self, config: DetectorConfig | None = None) -> None:
+        self.config = config or DetectorConfig()
+        configure_offline_tldextract()
+        self.nlp_engine = OfflineSpacyNlpEngine(model_list(self.config.languages), ner_only=True)
+        self.nlp_engine.load()
+        self.lexicon = NameLexicon.load(model_dirs_of(self.nlp_engine.nlp))
+        self.specs: list[PatternSpec] = [
+            *default_pattern_specs(),
+            *presidio_pattern_specs(self.config.languages),
+        ]
+        self._deny = _deny_regex(self.config.deny_list)
+        self._allow = {t.strip().casefold() for t in self.config.allow_list if t.strip()}
+        wanted = self.config.entities
+        self._wanted = None if wanted is None else frozenset(wanted)
+        pool = ForkedNerPool.create(self.nlp_engine.nlp, self.config.n_process)
+        self.ner = NerRunner(self.nlp_engine.nlp, self.lexicon, pool=pool)
+
+    def _language(self, language: str | None) -> str:
+        lang = normalize_language(language)
+        if lang in self.config.languages:
+            return lang
+        return "en" if "en" in self.config.languages else self.config.languages[0]
+
+    def _wants(self, entity_type: str) -> bool:
+        return self._wanted is None or entity_type in self._wanted
+
+    def _needs_ner(self) -> bool:
+        return self._wanted is None or bool(self._wanted & NER_ENTITIES)
+
+    def _ner_findings(self, text: str, entities: Sequence[tuple[int, int, str]]) -> list[Finding]:
+        found = []
+        for start, end, label in entities:
+            entity_type = NER_LABEL_MAP.get(label)
+            if entity_type is not None:
+                cleaned = clean_ner_span(text, start, end, entity_type, self.lexicon)
+                if cleaned is not None:
+                    found.append(cleaned)
+        return found
+
+    def _candidates(self, text: str, language: str, entities: Sequence[Any]) -> list[Finding]:
+        found = scan_patterns(self.specs, text, language)
+        if self._wants(PERSON):
+            names = find_person_names(text, self.lexicon)
+            if not self.config.name_gazetteer:
+                names = [f for f in names if f.recognizer != "name_gazetteer"]
+            found.extend(names)
+        found.extend(self._ner_findings(text, entities))
+        return found
+
+    def _keep(self, text: str, finding: Finding) -> bool:
+        if finding.score < self.config.score_threshold or not self._wants(finding.entity_type):
+            return False
+        return text[finding.start : finding.end].strip().casefold() not in self._allow
+
+    def _detect_one(self, text: str, language: str, entities: Sequence[Any]) -> list[Finding]:
+        kept = [f for f in self._candidates(text, language, entities) if self._keep(text, f)]
+        if self._deny is not None:
+            kept.extend(
+                Finding(m.start(), m.end(), CUSTOM, 1.0, "deny_list")
+                for m in self._deny.finditer(text)
+            )
+        return resolve_overlaps(kept)
+
+    def detect(self, texts: Sequence[str], languages: Sequence[str]) -> list[list[Finding]]:
+        """Findings per text (non-overlapping, sorted by start, score >= threshold).
+
+        ``languages[i]`` is the language of ``texts[i]`` (``en``/``es``; anything
+        else is treated as English). Identical (text, language) pairs are
+        analysed once. Raises ValueError when the two sequences differ in length.
+        """
+        if len(texts) != len(languages):
+            raise ValueError("texts and languages must have the same length")
+        langs = [self._language(lang) for lang in languages]
+        unique = list(dict.fromkeys(zip(texts, langs, strict=True)))
+        if self._needs_ner():
+            entities = self.ner.run([t for t, _ in unique], [lang for _, lang in unique])
+        else:
+            entities = [[] for _ in unique]
+        results = {
+            key: self._detect_one(key[0], key[1], ents)
+            for key, ents in zip(unique, entities, strict=True)
+        }
+        return [list(results[key]) for key in zip(texts, langs, strict=True)]
+
+    def new_value_index(self) -> ValueIndex:
+        """An empty ``ValueIndex`` using this detector's dictionary for name parts."""
+        return ValueIndex(is_dictionary_word=self.lexicon.in_dictionary)
+
+    def versions(self) -> dict[str, Any]:
+        """Versions of everything that shapes the output, for dataset lineage."""
+        models = {
+            lang: f"{nlp.meta.get('lang')}_{nlp.meta.get('name')}-{nlp.meta.get('version')}"
+            for lang, nlp in self.nlp_engine.nlp.items()
+        }
+        return {
+            "detector": DETECTOR_VERSION,
+            "presidio_analyzer": _package_version("presidio-analyzer"),
+            "spacy": _package_version("spacy"),
+            "faker": _package_version("faker"),
+            "tldextract": _package_version("tldextract"),
+            "spacy_models": models,
+            "config": self.config.to_dict(),
+        }
+
+
+def _package_version(name: str) -> str | None:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None

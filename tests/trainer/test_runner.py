@@ -1,0 +1,76 @@
+"""The runner: a claimed job trains in-process on a tiny model and records everything."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from audit.services import Actor
+from trainer import runner, services
+from trainer.models import JobStatus, ModelVersion, TrainingJob
+
+
+@pytest.fixture
+def make_job(cast: Any, tiny_base_model: Any, approved_version: Any, monkeypatch: Any,
+             tiny_hyperparameters: dict) -> Any:
+    monkeypatch.setattr(services, "enqueue_job", lambda _id: None)
+
+    def make(**overrides: Any) -> TrainingJob:
+        return services.create_job(Actor(user=cast.engineer), approved_version,
+                                   base_model=tiny_base_model, method=overrides.pop("method", "lora"),
+                                   hyperparameters=tiny_hyperparameters | overrides)
+
+    return make
+
+
+def _run(job: TrainingJob) -> TrainingJob:
+    lease = services.claim_job(job.pk, "test")
+    assert lease is not None
+    runner.run_claimed_job(lease)
+    job.refresh_from_db()
+    return job
+
+
+@pytest.mark.django_db(transaction=True)
+def test_claimed_job_trains_evaluates_and_stores_an_encrypted_model_version(make_job: Any) -> None:
+    job = _run(make_job())
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert job.progress["step"] == 6 and job.progress["loss"] > 0
+    assert job.evaluation["base"]["perplexity"] > 0 and job.evaluation["tuned"]["perplexity"] > 0
+    assert "samples" not in job.evaluation  # generations hold data: stored encrypted only
+    version = ModelVersion.objects.get(job=job)
+    assert version.lineage["dataset_content_hash"] == job.dataset_version.content_hash
+    steps = [c["step"] for c in __import__("trainer.checkpoints").checkpoints.list_checkpoints(job)]
+    assert 6 in steps
+    kinds = list(job.events.values_list("kind", flat=True))
+    assert kinds[:2] == ["queued", "started"] and "metrics" in kinds and kinds[-1] == "succeeded"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cancel_requested_before_the_first_step_stops_the_run_keeping_a_checkpoint(
+    make_job: Any, cast: Any
+) -> None:
+    job = make_job(max_steps=200)
+    lease = services.claim_job(job.pk, "test")
+    services.request_cancel(Actor(user=cast.engineer), job)
+    runner.run_claimed_job(lease)
+    job.refresh_from_db()
+    assert job.status == JobStatus.CANCELLED
+    assert job.progress.get("step", 0) < 200
+    last = job.events.last()
+    assert last.kind == "cancelled" and "last checkpoint was kept" in last.message
+
+
+@pytest.mark.django_db(transaction=True)
+def test_job_whose_dataset_was_shredded_fails_with_a_readable_reason(
+    make_job: Any, cast: Any
+) -> None:
+    from vault.services import destroy_data_key
+
+    job = make_job()
+    destroy_data_key(Actor(user=cast.owner), job.dataset_version.dataset.raw_key, reason="test")
+    job = _run(job)
+    assert job.status == JobStatus.FAILED
+    assert "deleted" in job.error and "Traceback" not in job.error
+    assert "Traceback" in job.error_detail
