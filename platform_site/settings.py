@@ -272,3 +272,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("SOBERANA_LOG_LEVEL", "INFO")},
     "loggers": {"axes": {"level": "WARNING"}},
 }
+
+# --- Two-factor sign-in (accounts/twofactor.py) ---------------------------------------------
+# With REQUIRE_2FA_FOR_PRIVILEGED, administrators and data stewards who have not passed a TOTP
+# code are sent to /account/2fa/ for every page; it must run after django-otp's OTPMiddleware.
+MIDDLEWARE = [*MIDDLEWARE, "accounts.twofactor.SecondFactorRequiredMiddleware"]
+OTP_TOTP_ISSUER = "Soberana"

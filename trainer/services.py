@@ -31,7 +31,6 @@ HYPERPARAMETER_DEFAULTS: dict[str, Any] = {
     "seq_len": 256,
     "checkpoint_every": 10,
     "eval_every": 10,
-    "warmup_steps": 3,
     "lora_r": 8,
     "lora_alpha": 16,
     "keep_last": 2,
@@ -65,6 +64,10 @@ def build_engine_config(
     from trainer.engine import ConfigError, TrainConfig
 
     values = {**HYPERPARAMETER_DEFAULTS, **hyperparameters, "method": method}
+    if "warmup_steps" not in hyperparameters:
+        # A tenth of the run, so a short run never trips "warmup must be below max_steps".
+        max_steps = values["max_steps"] if isinstance(values["max_steps"], int) else 0
+        values["warmup_steps"] = max(0, min(100, max_steps // 10))
     values["base_model_dir"] = base_model.path if base_model else None
     values.setdefault("device", settings.TRAINING_DEVICE)
     try:

@@ -45,7 +45,12 @@ class GuardedMemberStream(io.RawIOBase):
     """Reads one member while enforcing its declared size, the budget and the ratio limit."""
 
     def __init__(
-        self, raw: BinaryIO, info: zipfile.ZipInfo, options: ParseOptions, budget: ByteBudget, path: str
+        self,
+        raw: BinaryIO,
+        info: zipfile.ZipInfo,
+        options: ParseOptions,
+        budget: ByteBudget,
+        path: str,
     ) -> None:
         super().__init__()
         self._raw = raw
@@ -164,4 +169,6 @@ def _member_records(
             guarded = GuardedMemberStream(raw, info, options, budget, member_path)
             yield from parse_member(member_path, guarded)  # type: ignore[arg-type]
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
-        raise ParseError(f"corrupt or unsupported archive member ({exc})", path=member_path) from None
+        raise ParseError(
+            f"corrupt or unsupported archive member ({exc})", path=member_path
+        ) from None

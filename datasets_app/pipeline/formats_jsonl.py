@@ -36,7 +36,9 @@ def iter_jsonl(
         if not line.strip():
             continue
         try:
-            yield record_from_json(line, source=f"{path}:{line_no}", text_columns=options.text_columns)
+            yield record_from_json(
+                line, source=f"{path}:{line_no}", text_columns=options.text_columns
+            )
         except BadRow as exc:
             reject_line(str(exc), path=path, line=line_no, options=options, report=report)
 
@@ -100,7 +102,9 @@ def _content_text(content: object) -> str:
 
 
 def _is_text_part(part: object) -> bool:
-    return isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)
+    return (
+        isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)
+    )
 
 
 def _string(obj: Mapping[str, Any], key: str) -> str:

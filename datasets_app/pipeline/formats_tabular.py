@@ -29,12 +29,14 @@ class ColumnPlan:
         """Returns the record for one row of values (None counts as empty)."""
         picked = [values[i] or "" for i in self.indices]
         if self.kind == "prompt_completion":
-            return Record(kind="prompt_completion", prompt=picked[0], completion=picked[1], source=source)
+            return Record(
+                kind="prompt_completion", prompt=picked[0], completion=picked[1], source=source
+            )
         return Record(kind="text", text="\n\n".join(part for part in picked if part), source=source)
 
 
 def plan_columns(header: Sequence[str], text_columns: list[str] | None, path: str) -> ColumnPlan:
-    """Chooses the columns to read. Raises ParseError naming the missing column and those present."""
+    """Chooses the columns to read; ParseError names a missing column and the columns present."""
     if text_columns:
         indices = []
         for column in text_columns:
@@ -100,7 +102,9 @@ def _iter_delimited(
         except StopIteration:
             return
         except csv.Error as exc:
-            reject_line(f"malformed row ({exc})", path=path, line=start, options=options, report=report)
+            reject_line(
+                f"malformed row ({exc})", path=path, line=start, options=options, report=report
+            )
             continue
         if not any(cell.strip() for cell in row):
             continue
@@ -117,7 +121,9 @@ def _read_header(reader: Iterator[list[str]], path: str) -> list[str]:
     except csv.Error as exc:
         raise ParseError(f"malformed header row ({exc})", path=path, line=1) from None
     if not header or not any(name.strip() for name in header):
-        raise ParseError("the first line must be a header row naming the columns", path=path, line=1)
+        raise ParseError(
+            "the first line must be a header row naming the columns", path=path, line=1
+        )
     return header
 
 
@@ -156,11 +162,15 @@ def _check_string_columns(schema: object, columns: list[str], path: str) -> None
 
     for name in columns:
         kind = schema.field(name).type  # type: ignore[attr-defined]
-        if not (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_null(kind)):
+        if not (
+            pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_null(kind)
+        ):
             raise ParseError(f'column "{name}" holds {kind}, not text', path=path)
 
 
-def _parquet_rows(parquet: object, columns: list[str], plan: ColumnPlan, path: str) -> Iterator[Record]:
+def _parquet_rows(
+    parquet: object, columns: list[str], plan: ColumnPlan, path: str
+) -> Iterator[Record]:
     import pyarrow as pa
 
     row_plan = ColumnPlan(plan.kind, tuple(range(len(columns))))

@@ -58,7 +58,12 @@ class _BlockBuilder:
         if self._pending_heading is not None:
             start, text = self._pending_heading[0], self._pending_heading[1] + "\n\n" + text
             self._pending_heading = None
-        if self._markdown and self._split_blank and _only_headings(text) and len(text) < self._limit:
+        if (
+            self._markdown
+            and self._split_blank
+            and _only_headings(text)
+            and len(text) < self._limit
+        ):
             self._pending_heading = (start, text)
             return
         yield start, text

@@ -42,7 +42,9 @@ def po_strings(path: Path, field: str) -> Iterator[str]:
             continue
         if current and current.startswith(field) and "".join(parts):
             yield "".join(parts)
-        current, parts = (entry.group(1), [ast.literal_eval(entry.group(2))]) if entry else (None, [])
+        current, parts = (
+            (entry.group(1), [ast.literal_eval(entry.group(2))]) if entry else (None, [])
+        )
 
 
 def corpus(language: str) -> Iterator[str]:
@@ -69,7 +71,7 @@ def main() -> None:
     """Writes the profiles next to ``language.py``."""
     payload = {"source": "Django translation catalogs (.po)", "languages": build()}
     PROFILE_PATH.write_text(json.dumps(payload, ensure_ascii=False, separators=(",", ":")), "utf-8")
-    print(f"wrote {PROFILE_PATH}")  # noqa: T201  (developer tool output)
+    print(f"wrote {PROFILE_PATH}")
 
 
 if __name__ == "__main__":

@@ -76,7 +76,10 @@ class NearDuplicateIndex:
         if hashes is None:
             return None
         sketch = MinHash(
-            num_perm=self._num_perm, hashfunc=int, permutations=self._permutations, scheme="affine32"
+            num_perm=self._num_perm,
+            hashfunc=int,
+            permutations=self._permutations,
+            scheme="affine32",
         )
         sketch.update_batch(hashes.tolist())
         return sketch
@@ -103,7 +106,9 @@ class NearDuplicateIndex:
                 continue
             for key in lsh.query(sketch):
                 stored = self._signatures[key % len(self._signatures)]
-                best = max(best, float(np.count_nonzero(stored == sketch.hashvalues)) / self._num_perm)
+                best = max(
+                    best, float(np.count_nonzero(stored == sketch.hashvalues)) / self._num_perm
+                )
         return best
 
     def _add(self, sketch: MinHash) -> None:

@@ -55,7 +55,8 @@ _MAGIC = {"parquet": (b"PAR1",), "zip": (b"PK\x03\x04", b"PK\x05\x06")}
 _KNOWN_BINARY = {
     b"%PDF": "a PDF document", b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image",
     b"GIF8": "a GIF image", b"\x1f\x8b": "a gzip file", b"\x7fELF": "a program",
-    b"Rar!": "a RAR archive", b"7z\xbc\xaf": "a 7-Zip archive", b"\xd0\xcf\x11\xe0": "an Office file",
+    b"Rar!": "a RAR archive", b"7z\xbc\xaf": "a 7-Zip archive",
+    b"\xd0\xcf\x11\xe0": "an Office file",
 }  # fmt: skip
 _LABELS = {
     "jsonl": "a JSON Lines file", "csv": "a CSV file", "tsv": "a TSV file", "text": "a text file",
@@ -88,7 +89,9 @@ def detect_format(filename: str, head: bytes) -> str:
         return fmt
     reason = _binary_description(head)
     if reason:
-        raise ParseError(f"this looks like binary data, not {_LABELS[fmt]}: {reason}", path=filename)
+        raise ParseError(
+            f"this looks like binary data, not {_LABELS[fmt]}: {reason}", path=filename
+        )
     return fmt
 
 

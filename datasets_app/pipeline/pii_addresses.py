@@ -55,17 +55,18 @@ _US_STREET = (
 _US_MILITARY = r"\b((?:USNS|USNV|USS|USCGC|PSC|Unit)[ \t]+[\w ]{2,30}\n?(?:FPO|APO|DPO)[ \t]+A[AEP][ \t]+\d{5})"
 
 _ES_LINK = r"(?:de(?:[ \t]+(?:la|las|los))?|del|la|las|los|y|el|d'|l')"
-_ES_NAME = rf"(?:{_ES_LINK}[ \t]+)?{_CAP_OR_NUM}(?:[ \t]+(?:{_ES_LINK}[ \t]+)?{_CAP_OR_NUM}){{0,5}}"
+_ES_NAME = rf"(?:{_ES_LINK}[ \t]+)?{_CAP}(?:[ \t]+(?:{_ES_LINK}[ \t]+)?{_CAP}){{0,5}}"
 _ES_NUMBER = r"(?:,?[ \t]*(?:n[º°o]\.?|núm\.?|num\.?|número)?[ \t]*\d{1,4}[A-Za-z]?(?![\d/.-]\d))"
 _ES_DETAIL = (
     r"(?:,?[ \t]*(?:\d{1,2}[ºª°][ \t]?-?[ \t]?[A-Za-z]?\b|\d{1,2}[ \t]?-?[ \t]?[A-Z]\b|"
     r"(?:Puerta|Piso|Planta|Pta\.?|Esc(?:alera)?\.?|Bloque|Blq\.?|Portal|Apt\.?|Local)"
     r"[ \t]*[\wºª]{1,4}|bajo|[Ááa]tico|entlo\.?|izq(?:uierda|da)?\.?|dcha\.?|derecha))"
 )
-_ES_TAIL = (
-    r"(?:,?[ \t]*\n?[ \t]*(?:\d{5}[ \t,]+[A-ZÁÉÍÓÚÑ][\wáéíóúñ' -]{1,40}?(?=[\n,.;)]|$|[ \t]+\(|[ \t]+[a-z])"
-    r"|[A-ZÁÉÍÓÚÑ][\wáéíóúñ' -]{1,40},[ \t]*\d{5}))"
+_ES_CITY = (
+    r"[A-ZÁÉÍÓÚÑ][\wáéíóúñü'-]*(?:[ \t]+(?:(?:de|del|la|las|los|el|y|d')[ \t]+)?"
+    r"[A-ZÁÉÍÓÚÑ][\wáéíóúñü'-]*){0,4}"
 )
+_ES_TAIL = rf"(?:,?[ \t]*\n?[ \t]*(?:\d{{5}}[ \t,]+{_ES_CITY}(?:[ \t]*\([A-ZÁÉÍÓÚÑ][\w ]+\))?|{_ES_CITY},[ \t]*\d{{5}}))"
 _ES_STREET = (
     rf"(?<![\w])((?:{_ES_PREFIXES})[ \t]*{_ES_NAME}{_ES_NUMBER}(?:{_ES_DETAIL}){{0,3}}{_ES_TAIL}?)"
 )

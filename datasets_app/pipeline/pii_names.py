@@ -23,8 +23,11 @@ UPPER = "A-ZÁÉÍÓÚÑÜÀÈÌÒÙÇÂÊÎÔÛÄËÏÖ"
 LOWER = "a-záéíóúñüàèìòùçâêîôûäëïöß"
 TOKEN = rf"(?:[{UPPER}]['’])?[{UPPER}][{LOWER}]+(?:[{UPPER}][{LOWER}]+)?(?:-[{UPPER}][{LOWER}]+)?"
 CONNECTOR = r"(?:de(?:[ \t]+(?:la|las|los))?|del|y|i|van(?:[ \t]+der)?|von|da|di|le|du|dos|das)"
-NAME = rf"{TOKEN}(?:[ \t]+(?:{CONNECTOR}[ \t]+)?{TOKEN}){{0,3}}"
-NAME_CAPS = rf"[{UPPER}]{{2,}}(?:[ \t]+[{UPPER}]{{2,}}){{1,3}}"
+INITIAL = rf"[{UPPER}]\."
+NAME = rf"{TOKEN}(?:[ \t]+(?:{CONNECTOR}[ \t]+)?(?:{TOKEN}|{INITIAL}(?=[ \t]+[{UPPER}]))){{0,3}}"
+NAME_CAPS = (
+    rf"[{UPPER}]{{2,}}(?:[ \t]+(?:[{UPPER}]\.[ \t]+)?[{UPPER}]{{2,}}(?:-[{UPPER}]{{2,}})?){{1,3}}"
+)
 
 _CUE_GREETING = (
     r"hi|hello|hey|dear|greetings|good (?:morning|afternoon|evening)|thanks|thank you|"

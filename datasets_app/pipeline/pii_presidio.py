@@ -15,18 +15,15 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
-from functools import lru_cache
 from typing import Any
 
 import regex
-import tldextract
-import tldextract.tldextract as tldextract_module
 from presidio_analyzer import AnalyzerEngine, LocalRecognizer, PatternRecognizer, RecognizerResult
 from presidio_analyzer import predefined_recognizers as presidio_predefined
 from presidio_analyzer.recognizer_registry import RecognizerRegistry
 
+from datasets_app.pipeline.pii_offline import configure_offline_tldextract, offline_tld_extractor
 from datasets_app.pipeline.pii_nlp import OfflineSpacyNlpEngine, model_list
 from datasets_app.pipeline.recognizers import PatternSpec, scan_patterns
 
@@ -44,22 +41,6 @@ PRESIDIO_EXTRA_RECOGNIZERS: dict[str, tuple[tuple[str, ...], bool]] = {
     "CryptoRecognizer": (("en", "es"), False),
     "EsPassportRecognizer": (("en", "es"), True),
 }
-
-
-@lru_cache(maxsize=1)
-def offline_tld_extractor() -> tldextract.TLDExtract:
-    """A TLDExtract that only uses the snapshot bundled with the package (no cache dir, no HTTP)."""
-    return tldextract.TLDExtract(cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True)
-
-
-def configure_offline_tldextract() -> None:
-    """Point tldextract's module-level extractor (used by Presidio) at the offline one.
-
-    Also sets ``TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS`` to empty so extractors
-    created later default to no URLs. Idempotent.
-    """
-    os.environ["TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS"] = ""
-    tldextract_module.TLD_EXTRACTOR = offline_tld_extractor()
 
 
 def _adapt_acceptor(recognizer: PatternRecognizer) -> Any:

@@ -130,11 +130,14 @@ class ValueIndex:
         normalised = " ".join(value.split())
         if len(normalised) < MIN_PART_LENGTH or len(normalised) > MAX_VALUE_LENGTH:
             return
+        if entity_type == PERSON:
+            parts = _NAME_PART.findall(normalised)
+            for part in parts:
+                self._add_name_part(part, score)
+            if len(parts) == 1 and parts[0] == normalised:
+                return  # a one-word name is exactly one part: indexed above
         if normalised.lower() not in self.stop_words:
             self._any_case.add(normalised.lower(), entity_type, score)
-        if entity_type == PERSON:
-            for part in _NAME_PART.findall(normalised):
-                self._add_name_part(part, score)
 
     def _add_name_part(self, part: str, score: float) -> None:
         lowered = part.lower()

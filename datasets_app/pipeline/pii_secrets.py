@@ -93,7 +93,8 @@ def _private_key_spec() -> PatternSpec:
 def _assignment_specs() -> list[PatternSpec]:
     """``password=...``, ``"api_key": "..."``, ``token: ...``, ``Bearer ...``, ``aws_secret...``."""
     key = rf"(?<![A-Za-z0-9])[\w.-]{{0,30}}?(?:{_KEY_ALT})[\"']?"
-    value = r"[\"'`]?([^\s\"'`,;&}<>)\]]{3,256})"
+    value = r"(?![\"'`])([^\s\"'`,;&}<>)\]]{3,256})"
+    quoted = r"([\"'`])((?:(?!\1)[^\n]){3,256})\1"
     return [
         PatternSpec(
             "aws_secret_key",
@@ -116,7 +117,15 @@ def _assignment_specs() -> list[PatternSpec]:
         PatternSpec(
             "password_assignment",
             SECRET,
-            re.compile(rf"(?i){key}\s+(?:is|was|es|era|sería)\s*:?\s+(?=\S*[\d\W_])" + value),
+            re.compile(rf"(?i){key}\s*(?:[:=]|=>|:=)\s*{quoted}"),
+            0.85,
+            group=2,
+            accept=_value_accept,
+        ),
+        PatternSpec(
+            "password_assignment",
+            SECRET,
+            re.compile(rf"(?i){key}\s+(?:is|was|es|era|sería)\s*:?\s+[\"']?(?=\S*[\d\W_])" + value),
             0.7,
             group=1,
             accept=_value_accept,

@@ -109,7 +109,7 @@ def ipv6_valid(text: str) -> bool:
 @lru_cache(maxsize=4096)
 def email_domain_valid(domain: str) -> bool:
     """True when the domain ends in a public suffix (offline tldextract snapshot)."""
-    from datasets_app.pipeline.pii_presidio import offline_tld_extractor
+    from datasets_app.pipeline.pii_offline import offline_tld_extractor
 
     parts = offline_tld_extractor()(domain)
     return bool(parts.suffix) and bool(parts.domain)

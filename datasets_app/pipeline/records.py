@@ -71,7 +71,9 @@ class Record:
         if self.kind not in RECORD_KINDS:
             raise InvalidRecord(f'unknown record kind "{self.kind}"')
         present = {
-            name for name in ("text", "prompt", "completion", "messages") if getattr(self, name) is not None
+            name
+            for name in ("text", "prompt", "completion", "messages")
+            if getattr(self, name) is not None
         }
         expected = {
             "text": {"text"},
@@ -79,7 +81,9 @@ class Record:
             "chat": {"messages"},
         }[self.kind]
         if present != expected:
-            raise InvalidRecord(f"a {self.kind} record needs exactly: {', '.join(sorted(expected))}")
+            raise InvalidRecord(
+                f"a {self.kind} record needs exactly: {', '.join(sorted(expected))}"
+            )
         for name in ("text", "prompt", "completion"):
             if name in expected and not isinstance(getattr(self, name), str):
                 raise InvalidRecord(f'"{name}" must be a string')
@@ -112,7 +116,9 @@ class Record:
             return dataclasses.replace(self, text=transform(self.text or ""))
         if self.kind == "prompt_completion":
             return dataclasses.replace(
-                self, prompt=transform(self.prompt or ""), completion=transform(self.completion or "")
+                self,
+                prompt=transform(self.prompt or ""),
+                completion=transform(self.completion or ""),
             )
         messages = tuple(Message(m.role, transform(m.content)) for m in self.messages or ())
         return dataclasses.replace(self, messages=messages)

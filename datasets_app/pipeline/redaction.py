@@ -30,6 +30,7 @@ OPERATORS = frozenset({"placeholder", "surrogate", "mask", "redacted", "drop"})
 DEFAULT_OPERATOR = "placeholder"
 DEFAULT_KEY = "DEFAULT"
 PLACEHOLDER_BITS = 24
+PRIORITY_TYPES = frozenset({"SECRET", "URL_CREDENTIALS", "CUSTOM"})
 _STRUCTURED = frozenset(
     {"PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "ES_NIF", "ES_NIE", "IP_ADDRESS"}
 )
@@ -67,11 +68,14 @@ def mask_for(value: str) -> str:
 def resolve_overlaps(findings: Sequence[Finding]) -> list[Finding]:
     """Non-overlapping subset, sorted by start: longer spans win, then higher scores.
 
-    Identical spans keep the highest-scoring finding; zero-length findings are dropped.
+    Credentials (``SECRET``, ``URL_CREDENTIALS``, deny-list ``CUSTOM``) win
+    over any other type they overlap, so ``user:pass@host`` is never reduced
+    to an e-mail look-alike. Identical spans keep the highest-scoring finding;
+    zero-length findings are dropped.
     """
     ranked = sorted(
         (f for f in findings if f.end > f.start),
-        key=lambda f: (-(f.end - f.start), -f.score, f.start),
+        key=lambda f: (f.entity_type not in PRIORITY_TYPES, -(f.end - f.start), -f.score, f.start),
     )
     starts: list[int] = []
     kept: list[Finding] = []

@@ -39,7 +39,9 @@ def assign_split(
         if position < cumulative:
             return split
     # Float rounding can leave position just above the sum: use the last non-empty split.
-    return next(split for split, ratio in zip(reversed(SPLITS), reversed(ratios)) if ratio > 0)
+    return next(
+        split for split, ratio in zip(reversed(SPLITS), reversed(ratios), strict=True) if ratio > 0
+    )
 
 
 def _check_ratios(ratios: tuple[float, float, float]) -> None:

@@ -6,12 +6,15 @@ import re
 
 import ftfy
 
-# Quotes stay curly and HTML stays escaped: the strip_html step owns entities, and curly
-# quotes are legitimate content, not damage.
-_FTFY_CONFIG = ftfy.TextFixerConfig(unescape_html=False, uncurl_quotes=False, explain=False)
+# Quotes stay curly (content, not damage); entities and control characters are left to the
+# strip_html and strip_control steps so each change is reported by the step that owns it.
+_FTFY_CONFIG = ftfy.TextFixerConfig(
+    unescape_html=False, uncurl_quotes=False, remove_control_chars=False, explain=False
+)
 
-# C0/C1 controls except tab/LF/CR/VT/FF (line breaks for normalize_whitespace), plus invisible format characters that only hide text or
-# reorder it (zero-width space, word joiner, BOM, soft hyphen, bidi embeddings/isolates).
+# C0/C1 controls except tab/LF/CR/VT/FF (line breaks, left to normalize_whitespace), plus
+# invisible format characters that only hide or reorder text (zero-width space, word joiner,
+# BOM, soft hyphen, bidi embeddings/isolates).
 # ZWJ/ZWNJ (U+200C/D) stay: emoji sequences and several scripts need them.
 _CONTROL = re.compile(
     "[\x00-\x08\x0e-\x1f\x7f-\x9f\u00ad\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064"

@@ -197,7 +197,7 @@ class _Window:
     """Train loss and throughput since the previous log() call."""
 
     def __init__(self, step: int) -> None:
-        self.start_step, self.losses, self.tokens = step, [], 0
+        self.start_step, self.tokens = step, 0
         self.started = self.window_start = time.monotonic()
         self.last_logged_step = step
 
@@ -206,12 +206,13 @@ class _Window:
         return step != self.last_logged_step
 
     def metrics(self, run: Run, val_loss: float | None) -> dict[str, float]:
-        self.losses += flush_losses(run)
+        flush_losses(run)
+        losses = run.state.losses[self.last_logged_step : run.state.step]
         now = time.monotonic()
         steps_done = run.state.step - self.start_step
         per_step = (now - self.started) / max(steps_done, 1)
         metrics = {
-            "loss": sum(self.losses) / max(len(self.losses), 1),
+            "loss": sum(losses) / max(len(losses), 1),
             "lr": learning_rate_at(max(run.state.step - 1, 0), run.cfg),
             "tokens_per_s": self.tokens / max(now - self.window_start, 1e-9),
             "total_steps": float(run.cfg.max_steps),
@@ -222,7 +223,7 @@ class _Window:
             metrics["val_loss"] = val_loss
         if run.device.type == "cuda":
             metrics["gpu_mem_bytes"] = float(torch.cuda.max_memory_allocated(run.device))
-        self.losses, self.tokens, self.window_start = [], 0, now
+        self.tokens, self.window_start = 0, now
         self.last_logged_step = run.state.step
         return metrics
 

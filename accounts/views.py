@@ -1,0 +1,79 @@
+"""Account pages: enrol an authenticator app (TOTP) and verify a code after signing in."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+
+from accounts import twofactor
+
+WRONG_CODE = "That code is not valid. Check the time on your phone and try the current code."
+THROTTLED = "Too many wrong codes: wait a few seconds before the next try."
+
+
+class CodeForm(forms.Form):
+    """A six-digit code from the authenticator app."""
+
+    code = forms.RegexField(
+        regex=r"^\s*\d{6,8}\s*$",
+        max_length=12,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+        error_messages={"invalid": "Type the 6-digit code shown by the app."},
+    )
+    next = forms.CharField(required=False, widget=forms.HiddenInput)
+
+
+def _next_of(request: HttpRequest) -> str:
+    return twofactor.safe_next(request, request.POST.get("next") or request.GET.get("next"))
+
+
+def _keeping_query(request: HttpRequest, url_name: str) -> str:
+    """The URL of ``url_name`` with this request's query string (which carries ``next``)."""
+    query = request.GET.urlencode()
+    return f"{reverse(url_name)}?{query}" if query else reverse(url_name)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def two_factor_setup(request: HttpRequest) -> HttpResponse:
+    """Show the otpauth:// URI and secret of a new device; confirm it with a code."""
+    if twofactor.confirmed_device(request.user) is not None:
+        if twofactor.is_verified(request):
+            return render(request, "accounts/two_factor_enrolled.html")
+        # Enrolling a second device must not bypass the first: verify with it instead.
+        return redirect(_keeping_query(request, twofactor.VERIFY_URL_NAME))
+    device = twofactor.pending_device(request.user)
+    form = CodeForm(request.POST or None, initial={"next": request.GET.get("next", "")})
+    if request.method == "POST" and form.is_valid():
+        if twofactor.confirm_enrolment(request, device, form.cleaned_data["code"]):
+            messages.success(request, "Two-factor sign-in is on for your account.")
+            return redirect(_next_of(request))
+        form.add_error("code", WRONG_CODE)
+    context = {"form": form, "uri": device.config_url,
+               "secret": twofactor.manual_entry_secret(device)}
+    return render(request, "accounts/two_factor_setup.html", context,
+                  status=400 if form.errors else 200)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def two_factor_verify(request: HttpRequest) -> HttpResponse:
+    """Ask for the current code of the enrolled device; on success continue to ``next``."""
+    device = twofactor.confirmed_device(request.user)
+    if device is None:
+        return redirect(_keeping_query(request, twofactor.SETUP_URL_NAME))
+    if request.method == "GET" and twofactor.is_verified(request):
+        return redirect(_next_of(request))
+    form = CodeForm(request.POST or None, initial={"next": request.GET.get("next", "")})
+    if request.method == "POST" and form.is_valid():
+        throttled = not twofactor.verification_allowed(device)
+        if twofactor.verify_second_factor(request, form.cleaned_data["code"]):
+            return redirect(_next_of(request))
+        form.add_error("code", THROTTLED if throttled else WRONG_CODE)
+    return render(request, "accounts/two_factor_verify.html", {"form": form},
+                  status=400 if form.errors else 200)

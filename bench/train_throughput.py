@@ -1,0 +1,255 @@
+"""Training throughput: the Soberana engine vs a Hugging Face Trainer + PEFT baseline, same run.
+
+Both sides train the same randomly initialised model (a LlamaConfig with the published shape) on
+the same variable-length records (lognormal lengths, random token ids). The baseline is the usual
+recipe (per-batch padding, `Trainer`, PEFT LoRA), following /work/shared/bench/hf_trainer_baseline.py.
+The engine runs its own step code (`trainer.engine.steps.train_step`: packed rows, varlen or
+block-diagonal attention, target-only chunked loss, fused AdamW on CUDA) on an in-memory model;
+no checkpoint I/O is timed on either side. Tokens are counted without padding. Each side runs in
+its own subprocess so peak memory (CUDA max allocated, or CPU max RSS) is its own.
+
+Usage:
+  python bench/train_throughput.py --device cpu --quick
+  python bench/train_throughput.py --device cuda --method lora --model smollm2-1.7b
+The last line of output is a JSON object with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SHAPES = {  # vocab, hidden, intermediate, layers, heads, kv_heads, max_positions, rope_theta
+    "tiny": (1000, 64, 128, 2, 4, 4, 512, 10000.0),
+    "smollm2-135m": (49152, 576, 1536, 30, 9, 3, 8192, 100000.0),
+    "smollm2-1.7b": (49152, 2048, 8192, 24, 32, 32, 8192, 130000.0),
+}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--quick", action="store_true", help="short records, few steps")
+    parser.add_argument("--method", choices=["lora", "full"], default="lora")
+    parser.add_argument("--model", choices=list(SHAPES), default=None)
+    parser.add_argument("--steps", type=int, default=None, help="timed steps (after 5 warm-up steps)")
+    parser.add_argument("--batch", type=int, default=8, help="baseline records per step")
+    parser.add_argument("--precision", default=None, help="engine precision (default: as baseline)")
+    parser.add_argument("--rows", type=int, default=None, help="engine packed rows per step")
+    parser.add_argument("--side", choices=["engine", "baseline"], help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    args.model = args.model or ("tiny" if args.device == "cpu" else "smollm2-1.7b")
+    return args
+
+
+def workload(args: argparse.Namespace) -> dict:
+    """Record lengths and sizes shared by both sides (same seed -> same records)."""
+    import torch
+
+    max_len = 256 if (args.quick or args.model == "tiny") else 2048
+    n_records = 256 if args.quick else 4000
+    steps = args.steps or (15 if args.quick else 30)
+    g = torch.Generator().manual_seed(0)
+    noise = torch.randn(n_records, generator=g) * 0.8 + math.log(max_len / 6)
+    lens = torch.clamp(torch.exp(noise), 16, max_len).long()
+    vocab = SHAPES[args.model][0]
+    ids = [torch.randint(0, vocab, (int(n),), generator=g) for n in lens]
+    return {"max_len": max_len, "steps": steps, "ids": ids, "mean_len": float(lens.float().mean())}
+
+
+def llama_config(args: argparse.Namespace):
+    from transformers import LlamaConfig
+
+    vocab, hidden, inter, layers, heads, kv, max_pos, theta = SHAPES[args.model]
+    cfg = LlamaConfig(
+        vocab_size=vocab, hidden_size=hidden, intermediate_size=inter, num_hidden_layers=layers,
+        num_attention_heads=heads, num_key_value_heads=kv, max_position_embeddings=max_pos,
+        rope_theta=theta, tie_word_embeddings=args.model != "tiny",
+    )
+    cfg._attn_implementation = "sdpa"
+    return cfg
+
+
+def peak_memory(device: str) -> int:
+    import torch
+
+    if device == "cuda":
+        return int(torch.cuda.max_memory_allocated())
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def sync(device: str) -> None:
+    import torch
+
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+# -- engine side ---------------------------------------------------------------------------------
+
+
+def engine_precision(args: argparse.Namespace) -> str:
+    """Match the baseline's numerics: LoRA = bf16 base + fp32 adapters under autocast; full
+    fine-tuning = the baseline's pure-bf16 model. fp32 on CPU."""
+    if args.precision:
+        return args.precision
+    if args.device == "cpu":
+        return "fp32"
+    return "bf16-mixed" if args.method == "lora" else "bf16"
+
+
+def run_engine(args: argparse.Namespace) -> dict:
+    import torch
+    from transformers import LlamaForCausalLM
+
+    from trainer.engine.config import TrainConfig
+    from trainer.engine.data import IGNORE_INDEX, TokenizedRecord
+    from trainer.engine.distributed import DistContext
+    from trainer.engine.methods import PreparedModel, _storage_dtype, apply_method
+    from trainer.engine.modeling import VARLEN_ATTENTION, set_attention, varlen_kernel_available
+    from trainer.engine.steps import build_run, flush_losses, train_step
+
+    work = workload(args)
+    records = [TokenizedRecord(t.tolist(), [IGNORE_INDEX, *t[1:].tolist()]) for t in work["ids"]]
+    rows = args.rows or max(1, math.ceil(args.batch * work["mean_len"] / work["max_len"]))
+    precision = engine_precision(args)
+    cfg = TrainConfig(
+        method=args.method, base_model_dir="(in memory)", max_steps=work["steps"] + 5, batch_size=rows,
+        seq_len=work["max_len"], learning_rate=2e-4 if args.method == "lora" else 2e-5,
+        device=args.device, precision=precision, lora_r=16, lora_alpha=32, eval_every=0,
+        checkpoint_every=0, max_grad_norm=1.0, warmup_steps=0, lr_schedule="constant",
+    )
+    device = torch.device(args.device)
+    torch.manual_seed(0)
+    with torch.device(device):
+        model = LlamaForCausalLM(llama_config(args)).to(_storage_dtype(cfg, precision))
+    model = apply_method(cfg, model, precision)
+    if precision == "bf16":
+        model = model.to(torch.bfloat16)
+    varlen = varlen_kernel_available(device)
+    set_attention(model, VARLEN_ATTENTION if varlen else "sdpa")
+    prepared = PreparedModel(model, None, precision, varlen)
+    run = build_run(cfg, DistContext(), device, prepared, records, [], pad_id=0)
+    for _ in range(5):
+        train_step(run)
+    flush_losses(run)
+    sync(args.device)
+    start, tokens = time.perf_counter(), 0
+    for _ in range(work["steps"]):
+        tokens += train_step(run)
+    losses = flush_losses(run)
+    sync(args.device)
+    elapsed = time.perf_counter() - start
+    return {"tokens_per_s": tokens / elapsed, "peak_mem": peak_memory(args.device), "rows_per_step": rows,
+            "tokens_per_step": tokens / work["steps"], "precision": precision, "varlen_attention": varlen,
+            "final_loss": losses[-1]}
+
+
+# -- baseline side (after /work/shared/bench/hf_trainer_baseline.py) ------------------------------------
+
+
+def run_baseline(args: argparse.Namespace) -> dict:
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import LlamaForCausalLM, Trainer, TrainerCallback, TrainingArguments
+
+    work = workload(args)
+    data = [{"input_ids": t} for t in work["ids"]]
+    real_tokens: list[int] = []
+
+    def collate(batch: list[dict]) -> dict:
+        n = max(len(b["input_ids"]) for b in batch)
+        ids = torch.zeros(len(batch), n, dtype=torch.long)
+        att = torch.zeros(len(batch), n, dtype=torch.long)
+        for i, b in enumerate(batch):
+            ids[i, : len(b["input_ids"])] = b["input_ids"]
+            att[i, : len(b["input_ids"])] = 1
+        real_tokens.append(int(att.sum()))
+        return {"input_ids": ids, "attention_mask": att, "labels": ids.masked_fill(att == 0, -100)}
+
+    class Meter(TrainerCallback):
+        t0: float | None = None
+
+        def on_step_end(self, targs, state, control, **kw):  # noqa: ANN001, ANN003
+            if state.global_step == 5:
+                sync(args.device)
+                self.t0 = time.perf_counter()
+
+    torch.manual_seed(0)
+    cuda = args.device == "cuda"
+    with torch.device(args.device):
+        model = LlamaForCausalLM(llama_config(args)).to(torch.bfloat16 if cuda else torch.float32)
+    if args.method == "lora":
+        model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, target_modules="all-linear",
+                                                 task_type="CAUSAL_LM"))
+    meter = Meter()
+    targs = TrainingArguments(
+        output_dir="/tmp/soberana_bench_baseline", per_device_train_batch_size=args.batch,
+        max_steps=work["steps"] + 5, learning_rate=2e-4 if args.method == "lora" else 2e-5, bf16=cuda,
+        logging_steps=1000, save_strategy="no", report_to=[], dataloader_num_workers=0,
+        remove_unused_columns=False, disable_tqdm=True, use_cpu=not cuda,
+        optim="adamw_torch_fused" if cuda else "adamw_torch",
+    )
+    Trainer(model=model, args=targs, train_dataset=data, data_collator=collate, callbacks=[meter]).train()
+    sync(args.device)
+    elapsed = time.perf_counter() - meter.t0
+    timed = real_tokens[5 : work["steps"] + 5]
+    return {"tokens_per_s": sum(timed) / elapsed, "peak_mem": peak_memory(args.device),
+            "tokens_per_step": sum(timed) / len(timed)}
+
+
+# -- driver --------------------------------------------------------------------------------------
+
+
+def run_side(side: str, argv: list[str]) -> dict:
+    """Run one side in a fresh interpreter; its last stdout line is its JSON result."""
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONUNBUFFERED="1")
+    proc = subprocess.run([sys.executable, __file__, *argv, "--side", side], capture_output=True,
+                          text=True, env=env, check=False)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr[-4000:])
+        raise SystemExit(f"{side} run failed with exit status {proc.returncode}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(argv)
+    if args.side:
+        result = run_engine(args) if args.side == "engine" else run_baseline(args)
+        print(json.dumps(result))
+        return
+    baseline = run_side("baseline", argv)
+    engine = run_side("engine", argv)
+    ratio = engine["tokens_per_s"] / baseline["tokens_per_s"]
+    print(f"model {args.model}, method {args.method}, device {args.device}, quick {args.quick}")
+    print(f"baseline (HF Trainer + PEFT, padded): {baseline['tokens_per_s']:.0f} tokens/s, "
+          f"peak {baseline['peak_mem'] / 2**20:.0f} MiB, {baseline['tokens_per_step']:.0f} tokens/step")
+    print(f"engine (packed, {engine['precision']}, varlen={engine['varlen_attention']}): "
+          f"{engine['tokens_per_s']:.0f} tokens/s, peak {engine['peak_mem'] / 2**20:.0f} MiB, "
+          f"{engine['tokens_per_step']:.0f} tokens/step")
+    print(f"ratio engine/baseline: {ratio:.2f}x")
+    figures = {
+        "model": args.model, "method": args.method, "device": args.device, "quick": args.quick,
+        "engine_tokens_per_s": round(engine["tokens_per_s"], 1),
+        "baseline_tokens_per_s": round(baseline["tokens_per_s"], 1), "ratio": round(ratio, 3),
+        "engine_peak_mem": engine["peak_mem"], "baseline_peak_mem": baseline["peak_mem"],
+        "engine_tokens_per_step": round(engine["tokens_per_step"], 1),
+        "baseline_tokens_per_step": round(baseline["tokens_per_step"], 1),
+        "engine_precision": engine["precision"],
+    }
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
