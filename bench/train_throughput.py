@@ -2,7 +2,8 @@
 
 Both sides train the same randomly initialised model (a LlamaConfig with the published shape) on
 the same variable-length records (lognormal lengths, random token ids). The baseline is the usual
-recipe (per-batch padding, `Trainer`, PEFT LoRA), following /work/shared/bench/hf_trainer_baseline.py.
+recipe (per-batch padding, `Trainer`, PEFT LoRA), following the reference baseline
+/work/shared/bench/hf_trainer_baseline.py.
 The engine runs its own step code (`trainer.engine.steps.train_step`: packed rows, varlen or
 block-diagonal attention, target-only chunked loss, fused AdamW on CUDA) on an in-memory model;
 no checkpoint I/O is timed on either side. Tokens are counted without padding. Each side runs in
@@ -11,7 +12,8 @@ its own subprocess so peak memory (CUDA max allocated, or CPU max RSS) is its ow
 Usage:
   python bench/train_throughput.py --device cpu --quick
   python bench/train_throughput.py --device cuda --method lora --model smollm2-1.7b
-The last line of output is a JSON object with the figures.
+The last line of output is a JSON object with the figures. On a shared CPU machine pass
+`--threads 1` so neither side suffers from OpenMP oversubscription.
 """
 
 from __future__ import annotations
@@ -37,15 +39,20 @@ SHAPES = {  # vocab, hidden, intermediate, layers, heads, kv_heads, max_position
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--quick", action="store_true", help="short records, few steps")
     parser.add_argument("--method", choices=["lora", "full"], default="lora")
     parser.add_argument("--model", choices=list(SHAPES), default=None)
-    parser.add_argument("--steps", type=int, default=None, help="timed steps (after 5 warm-up steps)")
+    parser.add_argument(
+        "--steps", type=int, default=None, help="timed steps (after 5 warm-up steps)"
+    )
     parser.add_argument("--batch", type=int, default=8, help="baseline records per step")
     parser.add_argument("--precision", default=None, help="engine precision (default: as baseline)")
     parser.add_argument("--rows", type=int, default=None, help="engine packed rows per step")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads for both sides")
     parser.add_argument("--side", choices=["engine", "baseline"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.model = args.model or ("tiny" if args.device == "cpu" else "smollm2-1.7b")
@@ -72,9 +79,15 @@ def llama_config(args: argparse.Namespace):
 
     vocab, hidden, inter, layers, heads, kv, max_pos, theta = SHAPES[args.model]
     cfg = LlamaConfig(
-        vocab_size=vocab, hidden_size=hidden, intermediate_size=inter, num_hidden_layers=layers,
-        num_attention_heads=heads, num_key_value_heads=kv, max_position_embeddings=max_pos,
-        rope_theta=theta, tie_word_embeddings=args.model != "tiny",
+        vocab_size=vocab,
+        hidden_size=hidden,
+        intermediate_size=inter,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        num_key_value_heads=kv,
+        max_position_embeddings=max_pos,
+        rope_theta=theta,
+        tie_word_embeddings=args.model != "tiny",
     )
     cfg._attn_implementation = "sdpa"
     return cfg
@@ -124,10 +137,21 @@ def run_engine(args: argparse.Namespace) -> dict:
     rows = args.rows or max(1, math.ceil(args.batch * work["mean_len"] / work["max_len"]))
     precision = engine_precision(args)
     cfg = TrainConfig(
-        method=args.method, base_model_dir="(in memory)", max_steps=work["steps"] + 5, batch_size=rows,
-        seq_len=work["max_len"], learning_rate=2e-4 if args.method == "lora" else 2e-5,
-        device=args.device, precision=precision, lora_r=16, lora_alpha=32, eval_every=0,
-        checkpoint_every=0, max_grad_norm=1.0, warmup_steps=0, lr_schedule="constant",
+        method=args.method,
+        base_model_dir="(in memory)",
+        max_steps=work["steps"] + 5,
+        batch_size=rows,
+        seq_len=work["max_len"],
+        learning_rate=2e-4 if args.method == "lora" else 2e-5,
+        device=args.device,
+        precision=precision,
+        lora_r=16,
+        lora_alpha=32,
+        eval_every=0,
+        checkpoint_every=0,
+        max_grad_norm=1.0,
+        warmup_steps=0,
+        lr_schedule="constant",
     )
     device = torch.device(args.device)
     torch.manual_seed(0)
@@ -150,12 +174,18 @@ def run_engine(args: argparse.Namespace) -> dict:
     losses = flush_losses(run)
     sync(args.device)
     elapsed = time.perf_counter() - start
-    return {"tokens_per_s": tokens / elapsed, "peak_mem": peak_memory(args.device), "rows_per_step": rows,
-            "tokens_per_step": tokens / work["steps"], "precision": precision, "varlen_attention": varlen,
-            "final_loss": losses[-1]}
+    return {
+        "tokens_per_s": tokens / elapsed,
+        "peak_mem": peak_memory(args.device),
+        "rows_per_step": rows,
+        "tokens_per_step": tokens / work["steps"],
+        "precision": precision,
+        "varlen_attention": varlen,
+        "final_loss": losses[-1],
+    }
 
 
-# -- baseline side (after /work/shared/bench/hf_trainer_baseline.py) ------------------------------------
+# -- baseline side (after /work/shared/bench/hf_trainer_baseline.py) --------------------------
 
 
 def run_baseline(args: argparse.Namespace) -> dict:
@@ -180,7 +210,7 @@ def run_baseline(args: argparse.Namespace) -> dict:
     class Meter(TrainerCallback):
         t0: float | None = None
 
-        def on_step_end(self, targs, state, control, **kw):  # noqa: ANN001, ANN003
+        def on_step_end(self, targs, state, control, **kw):
             if state.global_step == 5:
                 sync(args.device)
                 self.t0 = time.perf_counter()
@@ -190,22 +220,37 @@ def run_baseline(args: argparse.Namespace) -> dict:
     with torch.device(args.device):
         model = LlamaForCausalLM(llama_config(args)).to(torch.bfloat16 if cuda else torch.float32)
     if args.method == "lora":
-        model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, target_modules="all-linear",
-                                                 task_type="CAUSAL_LM"))
+        model = get_peft_model(
+            model,
+            LoraConfig(r=16, lora_alpha=32, target_modules="all-linear", task_type="CAUSAL_LM"),
+        )
     meter = Meter()
     targs = TrainingArguments(
-        output_dir="/tmp/soberana_bench_baseline", per_device_train_batch_size=args.batch,
-        max_steps=work["steps"] + 5, learning_rate=2e-4 if args.method == "lora" else 2e-5, bf16=cuda,
-        logging_steps=1000, save_strategy="no", report_to=[], dataloader_num_workers=0,
-        remove_unused_columns=False, disable_tqdm=True, use_cpu=not cuda,
+        output_dir="/tmp/soberana_bench_baseline",
+        per_device_train_batch_size=args.batch,
+        max_steps=work["steps"] + 5,
+        learning_rate=2e-4 if args.method == "lora" else 2e-5,
+        bf16=cuda,
+        logging_steps=1000,
+        save_strategy="no",
+        report_to=[],
+        dataloader_num_workers=0,
+        remove_unused_columns=False,
+        disable_tqdm=True,
+        use_cpu=not cuda,
         optim="adamw_torch_fused" if cuda else "adamw_torch",
     )
-    Trainer(model=model, args=targs, train_dataset=data, data_collator=collate, callbacks=[meter]).train()
+    Trainer(
+        model=model, args=targs, train_dataset=data, data_collator=collate, callbacks=[meter]
+    ).train()
     sync(args.device)
     elapsed = time.perf_counter() - meter.t0
     timed = real_tokens[5 : work["steps"] + 5]
-    return {"tokens_per_s": sum(timed) / elapsed, "peak_mem": peak_memory(args.device),
-            "tokens_per_step": sum(timed) / len(timed)}
+    return {
+        "tokens_per_s": sum(timed) / elapsed,
+        "peak_mem": peak_memory(args.device),
+        "tokens_per_step": sum(timed) / len(timed),
+    }
 
 
 # -- driver --------------------------------------------------------------------------------------
@@ -214,8 +259,13 @@ def run_baseline(args: argparse.Namespace) -> dict:
 def run_side(side: str, argv: list[str]) -> dict:
     """Run one side in a fresh interpreter; its last stdout line is its JSON result."""
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONUNBUFFERED="1")
-    proc = subprocess.run([sys.executable, __file__, *argv, "--side", side], capture_output=True,
-                          text=True, env=env, check=False)
+    proc = subprocess.run(
+        [sys.executable, __file__, *argv, "--side", side],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     if proc.returncode != 0:
         sys.stderr.write(proc.stderr[-4000:])
         raise SystemExit(f"{side} run failed with exit status {proc.returncode}")
@@ -226,6 +276,10 @@ def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
     if args.side:
+        if args.threads:
+            import torch
+
+            torch.set_num_threads(args.threads)
         result = run_engine(args) if args.side == "engine" else run_baseline(args)
         print(json.dumps(result))
         return
@@ -233,17 +287,27 @@ def main(argv: list[str] | None = None) -> None:
     engine = run_side("engine", argv)
     ratio = engine["tokens_per_s"] / baseline["tokens_per_s"]
     print(f"model {args.model}, method {args.method}, device {args.device}, quick {args.quick}")
-    print(f"baseline (HF Trainer + PEFT, padded): {baseline['tokens_per_s']:.0f} tokens/s, "
-          f"peak {baseline['peak_mem'] / 2**20:.0f} MiB, {baseline['tokens_per_step']:.0f} tokens/step")
-    print(f"engine (packed, {engine['precision']}, varlen={engine['varlen_attention']}): "
-          f"{engine['tokens_per_s']:.0f} tokens/s, peak {engine['peak_mem'] / 2**20:.0f} MiB, "
-          f"{engine['tokens_per_step']:.0f} tokens/step")
+    print(
+        f"baseline (HF Trainer + PEFT, padded): {baseline['tokens_per_s']:.0f} tokens/s, "
+        f"peak {baseline['peak_mem'] / 2**20:.0f} MiB, "
+        f"{baseline['tokens_per_step']:.0f} tokens/step"
+    )
+    print(
+        f"engine (packed, {engine['precision']}, varlen={engine['varlen_attention']}): "
+        f"{engine['tokens_per_s']:.0f} tokens/s, peak {engine['peak_mem'] / 2**20:.0f} MiB, "
+        f"{engine['tokens_per_step']:.0f} tokens/step"
+    )
     print(f"ratio engine/baseline: {ratio:.2f}x")
     figures = {
-        "model": args.model, "method": args.method, "device": args.device, "quick": args.quick,
+        "model": args.model,
+        "method": args.method,
+        "device": args.device,
+        "quick": args.quick,
         "engine_tokens_per_s": round(engine["tokens_per_s"], 1),
-        "baseline_tokens_per_s": round(baseline["tokens_per_s"], 1), "ratio": round(ratio, 3),
-        "engine_peak_mem": engine["peak_mem"], "baseline_peak_mem": baseline["peak_mem"],
+        "baseline_tokens_per_s": round(baseline["tokens_per_s"], 1),
+        "ratio": round(ratio, 3),
+        "engine_peak_mem": engine["peak_mem"],
+        "baseline_peak_mem": baseline["peak_mem"],
         "engine_tokens_per_step": round(engine["tokens_per_step"], 1),
         "baseline_tokens_per_step": round(baseline["tokens_per_step"], 1),
         "engine_precision": engine["precision"],

@@ -156,9 +156,10 @@ def _parse_report_dict(report: Any) -> dict[str, Any]:
 
 
 def scan_batch(
-    batch: list[dict[str, Any]], first_index: int, detector: Any, secret: bytes
+    batch: list[dict[str, Any]], first_index: int, detector: Any, secret: bytes, index: Any
 ) -> list[FoundSpan]:
-    """Detect PII in every field of every record of the batch."""
+    """Detect PII in every field of every record of the batch; index the found values in
+    ``index`` (a ``ValueIndex``) for the consistency pass."""
     texts: list[str] = []
     langs: list[str] = []
     where: list[tuple[int, str]] = []
@@ -168,13 +169,48 @@ def scan_batch(
             langs.append(record.get("lang") if record.get("lang") in ("en", "es") else "en")
             where.append((first_index + offset, path))
     spans: list[FoundSpan] = []
-    for (index, path), text, findings in zip(where, texts, detector.detect(texts, langs), strict=True):
-        for f in findings:
-            digest = value_digest(secret, f.entity_type, text[f.start : f.end])
-            spans.append(
-                FoundSpan(index, path, f.start, f.end, f.entity_type, f.score, f.recognizer, digest)
-            )
+    detected = detector.detect(texts, langs)
+    for (record_index, path), text, findings in zip(where, texts, detected, strict=True):
+        index.add(text, findings)
+        spans.extend(_spans(record_index, path, text, findings, secret))
     return spans
+
+
+def _spans(record_index: int, path: str, text: str, findings: Any, secret: bytes) -> list[FoundSpan]:
+    return [
+        FoundSpan(record_index, path, f.start, f.end, f.entity_type, f.score, f.recognizer,
+                  value_digest(secret, f.entity_type, text[f.start : f.end]))
+        for f in findings
+    ]
+
+
+def propagate(stream: Any, result: IngestResult, secret: bytes, index: Any) -> list[FoundSpan]:
+    """Second pass: every occurrence of a value found anywhere becomes a finding too (a name
+    found once as "Mark Scott" also catches a later "Hi Mark"). Returns only the new spans."""
+    from datasets_app.pipeline.pii import Finding
+
+    if len(index) == 0:
+        stream.close()
+        return []
+    existing: dict[tuple[int, str], list[Any]] = {}
+    for span in result.findings:
+        existing.setdefault((span.record_index, span.field), []).append(
+            Finding(span.start, span.end, span.entity_type, span.score, span.recognizer))
+    extra: list[FoundSpan] = []
+    with stream:
+        for record_index, line in enumerate(stream):
+            for path, text in record_fields(json.loads(line)):
+                known = existing.get((record_index, path), [])
+                added = _new_only(known, index.scan(text))
+                extra.extend(_spans(record_index, path, text, added, secret))
+    return extra
+
+
+def _new_only(known: list[Any], candidates: list[Any]) -> list[Any]:
+    from datasets_app.pipeline.pii_propagation import merge_new
+
+    kept = {(f.start, f.end, f.entity_type) for f in known}
+    return [f for f in merge_new(known, candidates) if (f.start, f.end, f.entity_type) not in kept]
 
 
 def read_slice(stream: Any, offset: int, limit: int) -> list[dict[str, Any]]:

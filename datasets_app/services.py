@@ -97,12 +97,14 @@ def _ingest(dataset: Dataset) -> None:
     secret = hashlib.sha256(raw_key + b"finding-digest").digest()
     result = ingestion.IngestResult()
     detector = ingestion.detector_for(options)
+    index = detector.new_value_index()
     with vault.open_blob(dataset.raw_key, RAW_BLOB) as raw, vault.blob_writer(
         data_key, ingestion.RECORDS_BLOB
     ) as out:
         records = ingestion.clean_stream(dataset.source_name, raw, options, result)
         for batch in ingestion.batched(records, ingestion.BATCH_SIZE):
-            result.findings.extend(ingestion.scan_batch(batch, result.records, detector, secret))
+            result.findings.extend(
+                ingestion.scan_batch(batch, result.records, detector, secret, index))
             for record in batch:
                 result.kinds[record["kind"]] += 1
                 result.languages[record["lang"]] += 1
@@ -113,7 +115,8 @@ def _ingest(dataset: Dataset) -> None:
         raise ingestion.IngestionError(
             f"{dataset.source_name} contains no usable records after cleaning."
         )
-    extra = ingestion.propagate(vault.open_blob(data_key, ingestion.RECORDS_BLOB), result, secret)
+    stream = vault.open_blob(data_key, ingestion.RECORDS_BLOB)
+    extra = ingestion.propagate(stream, result, secret, index)
     result.findings.extend(extra)
     _save_ingestion(dataset, data_key, result, detector)
 

@@ -55,10 +55,14 @@ def _refuse_remote(real: Any, attempts: list[Any]) -> Any:
 
 
 def _jsonl(n: int = 24) -> bytes:
+    from faker import Faker
+
+    fake = Faker("en_US")
+    fake.seed_instance(7)
     lines = []
     for i in range(n):
-        text = (f"Ticket {i}: the printer on floor {i % 5} jams when printing {CANARY_TEXT} "
-                f"reports. Contact {CANARY_EMAIL} if it happens again. Restarting fixes it.")
+        text = (f"Ticket {i}: {fake.paragraph(nb_sentences=3)} It mentions {CANARY_TEXT}. "
+                f"Contact {CANARY_EMAIL} if it happens again.")
         lines.append(json.dumps({"text": text}))
     return ("\n".join(lines) + "\n").encode()
 

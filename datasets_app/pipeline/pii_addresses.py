@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from datasets_app.pipeline.pii_types import ADDRESS
+from datasets_app.pipeline.pii_types import ADDRESS, LOCATION
 from datasets_app.pipeline.recognizers import PatternSpec
 
 # USPS Publication 28, C1 street suffixes (full forms + common abbreviations).
@@ -70,6 +70,13 @@ _ES_TAIL = rf"(?:,?[ \t]*\n?[ \t]*(?:\d{{5}}[ \t,]+{_ES_CITY}(?:[ \t]*\([A-ZÁÉ
 _ES_STREET = (
     rf"(?<![\w])((?:{_ES_PREFIXES})[ \t]*{_ES_NAME}{_ES_NUMBER}(?:{_ES_DETAIL}){{0,3}}{_ES_TAIL}?)"
 )
+_CITY_EN = r"[A-Z][a-z]+(?:[ \t]+(?:of[ \t]+)?[A-Z][a-z]+){0,2}"
+_LIVES_IN = (
+    rf"(?<!\w)(?:(?:lives|living|resides|residing|moved|relocated|relocating|based|home|"
+    rf"born)[ \t]+(?:in|to|at)[ \t]+({_CITY_EN})"
+    rf"|(?:vive|viven|reside|residente|domiciliad[oa]|empadronad[oa]|mudó|mudado|mudada|"
+    rf"natural|nacid[oa]|domicilio)[ \t]+(?:en|a|de)[ \t]+({_ES_CITY}))"
+)
 ADDRESS_CONTEXT = (
     "address", "addr", "lives", "live at", "located", "ship", "deliver", "mail to", "street",
     "dirección", "direccion", "domicilio", "vive", "reside", "calle", "envío", "envio", "entrega",
@@ -88,4 +95,6 @@ def address_specs() -> list[PatternSpec]:
             "street_address_es", ADDRESS, re.compile(_ES_STREET), 0.7, group=1,
             context=ADDRESS_CONTEXT,
         ),
+        PatternSpec("lives_in", LOCATION, re.compile(_LIVES_IN), 0.7, group=1),
+        PatternSpec("lives_in", LOCATION, re.compile(_LIVES_IN), 0.7, group=2),
     ]  # fmt: skip

@@ -38,13 +38,17 @@ NEVER_PERSON = frozenset(
     compañeros compañeras amigos amigas departamento servicio atención hola gracias saludos
     estimado estimada estimados querido querida lunes martes miércoles jueves viernes sábado
     domingo enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre
-    diciembre doctor doctora paciente empresa""".split()
+    diciembre doctor doctora paciente empresa tel tlf telf fax email mail ext ref dni nie nif
+    iban asunto subject re fw fwd cc bcc attn mrn hpi pt dob ssn id presupuesto reunión""".split()
 )
 NON_NAME_TOKENS = frozenset(
     """inc llc ltd corp corporation co company group plc gmbh sa sl bank banco street st avenue
     road calle avenida plaza hospital clinic clínica university universidad college school
     team support services service department ministry office oficina app server api cloud
-    database error warning info debug""".split()
+    database error warning info debug hnos hermanos asociados sociedad comercial inversiones
+    instalaciones construcciones servicios grupo industrias farmacéutica farmaceútica consultoría
+    distribuciones transportes promociones coop cía compañía holdings partners associates sons
+    llp pllc lp ltda""".split()
 )
 
 

@@ -53,7 +53,10 @@ _CLOSINGS = (
     r"un saludo|saludos(?: cordiales)?|atentamente|cordialmente|un abrazo|gracias|"
     r"muchas gracias|besos|hasta pronto|--"
 )
-_GREETING_RE = re.compile(rf"(?i:\b(?:{_CUE_GREETING}))[ \t]*,?[ \t]+({NAME})")
+_GREETING_RE = re.compile(
+    rf"(?i:\b(?:{_CUE_GREETING}))[ \t]*,?[ \t]+(?:(?:{_TITLES})\.?[ \t]+)?({NAME})"
+)
+_COMPANY_RE = re.compile(r"&|\bS\.\s?(?:L|A|Coop|C)\b|\b(?:Inc|LLC|Ltd|PLC|GmbH|S\.?L\.?U?)\b\.?")
 _TITLE_RE = re.compile(rf"\b(?:{_TITLES})(?:\.|\b)[ \t]*({NAME})")
 _LABEL_RE = re.compile(rf"(?i)\b(?:{_LABELS})[ \t]*[:=][ \t]*((?-i:{NAME}|{NAME_CAPS}))")
 _SIGNATURE_RE = re.compile(
@@ -137,14 +140,24 @@ def _gazetteer_findings(text: str, lexicon: NameLexicon) -> Iterator[Finding]:
     for run_re in (_RUN_RE, _CAPS_RUN_RE):
         for run in run_re.finditer(text):
             tokens = list(_TOKEN_RE.finditer(text, run.start(), run.end()))
+            if any(t.group().lower() in NON_NAME_TOKENS for t in tokens):
+                continue
             found = _gazetteer_span(text, tokens, lexicon)
             if found is None:
                 continue
             start, end, count = found
+            if _COMPANY_RE.search(text, end, min(len(text), end + 8)) or _company_tail(text, end):
+                continue
             if count >= 2:
                 yield Finding(start, end, PERSON, 0.8, "name_gazetteer")
             elif run_re is _RUN_RE and not lexicon.in_dictionary(text[start:end]):
                 yield Finding(start, end, PERSON, 0.6, "name_gazetteer")
+
+
+def _company_tail(text: str, end: int) -> bool:
+    """Is the capitalised run followed by a company word ("Grant Ltd", "Gil y Asociados")?"""
+    following = re.match(r"[ \t,]+(?:y[ \t]+|and[ \t]+|&[ \t]*)?([A-Za-zÁÉÍÓÚáéíóúñ.]+)", text[end : end + 30])
+    return bool(following) and following.group(1).lower().rstrip(".") in NON_NAME_TOKENS
 
 
 def find_person_names(text: str, lexicon: NameLexicon) -> list[Finding]:
@@ -166,6 +179,18 @@ def _strip_span(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+def _trim_common_edges(text: str, start: int, end: int, lexicon: NameLexicon) -> tuple[int, int]:
+    """Drop leading/trailing ordinary words the model glued to a name ("Reunión Ana Gil")."""
+    tokens = [m for m in _TOKEN_RE.finditer(text, start, end)]
+    while len(tokens) > 1 and lexicon.is_common(tokens[0].group()):
+        tokens.pop(0)
+    while len(tokens) > 1 and lexicon.is_common(tokens[-1].group()):
+        tokens.pop()
+    if not tokens:
+        return start, end
+    return tokens[0].start(), tokens[-1].end()
+
+
 def _never_person(word: str, lexicon: NameLexicon) -> bool:
     """Greeting/group/calendar words, unless they are also names ("April", "Abril")."""
     return word.lower() in NEVER_PERSON and not lexicon.is_name(word)
@@ -174,6 +199,8 @@ def _never_person(word: str, lexicon: NameLexicon) -> bool:
 def _person_ok(value: str, lexicon: NameLexicon) -> bool:
     tokens = _tokens(value)
     if not tokens or len(value.split()) > 6 or re.search(r"[\d@_/\\|#=<>]", value):
+        return False
+    if _COMPANY_RE.search(value):
         return False
     if any(t.lower() in NON_NAME_TOKENS or _never_person(t, lexicon) for t in tokens):
         return False
@@ -184,7 +211,11 @@ def _person_ok(value: str, lexicon: NameLexicon) -> bool:
 
 def _location_ok(value: str, lexicon: NameLexicon) -> bool:
     tokens = _tokens(value)
-    if not tokens or re.search(r"[@_/\\|#=<>]", value):
+    if not tokens or re.search(r"[@_/\\|#=<>]", value) or _COMPANY_RE.search(value):
+        return False
+    if len(tokens) == 1 and value.isupper() and len(value) <= 3:
+        return False  # "MD", "NY": degrees and bare state codes identify no one
+    if any(t.lower() in NON_NAME_TOKENS for t in tokens):
         return False
     if any(_never_person(t, lexicon) for t in tokens):
         return False
@@ -195,7 +226,11 @@ def clean_ner_span(
     text: str, start: int, end: int, entity_type: str, lexicon: NameLexicon
 ) -> Finding | None:
     """Filter and trim one NER entity (already mapped to PERSON or LOCATION)."""
+    if _company_tail(text, end) or _COMPANY_RE.match(text, end, min(len(text), end + 6)):
+        return None
     start, end = _strip_span(text, start, end)
+    if entity_type == PERSON:
+        start, end = _trim_common_edges(text, start, end, lexicon)
     if end - start < 2:
         return None
     value = text[start:end]

@@ -112,7 +112,7 @@ def prepare_model(
         unwrap_model(model).gradient_checkpointing_enable(
             gradient_checkpointing_kwargs={"use_reentrant": False}
         )
-    varlen = varlen_kernel_available(device)
+    varlen = varlen_kernel_available(device) and precision != "fp32"  # flash kernels are 16-bit
     set_attention(model, VARLEN_ATTENTION if varlen else "sdpa")
     return PreparedModel(model, tokenizer, precision, varlen)
 

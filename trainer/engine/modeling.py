@@ -22,7 +22,6 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 from transformers import AttentionInterface
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
-from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, flash_attention_mask
 
 from .packing import Batch
 
@@ -107,6 +106,9 @@ def varlen_attention_forward(
         t.transpose(1, 2).reshape(batch * tokens, t.shape[1], dim) for t in (query, key, value)
     )
     if varlen_kernel_available(q.device):
+        if q.dtype == torch.float32:  # RoPE promotes to fp32 under autocast; flash needs 16-bit
+            half = torch.get_autocast_dtype("cuda") if torch.is_autocast_enabled("cuda") else None
+            q, k, v = (t.to(half or torch.bfloat16) for t in (q, k, v))
         out = _varlen_call(q, k, v, cu, int(kwargs["packed_max_seqlen"]), scaling)
     else:
         out = _segmentwise_sdpa(q, k, v, cu, scaling)
@@ -114,10 +116,13 @@ def varlen_attention_forward(
 
 
 def register_varlen_attention() -> None:
-    """Register the packed attention path with transformers (idempotent)."""
+    """Register the packed attention path with transformers (idempotent).
+
+    Deliberately no mask function is registered: transformers then skips mask creation entirely
+    (segment boundaries travel as kwargs), which also avoids its packed-sequence detection, a
+    host-device synchronisation on every forward.
+    """
     AttentionInterface.register(VARLEN_ATTENTION, varlen_attention_forward)
-    # No mask is needed: segment boundaries travel as kwargs (a padding mask still passes through).
-    ALL_MASK_ATTENTION_FUNCTIONS.register(VARLEN_ATTENTION, flash_attention_mask)
 
 
 def set_attention(model: nn.Module, implementation: str) -> None:

@@ -96,9 +96,14 @@ def test_whitespace_is_normalized_but_indentation_kept():
 
 def test_every_text_field_of_chat_and_pairs_is_cleaned():
     cleaner = Cleaner(CleaningConfig(dedup_near=False))
-    chat = Record(kind="chat", messages=(Message("user", "<b>Hi</b>  there"), Message("assistant", "Yo ")))
+    chat = Record(
+        kind="chat", messages=(Message("user", "<b>Hi</b>  there"), Message("assistant", "Yo "))
+    )
     pair = Record(kind="prompt_completion", prompt=" q\u200b ", completion="a\r\nb")
-    assert cleaner.process(chat).messages == (Message("user", "Hi there"), Message("assistant", "Yo"))
+    assert cleaner.process(chat).messages == (
+        Message("user", "Hi there"),
+        Message("assistant", "Yo"),
+    )
     cleaned = cleaner.process(pair)
     assert (cleaned.prompt, cleaned.completion) == ("q", "a\nb")
 
@@ -114,7 +119,9 @@ def test_disabled_steps_do_not_run_and_are_absent_from_the_report():
 
 
 def test_english_and_spanish_quoted_replies_are_removed():
-    english = "Thanks, done.\n\nOn Mon, Jan 6, 2025 at 9:00 AM Ana <a@x.com> wrote:\n> old text\n> more"
+    english = (
+        "Thanks, done.\n\nOn Mon, Jan 6, 2025 at 9:00 AM Ana <a@x.com> wrote:\n> old text\n> more"
+    )
     spanish = "Listo.\n\nEl lun, 6 ene 2025 a las 9:00, Ana <a@x.es>\nescribió:\n> texto viejo"
     assert strip_email_quotes(english).strip() == "Thanks, done."
     assert strip_email_quotes(spanish).strip() == "Listo."

@@ -216,7 +216,10 @@ def test_skip_bad_lines_keeps_going_and_reports_each_skip():
     data = jsonl({"text": "a"}) + b"{broken\n" + jsonl({"nope": 1}, {"text": "b"})
     records, report = parse("a.jsonl", data, skip_bad_lines=True)
     assert [r.text for r in records] == ["a", "b"]
-    assert [(path, line) for path, line, _ in report.skipped_lines] == [("a.jsonl", 2), ("a.jsonl", 3)]
+    assert [(path, line) for path, line, _ in report.skipped_lines] == [
+        ("a.jsonl", 2),
+        ("a.jsonl", 3),
+    ]
     assert report.skipped_total == 2
 
 
@@ -230,7 +233,9 @@ def test_overlong_line_is_a_bad_line_and_memory_stays_bounded():
 
 
 def test_text_columns_apply_to_jsonl_objects():
-    records, _ = parse("a.jsonl", jsonl({"title": "T", "body": "B"}), text_columns=["title", "body"])
+    records, _ = parse(
+        "a.jsonl", jsonl({"title": "T", "body": "B"}), text_columns=["title", "body"]
+    )
     assert records[0].text == "T\n\nB"
 
 
@@ -273,7 +278,9 @@ def test_csv_uses_text_column_and_keeps_quoted_newlines():
 
 def test_csv_prompt_completion_columns_become_pairs():
     records, _ = parse("d.csv", b"Prompt,Completion\nq,a\n")
-    assert records[0] == Record(kind="prompt_completion", prompt="q", completion="a", source="d.csv:2")
+    assert records[0] == Record(
+        kind="prompt_completion", prompt="q", completion="a", source="d.csv:2"
+    )
 
 
 def test_csv_chosen_text_columns_are_joined():

@@ -1,0 +1,213 @@
+"""Every endpoint of the URL configuration, discovered by walking the resolver, with the
+concrete URL, request body and client each security test needs to call it.
+
+Methods come from the views themselves: DRF viewset action maps, the handlers of class-based
+views, and ``require_http_methods`` on function views (an unrestricted function view counts as
+GET, plus any method the caller lists for it). The Django admin and DRF's duplicate
+``.<format>`` routes are left out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.http import HttpResponse
+from django.urls import URLPattern, URLResolver, get_resolver, resolve
+from django.urls.resolvers import RegexPattern
+
+IGNORED_METHODS = {"options", "head", "trace"}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One URL pattern: ``key`` is its name, prefixed ``api:`` under ``/api/`` (page and API
+    names collide, e.g. ``dataset-approve``)."""
+
+    key: str
+    route: str
+    chain: tuple[Any, ...]
+    callback: Callable[..., Any]
+    methods: frozenset[str]
+
+    @property
+    def is_api(self) -> bool:
+        """DRF views answer 401/403 as JSON; pages redirect to sign-in."""
+        return getattr(self.callback, "cls", None) is not None
+
+    @property
+    def resource(self) -> str:
+        """First path segment after the API prefix: ``datasets``, ``jobs``, ``account``…"""
+        path = re.sub(r"^api/v\d+/", "", self.route.replace("^", ""))
+        return path.split("/", 1)[0]
+
+    @property
+    def has_object(self) -> bool:
+        """True when the URL names an object (it has path parameters)."""
+        return any(pattern.regex.groupindex for pattern in self.chain)
+
+    def url(self, params: dict[str, Any]) -> str:
+        """The concrete URL with each path parameter taken from ``params``."""
+        parts = []
+        for pattern in self.chain:
+            text = str(pattern)
+            if isinstance(pattern, RegexPattern):
+                text = re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: str(params[m[1]]), text)
+                text = text.lstrip("^").rstrip("$").replace("\\", "")
+            else:
+                text = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(params[m[1]]), text)
+            parts.append(text)
+        url = "/" + "".join(parts)
+        match = resolve(url)
+        assert match.func is self.callback, f"{url} resolves to another view than {self.key}"
+        return url
+
+
+def _walk(patterns: list[Any], chain: tuple[Any, ...] = ()) -> Iterator[tuple[tuple, Any]]:
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            if entry.namespace == "admin":
+                continue
+            yield from _walk(entry.url_patterns, chain + (entry.pattern,))
+        elif isinstance(entry, URLPattern):
+            yield chain + (entry.pattern,), entry
+
+
+def _required_methods(view: Callable[..., Any]) -> set[str] | None:
+    """Methods named by ``require_http_methods`` anywhere in the decorator chain."""
+    func: Any = view
+    while func is not None:
+        for cell in getattr(func, "__closure__", None) or ():
+            try:
+                value = cell.cell_contents
+            except ValueError:  # an empty cell
+                continue
+            if isinstance(value, list | tuple) and value and all(
+                isinstance(v, str) and v.isupper() for v in value
+            ):
+                return set(value)
+        func = getattr(func, "__wrapped__", None)
+    return None
+
+
+def view_methods(callback: Callable[..., Any]) -> set[str]:
+    """The HTTP methods a view answers (besides OPTIONS/HEAD)."""
+    actions = getattr(callback, "actions", None)
+    if actions:
+        return {method.upper() for method in actions}
+    view_class = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
+    if view_class is not None:
+        return {
+            method.upper()
+            for method in view_class.http_method_names
+            if method not in IGNORED_METHODS and hasattr(view_class, method)
+        }
+    return _required_methods(callback) or {"GET"}
+
+
+def discover_endpoints(extra_methods: dict[str, set[str]] | None = None) -> list[Endpoint]:
+    """Every endpoint of the project, in URL configuration order."""
+    found: list[Endpoint] = []
+    for chain, pattern in _walk(get_resolver().url_patterns):
+        if "format" in pattern.pattern.regex.groupindex:
+            continue  # DRF's ``.json`` twin of a route: the same view
+        route = "".join(str(p) for p in chain)
+        if route.startswith("static/"):
+            continue
+        name = pattern.name or route
+        key = f"api:{name}" if route.startswith("api/") else name
+        methods = view_methods(pattern.callback) | (extra_methods or {}).get(key, set())
+        found.append(Endpoint(key, route, chain, pattern.callback, frozenset(methods)))
+    return found
+
+
+# --- what to send -------------------------------------------------------------------------
+
+
+def upload_file() -> SimpleUploadedFile:
+    return SimpleUploadedFile("notes.jsonl", b'{"text": "The printer is broken again."}\n',
+                              content_type="application/jsonl")
+
+
+def path_params(endpoint: Endpoint, world: Any, side: Any) -> dict[str, Any]:
+    """Ids for the endpoint's path parameters: objects of ``side`` (a project of the world)."""
+    by_resource: dict[str, Callable[[], dict[str, Any]]] = {
+        "datasets": lambda: {"pk": side.review_dataset.pk, "finding_id": side.finding.pk},
+        "jobs": lambda: {"pk": side.job.pk},
+        "projects": lambda: {"pk": side.project.pk},
+        "tokens": lambda: {"pk": side.spare_token.pk},
+        "model-versions": lambda: {"pk": side.model_version.pk},
+        "base-models": lambda: {"pk": world.base_model.pk},
+        "audit-events": lambda: {"pk": world.audit_event.pk},
+    }
+    make = by_resource.get(endpoint.resource)
+    if make is None:
+        raise LookupError(f"No object to put in the path of {endpoint.route}: add one.")
+    return make()
+
+
+def request_kwargs(key: str, method: str, world: Any, side: Any) -> dict[str, Any]:
+    """A valid body for the request (so that authorization, not validation, decides), and
+    for a few pages the query string they need."""
+    json_bodies: dict[tuple[str, str], dict[str, Any]] = {
+        ("api:user-list", "POST"): {"username": "newcomer", "password": "Another-Long-pw-99"},
+        ("api:project-list", "POST"): {"name": "Gamma"},
+        ("api:project-members", "POST"): {"username": "outsider", "role": "viewer"},
+        ("api:token-list", "POST"): {"name": "ci", "scopes": ["read"]},
+        ("api:dataset-add-finding", "POST"): {"record_index": 1, "field": "text", "start": 0,
+                                              "end": 6, "entity_type": "PERSON"},
+        ("api:dataset-bulk-decision", "POST"): {"decision": "accept"},
+        ("api:dataset-decide", "POST"): {"decision": "accept"},
+        ("api:job-list", "POST"): {"dataset": side.approved_dataset.pk, "method": "lora",
+                                   "base_model": world.base_model.pk,
+                                   "hyperparameters": {"max_steps": 2, "seq_len": 32}},
+    }
+    if (key, method) in json_bodies:
+        return {"data": json_bodies[(key, method)], "format": "json"}
+    if (key, method) == ("api:dataset-list", "POST"):
+        return {"data": {"file": upload_file(), "project": side.project.pk, "name": "new"},
+                "format": "multipart"}
+    form_bodies: dict[tuple[str, str], dict[str, Any]] = {
+        ("dataset-upload", "POST"): {"project": side.project.pk, "name": "new",
+                                     "file": upload_file(), "operator": "placeholder"},
+        ("dataset-bulk-decision", "POST"): {"decision": "accepted"},
+        ("job-new", "POST"): {"dataset": side.approved_dataset.pk, "method": "lora",
+                              "max_steps": 2, "learning_rate": 0.001, "batch_size": 1,
+                              "seq_len": 32, "checkpoint_every": 1,
+                              "base_model": world.base_model.pk},
+        ("two-factor-setup", "POST"): {"code": "000000"},
+        ("two-factor-verify", "POST"): {"code": "000000"},
+    }
+    if (key, method) in form_bodies:
+        return {"data": form_bodies[(key, method)]}
+    return {}
+
+
+QUERY_STRINGS: dict[str, Callable[[Any], str]] = {
+    "job-new": lambda side: f"?dataset={side.approved_dataset.pk}",
+}
+
+
+def call(client: Any, method: str, url: str, **kwargs: Any) -> HttpResponse:
+    """Send one request with the test client's verb method."""
+    return getattr(client, method.lower())(url, **kwargs)
+
+
+# Pages refuse a member whose role lacks the action with a message or a form error rather than
+# a status code; these are the phrases they use.
+REFUSAL_MARKERS = ("does not allow", "not one of the available choices")
+
+
+def page_refused(response: HttpResponse) -> bool:
+    """True when a page answered 403/404 or showed a refusal (message or form error)."""
+    if response.status_code in (403, 404):
+        return True
+    request = getattr(response, "wsgi_request", None)
+    storage = getattr(request, "_messages", None)
+    texts = [str(m) for m in storage] if storage is not None else []
+    if not getattr(response, "streaming", False):
+        texts.append(response.content.decode("utf-8", "replace"))
+    return any(marker in text for text in texts for marker in REFUSAL_MARKERS)

@@ -1,0 +1,169 @@
+"""The world of the security tests: two projects, each with one user per role and one object
+of every kind, written through the real encrypted store (ingestion and training are skipped)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.test import Client
+from rest_framework.test import APIClient
+
+PASSWORD = "pw-Long-123!"
+MEMBER_ROLES = ("owner", "steward", "engineer", "viewer")
+ROLES = ("anonymous", "outsider", "viewer", "engineer", "steward", "owner", "admin")
+RECORDS = [
+    {"kind": "text", "text": "Alice Smith says the printer on floor 3 is broken.", "lang": "en"},
+    {"kind": "text", "text": "Please reset the VPN token for the night shift.", "lang": "en"},
+    {"kind": "text", "text": "El pedido 1234 llega el martes por la mañana.", "lang": "es"},
+]
+
+
+@dataclass
+class Side:
+    """One project and one object of every kind inside it."""
+
+    project: Any
+    users: dict[str, Any]
+    review_dataset: Any  # needs_review, with one finding (rejected, so approval redacts nothing)
+    finding: Any
+    approved_dataset: Any
+    version: Any
+    job: Any  # queued
+    finished_job: Any
+    model_version: Any
+    spare_token: Any  # a token of this project's owner, for revocation tests
+
+
+@dataclass
+class World:
+    """Project A (the cast: owner, steward, engineer, viewer), project B with its own users, an
+    outsider, a platform admin, a base model and one audit entry."""
+
+    a: Side
+    b: Side
+    users: dict[str, Any]  # role -> user of project A, plus "outsider" and "admin"
+    raw_tokens: dict[str, str] = field(default_factory=dict)  # role -> bearer token
+    base_model: Any = None
+    audit_event: Any = None
+
+    def api(self, role: str) -> APIClient:
+        """A REST client authenticated with ``role``'s bearer token (none for anonymous)."""
+        client = APIClient()
+        if role != "anonymous":
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {self.raw_tokens[role]}")
+        return client
+
+    def page(self, role: str) -> Client:
+        """A browser-like client signed in as ``role`` (anonymous: not signed in)."""
+        client = Client()
+        if role != "anonymous":
+            client.force_login(self.users[role])
+        return client
+
+
+def make_review_dataset(project: Any, uploader: Any) -> Any:
+    """A dataset in ``needs_review`` with encrypted records and no findings (skips ingestion)."""
+    from datasets_app.ingestion import RECORDS_BLOB
+    from datasets_app.models import Dataset, DatasetStatus
+    from vault.services import create_data_key, write_blob
+
+    raw_key, _ = create_data_key("upload")
+    write_blob(raw_key, "raw", b"".join(json.dumps(r).encode() + b"\n" for r in RECORDS))
+    data_key, _ = create_data_key("dataset-records", parent=raw_key)
+    write_blob(data_key, RECORDS_BLOB, b"".join(json.dumps(r).encode() + b"\n" for r in RECORDS))
+    return Dataset.objects.create(
+        project=project, name="tickets", status=DatasetStatus.NEEDS_REVIEW, uploaded_by=uploader,
+        source_name="tickets.jsonl", raw_key=raw_key, data_key=data_key, raw_sha256="0" * 64,
+        record_count=len(RECORDS), languages={"en": 2, "es": 1},
+    )
+
+
+def make_approved_dataset(project: Any, uploader: Any) -> Any:
+    """An approved dataset with version 1 (records with splits), written through the vault."""
+    from datasets_app.models import DatasetStatus, DatasetVersion
+    from vault.services import create_data_key, write_blob
+
+    dataset = make_review_dataset(project, uploader)
+    version_key, _ = create_data_key("dataset-version", parent=dataset.data_key)
+    rows = [{**r, "split": s} for r, s in zip(RECORDS, ("train", "validation", "test"), strict=True)]
+    payload = b"".join(json.dumps(r).encode() + b"\n" for r in rows)
+    write_blob(version_key, "records.jsonl", payload)
+    dataset.status = DatasetStatus.APPROVED
+    dataset.save(update_fields=["status"])
+    DatasetVersion.objects.create(
+        dataset=dataset, number=1, data_key=version_key, record_count=len(rows),
+        content_hash=hashlib.sha256(payload).hexdigest(),
+        split_counts={"train": 1, "validation": 1, "test": 1}, lineage={},
+    )
+    return dataset
+
+
+def make_job(version: Any, base_model: Any, creator: Any, status: str = "queued") -> Any:
+    """A training job row with its own data key under the version's (no message is sent)."""
+    from trainer.models import TrainingJob
+    from vault.services import create_data_key
+
+    key, _ = create_data_key("job", parent=version.data_key)
+    return TrainingJob.objects.create(
+        project_id=version.dataset.project_id, dataset_version=version, base_model=base_model,
+        method="lora", hyperparameters={"max_steps": 2}, created_by=creator, data_key=key,
+        status=status, progress={"step": 0, "total_steps": 2, "loss": None},
+    )
+
+
+def _make_side(name: str, prefix: str, base_model: Any) -> Side:
+    from accounts.models import Membership, Project
+    from accounts.services import issue_api_token
+    from audit.services import Actor
+    from datasets_app.models import Decision, Finding
+    from trainer.models import ModelVersion
+
+    project = Project.objects.create(name=name)
+    users = {}
+    for role in MEMBER_ROLES:
+        user = get_user_model().objects.create_user(f"{prefix}{role}", "", PASSWORD)
+        Membership.objects.create(project=project, user=user, role=role)
+        users[role] = user
+    review = make_review_dataset(project, users["steward"])
+    finding = Finding.objects.create(
+        dataset=review, record_index=0, start=0, end=11, entity_type="PERSON", score=0.9,
+        recognizer="test", decision=Decision.REJECTED,
+    )
+    approved = make_approved_dataset(project, users["steward"])
+    version = approved.latest_version
+    finished = make_job(version, base_model, users["engineer"], status="succeeded")
+    model_version = ModelVersion.objects.create(
+        project=project, job=finished, name=f"{name} model", data_key=finished.data_key,
+        artifact_dir="", metrics={"perplexity": 12.5},
+    )
+    spare = issue_api_token(Actor(user=users["owner"]), users["owner"], name="spare").token
+    return Side(project=project, users=users, review_dataset=review, finding=finding,
+                approved_dataset=approved, version=version,
+                job=make_job(version, base_model, users["engineer"]), finished_job=finished,
+                model_version=model_version, spare_token=spare)
+
+
+def build_world() -> World:
+    """Create every object of the world (call inside a transaction that will be rolled back)."""
+    from accounts.services import issue_api_token
+    from audit.models import AuditEvent
+    from audit.services import Actor
+    from trainer.models import BaseModel
+
+    base_model = BaseModel.objects.create(name="tiny-security", path="/nonexistent/tiny",
+                                          max_seq_len=512, is_default=True)
+    a = _make_side("Acme support", "", base_model)
+    b = _make_side("Beta legal", "b-", base_model)
+    users = dict(a.users)
+    users["outsider"] = get_user_model().objects.create_user("outsider", "", PASSWORD)
+    users["admin"] = get_user_model().objects.create_superuser("root", "", PASSWORD)
+    world = World(a=a, b=b, users=users, base_model=base_model)
+    for role, user in users.items():
+        scopes = ["read", "write", "admin"] if user.is_superuser else ["read", "write"]
+        world.raw_tokens[role] = issue_api_token(Actor(user=user), user, scopes=scopes).raw
+    world.audit_event = AuditEvent.objects.order_by("id").first()
+    return world

@@ -1,0 +1,251 @@
+"""The authorization matrix: every endpoint of the URL configuration, every method it answers,
+requested as every kind of caller, against an explicit table of who may do what.
+
+Endpoints are discovered from the resolver, so a new URL without a rule in ``EXPECTED`` fails
+("new endpoint without an authorization rule"). Outcomes:
+
+* allowed: anything but 401/403/404/405/5xx (a 400 or 409 from validation is fine), and a page
+  shows no refusal;
+* anonymous: 401 from the API, a redirect to sign-in from pages;
+* signed in but outside the project (the outsider, and the platform admin, who is not a member
+  of the project): 404 for the project's objects;
+* a member whose role lacks the action: 403 from the API (and the denial is audited), a refusal
+  message from pages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from security_endpoints import (
+    QUERY_STRINGS,
+    Endpoint,
+    call,
+    discover_endpoints,
+    page_refused,
+    path_params,
+    request_kwargs,
+)
+from security_world import make_review_dataset
+
+from accounts.roles import ROLE_ACTIONS, Action, Role
+from audit.models import AuditEvent
+
+ROLES = ("anonymous", "outsider", "viewer", "engineer", "steward", "owner", "admin")
+SIGNED_IN = frozenset(ROLES) - {"anonymous"}
+EVERYONE = frozenset(ROLES)
+MEMBERS = frozenset({"viewer", "engineer", "steward", "owner"})
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Who may call an endpoint. ``scope`` says what the others get:
+
+    open: only anonymous callers are turned away; platform: signed-in callers who are not
+    platform admins get 403; personal: the object belongs to one user, everyone else gets 404;
+    project: members whose role lacks the action get 403, non-members ``non_member`` (404).
+    """
+
+    allowed: frozenset[str]
+    scope: str = "project"
+    non_member: str = "not_found"
+
+
+def project(*roles: str, non_member: str = "not_found") -> Rule:
+    return Rule(frozenset(roles), "project", non_member)
+
+
+OPEN_TO_SIGNED_IN = Rule(SIGNED_IN, "open")
+PUBLIC = Rule(EVERYONE, "open")
+ADMIN_ONLY = Rule(frozenset({"admin"}), "platform")
+ALL_MEMBERS = Rule(MEMBERS, "project")
+
+EXPECTED: dict[tuple[str, str], Rule] = {
+    # Sign-in, health, API root, schema and docs.
+    ("healthz", "GET"): PUBLIC,
+    ("login", "GET"): PUBLIC,
+    ("login", "POST"): PUBLIC,
+    ("login", "PUT"): PUBLIC,  # Django's form views treat PUT as POST
+    ("logout", "POST"): PUBLIC,
+    ("api:api-root", "GET"): OPEN_TO_SIGNED_IN,
+    ("api:schema", "GET"): PUBLIC,  # drf-spectacular serves the schema to anyone (see docs)
+    ("api:api-docs", "GET"): PUBLIC,
+    ("two-factor-setup", "GET"): OPEN_TO_SIGNED_IN,
+    ("two-factor-setup", "POST"): OPEN_TO_SIGNED_IN,
+    ("two-factor-verify", "GET"): OPEN_TO_SIGNED_IN,
+    ("two-factor-verify", "POST"): OPEN_TO_SIGNED_IN,
+    # Users, projects, members, tokens.
+    ("api:user-list", "GET"): ADMIN_ONLY,
+    ("api:user-list", "POST"): ADMIN_ONLY,
+    ("api:project-list", "GET"): OPEN_TO_SIGNED_IN,  # each sees their own projects
+    ("api:project-list", "POST"): ADMIN_ONLY,
+    ("api:project-detail", "GET"): Rule(MEMBERS | {"admin"}),
+    ("api:project-members", "GET"): Rule(MEMBERS | {"admin"}),
+    ("api:project-members", "POST"): project("owner", "admin"),
+    ("api:token-list", "GET"): OPEN_TO_SIGNED_IN,
+    ("api:token-list", "POST"): OPEN_TO_SIGNED_IN,
+    ("api:token-detail", "DELETE"): Rule(frozenset({"owner"}), "personal"),
+    # Datasets and PII review.
+    ("api:dataset-list", "GET"): OPEN_TO_SIGNED_IN,
+    ("api:dataset-list", "POST"): project("steward", "owner"),
+    ("api:dataset-detail", "GET"): ALL_MEMBERS,
+    ("api:dataset-detail", "DELETE"): project("steward", "owner"),
+    ("api:dataset-add-finding", "POST"): project("steward"),
+    ("api:dataset-approve", "POST"): project("steward"),
+    ("api:dataset-bulk-decision", "POST"): project("steward"),
+    ("api:dataset-decide", "POST"): project("steward"),
+    ("api:dataset-findings", "GET"): project("steward"),
+    ("api:dataset-records", "GET"): project("engineer", "steward", "owner"),
+    ("api:dataset-versions", "GET"): ALL_MEMBERS,
+    # Base models, jobs, model versions.
+    ("api:base-model-list", "GET"): OPEN_TO_SIGNED_IN,
+    ("api:base-model-detail", "GET"): OPEN_TO_SIGNED_IN,
+    ("api:job-list", "GET"): OPEN_TO_SIGNED_IN,
+    # The dataset is named in the body: outside the project it reads as "No such dataset".
+    ("api:job-list", "POST"): project("engineer", "owner", non_member="bad_request"),
+    ("api:job-detail", "GET"): ALL_MEMBERS,
+    ("api:job-cancel", "POST"): project("engineer", "owner"),
+    ("api:job-checkpoints", "GET"): ALL_MEMBERS,
+    ("api:job-events", "GET"): ALL_MEMBERS,
+    ("api:model-version-list", "GET"): OPEN_TO_SIGNED_IN,
+    ("api:model-version-detail", "GET"): ALL_MEMBERS,
+    # The audit trail.
+    ("api:audit-event-list", "GET"): ADMIN_ONLY,
+    ("api:audit-event-detail", "GET"): ADMIN_ONLY,
+    # Pages.
+    ("home", "GET"): OPEN_TO_SIGNED_IN,
+    ("dataset-upload", "GET"): OPEN_TO_SIGNED_IN,
+    # The form offers only projects where the user may upload: others read as a bad choice.
+    ("dataset-upload", "POST"): project("steward", "owner", non_member="refused"),
+    ("dataset-page", "GET"): ALL_MEMBERS,
+    ("dataset-approve", "POST"): project("steward"),
+    ("dataset-bulk-decision", "POST"): project("steward"),
+    ("dataset-delete", "POST"): project("steward", "owner"),
+    ("job-new", "GET"): ALL_MEMBERS,
+    ("job-new", "POST"): project("engineer", "owner"),
+    ("job-page", "GET"): ALL_MEMBERS,
+    ("job-cancel", "POST"): project("engineer", "owner"),
+}
+
+# Methods of unrestricted function views that the table covers beyond GET.
+EXTRA_METHODS = {key: {method} for key, method in EXPECTED if method != "GET"}
+ENDPOINTS = discover_endpoints(EXTRA_METHODS)
+# Requests that destroy their object get a fresh one, so the shared world stays intact.
+DESTRUCTIVE = {("api:dataset-detail", "DELETE"), ("dataset-delete", "POST")}
+KNOWN_BUGS: dict[tuple[str, str, str], str] = {}
+
+
+def expected_outcome(rule: Rule, role: str, endpoint: Endpoint) -> str:
+    """What ``role`` must get from ``endpoint`` under ``rule``."""
+    if role in rule.allowed:
+        return "allowed"
+    if role == "anonymous":
+        return "unauthenticated" if endpoint.is_api else "sign_in"
+    if rule.scope == "personal":
+        return "not_found"
+    if rule.scope == "platform" or (rule.scope == "project" and role in MEMBERS):
+        return "forbidden" if endpoint.is_api else "refused"
+    return rule.non_member
+
+
+def _cells() -> list[Any]:
+    cells = []
+    for endpoint in ENDPOINTS:
+        for method in sorted(endpoint.methods):
+            key = (endpoint.key, method)
+            roles = ROLES if key in EXPECTED else ("no-rule",)
+            for role in roles:
+                marks = []
+                if (endpoint.key, method, role) in KNOWN_BUGS:
+                    reason = KNOWN_BUGS[(endpoint.key, method, role)]
+                    marks.append(pytest.mark.xfail(strict=True, reason=reason))
+                cells.append(pytest.param(endpoint, method, role, marks=marks,
+                                          id=f"{endpoint.key}-{method}-{role}"))
+    return cells
+
+
+def _url(endpoint: Endpoint, method: str, world: Any) -> str:
+    side = world.a
+    params: dict[str, Any] = {}
+    if endpoint.has_object:
+        params = path_params(endpoint, world, side)
+        if (endpoint.key, method) in DESTRUCTIVE:
+            params["pk"] = make_review_dataset(side.project, side.users["steward"]).pk
+    query = QUERY_STRINGS.get(endpoint.key, lambda _side: "")(side)
+    return endpoint.url(params) + query
+
+
+def _assert_outcome(outcome: str, response: Any, endpoint: Endpoint, label: str) -> None:
+    status = response.status_code
+    where = f"{label} answered {status}"
+    if outcome == "allowed":
+        assert status < 500 and status not in (401, 403, 404, 405), where
+        assert endpoint.is_api or not page_refused(response), f"{where}: the page refused"
+    elif outcome == "unauthenticated":
+        assert status == 401, where
+    elif outcome == "sign_in":
+        assert status == 302 and response["Location"].startswith("/login/"), where
+    elif outcome == "forbidden":
+        assert status == 403, where
+    elif outcome == "not_found":
+        assert status == 404, where
+    elif outcome == "bad_request":
+        assert status == 400, where
+    elif outcome == "refused":
+        assert status < 500 and page_refused(response), f"{where}: expected a refusal"
+    else:
+        raise AssertionError(f"unknown outcome {outcome}")
+
+
+@pytest.mark.parametrize(("endpoint", "method", "role"), _cells())
+def test_endpoint_answers_each_role_as_the_table_says(
+    endpoint: Endpoint, method: str, role: str, world: Any
+) -> None:
+    rule = EXPECTED.get((endpoint.key, method))
+    if rule is None:
+        pytest.fail(f"new endpoint without an authorization rule: {method} /{endpoint.route} "
+                    f"({endpoint.key}); add it to EXPECTED in {__file__}")
+    url = _url(endpoint, method, world)
+    client = world.api(role) if endpoint.is_api else world.page(role)
+    before = AuditEvent.objects.filter(outcome="denied").count()
+    response = call(client, method, url, **request_kwargs(endpoint.key, method, world, world.a))
+    outcome = expected_outcome(rule, role, endpoint)
+    _assert_outcome(outcome, response, endpoint, f"{method} {url} as {role} (expected {outcome})")
+    if outcome == "forbidden" and rule.scope == "project":
+        assert AuditEvent.objects.filter(outcome="denied").count() > before, "denial not audited"
+
+
+def test_every_rule_names_an_endpoint_that_exists() -> None:
+    known = {(e.key, m) for e in ENDPOINTS for m in e.methods}
+    stale = sorted(set(EXPECTED) - known)
+    assert not stale, f"rules for endpoints that no longer exist: {stale}"
+
+
+def test_every_endpoint_and_method_has_a_rule() -> None:
+    missing = sorted({(e.key, m) for e in ENDPOINTS for m in e.methods} - set(EXPECTED))
+    assert not missing, f"new endpoint without an authorization rule: {missing}"
+
+
+def test_raw_records_are_for_data_stewards_only(world: Any) -> None:
+    url = f"/api/v1/datasets/{world.a.review_dataset.pk}/records/?raw=1"
+    answers = {role: world.api(role).get(url).status_code for role in ROLES}
+    assert answers == {"anonymous": 401, "outsider": 404, "admin": 404, "viewer": 403,
+                       "engineer": 403, "owner": 403, "steward": 200}
+    assert AuditEvent.objects.filter(action="dataset.view_raw", outcome="allowed").count() == 1
+
+
+def test_role_actions_match_the_documented_policy() -> None:
+    """Pins roles.py: a change of who may do what must be deliberate (and update the docs)."""
+    viewer = {Action.VIEW_PROJECT, Action.VIEW_RESULTS}
+    engineer = viewer | {Action.VIEW_REDACTED_DATA, Action.LAUNCH_JOB, Action.CANCEL_JOB,
+                         Action.DEPLOY_MODEL}
+    steward = viewer | {Action.UPLOAD_DATA, Action.VIEW_RAW_DATA, Action.REVIEW_PII,
+                        Action.APPROVE_DATASET, Action.VIEW_REDACTED_DATA, Action.DELETE_DATASET}
+    owner = engineer | {Action.MANAGE_MEMBERS, Action.DELETE_PROJECT, Action.DELETE_DATASET,
+                        Action.UPLOAD_DATA, Action.EXPORT_MODEL}
+    assert {role: set(actions) for role, actions in ROLE_ACTIONS.items()} == {
+        Role.VIEWER: viewer, Role.ENGINEER: engineer, Role.STEWARD: steward, Role.OWNER: owner,
+    }
+    assert Action.VIEW_RAW_DATA not in ROLE_ACTIONS[Role.OWNER]

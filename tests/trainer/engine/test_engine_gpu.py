@@ -1,0 +1,110 @@
+"""CUDA-only checks of the fast path (varlen flash attention, bf16, fused AdamW, no host syncs).
+
+Skipped on machines without an NVIDIA GPU; run them on a GPU box with `pytest -m gpu`.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from trainer.engine import train
+from trainer.engine.data import tokenize_split
+from trainer.engine.distributed import DistContext
+from trainer.engine.methods import prepare_model
+from trainer.engine.modeling import per_token_losses, set_attention, varlen_kernel_available
+from trainer.engine.packing import collate, plan_rows
+from trainer.engine.steps import build_run, flush_losses, train_step
+
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
+]
+
+
+def test_varlen_kernel_is_used_on_cuda():
+    assert varlen_kernel_available(torch.device("cuda"))
+
+
+def test_packed_varlen_row_matches_each_record_run_alone(tiny_model_dir, text_data, small_config):
+    cfg = small_config(tiny_model_dir, device="cuda", precision="bf16")
+    prepared = prepare_model(cfg, torch.device("cuda"), train_records=text_data.train)
+    assert prepared.varlen
+    model, tok = prepared.model.eval(), prepared.tokenizer
+    records, _ = tokenize_split(text_data.train[:6], tok)
+    rows = plan_rows(records, 128, seed=0, epoch=0)
+    packed = per_token_losses(
+        model, collate(rows, records, 128, tok.pad_token_id).to("cuda"), varlen=True
+    )
+    set_attention(model, "sdpa")
+    alone = []
+    with torch.no_grad():
+        for seg in (s for row in rows for s in row):
+            ids = torch.tensor([records[seg.record].input_ids[seg.start : seg.end]], device="cuda")
+            logits = model(input_ids=ids).logits[0, :-1].float()
+            labels = torch.tensor(
+                records[seg.record].labels[seg.start + 1 : seg.end], device="cuda"
+            )
+            keep = labels != -100
+            alone.append(F.cross_entropy(logits[keep], labels[keep], reduction="none"))
+    torch.testing.assert_close(packed, torch.cat(alone), atol=3e-2, rtol=3e-2)
+
+
+@pytest.mark.parametrize(
+    "method,precision", [("lora", "bf16-mixed"), ("full", "bf16-mixed"), ("full", "bf16")]
+)
+def test_training_on_cuda_lowers_the_loss(
+    tiny_model_dir, text_data, make_store, small_config, method, precision
+):
+    cfg = small_config(
+        tiny_model_dir, method=method, device="cuda", precision=precision, max_steps=20
+    )
+    result = train(cfg, text_data, _Quiet(), make_store(f"gpu-{method}-{precision}"))
+    assert result.losses[-1] < result.losses[0] - 0.2
+
+
+def test_resume_on_cuda_reproduces_the_curve(tiny_model_dir, text_data, make_store, small_config):
+    cfg = small_config(tiny_model_dir, device="cuda", checkpoint_every=5)
+    whole = train(cfg, text_data, _Quiet(), make_store("whole"))
+    store = make_store("crashed")
+    with pytest.raises(RuntimeError):
+        train(cfg, text_data, _Quiet(crash_at=7), store)
+    resumed = train(cfg, text_data, _Quiet(), store)
+    assert resumed.resumed_from_step == 5
+    torch.testing.assert_close(
+        torch.tensor(resumed.losses), torch.tensor(whole.losses), atol=2e-3, rtol=0
+    )
+
+
+def test_train_step_never_synchronises_host_and_gpu(tiny_model_dir, text_data, small_config):
+    cfg = small_config(tiny_model_dir, device="cuda", max_steps=50)
+    prepared = prepare_model(cfg, torch.device("cuda"), train_records=text_data.train)
+    records, _ = tokenize_split(text_data.train, prepared.tokenizer)
+    run = build_run(cfg, DistContext(), torch.device("cuda"), prepared, records, [], pad_id=0)
+    train_step(run)  # first step: lazy initialisation may synchronise
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for _ in range(3):
+            train_step(run)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert len(flush_losses(run)) == 4
+
+
+class _Quiet:
+    def __init__(self, crash_at: int | None = None) -> None:
+        self.calls, self.crash_at = 0, crash_at
+
+    def log(self, step: int, metrics: dict[str, float]) -> None:
+        pass
+
+    def event(self, kind: str, message: str) -> None:
+        pass
+
+    def should_stop(self) -> bool:
+        self.calls += 1
+        if self.calls == self.crash_at:
+            raise RuntimeError("simulated crash")
+        return False
