@@ -178,8 +178,7 @@ class Cleaner:
     def process(self, record: Record) -> Record | None:
         """Returns the cleaned record with ``lang`` set, or None when a step dropped it."""
         self._records_in += 1
-        for name, transform in self._transforms:
-            record = self._transform(name, transform, record)
+        record = self._apply_transforms(record)
         text = record.joined_text()
         problem = self._length_problem(text)
         if problem:
@@ -220,16 +219,21 @@ class Cleaner:
         kept = sum(self._languages.values())
         return CleaningReport(steps, self._records_in, kept, dict(sorted(self._languages.items())))
 
-    def _transform(self, name: str, transform: Callable[[str], str], record: Record) -> Record:
-        cleaned = record.map_text(transform)
-        if cleaned != record:
-            step = self._steps[name]
-            step.changed += 1
-            if len(step.examples) < EXAMPLES_PER_STEP:
-                step.examples.append(
-                    _change_example(record.joined_text(), cleaned.joined_text(), record.source)
-                )
-        return cleaned
+    def _apply_transforms(self, record: Record) -> Record:
+        """Runs every enabled text transform over each field, counting per-step changes."""
+        fields = record.text_fields()
+        for name, transform in self._transforms:
+            cleaned = [transform(value) for value in fields]
+            if cleaned != fields:
+                self._note_change(self._steps[name], fields, cleaned, record.source)
+                fields = cleaned
+        return record.with_text_fields(fields) if fields != record.text_fields() else record
+
+    @staticmethod
+    def _note_change(step: StepReport, before: list[str], after: list[str], source: str) -> None:
+        step.changed += 1
+        if len(step.examples) < EXAMPLES_PER_STEP:
+            step.examples.append(_change_example("\n\n".join(before), "\n\n".join(after), source))
 
     def _length_problem(self, text: str) -> str | None:
         if len(text) < self.config.min_chars:

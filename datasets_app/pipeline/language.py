@@ -25,7 +25,7 @@ PROFILE_PATH = Path(__file__).with_name("language_profiles.json")
 UNKNOWN = "unknown"
 MIN_LETTERS = 12  # below this, Latin text is "unknown": too little evidence to be right
 MIN_SCRIPT_CHARS = 4  # CJK and other scripts carry more information per character
-SAMPLE_CHARS = 2000
+SAMPLE_CHARS = 1000
 STOPWORD_BONUS = 3.0  # log-likelihood bonus per function word, shared among its languages
 
 # Frequent function words per language (hand-picked; a word in several lists splits its bonus).
@@ -110,11 +110,17 @@ class _Model:
         with self._lock:
             if len(self._word_rows) + len(words) > _WORD_CACHE_LIMIT:
                 self._word_rows.clear()  # bounded memory; results never depend on the cache
-            cache = self._word_rows
-            rows = [cache[w] if w in cache else self._add_word(w) for w in words]
+            rows = list(map(self._word_rows.get, words))
+            if None in rows:
+                rows = [
+                    self._add_word(w) if r is None else r for w, r in zip(words, rows, strict=True)
+                ]
             return self._word_scores[rows].sum(axis=0)
 
     def _add_word(self, word: str) -> int:
+        known = self._word_rows.get(word)  # the same new word may occur twice in one text
+        if known is not None:
+            return known
         unseen = len(self._log_probs) - 1
         grams = [self._rows.get(gram, unseen) for gram in word_trigrams(word)]
         vector = self._log_probs[grams].sum(axis=0)

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from datasets_app.pipeline.pii_lexicon import NameLexicon, model_dirs_of
-from datasets_app.pipeline.pii_names import clean_ner_span, find_person_names
+from datasets_app.pipeline.pii_names import clean_ner_span, find_person_names, with_honorifics
 from datasets_app.pipeline.pii_nlp import (
     NER_LABEL_MAP,
     SPACY_MODELS,
@@ -215,7 +215,11 @@ class PiiDetector:
         return text[finding.start : finding.end].strip().casefold() not in self._allow
 
     def _detect_one(self, text: str, language: str, entities: Sequence[Any]) -> list[Finding]:
-        kept = [f for f in self._candidates(text, language, entities) if self._keep(text, f)]
+        kept = [
+            with_honorifics(text, f) if f.entity_type == PERSON else f
+            for f in self._candidates(text, language, entities)
+            if self._keep(text, f)
+        ]
         if self._deny is not None:
             kept.extend(
                 Finding(m.start(), m.end(), CUSTOM, 1.0, "deny_list")

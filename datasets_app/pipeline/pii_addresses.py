@@ -52,7 +52,9 @@ _US_STREET = (
     rf"\b(\d{{1,6}}[A-Z]?(?:[ \t]+(?:[NSEW]\.?|North|South|East|West))?(?:[ \t]+{_CAP_OR_NUM}){{1,4}}"
     rf"[ \t]+(?:{_US_SUFFIX_ALT})\b\.?(?:,?[ \t]*{_US_UNIT})?{_US_CITY_LINE}?)"
 )
-_US_MILITARY = r"\b((?:USNS|USNV|USS|USCGC|PSC|Unit)[ \t]+[\w ]{2,30}\n?(?:FPO|APO|DPO)[ \t]+A[AEP][ \t]+\d{5})"
+_US_MILITARY = (
+    r"\b((?:USNS|USNV|USS|USCGC|PSC|Unit)[ \t]+[\w ,]{2,30}\n?[ \t]*(?:FPO|APO|DPO)[ \t]+A[AEP][ \t]+\d{5})"
+)
 
 _ES_LINK = r"(?:de(?:[ \t]+(?:la|las|los))?|del|la|las|los|y|el|d'|l')"
 _ES_NAME = rf"(?:{_ES_LINK}[ \t]+)?{_CAP}(?:[ \t]+(?:{_ES_LINK}[ \t]+)?{_CAP}){{0,5}}"
@@ -72,10 +74,10 @@ _ES_STREET = (
 )
 _CITY_EN = r"[A-Z][a-z]+(?:[ \t]+(?:of[ \t]+)?[A-Z][a-z]+){0,2}"
 _LIVES_IN = (
-    rf"(?<!\w)(?:(?:lives|living|resides|residing|moved|relocated|relocating|based|home|"
-    rf"born)[ \t]+(?:in|to|at)[ \t]+({_CITY_EN})"
-    rf"|(?:vive|viven|reside|residente|domiciliad[oa]|empadronad[oa]|mudó|mudado|mudada|"
-    rf"natural|nacid[oa]|domicilio)[ \t]+(?:en|a|de)[ \t]+({_ES_CITY}))"
+    rf"(?<!\w)(?:(?i:lives|living|resides|residing|moved|relocated|relocating|based|home|"
+    rf"born)[ \t]+(?i:in|to|at)[ \t]+({_CITY_EN})"
+    rf"|(?i:vive|viven|reside|residente|domiciliad[oa]|empadronad[oa]|mudó|mudado|mudada|"
+    rf"natural|nacid[oa]|domicilio)[ \t]+(?i:en|a|de)[ \t]+({_ES_CITY}))"
 )
 ADDRESS_CONTEXT = (
     "address", "addr", "lives", "live at", "located", "ship", "deliver", "mail to", "street",

@@ -160,6 +160,26 @@ def _company_tail(text: str, end: int) -> bool:
     return bool(following) and following.group(1).lower().rstrip(".") in NON_NAME_TOKENS
 
 
+_HONORIFIC_BEFORE = re.compile(
+    r"(?:\b(?:Mr|Mrs|Ms|Mx|Miss|Dr|Dra|Prof|Sr|Sra|Srta|Dña|Don|Doña|D)\.?|Dª)[ \t]+$"
+)
+_SUFFIX_AFTER = re.compile(r",?[ \t]+(?:Jr|Sr|II|III|IV|MD|DDS|PhD|DVM|Esq)\b\.?")
+
+
+def with_honorifics(text: str, finding: Finding) -> Finding:
+    """Extend a PERSON span over an adjacent title ("Dr. ") and suffix (", MD", " Jr.")."""
+    start, end = finding.start, finding.end
+    before = _HONORIFIC_BEFORE.search(text, max(0, start - 8), start)
+    if before:
+        start = before.start()
+    after = _SUFFIX_AFTER.match(text, end)
+    if after:
+        end = after.end()
+    if (start, end) == (finding.start, finding.end):
+        return finding
+    return Finding(start, end, finding.entity_type, finding.score, finding.recognizer)
+
+
 def find_person_names(text: str, lexicon: NameLexicon) -> list[Finding]:
     """All heuristic PERSON findings in ``text`` (may overlap each other and NER)."""
     return [*_cue_findings(text, lexicon), *_gazetteer_findings(text, lexicon)]

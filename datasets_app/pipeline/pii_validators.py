@@ -33,10 +33,10 @@ def digits_only(text: str) -> str:
     return "".join(ch for ch in text if ch.isdigit())
 
 
-def luhn_valid(text: str) -> bool:
-    """True when the digits of ``text`` (13-19 of them) pass the Luhn checksum."""
+def luhn_valid(text: str, *, min_length: int = 13) -> bool:
+    """True when the digits of ``text`` (``min_length``-19 of them) pass the Luhn checksum."""
     digits = digits_only(text)
-    if not 13 <= len(digits) <= 19 or len(set(digits)) == 1:
+    if not min_length <= len(digits) <= 19 or len(set(digits)) == 1:
         return False
     total = 0
     for index, char in enumerate(reversed(digits)):

@@ -137,15 +137,15 @@ def scan_patterns(specs: Sequence[PatternSpec], text: str, language: str) -> lis
 
 PHONE_CONTEXT = (
     "phone", "tel", "mobile", "cell", "call", "fax", "contact", "whatsapp", "sms", "reach",
-    "número", "numero", "móvil", "movil", "llam", "contacto", "fijo", "teléfono",
+    "número", "numero", "móvil", "movil", "llam", "contacto", "fijo", "teléfono", "msisdn",
 )  # fmt: skip
 CARD_CONTEXT = (
     "card", "credit", "debit", "visa", "mastercard", "amex", "cc", "payment", "tarjeta",
     "crédito", "credito", "débito", "debito", "pago",
 )  # fmt: skip
 DOB_CONTEXT = (
-    "born", "birth", "dob", "d.o.b", "b-day", "bday", "nacimiento", "nacid", "nac.", "f. nac",
-    "fnac", "cumpleaños", "fecha de nac", "edad", "date of b",
+    "born", "birth", "dob", "d.o.b", "b-day", "bday", "naci", "nac.", "f. nac", "fnac",
+    "cumpleaños", "fecha de nac", "edad", "date of b", "f.n.",
 )  # fmt: skip
 SSN_CONTEXT = ("ssn", "social security", "social sec", "seguridad social", "ss#", "ss #")
 
@@ -196,7 +196,40 @@ def _email_score(value: str) -> float:
 
 
 def _ssn_score(value: str) -> float:
-    return 0.6 if re.fullmatch(r"\d{3}([- ])\d{2}\1\d{4}", value) else 0.3
+    """Separated and valid: 0.6; separated but outside SSA ranges (ITIN/test data): 0.5; bare: 0.3."""
+    if not re.fullmatch(r"\d{3}([- ])\d{2}\1\d{4}", value):
+        return 0.3
+    return 0.6 if v.us_ssn_valid(value) else 0.5
+
+
+def _ssn_accept(value: str) -> int:
+    """Separated 3-2-4 numbers always (not one repeated digit); bare 9 digits only when valid."""
+    digits = v.digits_only(value)
+    if len(set(digits)) == 1:
+        return 0
+    separated = not value.isdigit()
+    return len(value) if separated or v.us_ssn_valid(value) else 0
+
+
+def _ipv4_ok(value: str) -> bool:
+    address = value.split("/")[0]
+    return v.ipv4_valid(address) and address not in ("0.0.0.0", "127.0.0.1")  # noqa: S104
+
+
+def _ipv6_ok(value: str) -> bool:
+    address = value.split("/")[0].split("%")[0]
+    return v.ipv6_valid(address) and address not in ("::", "::1")
+
+
+_MAESTRO_12 = re.compile(r"(?=50|5[6-8]|6\d|0604)\d{12}")
+
+
+def _card_accept(value: str) -> int:
+    """Luhn-valid 13-19 digits; 12 digits only with a Maestro prefix."""
+    digits = v.digits_only(value)
+    if len(digits) == 12:
+        return len(value) if _MAESTRO_12.fullmatch(digits) and v.luhn_valid(digits, min_length=12) else 0
+    return len(value) if v.luhn_valid(digits) else 0
 
 
 _MONTHS = (
@@ -243,10 +276,11 @@ def structured_specs() -> list[PatternSpec]:
         PatternSpec(
             "credit_card",
             CREDIT_CARD,
-            re.compile(r"(?<![\w-])(\d(?:[ -]?\d){12,18})(?![\w-])"),
+            re.compile(r"(?<![\w-])(\d(?:[ -]?\d){11,18})(?![\w-])"),
             0.9,
             group=1,
-            accept=whole(v.luhn_valid),
+            accept=_card_accept,
+            rescore=lambda value: 0.9 if len(v.digits_only(value)) > 12 else 0.6,
             context=CARD_CONTEXT,
         ),
         PatternSpec(
@@ -260,19 +294,22 @@ def structured_specs() -> list[PatternSpec]:
         PatternSpec(
             "ipv4",
             IP_ADDRESS,
-            re.compile(r"(?<![\w.])(\d{1,3}(?:\.\d{1,3}){3})(?![\w]|\.\d)"),
+            re.compile(r"(?<![\w.])(\d{1,3}(?:\.\d{1,3}){3}(?:/\d{1,2}(?!\d))?)(?![\w]|\.\d)"),
             0.8,
             group=1,
-            accept=whole(lambda s: v.ipv4_valid(s) and s not in ("0.0.0.0", "127.0.0.1")),
+            accept=whole(_ipv4_ok),
             needle=".",
         ),
         PatternSpec(
             "ipv6",
             IP_ADDRESS,
-            re.compile(r"(?i)(?<![\w:])((?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{0,4}(?:%\w+)?)(?![\w:])"),
+            re.compile(
+                r"(?i)(?<![\w:])((?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{0,4}(?:%\w+)?(?:/\d{1,3}(?!\d))?)"
+                r"(?![\w:])"
+            ),
             0.8,
             group=1,
-            accept=whole(lambda s: v.ipv6_valid(s.split("%")[0]) and s not in ("::", "::1")),
+            accept=whole(_ipv6_ok),
             needle=":",
         ),
         PatternSpec(
@@ -281,7 +318,7 @@ def structured_specs() -> list[PatternSpec]:
             re.compile(r"(?<![\w-])(\d{3}([- ]?)\d{2}\2\d{4})(?![\w-])"),
             0.6,
             group=1,
-            accept=whole(v.us_ssn_valid),
+            accept=_ssn_accept,
             rescore=_ssn_score,
             context=SSN_CONTEXT,
             context_score=0.85,

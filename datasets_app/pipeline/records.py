@@ -123,6 +123,21 @@ class Record:
         messages = tuple(Message(m.role, transform(m.content)) for m in self.messages or ())
         return dataclasses.replace(self, messages=messages)
 
+    def with_text_fields(self, fields: list[str]) -> Record:
+        """Inverse of text_fields: returns a copy whose texts are ``fields`` (same count)."""
+        if len(fields) != len(self.text_fields()):
+            raise InvalidRecord(
+                f"expected {len(self.text_fields())} text fields, got {len(fields)}"
+            )
+        if self.kind == "text":
+            return dataclasses.replace(self, text=fields[0])
+        if self.kind == "prompt_completion":
+            return dataclasses.replace(self, prompt=fields[0], completion=fields[1])
+        messages = tuple(
+            Message(m.role, f) for m, f in zip(self.messages or (), fields, strict=True)
+        )
+        return dataclasses.replace(self, messages=messages)
+
     def with_lang(self, lang: str) -> Record:
         """Returns a copy whose ``lang`` is set."""
         return dataclasses.replace(self, lang=lang)

@@ -19,6 +19,8 @@ _SEED_BYTES = 16
 
 def normalize_for_split(text: str) -> str:
     """Returns the text NFKC-normalized, casefolded, with whitespace runs collapsed to one space."""
+    if text.isascii():
+        return " ".join(text.lower().split())  # same result: NFKC and casefold are trivial here
     folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
     return " ".join(folded.split())
 

@@ -50,16 +50,27 @@ class World:
     base_model: Any = None
     audit_event: Any = None
 
+    clients: dict[tuple[str, str], Any] = field(default_factory=dict)
+
     def api(self, role: str) -> APIClient:
-        """A REST client authenticated with ``role``'s bearer token (none for anonymous)."""
-        client = APIClient()
-        if role != "anonymous":
-            client.credentials(HTTP_AUTHORIZATION=f"Bearer {self.raw_tokens[role]}")
+        """A REST client authenticated with ``role``'s bearer token (none for anonymous).
+
+        Clients are kept for the module: building one loads the middleware chain, and
+        WhiteNoise scans every static file when it starts, which would dominate the runtime.
+        """
+        client = self.clients.get(("api", role))
+        if client is None:
+            client = self.clients[("api", role)] = APIClient()
+            if role != "anonymous":
+                client.credentials(HTTP_AUTHORIZATION=f"Bearer {self.raw_tokens[role]}")
+        client.cookies.clear()
         return client
 
     def page(self, role: str) -> Client:
-        """A browser-like client signed in as ``role`` (anonymous: not signed in)."""
-        client = Client()
+        """A browser-like client signed in as ``role`` (anonymous: not signed in); a new
+        session each time, since sessions live in the rolled-back database."""
+        client = self.clients.setdefault(("page", role), Client())
+        client.cookies.clear()
         if role != "anonymous":
             client.force_login(self.users[role])
         return client

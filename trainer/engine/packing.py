@@ -60,8 +60,9 @@ class Batch:
     def _tensor_fields(self) -> tuple[str, ...]:
         return ("input_ids", "position_ids", "targets", "target_index", "target_ids", "cu_seqlens")
 
-    def to(self, device: torch.device) -> Batch:
+    def to(self, device: torch.device | str) -> Batch:
         """Copy the tensors to `device`; from pinned memory the copy does not block the host."""
+        device = torch.device(device)
         if device.type == "cpu":
             return self
         moved = {
