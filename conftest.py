@@ -14,7 +14,7 @@ from typing import Any
 os.environ.setdefault("SOBERANA_ENV", "test")
 os.environ.setdefault("SOBERANA_DATA_DIR", tempfile.mkdtemp(prefix="soberana-test-"))
 
-import pytest  # noqa: E402
+import pytest
 
 CAST_ROLES = ("owner", "steward", "engineer", "viewer")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from platform_site import offline  # noqa: F401
 
@@ -30,11 +30,15 @@ app.conf.update(
     worker_hijack_root_logger=False,
     broker_connection_retry_on_startup=True,
     task_default_queue="ingestion",
-    task_queues=(Queue("ingestion"), Queue("training")),
+    # Explicit exchanges and keys: a bare Queue("training") would inherit the default
+    # queue's exchange and routing key, and training messages would land in "ingestion".
+    task_queues=(
+        Queue("ingestion", Exchange("ingestion", type="direct"), routing_key="ingestion"),
+        Queue("training", Exchange("training", type="direct"), routing_key="training"),
+    ),
     task_routes={
         "datasets_app.tasks.*": {"queue": "ingestion"},
         "trainer.tasks.run_training_job": {"queue": "training"},
-        "trainer.tasks.evaluate_training_job": {"queue": "training"},
         "trainer.tasks.requeue_expired_jobs": {"queue": "ingestion"},
     },
 )
