@@ -151,9 +151,8 @@ def project_ids_allowing(user: AbstractBaseUser, action: Action) -> list[int]:
     if not user.is_authenticated:
         return []
     roles = [role.value for role, actions in ROLE_ACTIONS.items() if action in actions]
-    return list(
-        Membership.objects.filter(user=user, role__in=roles).values_list("project_id", flat=True)
-    )
+    rows = Membership.objects.filter(user=user, role__in=roles).values_list("project_id", flat=True)
+    return sorted(set(rows))  # a user holding several roles in a project has several rows
 
 
 def require(actor: Actor, project_id: int, action: Action, *, obj: object = None) -> ProjectAccess:

@@ -35,7 +35,13 @@ class DatasetUploadSerializer(serializers.Serializer):
     file = serializers.FileField()
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     project = serializers.IntegerField(required=False)
-    options = serializers.JSONField(required=False)
+    # Multipart forms carry options as a JSON string, hence binary=True (parse it).
+    options = serializers.JSONField(required=False, binary=True)
+
+    def validate_options(self, value: Any) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("must be a JSON object")
+        return value
 
 
 class FindingSerializer(serializers.ModelSerializer):

@@ -43,11 +43,11 @@ def resolve_upload_project(request: Request, project_id: int | None) -> Project:
 
 def uploaded_file(request: Request) -> EncryptedUpload:
     """The encrypted upload of the request, or a 400/413 explaining what went wrong."""
+    upload = request.FILES.get("file")  # parses the body: the size check happens here
     if getattr(request._request, "upload_too_large", False):
         from ops.api import PayloadTooLarge
 
         raise PayloadTooLarge()
-    upload = request.FILES.get("file")
     if upload is None:
         raise ValidationError({"file": ["No file was uploaded."]})
     if not isinstance(upload, EncryptedUpload):
