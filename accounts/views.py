@@ -54,10 +54,14 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
             messages.success(request, "Two-factor sign-in is on for your account.")
             return redirect(_next_of(request))
         form.add_error("code", WRONG_CODE)
-    context = {"form": form, "uri": device.config_url,
-               "secret": twofactor.manual_entry_secret(device)}
-    return render(request, "accounts/two_factor_setup.html", context,
-                  status=400 if form.errors else 200)
+    context = {
+        "form": form,
+        "uri": device.config_url,
+        "secret": twofactor.manual_entry_secret(device),
+    }
+    return render(
+        request, "accounts/two_factor_setup.html", context, status=400 if form.errors else 200
+    )
 
 
 @login_required
@@ -75,5 +79,9 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
         if twofactor.verify_second_factor(request, form.cleaned_data["code"]):
             return redirect(_next_of(request))
         form.add_error("code", THROTTLED if throttled else WRONG_CODE)
-    return render(request, "accounts/two_factor_verify.html", {"form": form},
-                  status=400 if form.errors else 200)
+    return render(
+        request,
+        "accounts/two_factor_verify.html",
+        {"form": form},
+        status=400 if form.errors else 200,
+    )

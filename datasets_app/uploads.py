@@ -12,7 +12,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.core.files.uploadhandler import FileUploadHandler, StopUpload
+from django.core.files.uploadhandler import FileUploadHandler, SkipFile, StopUpload
+from django.http import HttpRequest
 
 from vault.models import DataKey
 
@@ -35,13 +36,41 @@ class UploadTooLarge(Exception):
     """The upload exceeded ``MAX_UPLOAD_BYTES``."""
 
 
+def may_upload(request: HttpRequest) -> bool:
+    """Whether the caller (session user or bearer token) may upload to some project.
+
+    Checked before a single byte is stored: the body of a POST can be parsed before the view
+    runs (CSRF validation reads the form), and an anonymous or read-only caller must not be
+    able to fill the disk with encrypted junk.
+    """
+    from accounts.models import ApiToken, hash_token
+    from accounts.roles import Action
+    from accounts.services import project_ids_allowing
+
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        parts = request.META.get("HTTP_AUTHORIZATION", "").split()
+        if len(parts) != 2 or parts[0].lower() != "bearer":
+            return False
+        token = ApiToken.objects.filter(token_hash=hash_token(parts[1])).first()
+        if token is None or not token.is_usable() or not token.has_scope("write"):
+            return False
+        user = token.user
+    return bool(project_ids_allowing(user, Action.UPLOAD_DATA))
+
+
 class EncryptingUploadHandler(FileUploadHandler):
-    """Streams each file into the encrypted blob store; refuses bodies over the size limit."""
+    """Streams each file into the encrypted blob store; refuses bodies over the size limit and
+    callers who may not upload anywhere (the file is skipped, nothing is written)."""
 
     def new_file(self, *args: Any, **kwargs: Any) -> None:
         super().new_file(*args, **kwargs)
         from vault.services import blob_writer, create_data_key
 
+        self._context = None
+        if not may_upload(self.request):
+            self.request.upload_refused = True
+            raise SkipFile()
         self.key, _ = create_data_key("upload")
         self._context = blob_writer(self.key, RAW_BLOB)
         self._writer = self._context.__enter__()
@@ -81,4 +110,6 @@ class EncryptingUploadHandler(FileUploadHandler):
         except UploadTooLarge:
             pass
         self._context = None
-        self.key.delete()
+        from vault.services import discard_data_key
+
+        discard_data_key(self.key)

@@ -16,6 +16,7 @@ from datasets_app.forms import BulkDecisionForm, UploadForm
 from datasets_app.models import Dataset
 from datasets_app.options import IngestOptions, OptionsError
 from datasets_app.uploads import EncryptedUpload
+from vault.services import discard_data_key
 
 
 def _visible(request: HttpRequest, pk: int) -> Dataset:
@@ -29,6 +30,22 @@ def upload(request: HttpRequest) -> HttpResponse:
     if getattr(request, "upload_too_large", False):
         return render(request, "datasets/upload.html", {"form": form, "too_large": True},
                       status=413)
+    response = _handle_upload(request, form)
+    if response is None:
+        _discard_unused_uploads(request)
+        response = render(request, "datasets/upload.html", {"form": form},
+                          status=400 if form.errors else 200)
+    return response
+
+
+def _discard_unused_uploads(request: HttpRequest) -> None:
+    """A refused upload leaves nothing behind: its key and encrypted blob are deleted."""
+    for upload_file in request.FILES.values():
+        if isinstance(upload_file, EncryptedUpload):
+            discard_data_key(upload_file.data_key)
+
+
+def _handle_upload(request: HttpRequest, form: UploadForm) -> HttpResponse | None:
     if request.method == "POST" and form.is_valid():
         upload_file = form.cleaned_data["file"]
         if not isinstance(upload_file, EncryptedUpload) or upload_file.size == 0:
@@ -43,8 +60,7 @@ def upload(request: HttpRequest) -> HttpResponse:
                 return redirect("dataset-page", pk=dataset.pk)
             except (OptionsError, PermissionDenied) as exc:
                 form.add_error(None, str(exc))
-    return render(request, "datasets/upload.html", {"form": form},
-                  status=400 if form.errors else 200)
+    return None
 
 
 @login_required

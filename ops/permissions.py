@@ -24,7 +24,8 @@ class TokenScopes(BasePermission):
 
 
 class PlatformAdmin(BasePermission):
-    """Only platform administrators (superusers); a token also needs the ``admin`` scope."""
+    """Only platform administrators (superusers); a token also needs the ``admin`` scope.
+    Views using it replace the default classes, so it checks authentication itself."""
 
     message = "Only platform administrators may do this."
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 logger = logging.getLogger("soberana.supervisor")
-GRACE_SECONDS = 15.0
+GRACE_SECONDS = 45.0  # a CPU training step must finish and checkpoint
 MAX_BACKOFF_SECONDS = 30.0
 
 
@@ -34,7 +34,9 @@ class Service:
 
     def start(self) -> None:
         logger.info("starting %s", self.name)
-        self.process = subprocess.Popen(self.argv)
+        # Its own process group, so stopping reaches the worker's pool processes too: a
+        # training task then checkpoints and hands its job back instead of dying mid-step.
+        self.process = subprocess.Popen(self.argv, start_new_session=True)
         self.started_at = time.monotonic()
 
     def exited(self) -> int | None:
@@ -100,12 +102,19 @@ class Supervisor:
     def stop_all(self) -> None:
         running = [s for s in self.services if s.process and s.process.poll() is None]
         for service in running:
-            service.process.send_signal(signal.SIGTERM)
+            _signal_group(service.process, signal.SIGTERM)
         deadline = time.monotonic() + GRACE_SECONDS
         for service in running:
             try:
                 service.process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 logger.warning("%s did not stop in time; killing it", service.name)
-                service.process.kill()
+                _signal_group(service.process, signal.SIGKILL)
                 service.process.wait()
+
+
+def _signal_group(process: subprocess.Popen, signum: int) -> None:
+    try:
+        os.killpg(process.pid, signum)
+    except ProcessLookupError:
+        pass

@@ -8,6 +8,7 @@ lease), and an encrypted checkpoint store under the job's data key.
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 import time
 import traceback
@@ -24,6 +25,7 @@ from trainer.services import Lease, LeaseLost
 from vault import services as vault
 
 logger = logging.getLogger(__name__)
+SHUTDOWN = threading.Event()
 PROGRESS_KEYS = ("loss", "val_loss", "lr", "tokens_per_s", "eta_s", "gpu_mem_bytes", "total_steps")
 
 
@@ -50,7 +52,7 @@ class JobReporter:
         services.add_event(self.lease.job_id, kind, message)
 
     def should_stop(self) -> bool:
-        if self.lost.is_set():
+        if self.lost.is_set() or SHUTDOWN.is_set():
             return True
         now = time.monotonic()
         if now - self._last_cancel_check >= 1.0:
@@ -116,6 +118,7 @@ def run_claimed_job(lease: Lease) -> None:
     reporter = JobReporter(lease, config.max_steps)
     heartbeat = Heartbeat(lease, reporter)
     heartbeat.start()
+    previous_handler = _catch_sigterm()
     try:
         _train_and_record(job, config, lease, reporter)
     except LeaseLost:
@@ -127,6 +130,23 @@ def run_claimed_job(lease: Lease) -> None:
         services.add_event(job, "failed", explain_failure(exc), level="error")
     finally:
         heartbeat.stopped.set()
+        _restore_sigterm(previous_handler)
+
+
+def _catch_sigterm() -> object:
+    """While a job runs, SIGTERM asks the engine to checkpoint and stop (the job then goes back
+    to the queue) instead of killing the process mid-step."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    SHUTDOWN.clear()
+    return signal.signal(signal.SIGTERM, lambda _signum, _frame: SHUTDOWN.set())
+
+
+def _restore_sigterm(previous: object) -> None:
+    if previous is not None:
+        signal.signal(signal.SIGTERM, previous)  # type: ignore[arg-type]
+        if SHUTDOWN.is_set():
+            signal.raise_signal(signal.SIGTERM)  # let the process stop as it was asked to
 
 
 def _train_and_record(job: TrainingJob, config: Any, lease: Lease, reporter: JobReporter) -> None:
@@ -146,6 +166,10 @@ def _train_and_record(job: TrainingJob, config: Any, lease: Lease, reporter: Job
     if result.stopped:
         if reporter.lost.is_set():
             raise LeaseLost(f"job {job.pk}")
+        if SHUTDOWN.is_set() and not services.cancel_requested(lease):
+            services.release_job(lease, f"The worker was stopped; the job is back in the queue "
+                                        f"and will resume from step {result.step}.")
+            return
         services.finish_job(lease, JobStatus.CANCELLED)
         services.add_event(job, "cancelled", f"Cancelled at step {result.step}; the last "
                            "checkpoint was kept.")

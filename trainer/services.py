@@ -214,6 +214,15 @@ def finish_job(lease: Lease, status: str, *, error: str = "", error_detail: str 
     return done
 
 
+def release_job(lease: Lease, reason: str) -> bool:
+    """Give a running job back to the queue (the worker is shutting down). Fenced."""
+    released = _owned(lease).update(status=JobStatus.QUEUED, lease_owner="",
+                                    lease_expires_at=None, heartbeat_at=timezone.now()) == 1
+    if released:
+        add_event(lease.job_id, "released", reason, level="warning")
+    return released
+
+
 # --- user side: cancel --------------------------------------------------------------------
 
 

@@ -104,6 +104,12 @@ def open_blob(row: DataKey, name: str) -> IO[bytes]:
     )
 
 
+def discard_data_key(row: DataKey) -> None:
+    """Delete a key that nothing references yet (a refused upload) together with its blobs."""
+    shutil.rmtree(blob_dir(row), ignore_errors=True)
+    row.delete()
+
+
 def destroy_data_key(actor: Actor, row: DataKey, *, reason: str) -> list[str]:
     """Crypto-shred ``row`` and every key derived from it; delete their blobs. Audited.
 

@@ -15,7 +15,7 @@ from accounts import services
 from accounts.models import ApiToken, Membership, Project
 from accounts.roles import ROLE_CHOICES, Action
 from audit.services import actor_from_request, record_event
-from ops.permissions import PlatformAdmin
+from ops.permissions import PlatformAdmin, TokenScopes
 
 
 class UserSerializer(serializers.Serializer):
@@ -41,7 +41,7 @@ class UserViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, viewsets.Gener
 
     serializer_class = UserSerializer
     lookup_value_converter = "int"
-    permission_classes = [PlatformAdmin]
+    permission_classes = [PlatformAdmin, TokenScopes]
 
     def get_queryset(self) -> QuerySet:
         return get_user_model().objects.order_by("username")
@@ -87,7 +87,7 @@ class ProjectViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retr
 
     def get_permissions(self) -> list:
         if self.action == "create":
-            return [PlatformAdmin()]
+            return [PlatformAdmin(), TokenScopes()]
         return super().get_permissions()
 
     def get_queryset(self) -> QuerySet[Project]:
@@ -138,8 +138,14 @@ class TokenSerializer(serializers.ModelSerializer):
         unknown = set(scopes) - set(ApiToken.SCOPE_CHOICES)
         if unknown:
             raise ValidationError(f"Unknown scopes: {', '.join(sorted(unknown))}")
-        if "admin" in scopes and not self.context["request"].user.is_superuser:
+        request = self.context["request"]
+        if "admin" in scopes and not request.user.is_superuser:
             raise ValidationError("Only platform administrators may hold the admin scope.")
+        caller = request.auth
+        if caller is not None and hasattr(caller, "has_scope"):
+            wider = [scope for scope in scopes if not caller.has_scope(scope)]
+            if wider:
+                raise ValidationError(f"A token cannot grant scopes it lacks: {', '.join(wider)}")
         return scopes
 
 

@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from audit.models import AuditEvent
-from ops.permissions import PlatformAdmin
+from ops.permissions import PlatformAdmin, TokenScopes
 
 CSV_FIELDS = ["id", "created_at", "actor_username", "token_prefix", "source_ip", "user_agent",
               "action", "object_type", "object_id", "outcome", "details", "entry_hash"]
@@ -35,7 +35,7 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = AuditEventSerializer
     lookup_value_converter = "int"
-    permission_classes = [PlatformAdmin]
+    permission_classes = [PlatformAdmin, TokenScopes]
 
     def get_queryset(self) -> QuerySet[AuditEvent]:
         params = self.request.query_params

@@ -32,7 +32,7 @@ class DatasetSerializer(serializers.ModelSerializer):
 
 
 class DatasetUploadSerializer(serializers.Serializer):
-    file = serializers.FileField()
+    file = serializers.FileField(help_text="The data file (encrypted as it arrives).")
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     project = serializers.IntegerField(required=False)
     # Multipart forms carry options as a JSON string, hence binary=True (parse it).

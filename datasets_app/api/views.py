@@ -8,21 +8,21 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import Project
 from accounts.roles import Action
-from accounts.services import project_ids_allowing
-from audit.services import actor_from_request
+from accounts.services import project_ids_allowing, require
+from audit.services import actor_from_request, record_event
 from datasets_app import services
 from datasets_app.api import serializers as s
 from datasets_app.models import Dataset
 from datasets_app.options import IngestOptions
 from datasets_app.uploads import EncryptedUpload
-from ops.permissions import TokenScopes
+from vault.services import discard_data_key
 
 
 def resolve_upload_project(request: Request, project_id: int | None) -> Project:
@@ -30,15 +30,21 @@ def resolve_upload_project(request: Request, project_id: int | None) -> Project:
     allowed = project_ids_allowing(request.user, Action.UPLOAD_DATA)
     if project_id is not None:
         project = Project.objects.filter(pk=project_id).first()
-        if project is None or (project.pk not in allowed
-                               and not project.memberships.filter(user=request.user).exists()):
+        if project is None or not project.memberships.filter(user=request.user).exists():
             raise NotFound("No such project.")
+        require(actor_from_request(request), project.pk, Action.UPLOAD_DATA, obj=project)
         return project
     if len(allowed) == 1:
         return Project.objects.get(pk=allowed[0])
     if not allowed:
-        raise ValidationError({"project": ["You cannot upload to any project."]})
+        _deny_upload(request)
     raise ValidationError({"project": ["You belong to several projects; name one."]})
+
+
+def _deny_upload(request: Request) -> None:
+    """Audit and refuse an upload by a caller whose roles allow it in no project."""
+    record_event(actor_from_request(request), "denied.upload_data", outcome="denied")
+    raise PermissionDenied("Your role does not allow uploading data.")
 
 
 def uploaded_file(request: Request) -> EncryptedUpload:
@@ -48,6 +54,8 @@ def uploaded_file(request: Request) -> EncryptedUpload:
         from ops.api import PayloadTooLarge
 
         raise PayloadTooLarge()
+    if upload is None and getattr(request._request, "upload_refused", False):
+        _deny_upload(request)
     if upload is None:
         raise ValidationError({"file": ["No file was uploaded."]})
     if not isinstance(upload, EncryptedUpload):
@@ -63,7 +71,6 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
 
     serializer_class = s.DatasetSerializer
     lookup_value_converter = "int"
-    permission_classes = viewsets.GenericViewSet.permission_classes + [TokenScopes]
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
     def get_queryset(self) -> QuerySet[Dataset]:
@@ -76,20 +83,25 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     @extend_schema(request={"multipart/form-data": s.DatasetUploadSerializer},
                    responses={202: s.DatasetSerializer})
     def create(self, request: Request) -> Response:
-        upload = uploaded_file(request)
-        form = s.DatasetUploadSerializer(data={k: v for k, v in request.data.items()
-                                               if k != "file"} | {"file": upload})
-        form.is_valid(raise_exception=True)
         try:
-            project = resolve_upload_project(request, form.validated_data.get("project"))
-            options = IngestOptions.from_dict(form.validated_data.get("options") or {})
-            dataset = services.create_dataset(
-                actor_from_request(request), project, name=form.validated_data.get("name", ""),
-                upload=upload, options=options,
-            )
+            return self._create(request)
         except Exception:
-            upload.data_key.delete()  # nothing references the encrypted upload: discard it
+            # Whatever refused the request, the encrypted upload is referenced by nothing.
+            for upload in request.FILES.values():
+                if isinstance(upload, EncryptedUpload):
+                    discard_data_key(upload.data_key)
             raise
+
+    def _create(self, request: Request) -> Response:
+        form = s.DatasetUploadSerializer(data=request.data)  # parses the multipart body
+        project = resolve_upload_project(request, _optional_int(request.data.get("project")))
+        upload = uploaded_file(request)
+        form.is_valid(raise_exception=True)
+        options = IngestOptions.from_dict(form.validated_data.get("options") or {})
+        dataset = services.create_dataset(
+            actor_from_request(request), project, name=form.validated_data.get("name", ""),
+            upload=upload, options=options,
+        )
         return Response(self.get_serializer(dataset).data, status=status.HTTP_202_ACCEPTED)
 
     def perform_destroy(self, instance: Dataset) -> None:
@@ -164,6 +176,15 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     def versions(self, request: Request, pk: str | None = None) -> Response:
         versions = self.get_object().versions.all()
         return Response(s.DatasetVersionSerializer(versions, many=True).data)
+
+
+def _optional_int(raw: Any) -> int | None:
+    if raw in (None, ""):
+        return None
+    try:
+        return int(raw)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError({"project": ["must be a project id"]}) from exc
 
 
 def _int_param(params: Any, name: str, default: int) -> int:

@@ -85,8 +85,10 @@ def _required_methods(view: Callable[..., Any]) -> set[str] | None:
                 value = cell.cell_contents
             except ValueError:  # an empty cell
                 continue
-            if isinstance(value, list | tuple) and value and all(
-                isinstance(v, str) and v.isupper() for v in value
+            if (
+                isinstance(value, list | tuple)
+                and value
+                and all(isinstance(v, str) and v.isupper() for v in value)
             ):
                 return set(value)
         func = getattr(func, "__wrapped__", None)
@@ -128,14 +130,30 @@ def discover_endpoints(extra_methods: dict[str, set[str]] | None = None) -> list
 
 
 def upload_file() -> SimpleUploadedFile:
-    return SimpleUploadedFile("notes.jsonl", b'{"text": "The printer is broken again."}\n',
-                              content_type="application/jsonl")
+    return SimpleUploadedFile(
+        "notes.jsonl",
+        b'{"text": "The printer is broken again."}\n',
+        content_type="application/jsonl",
+    )
+
+
+# Review verbs act on the dataset that needs review; every other dataset URL names the approved
+# one. Approving it again answers 409, but only after the role check, which is what the matrix
+# tests; and reading it needs no redaction, whose first use loads spaCy (tens of seconds here).
+REVIEW_ENDPOINTS = {
+    "api:dataset-findings",
+    "api:dataset-decide",
+    "api:dataset-bulk-decision",
+    "api:dataset-add-finding",
+    "dataset-bulk-decision",
+}
 
 
 def path_params(endpoint: Endpoint, world: Any, side: Any) -> dict[str, Any]:
     """Ids for the endpoint's path parameters: objects of ``side`` (a project of the world)."""
+    dataset = side.review_dataset if endpoint.key in REVIEW_ENDPOINTS else side.approved_dataset
     by_resource: dict[str, Callable[[], dict[str, Any]]] = {
-        "datasets": lambda: {"pk": side.review_dataset.pk, "finding_id": side.finding.pk},
+        "datasets": lambda: {"pk": dataset.pk, "finding_id": side.finding.pk},
         "jobs": lambda: {"pk": side.job.pk},
         "projects": lambda: {"pk": side.project.pk},
         "tokens": lambda: {"pk": side.spare_token.pk},
@@ -157,27 +175,47 @@ def request_kwargs(key: str, method: str, world: Any, side: Any) -> dict[str, An
         ("api:project-list", "POST"): {"name": "Gamma"},
         ("api:project-members", "POST"): {"username": "outsider", "role": "viewer"},
         ("api:token-list", "POST"): {"name": "ci", "scopes": ["read"]},
-        ("api:dataset-add-finding", "POST"): {"record_index": 1, "field": "text", "start": 0,
-                                              "end": 6, "entity_type": "PERSON"},
+        ("api:dataset-add-finding", "POST"): {
+            "record_index": 1,
+            "field": "text",
+            "start": 0,
+            "end": 6,
+            "entity_type": "PERSON",
+        },
         ("api:dataset-bulk-decision", "POST"): {"decision": "accept"},
         ("api:dataset-decide", "POST"): {"decision": "accept"},
-        ("api:job-list", "POST"): {"dataset": side.approved_dataset.pk, "method": "lora",
-                                   "base_model": world.base_model.pk,
-                                   "hyperparameters": {"max_steps": 2, "seq_len": 32}},
+        ("api:job-list", "POST"): {
+            "dataset": side.approved_dataset.pk,
+            "method": "lora",
+            "base_model": world.base_model.pk,
+            "hyperparameters": {"max_steps": 2, "seq_len": 32},
+        },
     }
     if (key, method) in json_bodies:
         return {"data": json_bodies[(key, method)], "format": "json"}
     if (key, method) == ("api:dataset-list", "POST"):
-        return {"data": {"file": upload_file(), "project": side.project.pk, "name": "new"},
-                "format": "multipart"}
+        return {
+            "data": {"file": upload_file(), "project": side.project.pk, "name": "new"},
+            "format": "multipart",
+        }
     form_bodies: dict[tuple[str, str], dict[str, Any]] = {
-        ("dataset-upload", "POST"): {"project": side.project.pk, "name": "new",
-                                     "file": upload_file(), "operator": "placeholder"},
+        ("dataset-upload", "POST"): {
+            "project": side.project.pk,
+            "name": "new",
+            "file": upload_file(),
+            "operator": "placeholder",
+        },
         ("dataset-bulk-decision", "POST"): {"decision": "accepted"},
-        ("job-new", "POST"): {"dataset": side.approved_dataset.pk, "method": "lora",
-                              "max_steps": 2, "learning_rate": 0.001, "batch_size": 1,
-                              "seq_len": 32, "checkpoint_every": 1,
-                              "base_model": world.base_model.pk},
+        ("job-new", "POST"): {
+            "dataset": side.approved_dataset.pk,
+            "method": "lora",
+            "max_steps": 2,
+            "learning_rate": 0.001,
+            "batch_size": 1,
+            "seq_len": 32,
+            "checkpoint_every": 1,
+            "base_model": world.base_model.pk,
+        },
         ("two-factor-setup", "POST"): {"code": "000000"},
         ("two-factor-verify", "POST"): {"code": "000000"},
     }
@@ -189,6 +227,21 @@ def request_kwargs(key: str, method: str, world: Any, side: Any) -> dict[str, An
 QUERY_STRINGS: dict[str, Callable[[Any], str]] = {
     "job-new": lambda side: f"?dataset={side.approved_dataset.pk}",
 }
+# Requests that destroy their object get a fresh one, so the shared world stays intact.
+DESTRUCTIVE = {("api:dataset-detail", "DELETE"), ("dataset-delete", "POST")}
+
+
+def url_for(endpoint: Endpoint, method: str, world: Any, side: Any) -> str:
+    """The URL to call ``endpoint`` on the objects of ``side`` (one of the world's projects)."""
+    from security_world import make_review_dataset
+
+    params: dict[str, Any] = {}
+    if endpoint.has_object:
+        params = path_params(endpoint, world, side)
+        if (endpoint.key, method) in DESTRUCTIVE:
+            params["pk"] = make_review_dataset(side.project, side.users["steward"]).pk
+    query = QUERY_STRINGS.get(endpoint.key, lambda _side: "")(side)
+    return endpoint.url(params) + query
 
 
 def call(client: Any, method: str, url: str, **kwargs: Any) -> HttpResponse:

@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.test import Client
 from rest_framework.test import APIClient
@@ -51,6 +52,7 @@ class World:
     audit_event: Any = None
 
     clients: dict[tuple[str, str], Any] = field(default_factory=dict)
+    session_keys: dict[str, str] = field(default_factory=dict)
 
     def api(self, role: str) -> APIClient:
         """A REST client authenticated with ``role``'s bearer token (none for anonymous).
@@ -67,16 +69,25 @@ class World:
         return client
 
     def page(self, role: str) -> Client:
-        """A browser-like client signed in as ``role`` (anonymous: not signed in); a new
-        session each time, since sessions live in the rolled-back database."""
+        """A browser-like client signed in as ``role`` (anonymous: not signed in), with the
+        session made when the world was built (the rolled-back database brings it back)."""
         client = self.clients.setdefault(("page", role), Client())
         client.cookies.clear()
         if role != "anonymous":
-            client.force_login(self.users[role])
+            client.cookies[settings.SESSION_COOKIE_NAME] = self.session_keys[role]
         return client
 
+    def sign_in_everyone(self) -> None:
+        """Open one session per signed-in role (force_login costs a few audited writes)."""
+        client = self.clients.setdefault(("page", "anonymous"), Client())
+        for role, user in self.users.items():
+            client.cookies.clear()
+            client.force_login(user)
+            self.session_keys[role] = client.cookies[settings.SESSION_COOKIE_NAME].value
+        client.cookies.clear()
 
-def make_review_dataset(project: Any, uploader: Any) -> Any:
+
+def make_review_dataset(project: Any, uploader: Any, name: str = "tickets") -> Any:
     """A dataset in ``needs_review`` with encrypted records and no findings (skips ingestion)."""
     from datasets_app.ingestion import RECORDS_BLOB
     from datasets_app.models import Dataset, DatasetStatus
@@ -87,28 +98,41 @@ def make_review_dataset(project: Any, uploader: Any) -> Any:
     data_key, _ = create_data_key("dataset-records", parent=raw_key)
     write_blob(data_key, RECORDS_BLOB, b"".join(json.dumps(r).encode() + b"\n" for r in RECORDS))
     return Dataset.objects.create(
-        project=project, name="tickets", status=DatasetStatus.NEEDS_REVIEW, uploaded_by=uploader,
-        source_name="tickets.jsonl", raw_key=raw_key, data_key=data_key, raw_sha256="0" * 64,
-        record_count=len(RECORDS), languages={"en": 2, "es": 1},
+        project=project,
+        name=name,
+        status=DatasetStatus.NEEDS_REVIEW,
+        uploaded_by=uploader,
+        source_name="tickets.jsonl",
+        raw_key=raw_key,
+        data_key=data_key,
+        raw_sha256="0" * 64,
+        record_count=len(RECORDS),
+        languages={"en": 2, "es": 1},
     )
 
 
-def make_approved_dataset(project: Any, uploader: Any) -> Any:
+def make_approved_dataset(project: Any, uploader: Any, name: str = "tickets") -> Any:
     """An approved dataset with version 1 (records with splits), written through the vault."""
     from datasets_app.models import DatasetStatus, DatasetVersion
     from vault.services import create_data_key, write_blob
 
-    dataset = make_review_dataset(project, uploader)
+    dataset = make_review_dataset(project, uploader, name)
     version_key, _ = create_data_key("dataset-version", parent=dataset.data_key)
-    rows = [{**r, "split": s} for r, s in zip(RECORDS, ("train", "validation", "test"), strict=True)]
+    rows = [
+        {**r, "split": s} for r, s in zip(RECORDS, ("train", "validation", "test"), strict=True)
+    ]
     payload = b"".join(json.dumps(r).encode() + b"\n" for r in rows)
     write_blob(version_key, "records.jsonl", payload)
     dataset.status = DatasetStatus.APPROVED
     dataset.save(update_fields=["status"])
     DatasetVersion.objects.create(
-        dataset=dataset, number=1, data_key=version_key, record_count=len(rows),
+        dataset=dataset,
+        number=1,
+        data_key=version_key,
+        record_count=len(rows),
         content_hash=hashlib.sha256(payload).hexdigest(),
-        split_counts={"train": 1, "validation": 1, "test": 1}, lineage={},
+        split_counts={"train": 1, "validation": 1, "test": 1},
+        lineage={},
     )
     return dataset
 
@@ -120,9 +144,15 @@ def make_job(version: Any, base_model: Any, creator: Any, status: str = "queued"
 
     key, _ = create_data_key("job", parent=version.data_key)
     return TrainingJob.objects.create(
-        project_id=version.dataset.project_id, dataset_version=version, base_model=base_model,
-        method="lora", hyperparameters={"max_steps": 2}, created_by=creator, data_key=key,
-        status=status, progress={"step": 0, "total_steps": 2, "loss": None},
+        project_id=version.dataset.project_id,
+        dataset_version=version,
+        base_model=base_model,
+        method="lora",
+        hyperparameters={"max_steps": 2},
+        created_by=creator,
+        data_key=key,
+        status=status,
+        progress={"step": 0, "total_steps": 2, "loss": None},
     )
 
 
@@ -139,23 +169,41 @@ def _make_side(name: str, prefix: str, base_model: Any) -> Side:
         user = get_user_model().objects.create_user(f"{prefix}{role}", "", PASSWORD)
         Membership.objects.create(project=project, user=user, role=role)
         users[role] = user
-    review = make_review_dataset(project, users["steward"])
+    review = make_review_dataset(project, users["steward"], f"{prefix}tickets to review")
     finding = Finding.objects.create(
-        dataset=review, record_index=0, start=0, end=11, entity_type="PERSON", score=0.9,
-        recognizer="test", decision=Decision.REJECTED,
+        dataset=review,
+        record_index=0,
+        start=0,
+        end=11,
+        entity_type="PERSON",
+        score=0.9,
+        recognizer="test",
+        decision=Decision.REJECTED,
     )
-    approved = make_approved_dataset(project, users["steward"])
+    approved = make_approved_dataset(project, users["steward"], f"{prefix}approved tickets")
     version = approved.latest_version
     finished = make_job(version, base_model, users["engineer"], status="succeeded")
     model_version = ModelVersion.objects.create(
-        project=project, job=finished, name=f"{name} model", data_key=finished.data_key,
-        artifact_dir="", metrics={"perplexity": 12.5},
+        project=project,
+        job=finished,
+        name=f"{name} model",
+        data_key=finished.data_key,
+        artifact_dir="",
+        metrics={"perplexity": 12.5},
     )
     spare = issue_api_token(Actor(user=users["owner"]), users["owner"], name="spare").token
-    return Side(project=project, users=users, review_dataset=review, finding=finding,
-                approved_dataset=approved, version=version,
-                job=make_job(version, base_model, users["engineer"]), finished_job=finished,
-                model_version=model_version, spare_token=spare)
+    return Side(
+        project=project,
+        users=users,
+        review_dataset=review,
+        finding=finding,
+        approved_dataset=approved,
+        version=version,
+        job=make_job(version, base_model, users["engineer"]),
+        finished_job=finished,
+        model_version=model_version,
+        spare_token=spare,
+    )
 
 
 def build_world() -> World:
@@ -165,8 +213,9 @@ def build_world() -> World:
     from audit.services import Actor
     from trainer.models import BaseModel
 
-    base_model = BaseModel.objects.create(name="tiny-security", path="/nonexistent/tiny",
-                                          max_seq_len=512, is_default=True)
+    base_model = BaseModel.objects.create(
+        name="tiny-security", path="/nonexistent/tiny", max_seq_len=512, is_default=True
+    )
     a = _make_side("Acme support", "", base_model)
     b = _make_side("Beta legal", "b-", base_model)
     users = dict(a.users)
@@ -177,4 +226,5 @@ def build_world() -> World:
         scopes = ["read", "write", "admin"] if user.is_superuser else ["read", "write"]
         world.raw_tokens[role] = issue_api_token(Actor(user=user), user, scopes=scopes).raw
     world.audit_event = AuditEvent.objects.order_by("id").first()
+    world.sign_in_everyone()
     return world

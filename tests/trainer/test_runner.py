@@ -74,3 +74,33 @@ def test_job_whose_dataset_was_shredded_fails_with_a_readable_reason(
     assert job.status == JobStatus.FAILED
     assert "deleted" in job.error and "Traceback" not in job.error
     assert "Traceback" in job.error_detail
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sigterm_checkpoints_and_hands_the_job_back_to_the_queue(
+    make_job: Any, monkeypatch: Any
+) -> None:
+    import os
+    import signal
+    import threading
+
+    from tests.e2e.procs import wait_for
+
+    monkeypatch.setattr(signal, "raise_signal", lambda _signum: None)  # keep pytest alive
+    job = make_job(max_steps=500)
+    lease = services.claim_job(job.pk, "test")
+
+    def stop_when_training() -> None:
+        wait_for(lambda: TrainingJob.objects.filter(pk=job.pk, progress__step__gte=1).exists(),
+                 timeout=120, what="first step")
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    killer = threading.Thread(target=stop_when_training)
+    killer.start()
+    runner.run_claimed_job(lease)
+    killer.join()
+    job.refresh_from_db()
+    assert job.status == JobStatus.QUEUED and job.lease_owner == ""
+    assert job.events.last().kind == "released"
+    assert __import__("trainer.checkpoints").checkpoints.list_checkpoints(job)
+    assert signal.getsignal(signal.SIGTERM) is not None

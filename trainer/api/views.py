@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
@@ -15,7 +13,6 @@ from rest_framework.response import Response
 from audit.services import actor_from_request
 from datasets_app.models import DatasetVersion
 from datasets_app.services import visible_datasets
-from ops.permissions import TokenScopes
 from trainer import checkpoints, services
 from trainer.api import serializers as s
 from trainer.models import BaseModel, ModelVersion, TrainingJob
@@ -34,7 +31,6 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
 
     serializer_class = s.JobSerializer
     lookup_value_converter = "int"
-    permission_classes = viewsets.GenericViewSet.permission_classes + [TokenScopes]
 
     def get_queryset(self) -> QuerySet[TrainingJob]:
         queryset = services.visible_jobs(self.request.user)

@@ -3,44 +3,51 @@
 Public API (used in-process by the Celery task and by `python -m trainer.engine`):
 TrainConfig / ConfigError, TrainData, Reporter, CheckpointStore, train, evaluate,
 convert_gguf_to_safetensors, build_tiny_model, estimate_resources.
+
+Names are imported lazily on first use, so `from trainer.engine import TrainConfig` (e.g. to
+validate a job form in the web process) does not load torch or transformers.
 """
 
-from .checkpoint import (
-    CheckpointError,
-    CheckpointInfo,
-    CheckpointStore,
-    CheckpointTamperedError,
-    CheckpointWrongKeyError,
-)
-from .config import ConfigError, TrainConfig
-from .data import DataError, TrainData
-from .evaluation import evaluate
-from .final_model import FinalModelInfo, load_final_model, save_final_model
-from .loop import TrainResult, train
-from .models import build_tiny_model, convert_gguf_to_safetensors
-from .reporting import JsonLinesReporter, NullReporter, Reporter
-from .resources import estimate_resources
+from __future__ import annotations
 
-__all__ = [
-    "CheckpointError",
-    "CheckpointInfo",
-    "CheckpointStore",
-    "CheckpointTamperedError",
-    "CheckpointWrongKeyError",
-    "ConfigError",
-    "DataError",
-    "FinalModelInfo",
-    "JsonLinesReporter",
-    "NullReporter",
-    "Reporter",
-    "TrainConfig",
-    "TrainData",
-    "TrainResult",
-    "build_tiny_model",
-    "convert_gguf_to_safetensors",
-    "estimate_resources",
-    "evaluate",
-    "load_final_model",
-    "save_final_model",
-    "train",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "CheckpointError": "checkpoint",
+    "CheckpointInfo": "checkpoint",
+    "CheckpointStore": "checkpoint",
+    "CheckpointTamperedError": "checkpoint",
+    "CheckpointWrongKeyError": "checkpoint",
+    "ConfigError": "config",
+    "TrainConfig": "config",
+    "DataError": "data",
+    "TrainData": "data",
+    "evaluate": "evaluation",
+    "FinalModelInfo": "final_model",
+    "load_final_model": "final_model",
+    "save_final_model": "final_model",
+    "TrainResult": "loop",
+    "train": "loop",
+    "build_tiny_model": "models",
+    "convert_gguf_to_safetensors": "models",
+    "JsonLinesReporter": "reporting",
+    "NullReporter": "reporting",
+    "Reporter": "reporting",
+    "estimate_resources": "resources",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    """Import the submodule that defines `name` on first access (PEP 562)."""
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'trainer.engine' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

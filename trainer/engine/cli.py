@@ -19,15 +19,15 @@ from typing import Any
 
 import torch
 
-from envelope import read_encrypted_bytes
+from envelope import EnvelopeError, read_encrypted_bytes
 
-from .checkpoint import CheckpointStore
+from .checkpoint import CheckpointError, CheckpointStore
 from .config import ConfigError, TrainConfig
 from .data import DataError, TrainData
 from .distributed import DistContext, broadcast_bytes, init_process_group
 from .evaluation import evaluate
 from .loop import train
-from .reporting import JsonLinesReporter, NullReporter
+from .reporting import JsonLinesReporter
 
 KEY_BYTES = 32
 
@@ -35,11 +35,12 @@ KEY_BYTES = 32
 class SignalStopReporter(JsonLinesReporter):
     """JSON-lines reporter whose should_stop() turns True after SIGTERM or SIGINT."""
 
-    def __init__(self) -> None:
-        super().__init__(sys.stdout)
+    def __init__(self, stream: object | None = None) -> None:
+        super().__init__(stream)
         self.stop_requested = False
-        signal.signal(signal.SIGTERM, self._request_stop)
-        signal.signal(signal.SIGINT, self._request_stop)
+        self._previous = {
+            sig: signal.signal(sig, self._request_stop) for sig in (signal.SIGTERM, signal.SIGINT)
+        }
 
     def _request_stop(self, signum: int, frame: object) -> None:
         self.stop_requested = True
@@ -47,16 +48,17 @@ class SignalStopReporter(JsonLinesReporter):
     def should_stop(self) -> bool:
         return self.stop_requested
 
+    def close(self) -> None:
+        """Put back the signal handlers that were installed before."""
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
 
-class _QuietStopReporter(NullReporter):
+
+class _QuietStopReporter(SignalStopReporter):
     """Non-zero ranks: silent, but still stoppable by signal."""
 
-    def __init__(self) -> None:
-        self.stop_requested = False
-        signal.signal(signal.SIGTERM, lambda *_: setattr(self, "stop_requested", True))
-
-    def should_stop(self) -> bool:
-        return self.stop_requested
+    def _emit(self, payload: dict[str, object]) -> None:
+        pass
 
 
 def read_key_from_stdin() -> bytes:
@@ -97,38 +99,41 @@ def load_dataset(path: str, key: bytes, artifact_id: str | None) -> TrainData:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one job; returns the process exit status (0 ok, 2 bad config/data)."""
+    """Run one job; returns the exit status (0 done or stopped, 2 refused: config, data, key)."""
     parser = argparse.ArgumentParser(prog="python -m trainer.engine")
-    parser.add_argument(
-        "--config", required=True, type=Path, help="job.json (see module docstring)"
-    )
+    parser.add_argument("--config", required=True, type=Path, help="job.json (module docstring)")
     args = parser.parse_args(argv)
     ctx = DistContext.from_env()
     reporter = SignalStopReporter() if ctx.is_main else _QuietStopReporter()
     try:
-        job = load_job(args.config)
-        cfg = TrainConfig.from_dict(job["config"])
-        device = (
-            torch.device("cuda", ctx.local_rank)
-            if torch.cuda.is_available() and cfg.device != "cpu"
-            else None
-        )
-        init_process_group(ctx, device or torch.device("cpu"))
-        key = broadcast_bytes(
-            read_key_from_stdin() if ctx.is_main else None, ctx, device or torch.device("cpu")
-        )
-        data = load_dataset(job["dataset_path"], key, job.get("dataset_artifact_id"))
-        store = CheckpointStore(
-            job["checkpoint_dir"],
-            key,
-            key_id=job["key_id"],
-            artifact_id=job["artifact_id"],
-            keep_last=cfg.keep_last,
-        )
-        result = train(cfg, data, reporter, store)
-    except (ConfigError, DataError, ValueError) as exc:
-        reporter.event("error", str(exc))
+        summary = _run_job(args.config, ctx, reporter)
+    except (ConfigError, DataError, CheckpointError, EnvelopeError, ValueError) as exc:
+        reporter.event("error", f"{type(exc).__name__}: {exc}")
         return 2
+    finally:
+        reporter.close()
+    if ctx.is_main:
+        print(json.dumps(summary), flush=True)
+    return 0
+
+
+def _run_job(job_path: Path, ctx: DistContext, reporter: SignalStopReporter) -> dict[str, Any]:
+    """Load job, key and data; train (and evaluate); return the JSON summary (no record data)."""
+    job = load_job(job_path)
+    cfg = TrainConfig.from_dict(job["config"])
+    use_cuda = torch.cuda.is_available() and cfg.device != "cpu"
+    device = torch.device("cuda", ctx.local_rank) if use_cuda else torch.device("cpu")
+    init_process_group(ctx, device)
+    key = broadcast_bytes(read_key_from_stdin() if ctx.is_main else None, ctx, device)
+    data = load_dataset(job["dataset_path"], key, job.get("dataset_artifact_id"))
+    store = CheckpointStore(
+        job["checkpoint_dir"],
+        key,
+        key_id=job["key_id"],
+        artifact_id=job["artifact_id"],
+        keep_last=cfg.keep_last,
+    )
+    result = train(cfg, data, reporter, store)
     summary = {
         "type": "result",
         "step": result.step,
@@ -141,8 +146,6 @@ def main(argv: list[str] | None = None) -> int:
     if ctx.is_main and job.get("evaluate") and not result.stopped:
         metrics = evaluate(cfg, data, store, reporter)
         summary["perplexity"] = {
-            k: (v or {}).get("perplexity") for k, v in metrics.items() if k in ("base", "tuned")
+            name: (metrics[name] or {}).get("perplexity") for name in ("base", "tuned")
         }
-    if ctx.is_main:
-        print(json.dumps(summary), flush=True)
-    return 0
+    return summary

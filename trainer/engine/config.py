@@ -14,8 +14,6 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-import torch
-
 METHODS = ("lora", "dora", "qlora", "full", "freeze", "from_scratch")
 LR_SCHEDULES = ("cosine", "linear", "constant")
 SCRATCH_PRESETS = ("tiny", "10m", "50m", "125m", "350m", "1b")
@@ -313,6 +311,8 @@ def _check_method_requirements(cfg: TrainConfig) -> None:
 
 def qlora_available(device: str) -> bool:
     """True when 4-bit QLoRA can run: CUDA present, not forced to CPU, bitsandbytes importable."""
+    import torch  # here, not at module level: validating a config should not load torch
+
     if device == "cpu" or not torch.cuda.is_available():
         return False
     return importlib.util.find_spec("bitsandbytes") is not None

@@ -109,12 +109,19 @@ def prepare_model(
             else model.to(device)
         )
     if cfg.gradient_checkpointing:
-        unwrap_model(model).gradient_checkpointing_enable(
-            gradient_checkpointing_kwargs={"use_reentrant": False}
-        )
+        _enable_activation_checkpointing(unwrap_model(model))
     varlen = varlen_kernel_available(device) and precision != "fp32"  # flash kernels are 16-bit
     set_attention(model, VARLEN_ATTENTION if varlen else "sdpa")
     return PreparedModel(model, tokenizer, precision, varlen)
+
+
+def _enable_activation_checkpointing(model: nn.Module) -> None:
+    """Non-reentrant checkpointing (works with frozen inputs, so no input-grad hooks needed)."""
+    kwargs = {"use_reentrant": False}
+    if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5.2x spelling
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
 
 
 def _load_base(cfg: TrainConfig, device: torch.device, precision: str) -> tuple[nn.Module, Any]:

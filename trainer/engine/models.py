@@ -59,16 +59,27 @@ def load_model_config(model_dir: str | Path) -> PretrainedConfig:
         raise ConfigError(
             "base_model_dir", f"cannot read the model config in {path}: {exc}"
         ) from exc
-    if config.model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
+    if not _is_causal_lm(config):
         raise ConfigError(
             "base_model_dir",
-            f"{path} holds a '{config.model_type}' model, not a causal language model",
+            f"{path} holds a '{config.model_type}' model "
+            f"({', '.join(getattr(config, 'architectures', None) or [])}), not a causal language model",
         )
     if not any(path.glob("*.safetensors")):
         raise ConfigError(
             "base_model_dir", f"{path} has no .safetensors weights (pickled weights are refused)"
         )
     return config
+
+
+def _is_causal_lm(config: PretrainedConfig) -> bool:
+    """A decoder-only LM: its declared architecture (when stated) must be a causal-LM head."""
+    if config.model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES or config.is_encoder_decoder:
+        return False
+    architectures = getattr(config, "architectures", None) or []
+    return not architectures or any(
+        a.endswith(("ForCausalLM", "LMHeadModel")) for a in architectures
+    )
 
 
 def max_positions(config: PretrainedConfig) -> int | None:
@@ -143,12 +154,14 @@ def build_tiny_model(
     hidden: int = 64,
     layers: int = 2,
     heads: int = 4,
+    kv_heads: int | None = None,
     seed: int = 0,
 ) -> Path:
     """Write a tiny random Llama plus a BPE tokenizer as a normal HF model directory; returns it.
 
     The tokenizer is trained on a built-in corpus plus `vocab_corpus`. Deterministic for the same
-    arguments; takes well under 2 s. Used by tests and local development only.
+    arguments; takes well under 2 s. `kv_heads` < `heads` gives grouped-query attention. Used by
+    tests and local development only.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -158,7 +171,7 @@ def build_tiny_model(
     )
     config = llama_config(
         len(tokenizer),
-        (hidden, layers, heads, heads, hidden * 4),
+        (hidden, layers, heads, kv_heads or heads, hidden * 4),
         max_positions=2048,
         tokenizer=tokenizer,
     )

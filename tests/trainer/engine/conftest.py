@@ -3,39 +3,21 @@
 from __future__ import annotations
 
 import pytest
+import torch
+from engine_testkit import QA, TEXTS
 
 from envelope import generate_data_key
 from trainer.engine import CheckpointStore, TrainConfig, TrainData, build_tiny_model
 
-TEXTS = [
-    f"Invoice {i}: the customer in Valencia paid {i * 7} euros for the quick brown fox service."
-    * (1 + i % 3)
-    for i in range(40)
-]
-QA = [{"prompt": f"What is {i} plus {i}?", "completion": f"It is {2 * i}."} for i in range(40)]
 
-
-class RecordingReporter:
-    """Reporter that records everything; stops after `stop_after` should_stop() calls, or raises
-    `crash` on the given call (simulates a worker dying mid-run)."""
-
-    def __init__(self, stop_after: int | None = None, crash_at: int | None = None) -> None:
-        self.logs: list[tuple[int, dict[str, float]]] = []
-        self.events: list[tuple[str, str]] = []
-        self.calls = 0
-        self.stop_after, self.crash_at = stop_after, crash_at
-
-    def log(self, step: int, metrics: dict[str, float]) -> None:
-        self.logs.append((step, dict(metrics)))
-
-    def event(self, kind: str, message: str) -> None:
-        self.events.append((kind, message))
-
-    def should_stop(self) -> bool:
-        self.calls += 1
-        if self.crash_at is not None and self.calls == self.crash_at:
-            raise RuntimeError("simulated worker crash")
-        return self.stop_after is not None and self.calls > self.stop_after
+@pytest.fixture(scope="session", autouse=True)
+def _single_cpu_thread():
+    """The tiny model gains nothing from intra-op threads, and on a shared CI box OpenMP threads
+    contending for cores make every matmul orders of magnitude slower."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from trainer.engine import train
+from trainer.engine import build_tiny_model, train
 from trainer.engine.data import tokenize_split
 from trainer.engine.distributed import DistContext
 from trainer.engine.methods import prepare_model
@@ -27,17 +27,22 @@ def test_varlen_kernel_is_used_on_cuda():
     assert varlen_kernel_available(torch.device("cuda"))
 
 
-def test_packed_varlen_row_matches_each_record_run_alone(tiny_model_dir, text_data, small_config):
-    cfg = small_config(tiny_model_dir, device="cuda", precision="bf16")
+@pytest.mark.parametrize("kv_heads", [4, 2])  # 2 = grouped-query attention
+def test_packed_varlen_row_matches_each_record_run_alone(
+    tmp_path, text_data, small_config, kv_heads
+):
+    corpus = [r["text"] for r in text_data.train]
+    model_dir = str(build_tiny_model(tmp_path / "m", vocab_corpus=corpus, kv_heads=kv_heads))
+    cfg = small_config(model_dir, device="cuda", precision="bf16")
     prepared = prepare_model(cfg, torch.device("cuda"), train_records=text_data.train)
     assert prepared.varlen
     model, tok = prepared.model.eval(), prepared.tokenizer
     records, _ = tokenize_split(text_data.train[:6], tok)
     rows = plan_rows(records, 128, seed=0, epoch=0)
-    packed = per_token_losses(
-        model, collate(rows, records, 128, tok.pad_token_id).to("cuda"), varlen=True
-    )
+    batch = collate(rows, records, 128, tok.pad_token_id).to("cuda")
+    packed = per_token_losses(model, batch, varlen=True)
     set_attention(model, "sdpa")
+    masked = per_token_losses(model, batch)
     alone = []
     with torch.no_grad():
         for seg in (s for row in rows for s in row):
@@ -49,19 +54,42 @@ def test_packed_varlen_row_matches_each_record_run_alone(tiny_model_dir, text_da
             keep = labels != -100
             alone.append(F.cross_entropy(logits[keep], labels[keep], reduction="none"))
     torch.testing.assert_close(packed, torch.cat(alone), atol=3e-2, rtol=3e-2)
+    torch.testing.assert_close(packed, masked, atol=3e-2, rtol=3e-2)
 
 
 @pytest.mark.parametrize(
-    "method,precision", [("lora", "bf16-mixed"), ("full", "bf16-mixed"), ("full", "bf16")]
+    "method,precision",
+    [
+        ("lora", "bf16-mixed"),
+        ("dora", "bf16-mixed"),
+        ("full", "bf16-mixed"),
+        ("full", "bf16"),
+        ("from_scratch", "bf16-mixed"),
+    ],
 )
 def test_training_on_cuda_lowers_the_loss(
     tiny_model_dir, text_data, make_store, small_config, method, precision
 ):
-    cfg = small_config(
-        tiny_model_dir, method=method, device="cuda", precision=precision, max_steps=20
-    )
+    model_dir = None if method == "from_scratch" else tiny_model_dir
+    cfg = small_config(model_dir, method=method, device="cuda", precision=precision, max_steps=20)
     result = train(cfg, text_data, _Quiet(), make_store(f"gpu-{method}-{precision}"))
     assert result.losses[-1] < result.losses[0] - 0.2
+
+
+def test_gradient_checkpointing_on_cuda_matches_plain_training(
+    tiny_model_dir, text_data, make_store, small_config
+):
+    plain = train(
+        small_config(tiny_model_dir, device="cuda", max_steps=6),
+        text_data,
+        _Quiet(),
+        make_store("p"),
+    )
+    cfg = small_config(tiny_model_dir, device="cuda", max_steps=6, gradient_checkpointing=True)
+    recomputed = train(cfg, text_data, _Quiet(), make_store("r"))
+    torch.testing.assert_close(
+        torch.tensor(recomputed.losses), torch.tensor(plain.losses), atol=2e-3, rtol=0
+    )
 
 
 def test_resume_on_cuda_reproduces_the_curve(tiny_model_dir, text_data, make_store, small_config):
