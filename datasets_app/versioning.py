@@ -137,15 +137,48 @@ def build_version(
         "approver": actor.username,
         "approved_at": timezone.now().isoformat(),
     }
+    stats = compute_token_stats(key)
     with transaction.atomic():
         number = (dataset.versions.aggregate(n=Max("number"))["n"] or 0) + 1
         version = DatasetVersion.objects.create(
+            token_stats=stats,
             dataset=dataset, number=number, data_key=key, content_hash=digest.hexdigest(),
             record_count=sum(splits.values()), split_counts=dict(splits),
             record_kinds=dict(kinds), lineage=lineage, approved_by=actor.user,
         )
         Dataset.objects.filter(pk=dataset.pk).update(status=DatasetStatus.APPROVED)
     return version
+
+
+STATS_SAMPLE = 20_000
+# Rough CPU training speed of the default base model, for the per-epoch time estimate.
+DEFAULT_TOKENS_PER_SECOND = 400.0
+
+
+def compute_token_stats(key: Any, *, seq_len: int = 1024) -> dict[str, Any]:
+    """Token statistics of a version's records with the default base model's tokenizer (on up
+    to ``STATS_SAMPLE`` records, scaled up); empty when no base model is registered."""
+    from datasets_app.pipeline.stats import token_stats
+    from trainer.models import BaseModel
+
+    base = BaseModel.objects.filter(is_default=True).first()
+    if base is None:
+        return {}
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(base.path, local_files_only=True)
+    texts: list[str] = []
+    with vault.open_blob(key, VERSION_BLOB) as stream:
+        for line in stream:
+            record = json.loads(line)
+            texts.append(" ".join(t for _, t in ingestion.record_fields(record)))
+            if len(texts) >= STATS_SAMPLE:
+                break
+    stats = token_stats(texts, tokenizer, max_seq_len=min(seq_len, base.max_seq_len),
+                        tokens_per_second=DEFAULT_TOKENS_PER_SECOND)
+    stats["tokenizer"] = base.name
+    stats["sampled"] = len(texts) >= STATS_SAMPLE
+    return stats
 
 
 def iter_version_records(version: DatasetVersion) -> Iterator[dict[str, Any]]:

@@ -157,6 +157,8 @@ def _train_and_record(job: TrainingJob, config: Any, lease: Lease, reporter: Job
     store = CheckpointStore(checkpoint_dir(job), data_key=key, key_id=job.data_key.artifact_id,
                             artifact_id=job.data_key.artifact_id, keep_last=config.keep_last)
     latest = store.latest()
+    _audit_decryption(job, "resume" if latest is not None else "train",
+                      latest.step if latest is not None else 0)
     if latest is not None:
         services.add_event(job, "resumed", f"Resumed from step {latest.step} "
                            f"(attempt {lease.attempt}).", data={"step": latest.step})
@@ -175,11 +177,21 @@ def _train_and_record(job: TrainingJob, config: Any, lease: Lease, reporter: Job
                            "checkpoint was kept.")
         return
     services.add_event(job, "evaluating", "Training finished; evaluating on the test split.")
+    _audit_decryption(job, "evaluate", result.step)
     metrics = evaluate(config, data, store, reporter)
     evaluation, samples = _split_samples(metrics)
     _store_model_version(job, store, evaluation, samples)
     services.finish_job(lease, JobStatus.SUCCEEDED, evaluation=evaluation)
     services.add_event(job, "succeeded", "Training and evaluation finished.")
+
+
+def _audit_decryption(job: TrainingJob, purpose: str, step: int) -> None:
+    """Decrypting training data, checkpoints or the trained model is an audited access."""
+    from audit.services import SYSTEM, record_event
+
+    record_event(SYSTEM, "checkpoint.decrypt" if purpose != "train" else "dataset.decrypt",
+                 obj=job, details={"purpose": purpose, "step": step,
+                                   "dataset_version": job.dataset_version_id})
 
 
 def _split_samples(metrics: dict[str, Any]) -> tuple[dict[str, Any], list[Any]]:

@@ -145,10 +145,13 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
             raise NotFound("No such finding.")
         form = s.DecisionSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        finding = services.decide_finding(actor_from_request(request), finding,
-                                          form.validated_data["decision"],
-                                          start=form.validated_data.get("start"),
-                                          end=form.validated_data.get("end"))
+        try:
+            finding = services.decide_finding(actor_from_request(request), finding,
+                                              form.validated_data["decision"],
+                                              start=form.validated_data.get("start"),
+                                              end=form.validated_data.get("end"))
+        except ValueError as exc:
+            raise ValidationError({"span": [str(exc)]}) from exc
         return Response(s.FindingSerializer(finding).data)
 
     @extend_schema(request=s.NewFindingSerializer, responses={201: s.FindingSerializer})
@@ -156,8 +159,11 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     def add_finding(self, request: Request, pk: str | None = None) -> Response:
         form = s.NewFindingSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        finding = services.add_finding(actor_from_request(request), self.get_object(),
-                                       **form.validated_data)
+        try:
+            finding = services.add_finding(actor_from_request(request), self.get_object(),
+                                           **form.validated_data)
+        except ValueError as exc:
+            raise ValidationError({"record_index": [str(exc)]}) from exc
         return Response(s.FindingSerializer(finding).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={200: dict})
