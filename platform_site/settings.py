@@ -259,6 +259,8 @@ JOB_LEASE_SECONDS = env_int("SOBERANA_JOB_LEASE_SECONDS", 60, minimum=5)
 JOB_MAX_ATTEMPTS = env_int("SOBERANA_JOB_MAX_ATTEMPTS", 3, minimum=1)
 LEASE_SWEEP_SECONDS = env_int("SOBERANA_LEASE_SWEEP_SECONDS", 10, minimum=1)
 MAX_RUNNING_JOBS_PER_PROJECT = env_int("SOBERANA_MAX_RUNNING_JOBS_PER_PROJECT", 2, minimum=1)
+# Memory of the GPUs jobs will run on (0: CPU). Jobs that will not fit are refused at submission.
+TARGET_GPU_MEMORY_GB = env_int("SOBERANA_TARGET_GPU_MEMORY_GB", 0, minimum=0)
 TRAINING_DEVICE = env_choice("SOBERANA_TRAINING_DEVICE", "auto", ("auto", "cpu", "cuda"))
 DEFAULT_BASE_MODEL = env_str("SOBERANA_DEFAULT_BASE_MODEL", "smollm2-135m-instruct")
 

@@ -35,12 +35,14 @@ class JobReporter:
     def __init__(self, lease: Lease, total_steps: int) -> None:
         self.lease = lease
         self.total_steps = total_steps
+        self.estimate: dict[str, Any] = {}
         self.lost = threading.Event()
         self._last_cancel_check = 0.0
         self._cancel = False
 
     def log(self, step: int, metrics: dict[str, float]) -> None:
-        progress = {"step": step, "total_steps": int(metrics.get("total_steps", self.total_steps))}
+        progress = {"step": step, "total_steps": int(metrics.get("total_steps", self.total_steps)),
+                    "estimate": self.estimate}
         progress.update({k: _finite(metrics[k]) for k in PROGRESS_KEYS if k in metrics})
         if not services.record_progress(self.lease, progress):
             self.lost.set()
@@ -116,6 +118,7 @@ def run_claimed_job(lease: Lease) -> None:
     config = services.build_engine_config(job.dataset_version, job.base_model, job.method,
                                           job.hyperparameters)
     reporter = JobReporter(lease, config.max_steps)
+    reporter.estimate = (job.progress or {}).get("estimate", {})
     heartbeat = Heartbeat(lease, reporter)
     heartbeat.start()
     previous_handler = _catch_sigterm()

@@ -80,6 +80,23 @@ def build_engine_config(
     return config
 
 
+def estimate_job(config: Any, base_model: BaseModel | None) -> dict[str, Any]:
+    """Peak memory and time of a configuration on the target device (engine's estimate).
+
+    The target is ``SOBERANA_TARGET_GPU_MEMORY_GB`` (0: the CPU and this host's memory)."""
+    from transformers import AutoConfig
+
+    from trainer.engine import estimate_resources
+
+    if base_model is None:
+        return {}
+    model_config = AutoConfig.from_pretrained(base_model.path, local_files_only=True)
+    gpu_bytes = settings.TARGET_GPU_MEMORY_GB * 2**30 if settings.TARGET_GPU_MEMORY_GB else None
+    estimate = estimate_resources(config, model_config, gpu_bytes)
+    estimate.pop("breakdown", None)
+    return estimate
+
+
 def create_job(
     actor: Actor,
     version: DatasetVersion,
@@ -96,13 +113,17 @@ def create_job(
     if base_model is None and method != "from_scratch":
         raise JobRequestError("base_model", "a base model is required for this method")
     config = build_engine_config(version, base_model, method, hyperparameters)
+    estimate = estimate_job(config, base_model)
+    if estimate and not estimate["fits"]:
+        raise JobRequestError("batch_size", f"This configuration will not fit: {estimate['reason']}.")
     with transaction.atomic():
         key, _ = vault.create_data_key("job", parent=version.data_key)
         job = TrainingJob.objects.create(
             project_id=version.dataset.project_id, dataset_version=version, base_model=base_model,
             method=method, hyperparameters=_public_hyperparameters(config), priority=priority,
             created_by=actor.user, data_key=key,
-            progress={"step": 0, "total_steps": config.max_steps, "loss": None},
+            progress={"step": 0, "total_steps": config.max_steps, "loss": None,
+                      "estimate": estimate},
         )
         add_event(job, "queued", "Job queued.")
         record_event(actor, "job.create", obj=job, details={"method": method,

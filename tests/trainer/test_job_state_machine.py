@@ -94,3 +94,30 @@ def test_job_on_unknown_hyperparameter_is_refused_naming_the_field(
                             base_model=tiny_base_model, method="lora",
                             hyperparameters={"learning_rate": 5})
     assert info.value.field == "learning_rate"
+
+
+def test_a_configuration_that_will_not_fit_is_refused_naming_what_to_change(
+    cast: Any, tiny_base_model: Any, approved_version: Any, settings: Any
+) -> None:
+    from audit.services import Actor
+
+    settings.TARGET_GPU_MEMORY_GB = 1
+    with pytest.raises(services.JobRequestError) as info:
+        services.create_job(Actor(user=cast.engineer), approved_version,
+                            base_model=tiny_base_model, method="full",
+                            hyperparameters={"batch_size": 512, "seq_len": 512, "device": "cuda"})
+    assert info.value.field == "batch_size" and "will not fit" in info.value.message
+
+
+def test_estimate_endpoint_and_queue_positions(
+    cast: Any, api_client_for: Any, tiny_base_model: Any, approved_version: Any, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(services, "enqueue_job", lambda _id: None)
+    client = api_client_for(cast.engineer)
+    body = {"dataset": approved_version.dataset_id, "hyperparameters": {"max_steps": 4}}
+    estimate = client.post("/api/v1/jobs/estimate/", body, format="json").json()
+    assert estimate["fits"] is True and estimate["peak_mem_bytes"] > 0
+    first = client.post("/api/v1/jobs/", body, format="json").json()
+    urgent = client.post("/api/v1/jobs/", body | {"priority": 5}, format="json").json()
+    assert client.get(f"/api/v1/jobs/{urgent['id']}/").json()["queue_position"] == 1
+    assert client.get(f"/api/v1/jobs/{first['id']}/").json()["queue_position"] == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db.models import Q
 from rest_framework import serializers
 
 from trainer.engine_meta import METHOD_CHOICES
@@ -19,13 +20,22 @@ class JobSerializer(serializers.ModelSerializer):
     dataset_version = serializers.IntegerField(source="dataset_version_id", read_only=True)
     base_model = serializers.IntegerField(source="base_model_id", read_only=True)
     model_version = serializers.SerializerMethodField()
+    queue_position = serializers.SerializerMethodField()
 
     class Meta:
         model = TrainingJob
         fields = ["id", "project", "dataset", "dataset_version", "base_model", "method",
                   "hyperparameters", "priority", "status", "created_at", "started_at",
                   "finished_at", "attempts", "progress", "evaluation", "error",
-                  "cancel_requested", "model_version"]
+                  "cancel_requested", "model_version", "queue_position"]
+
+    def get_queue_position(self, obj: TrainingJob) -> int | None:
+        """1 for the next job to start (higher priority first, then oldest); None unless queued."""
+        if obj.status != "queued":
+            return None
+        ahead = TrainingJob.objects.filter(status="queued").filter(
+            Q(priority__gt=obj.priority) | Q(priority=obj.priority, created_at__lt=obj.created_at))
+        return ahead.count() + 1
 
     def get_model_version(self, obj: TrainingJob) -> int | None:
         version = ModelVersion.objects.filter(job=obj).values_list("pk", flat=True).first()

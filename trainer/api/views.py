@@ -50,6 +50,20 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
                                   priority=data["priority"])
         return Response(self.get_serializer(job).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(request=s.JobCreateSerializer, responses={200: dict})
+    @action(detail=False, methods=["post"])
+    def estimate(self, request: Request) -> Response:
+        """Estimated peak memory and time of a job request, and whether it fits, without
+        creating anything."""
+        form = s.JobCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        version = _resolve_version(request, data["dataset"], data.get("dataset_version"))
+        base_model = _resolve_base_model(data.get("base_model"), data["method"])
+        config = services.build_engine_config(version, base_model, data["method"],
+                                              data["hyperparameters"])
+        return Response(services.estimate_job(config, base_model))
+
     @extend_schema(responses=s.JobEventSerializer(many=True))
     @action(detail=True, methods=["get"])
     def events(self, request: Request, pk: str | None = None) -> Response:
