@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from datetime import timedelta
 from typing import Any
 
@@ -90,6 +91,9 @@ def estimate_job(config: Any, base_model: BaseModel | None) -> dict[str, Any]:
 
     if base_model is None:
         return {}
+    if not (Path(base_model.path) / "config.json").is_file():
+        raise JobRequestError("base_model", f"The files of base model {base_model.name!r} are "
+                                            "missing on disk; ask an administrator to register it again.")
     model_config = AutoConfig.from_pretrained(base_model.path, local_files_only=True)
     gpu_bytes = settings.TARGET_GPU_MEMORY_GB * 2**30 if settings.TARGET_GPU_MEMORY_GB else None
     estimate = estimate_resources(config, model_config, gpu_bytes)

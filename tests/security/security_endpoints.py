@@ -190,6 +190,12 @@ def request_kwargs(key: str, method: str, world: Any, side: Any) -> dict[str, An
             "base_model": world.base_model.pk,
             "hyperparameters": {"max_steps": 2, "seq_len": 32},
         },
+        ("api:job-estimate", "POST"): {
+            "dataset": side.approved_dataset.pk,
+            "method": "lora",
+            "base_model": world.base_model.pk,
+            "hyperparameters": {"max_steps": 2, "seq_len": 32},
+        },
     }
     if (key, method) in json_bodies:
         return {"data": json_bodies[(key, method)], "format": "json"}

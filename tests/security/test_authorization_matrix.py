@@ -106,6 +106,7 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("api:job-list", "GET"): OPEN_TO_SIGNED_IN,
     # The dataset is named in the body: outside the project it reads as "No such dataset".
     ("api:job-list", "POST"): project("engineer", "owner", non_member="bad_request"),
+    ("api:job-estimate", "POST"): project("engineer", "owner", non_member="bad_request"),
     ("api:job-detail", "GET"): ALL_MEMBERS,
     ("api:job-cancel", "POST"): project("engineer", "owner"),
     ("api:job-checkpoints", "GET"): ALL_MEMBERS,

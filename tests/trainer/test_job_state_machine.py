@@ -121,3 +121,16 @@ def test_estimate_endpoint_and_queue_positions(
     urgent = client.post("/api/v1/jobs/", body | {"priority": 5}, format="json").json()
     assert client.get(f"/api/v1/jobs/{urgent['id']}/").json()["queue_position"] == 1
     assert client.get(f"/api/v1/jobs/{first['id']}/").json()["queue_position"] == 2
+
+
+def test_a_base_model_missing_on_disk_is_refused_naming_the_field(
+    cast: Any, approved_version: Any
+) -> None:
+    from audit.services import Actor
+    from trainer.models import BaseModel
+
+    gone = BaseModel.objects.create(name="gone", path="/nonexistent/model", max_seq_len=512)
+    with pytest.raises(services.JobRequestError) as info:
+        services.create_job(Actor(user=cast.engineer), approved_version, base_model=gone,
+                            method="lora", hyperparameters={"max_steps": 2})
+    assert info.value.field == "base_model" and "missing on disk" in info.value.message

@@ -10,6 +10,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.roles import Action
+from accounts.services import require
 from audit.services import actor_from_request
 from datasets_app.models import DatasetVersion
 from datasets_app.services import visible_datasets
@@ -59,6 +61,8 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         form.is_valid(raise_exception=True)
         data = form.validated_data
         version = _resolve_version(request, data["dataset"], data.get("dataset_version"))
+        require(actor_from_request(request), version.dataset.project_id, Action.LAUNCH_JOB,
+                obj=version.dataset)
         base_model = _resolve_base_model(data.get("base_model"), data["method"])
         config = services.build_engine_config(version, base_model, data["method"],
                                               data["hyperparameters"])

@@ -57,8 +57,8 @@ def resolve_device(cfg: TrainConfig) -> torch.device:
 
 
 def resolve_precision(cfg: TrainConfig, device: torch.device) -> str:
-    """'auto' -> bf16-mixed on CUDA, fp32 on CPU. Raises ConfigError('precision') for bf16 on a CPU
-    without bf16 support is not checked: PyTorch emulates it, slowly but correctly."""
+    """'auto' -> bf16-mixed on CUDA, fp32 on CPU; explicit choices are kept (bf16 on a CPU works,
+    emulated and slow)."""
     if cfg.precision != "auto":
         return cfg.precision
     return "bf16-mixed" if device.type == "cuda" else "fp32"
@@ -130,7 +130,11 @@ def _load_base(cfg: TrainConfig, device: torch.device, precision: str) -> tuple[
     tokenizer = load_tokenizer(cfg.base_model_dir)
     quantization = _qlora_quantization() if cfg.method == "qlora" else None
     model = load_causal_lm(
-        cfg.base_model_dir, dtype=_storage_dtype(cfg, precision), quantization_config=quantization
+        cfg.base_model_dir,
+        dtype=_storage_dtype(cfg, precision),
+        quantization_config=quantization,
+        # 4-bit weights are quantised while loading, so they must load straight onto the GPU.
+        device_map={"": device.index or 0} if quantization is not None else None,
     )
     if quantization is not None:
         from peft import prepare_model_for_kbit_training

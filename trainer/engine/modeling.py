@@ -8,7 +8,8 @@ Two attention paths give the same result for a packed batch:
   boundaries computed on the CPU during packing, so no mask is ever materialised.
 
 The loss never builds the full [tokens, vocab] logits: only target positions go through the LM
-head, in checkpointed chunks, so peak memory stays flat for large vocabularies.
+head, in chunks that are recomputed in backward when large, so peak memory stays flat for large
+vocabularies while tiny models skip the recomputation.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from .packing import Batch
 
 VARLEN_ATTENTION = "soberana_varlen"
 LOSS_CHUNK_TOKENS = 8192
+RECOMPUTE_ABOVE_BYTES = 64 * 2**20  # smaller logits are cheaper to keep than to recompute
 
 try:  # torch >= 2.9 ships a FlashAttention varlen op; older builds fall back to SDPA.
     from torch.nn.attention.varlen import varlen_attn as _varlen_attn
@@ -173,6 +175,11 @@ def target_hidden_states(
     return flat_hidden.index_select(0, batch.target_index), batch.target_ids
 
 
+def _logits_bytes(hidden: torch.Tensor, head: nn.Module) -> int:
+    """fp32 bytes of one chunk's logits (what checkpointing the loss would save)."""
+    return min(hidden.shape[0], LOSS_CHUNK_TOKENS) * head.weight.shape[0] * 4
+
+
 class PackedLossModel(nn.Module):
     """Wraps a causal LM so that forward(batch) returns the summed token loss of the batch.
 
@@ -188,10 +195,11 @@ class PackedLossModel(nn.Module):
         hidden, targets = target_hidden_states(self.model, batch, self.varlen)
         head = unwrap_model(self.model).get_output_embeddings()
         total = hidden.new_zeros((), dtype=torch.float32)
+        recompute = torch.is_grad_enabled() and _logits_bytes(hidden, head) > RECOMPUTE_ABOVE_BYTES
         for h, y in zip(
             hidden.split(LOSS_CHUNK_TOKENS), targets.split(LOSS_CHUNK_TOKENS), strict=True
         ):
-            if torch.is_grad_enabled():
+            if recompute:
                 total = total + checkpoint(_chunk_loss_sum, h, y, head, use_reentrant=False)
             else:
                 total = total + _chunk_loss_sum(h, y, head)

@@ -111,6 +111,7 @@ def load_causal_lm(
     dtype: torch.dtype,
     attn_implementation: str = "sdpa",
     quantization_config: object | None = None,
+    device_map: dict[str, int] | None = None,
 ) -> PreTrainedModel:
     """Load a vetted causal LM from safetensors only, offline; ConfigError('base_model_dir')."""
     load_model_config(model_dir)
@@ -122,6 +123,7 @@ def load_causal_lm(
             dtype=dtype,
             attn_implementation=attn_implementation,
             quantization_config=quantization_config,
+            device_map=device_map,
         )
     except (OSError, ValueError) as exc:
         raise ConfigError("base_model_dir", f"cannot load the model in {model_dir}: {exc}") from exc

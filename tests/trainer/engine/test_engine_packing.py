@@ -129,3 +129,24 @@ def test_each_rank_gets_different_rows(mixed_records):
     ]
     a, b = (s.next_batch().input_ids for s in ranks)
     assert not torch.equal(a, b)
+
+
+def test_grouped_query_attention_model_packs_correctly(tmp_path, mixed_records):
+    from trainer.engine import build_tiny_model
+
+    model_dir = build_tiny_model(tmp_path / "gqa", kv_heads=2)
+    model, tokenizer = (
+        load_causal_lm(model_dir, dtype=torch.float32).eval(),
+        load_tokenizer(model_dir),
+    )
+    records, _ = tokenize_split(
+        [{"text": "the quick brown fox " * k} for k in (1, 2, 4)], tokenizer
+    )
+    rows = plan_rows(records, 64, seed=0, epoch=0)
+    batch = collate(rows, records, 64, tokenizer.pad_token_id)
+    alone = _losses_alone(model, records, rows)
+    torch.testing.assert_close(per_token_losses(model, batch), alone, atol=1e-5, rtol=1e-5)
+    set_attention(model, VARLEN_ATTENTION)
+    torch.testing.assert_close(
+        per_token_losses(model, batch, varlen=True), alone, atol=1e-5, rtol=1e-5
+    )
