@@ -150,7 +150,7 @@ def _parse_report_dict(report: Any) -> dict[str, Any]:
             {"source": src, "line": line, "reason": reason}
             for src, line, reason in report.skipped_lines[:100]
         ],
-        "skipped_count": len(report.skipped_lines),
+        "skipped_count": report.skipped_total,
         "notices": report.notices[:50],
     }
 

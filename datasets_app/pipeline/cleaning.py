@@ -188,16 +188,9 @@ class Cleaner:
         if self.config.dedup_exact and digest in self._exact_seen:
             return self._drop("dedup_exact", record, "exact duplicate of an earlier record")
         record = record.with_lang(detect_language(text))
-        if self.config.languages is not None and record.lang not in self.config.languages:
-            reason = f'language "{record.lang}" is not one of {", ".join(self.config.languages)}'
-            return self._drop("language", record, reason)
-        if self._near is not None:
-            similarity = self._near.check_and_add(normalized)
-            if similarity is not None:
-                reason = (
-                    f"near duplicate (estimated similarity {similarity:.2f}) of an earlier record"
-                )
-                return self._drop("dedup_near", record, reason)
+        step, reason = self._language_or_near_problem(record, normalized)
+        if reason:
+            return self._drop(step, record, reason)
         return self._keep(record, digest)
 
     def process_many(self, records: Iterable[Record]) -> Iterator[Record]:
@@ -234,6 +227,20 @@ class Cleaner:
         step.changed += 1
         if len(step.examples) < EXAMPLES_PER_STEP:
             step.examples.append(_change_example("\n\n".join(before), "\n\n".join(after), source))
+
+    def _language_or_near_problem(self, record: Record, normalized: str) -> tuple[str, str | None]:
+        """Returns (step, reason) for the first of language filter / near dedup that drops.
+
+        Near dedup comes last because it also remembers the text when it does not drop it.
+        """
+        languages = self.config.languages
+        if languages is not None and record.lang not in languages:
+            return "language", f'language "{record.lang}" is not one of {", ".join(languages)}'
+        similarity = self._near.check_and_add(normalized) if self._near is not None else None
+        if similarity is not None:
+            reason = f"near duplicate (estimated similarity {similarity:.2f}) of an earlier record"
+            return "dedup_near", reason
+        return "", None
 
     def _length_problem(self, text: str) -> str | None:
         if len(text) < self.config.min_chars:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from datasets_app.pipeline.records import ParseError, ParseOptions, ParseReport, Record, reject_line
 from datasets_app.pipeline.textstream import LineDecoder, iter_raw_lines, spool
@@ -95,6 +95,19 @@ def _iter_delimited(
     _raise_field_limit(options.max_record_bytes)
     header = _read_header(reader, path)
     plan = plan_columns(header, options.text_columns, path)
+    for start, row in _rows(reader, path, options, report):
+        if len(row) != len(header):
+            reason = f"expected {len(header)} columns, found {len(row)}"
+            reject_line(reason, path=path, line=start, options=options, report=report)
+            continue
+        yield plan.build(row, f"{path}:{start}")
+
+
+def _rows(
+    reader: Any, path: str, options: ParseOptions, report: ParseReport
+) -> Iterator[tuple[int, list[str]]]:
+    """Yields (first line, row) for non-blank rows of a csv reader (its type is private);
+    csv errors become bad lines."""
     while True:
         start = reader.line_num + 1
         try:
@@ -102,17 +115,11 @@ def _iter_delimited(
         except StopIteration:
             return
         except csv.Error as exc:
-            reject_line(
-                f"malformed row ({exc})", path=path, line=start, options=options, report=report
-            )
-            continue
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) != len(header):
-            reason = f"expected {len(header)} columns, found {len(row)}"
+            reason = f"malformed row ({exc})"
             reject_line(reason, path=path, line=start, options=options, report=report)
             continue
-        yield plan.build(row, f"{path}:{start}")
+        if any(cell.strip() for cell in row):
+            yield start, row
 
 
 def _read_header(reader: Iterator[list[str]], path: str) -> list[str]:

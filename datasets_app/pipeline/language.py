@@ -108,6 +108,7 @@ class _Model:
     def text_scores(self, words: list[str]) -> np.ndarray:
         """Returns the summed per-language scores of ``words`` (bonus included)."""
         with self._lock:
+            # A sample holds at most SAMPLE_CHARS / 2 words, far fewer than the cache rows.
             if len(self._word_rows) + len(words) > _WORD_CACHE_LIMIT:
                 self._word_rows.clear()  # bounded memory; results never depend on the cache
             rows = list(map(self._word_rows.get, words))

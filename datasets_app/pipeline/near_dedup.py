@@ -2,9 +2,8 @@
 
 Texts are sketched from word 3-shingles of their normalized form; signatures are computed
 with numpy exactly as datasketch's "affine32" MinHash would (tested), then indexed in
-datasketch's MinHashLSH. LSH candidates are
-confirmed by comparing full signatures, so the threshold is an estimated Jaccard
-similarity, not just a band collision.
+datasketch's MinHashLSH. LSH candidates are confirmed by comparing full signatures, so the
+threshold is an estimated Jaccard similarity, not just a band collision.
 
 Memory bound (documented limit): only the most recent ``window`` indexed texts can be
 matched. The index is kept in two generations of ``window // 2`` texts; when the current

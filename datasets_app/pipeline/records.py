@@ -70,6 +70,13 @@ class Record:
     def __post_init__(self) -> None:
         if self.kind not in RECORD_KINDS:
             raise InvalidRecord(f'unknown record kind "{self.kind}"')
+        self._check_shape()
+        if self.kind == "chat":
+            self._check_messages()
+        if self.lang is not None and not isinstance(self.lang, str):
+            raise InvalidRecord('"lang" must be a string')
+
+    def _check_shape(self) -> None:
         present = {
             name
             for name in ("text", "prompt", "completion", "messages")
@@ -87,10 +94,6 @@ class Record:
         for name in ("text", "prompt", "completion"):
             if name in expected and not isinstance(getattr(self, name), str):
                 raise InvalidRecord(f'"{name}" must be a string')
-        if self.kind == "chat":
-            self._check_messages()
-        if self.lang is not None and not isinstance(self.lang, str):
-            raise InvalidRecord('"lang" must be a string')
 
     def _check_messages(self) -> None:
         if not isinstance(self.messages, tuple) or not self.messages:

@@ -1,11 +1,23 @@
 """Cleaner: each step's effect, its report counts/examples, dedup, language and config."""
 
+import ftfy
+import numpy as np
 import pytest
+from datasketch import MinHash
 
 from datasets_app.pipeline.cleaning import Cleaner, CleaningConfig, CleaningReport
-from datasets_app.pipeline.near_dedup import NearDuplicateIndex
+from datasets_app.pipeline.htmltext import html_to_text, strip_html
+from datasets_app.pipeline.near_dedup import (
+    NearDuplicateIndex,
+    minhash_values,
+    shingle_hashes,
+    word_hashes,
+)
 from datasets_app.pipeline.parsing import Message, Record
+from datasets_app.pipeline.splits import normalize_for_split
 from datasets_app.pipeline.text_filters import (
+    _FTFY_CONFIG,
+    fix_unicode,
     normalize_whitespace,
     strip_control,
     strip_email_quotes,
@@ -256,3 +268,66 @@ def test_process_many_yields_only_kept_records():
     cleaner = Cleaner(CleaningConfig())
     kept = list(cleaner.process_many([text(EN), text(EN), text(ES)]))
     assert [r.lang for r in kept] == ["en", "es"]
+
+
+# --- building blocks ---------------------------------------------------------------------------
+
+
+def test_signature_matches_datasketch_affine32_minhash_exactly():
+    normalized = normalize_for_split(EN + " " + ES)
+    hashes = shingle_hashes(normalized)
+    permutations = MinHash(num_perm=64, seed=1).permutations
+    reference = MinHash(num_perm=64, hashfunc=int, permutations=permutations, scheme="affine32")
+    reference.update_batch(hashes.tolist())
+    assert np.array_equal(minhash_values(hashes, permutations), reference.hashvalues)
+
+
+def test_word_hashes_are_deterministic_and_position_sensitive():
+    hashes = word_hashes("ab ba ab")
+    assert hashes[0] == hashes[2] != hashes[1]
+    assert word_hashes("ab")[0] == PINNED_AB_HASH  # stable across processes and releases
+
+
+PINNED_AB_HASH = 0x63000000A89B
+
+
+def test_short_texts_are_never_near_duplicates():
+    index = NearDuplicateIndex(threshold=0.85)
+    assert index.check_and_add("two words") is None
+    assert index.check_and_add("two words") is None
+    assert index.remembered == 0
+
+
+@pytest.mark.parametrize(
+    ("broken", "fixed"),
+    [
+        ("MarÃ­a PÃ©rez llegÃ³", "María Pérez llegó"),
+        ("donâ€™t", "don\u2019t"),
+        ("Ð¿Ñ€Ð¸Ð²ÐµÑ‚", "привет"),
+        ("ﬁnal ﬂow", "final flow"),
+        ("ＦＵＬＬ width", "FULL width"),
+    ],
+)
+def test_fix_unicode_repairs_common_damage(broken, fixed):
+    assert fix_unicode(broken) == fixed
+
+
+def test_fix_unicode_shortcut_agrees_with_ftfy_on_clean_text():
+    samples = [ES, "Ça va? Größe, naïve café, São Paulo", "“curly” — dash…", "e\u0301 combining"]
+    for sample in samples:
+        assert fix_unicode(sample) == ftfy.fix_text(sample, _FTFY_CONFIG)
+
+
+def test_html_attributes_comments_and_unclosed_scripts_never_survive():
+    markup = '<p onclick="evil()">Hi<!-- secret --><img alt="x" src="y"></p><script>never'
+    assert html_to_text(markup) == "Hi"
+
+
+def test_html_pre_blocks_keep_their_layout():
+    assert (
+        html_to_text("<p>Code:</p><pre>  a = 1\n    b = 2</pre>") == "Code:\n\n  a = 1\n    b = 2"
+    )
+
+
+def test_escaped_markup_is_unescaped_as_text_not_parsed():
+    assert strip_html("Use &lt;b&gt; for bold &amp; more") == "Use <b> for bold & more"

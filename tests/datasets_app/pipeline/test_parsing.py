@@ -1,5 +1,6 @@
 """Parsing: format detection, JSONL/CSV/TSV/Parquet/text/Markdown, encodings, bad input."""
 
+import csv
 import io
 import json
 
@@ -124,6 +125,11 @@ def test_detect_format_refuses_binary_data_in_a_text_format():
         detect_format("notes.txt", b"abc\x00\x01\x02")
     with pytest.raises(ParseError, match="PNG"):
         detect_format("data.jsonl", b"\x89PNG\r\n\x1a\n")
+
+
+def test_detect_format_refuses_control_heavy_data_without_nul_bytes():
+    with pytest.raises(ParseError, match="control bytes"):
+        detect_format("notes.txt", bytes(range(1, 32)) * 20)
 
 
 def test_detect_format_refuses_utf16_with_advice():
@@ -388,3 +394,35 @@ def test_markdown_keeps_code_fences_whole_and_attaches_headings():
         "```\ncode\n\nmore code\n```",
         "## Lonely heading",
     ]
+
+
+def test_jsonl_with_windows_line_endings_parses():
+    records, _ = parse("a.jsonl", b'{"text": "a"}\r\n{"text": "b"}\r\n')
+    assert [r.text for r in records] == ["a", "b"]
+
+
+@pytest.fixture
+def small_csv_field_limit():
+    previous = csv.field_size_limit()
+    csv.field_size_limit(40)
+    yield
+    csv.field_size_limit(previous)
+
+
+def test_unterminated_quote_is_bounded_by_the_field_limit_and_reported(small_csv_field_limit):
+    data = b'id,text\n1,ok\n2,"never closed\n' + b"filler text\n" * 6 + b"3,after\n"
+    with pytest.raises(ParseError, match="line 3: malformed row .*field larger than field limit"):
+        parse("d.csv", data, max_record_bytes=30)
+    records, report = parse("d.csv", data, max_record_bytes=30, skip_bad_lines=True)
+    assert [r.text for r in records] == ["ok", "after"]
+    assert report.skipped_lines[0][1] == 3
+
+
+def test_with_text_fields_is_the_inverse_of_text_fields():
+    chat = Record(kind="chat", messages=(Message("user", "a"), Message("assistant", "b")))
+    assert chat.with_text_fields(["x", "y"]).messages == (
+        Message("user", "x"),
+        Message("assistant", "y"),
+    )
+    with pytest.raises(InvalidRecord):
+        chat.with_text_fields(["only one"])
