@@ -13,7 +13,7 @@ class JobForm(forms.Form):
     method = forms.ChoiceField(choices=[(m, m) for m in METHOD_CHOICES], initial="lora")
     max_steps = forms.IntegerField(min_value=1, max_value=1_000_000, initial=30)
     learning_rate = forms.FloatField(min_value=1e-7, max_value=1.0, initial=2e-4)
-    batch_size = forms.IntegerField(min_value=1, max_value=512, initial=4)
+    batch_size = forms.IntegerField(min_value=1, max_value=512, initial=2)
     seq_len = forms.IntegerField(min_value=16, max_value=131072, initial=256)
     checkpoint_every = forms.IntegerField(min_value=1, initial=10)
 

@@ -28,7 +28,7 @@ from vault import services as vault
 HYPERPARAMETER_DEFAULTS: dict[str, Any] = {
     "max_steps": 30,
     "learning_rate": 2e-4,
-    "batch_size": 4,
+    "batch_size": 2,
     "seq_len": 256,
     "checkpoint_every": 10,
     "eval_every": 10,
