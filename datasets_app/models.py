@@ -134,3 +134,45 @@ class Finding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.entity_type} in record {self.record_index}"
+
+
+class ChunkedUpload(models.Model):
+    """A resumable upload in progress: chunks arrive one by one, each encrypted on arrival.
+
+    ``upload_key`` is the key the assembled raw blob is written under (it becomes the dataset's
+    ``raw_key``); ``chunks`` maps a chunk index (as a string) to ``{"key": <DataKey id>,
+    "size": <bytes>}``, each chunk being its own blob under its own child key of ``upload_key``.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                                   related_name="+")
+    filename = models.CharField(max_length=255)
+    total_size = models.BigIntegerField()
+    chunk_size = models.IntegerField()
+    upload_key = models.ForeignKey(DataKey, on_delete=models.PROTECT, related_name="+")
+    chunks = models.JSONField(default=dict, blank=True)
+    dataset = models.ForeignKey(Dataset, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"upload of {self.filename}"
+
+    @property
+    def chunk_count(self) -> int:
+        """How many chunks make the whole file (at least one)."""
+        return max(1, -(-self.total_size // self.chunk_size))
+
+    @property
+    def received_bytes(self) -> int:
+        return sum(int(c["size"]) for c in self.chunks.values())
+
+    def expected_size(self, index: int) -> int:
+        """Bytes chunk ``index`` must hold: ``chunk_size`` except for the last one."""
+        if index == self.chunk_count - 1:
+            return self.total_size - index * self.chunk_size
+        return self.chunk_size

@@ -279,6 +279,9 @@ def approve_dataset(actor: Actor, dataset: Dataset) -> DatasetVersion:
     record_event(actor, "dataset.approve", obj=dataset,
                  details={"version": version.number, "content_hash": version.content_hash,
                           "pending_redacted": pending})
+    from serving.services import on_dataset_approved  # fine-tuning jobs waiting for this file
+
+    on_dataset_approved(dataset.pk)
     return version
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -11,6 +14,7 @@ from django.views.decorators.http import require_POST
 from accounts.roles import Action
 from accounts.services import PermissionDenied, membership_for
 from audit.services import actor_from_request
+from datasets_app import review as review_tools
 from datasets_app import services
 from datasets_app.forms import BulkDecisionForm, UploadForm
 from datasets_app.models import Dataset
@@ -124,3 +128,47 @@ def _explain(exc: Exception) -> str:
     if isinstance(exc, PermissionDenied):
         return "Your role in this project does not allow this action."
     return str(exc)
+
+
+@login_required
+def review(request: HttpRequest, pk: int) -> HttpResponse:
+    """The review workspace (data stewards): a page of raw records with findings highlighted,
+    filters, bulk actions, a sample mode with the residual-leak estimate. Decisions go through
+    the JSON API (static/js/review.js); reading the raw text is audited."""
+    dataset = _visible(request, pk)
+    actor = actor_from_request(request)
+    try:
+        findings = services.findings_for(actor, dataset)
+        context = _review_context(request, actor, dataset, findings)
+    except PermissionDenied as exc:
+        messages.error(request, _explain(exc))
+        return redirect("dataset-page", pk=pk)
+    return render(request, "datasets/review.html", context)
+
+
+def _review_context(request: HttpRequest, actor: Any, dataset: Dataset,
+                    findings: Any) -> dict[str, Any]:
+    filters = review_tools.ReviewFilters.from_query(request.GET, default_seed=dataset.pk)
+    shown = review_tools.filter_findings(findings, filters)
+    indices = review_tools.record_indices(dataset, shown, filters)
+    count = dataset.record_count if indices is None else len(indices)
+    pages = max(1, math.ceil(count / review_tools.PAGE_SIZE))
+    page = min(filters.page, pages)
+    pairs = review_tools.read_page(actor, dataset, indices, page) if dataset.data_key_id else []
+    total = findings.count()
+    return {
+        "dataset": dataset, "filters": filters, "page": page, "pages": pages,
+        "records": review_tools.render_records(pairs, shown),
+        "entity_types": sorted(set(findings.values_list("entity_type", flat=True))),
+        "total": total, "decided": total - findings.filter(decision="pending").count(),
+        "editable": dataset.status == "needs_review",
+        "estimate": review_tools.sample_estimate(findings, indices) if filters.sample else None,
+        "previous_url": _page_url(request, page - 1) if page > 1 else "",
+        "next_url": _page_url(request, page + 1) if page < pages else "",
+    }
+
+
+def _page_url(request: HttpRequest, page: int) -> str:
+    query = request.GET.copy()
+    query["page"] = str(page)
+    return f"{request.path}?{query.urlencode()}"

@@ -284,3 +284,15 @@ LOGGING = {
 # code are sent to /account/2fa/ for every page; it must run after django-otp's OTPMiddleware.
 MIDDLEWARE = [*MIDDLEWARE, "accounts.twofactor.SecondFactorRequiredMiddleware"]
 OTP_TOTP_ISSUER = "Soberana"
+
+# --- Serving (serving/): the OpenAI-compatible API under /v1/, deployments, playground -------
+# Kept in one block at the end so the app can be switched off by removing it.
+INSTALLED_APPS = [*INSTALLED_APPS, "serving"]
+# Where served models run: "auto" picks CUDA when present (training may need the GPU more).
+SERVING_DEVICE = env_choice("SOBERANA_SERVING_DEVICE", "cpu", ("auto", "cpu", "cuda"))
+# Decrypted models kept in memory per process (least recently used goes first).
+SERVING_MODEL_CACHE_SIZE = env_int("SOBERANA_SERVING_MODEL_CACHE", 3, minimum=1)
+# Requests per minute allowed to one user API token (deployment keys carry their own limit).
+SERVING_TOKEN_RPM = env_int("SOBERANA_SERVING_TOKEN_RPM", 120, minimum=1)
+# Upper bound on max_tokens of one request, whatever the model's context allows.
+SERVING_MAX_TOKENS = env_int("SOBERANA_SERVING_MAX_TOKENS", 1024, minimum=1)

@@ -8,8 +8,10 @@ from rest_framework.routers import DefaultRouter
 
 from accounts.api.views import ProjectViewSet, TokenViewSet, UserViewSet
 from audit.api.views import AuditEventViewSet
-from datasets_app.api.views import DatasetViewSet
+from datasets_app.api.views import ChunkedUploadViewSet, DatasetViewSet
 from ops.health import healthz
+from serving.api.export_views import ModelExportViewSet
+from serving.api.views import DeploymentViewSet
 from trainer.api.views import BaseModelViewSet, JobViewSet, ModelVersionViewSet
 
 router = DefaultRouter(trailing_slash=True)
@@ -17,10 +19,13 @@ router.register("users", UserViewSet, basename="user")
 router.register("projects", ProjectViewSet, basename="project")
 router.register("tokens", TokenViewSet, basename="token")
 router.register("datasets", DatasetViewSet, basename="dataset")
+router.register("uploads", ChunkedUploadViewSet, basename="upload")
 router.register("base-models", BaseModelViewSet, basename="base-model")
 router.register("jobs", JobViewSet, basename="job")
 router.register("model-versions", ModelVersionViewSet, basename="model-version")
 router.register("audit-events", AuditEventViewSet, basename="audit-event")
+router.register("deployments", DeploymentViewSet, basename="deployment")
+router.register("model-exports", ModelExportViewSet, basename="model-export")
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
@@ -34,4 +39,7 @@ urlpatterns = [
     path("", include("ops.urls")),
     path("datasets/", include("datasets_app.urls")),
     path("jobs/", include("trainer.urls")),
+    # Serving: the OpenAI-compatible API, the playground and usage pages.
+    path("v1/", include("serving.v1.urls")),
+    path("", include("serving.urls")),
 ]

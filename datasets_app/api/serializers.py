@@ -78,3 +78,34 @@ class NewFindingSerializer(serializers.Serializer):
         if attrs["end"] <= attrs["start"]:
             raise serializers.ValidationError({"end": "must be greater than start"})
         return attrs
+
+
+class UploadStartSerializer(serializers.Serializer):
+    filename = serializers.CharField(max_length=255)
+    total_size = serializers.IntegerField(min_value=1, help_text="Size of the whole file in bytes.")
+    project = serializers.IntegerField(required=False)
+    chunk_size = serializers.IntegerField(required=False, help_text="Bytes per chunk (the last "
+                                          "one holds the rest); 8 MiB by default.")
+
+
+class UploadStateSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    filename = serializers.CharField()
+    total_size = serializers.IntegerField()
+    chunk_size = serializers.IntegerField()
+    chunk_count = serializers.IntegerField()
+    received = serializers.ListField(child=serializers.IntegerField())
+    received_bytes = serializers.IntegerField()
+    missing = serializers.ListField(child=serializers.IntegerField())
+    dataset = serializers.IntegerField(allow_null=True)
+    complete = serializers.BooleanField()
+
+
+class UploadCompleteSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    options = serializers.JSONField(required=False)
+
+    def validate_options(self, value: Any) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("must be a JSON object")
+        return value

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.db.models import QuerySet
@@ -17,11 +20,11 @@ from accounts.models import Project
 from accounts.roles import Action
 from accounts.services import project_ids_allowing, require
 from audit.services import actor_from_request, record_event
-from datasets_app import services
+from datasets_app import chunked, services
 from datasets_app.api import serializers as s
-from datasets_app.models import Dataset
+from datasets_app.models import ChunkedUpload, Dataset
 from datasets_app.options import IngestOptions
-from datasets_app.uploads import EncryptedUpload
+from datasets_app.uploads import EncryptedUpload, UploadTooLarge
 from vault.services import discard_data_key
 
 
@@ -201,3 +204,97 @@ def _int_param(params: Any, name: str, default: int) -> int:
         return max(0, int(raw))
     except ValueError as exc:
         raise ValidationError({name: ["must be an integer"]}) from exc
+
+
+# --- chunked, resumable uploads --------------------------------------------------------------
+
+CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
+
+
+class ChunkedUploadViewSet(viewsets.GenericViewSet):
+    """Start an upload, send its chunks (each encrypted on arrival), ask which arrived, complete.
+
+    An upload belongs to the user who started it: anyone else gets 404.
+    """
+
+    serializer_class = s.UploadStateSerializer
+    lookup_value_converter = "int"
+    parser_classes = [JSONParser]
+
+    def get_queryset(self) -> QuerySet[ChunkedUpload]:
+        return ChunkedUpload.objects.filter(created_by=self.request.user)
+
+    @extend_schema(request=s.UploadStartSerializer, responses={201: s.UploadStateSerializer})
+    def create(self, request: Request) -> Response:
+        form = s.UploadStartSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        project = resolve_upload_project(request, data.get("project"))
+        with _chunk_errors():
+            upload = chunked.start_upload(
+                actor_from_request(request), project, filename=data["filename"],
+                total_size=data["total_size"],
+                chunk_size=data.get("chunk_size") or chunked.DEFAULT_CHUNK_BYTES)
+        return Response(chunked.upload_state(upload), status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=s.UploadStateSerializer)
+    def retrieve(self, request: Request, pk: str | None = None) -> Response:
+        return Response(chunked.upload_state(self.get_object()))
+
+    @extend_schema(request={"application/octet-stream": bytes}, responses=s.UploadStateSerializer)
+    @action(detail=True, methods=["put"], url_path=r"chunks/(?P<index>\d+)")
+    def chunk(self, request: Request, pk: str | None = None, index: str = "") -> Response:
+        """The raw bytes of chunk ``index`` (``Content-Range``, when sent, must agree)."""
+        upload = self.get_object()
+        length = _content_length(request)
+        _check_content_range(request, upload, int(index), length)
+        with _chunk_errors():
+            upload = chunked.store_chunk(actor_from_request(request), upload, int(index),
+                                         request._request.read, length)
+        return Response(chunked.upload_state(upload))
+
+    @extend_schema(request=s.UploadCompleteSerializer, responses={202: s.DatasetSerializer})
+    @action(detail=True, methods=["post"])
+    def complete(self, request: Request, pk: str | None = None) -> Response:
+        upload = self.get_object()
+        form = s.UploadCompleteSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        options = IngestOptions.from_dict(form.validated_data.get("options") or {})
+        dataset = chunked.complete_upload(actor_from_request(request), upload,
+                                          name=form.validated_data.get("name", ""),
+                                          options=options)
+        return Response(s.DatasetSerializer(dataset).data, status=status.HTTP_202_ACCEPTED)
+
+
+@contextmanager
+def _chunk_errors() -> Iterator[None]:
+    """Map the upload service's refusals onto 413 and 400."""
+    from ops.api import PayloadTooLarge
+
+    try:
+        yield
+    except UploadTooLarge as exc:
+        raise PayloadTooLarge() from exc
+    except chunked.ChunkError as exc:
+        raise ValidationError({"chunk": [str(exc)]}) from exc
+
+
+def _content_length(request: Request) -> int:
+    raw = request.META.get("CONTENT_LENGTH") or ""
+    if not raw.isdigit():
+        raise ValidationError({"chunk": ["Content-Length is required."]})
+    return int(raw)
+
+
+def _check_content_range(request: Request, upload: ChunkedUpload, index: int, length: int) -> None:
+    """A ``Content-Range`` header, if any, must name exactly the bytes of chunk ``index``."""
+    header = request.META.get("HTTP_CONTENT_RANGE")
+    if not header:
+        return
+    match = CONTENT_RANGE.match(header.strip())
+    first = index * upload.chunk_size
+    if match is None or (int(match[1]), int(match[2])) != (first, first + length - 1) or (
+        match[3] != "*" and int(match[3]) != upload.total_size
+    ):
+        raise ValidationError({"chunk": [f"Content-Range must be bytes {first}-"
+                                         f"{first + length - 1}/{upload.total_size}."]})

@@ -38,7 +38,7 @@ def celery_process(kind: str, log_name: str, **env: str) -> Iterator[subprocess.
         argv += ["-Q", "ingestion,training", "--concurrency", "1", "-n", f"{log_name}@%h"]
     else:
         argv += ["-s", str(Path(settings.DATA_DIR) / f"{log_name}-schedule")]
-    log = open(Path(settings.DATA_DIR) / "logs" / f"{log_name}.log", "ab")  # noqa: SIM115
+    log = open(Path(settings.DATA_DIR) / "logs" / f"{log_name}.log", "ab")
     process = subprocess.Popen(argv, cwd=ROOT, env=process_env(**env), stdout=log,
                                stderr=subprocess.STDOUT, start_new_session=True)
     try:

@@ -146,7 +146,21 @@ REVIEW_ENDPOINTS = {
     "api:dataset-bulk-decision",
     "api:dataset-add-finding",
     "dataset-bulk-decision",
+    "dataset-review",
 }
+CHUNK_BODY = b'{"text": "The printer is broken again."}\n'
+
+
+def make_upload(side: Any) -> Any:
+    """A chunked upload started by the steward of ``side``, awaiting its one chunk."""
+    from datasets_app.models import ChunkedUpload
+    from vault.services import create_data_key
+
+    key, _ = create_data_key("upload")
+    return ChunkedUpload.objects.create(
+        project=side.project, created_by=side.users["steward"], filename="notes.jsonl",
+        total_size=len(CHUNK_BODY), chunk_size=64 * 1024, upload_key=key,
+    )
 
 
 def path_params(endpoint: Endpoint, world: Any, side: Any) -> dict[str, Any]:
@@ -160,6 +174,7 @@ def path_params(endpoint: Endpoint, world: Any, side: Any) -> dict[str, Any]:
         "model-versions": lambda: {"pk": side.model_version.pk},
         "base-models": lambda: {"pk": world.base_model.pk},
         "audit-events": lambda: {"pk": world.audit_event.pk},
+        "uploads": lambda: {"pk": make_upload(side).pk, "index": 0},
     }
     make = by_resource.get(endpoint.resource)
     if make is None:
@@ -183,6 +198,12 @@ def request_kwargs(key: str, method: str, world: Any, side: Any) -> dict[str, An
             "entity_type": "PERSON",
         },
         ("api:dataset-bulk-decision", "POST"): {"decision": "accept"},
+        ("api:upload-list", "POST"): {
+            "filename": "notes.jsonl",
+            "total_size": len(CHUNK_BODY),
+            "project": side.project.pk,
+        },
+        ("api:upload-complete", "POST"): {"name": "new"},
         ("api:dataset-decide", "POST"): {"decision": "accept"},
         ("api:job-list", "POST"): {
             "dataset": side.approved_dataset.pk,
@@ -199,6 +220,8 @@ def request_kwargs(key: str, method: str, world: Any, side: Any) -> dict[str, An
     }
     if (key, method) in json_bodies:
         return {"data": json_bodies[(key, method)], "format": "json"}
+    if (key, method) == ("api:upload-chunk", "PUT"):
+        return {"data": CHUNK_BODY, "content_type": "application/octet-stream"}
     if (key, method) == ("api:dataset-list", "POST"):
         return {
             "data": {"file": upload_file(), "project": side.project.pk, "name": "new"},

@@ -100,6 +100,11 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("api:dataset-findings", "GET"): project("steward"),
     ("api:dataset-records", "GET"): project("engineer", "steward", "owner"),
     ("api:dataset-versions", "GET"): ALL_MEMBERS,
+    # Chunked uploads: starting needs upload rights; an upload is its uploader's alone.
+    ("api:upload-list", "POST"): project("steward", "owner"),
+    ("api:upload-detail", "GET"): Rule(frozenset({"steward"}), "personal"),
+    ("api:upload-chunk", "PUT"): Rule(frozenset({"steward"}), "personal"),
+    ("api:upload-complete", "POST"): Rule(frozenset({"steward"}), "personal"),
     # Base models, jobs, model versions.
     ("api:base-model-list", "GET"): OPEN_TO_SIGNED_IN,
     ("api:base-model-detail", "GET"): OPEN_TO_SIGNED_IN,
@@ -122,6 +127,7 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     # The form offers only projects where the user may upload: others read as a bad choice.
     ("dataset-upload", "POST"): project("steward", "owner", non_member="refused"),
     ("dataset-page", "GET"): ALL_MEMBERS,
+    ("dataset-review", "GET"): project("steward"),
     ("dataset-approve", "POST"): project("steward"),
     ("dataset-bulk-decision", "POST"): project("steward"),
     ("dataset-delete", "POST"): project("steward", "owner"),

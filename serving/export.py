@@ -1,0 +1,137 @@
+"""Exporting a trained model's merged weights as safetensors: owners only, after typing their
+password again, audited, and by default as a passphrase-encrypted bundle.
+
+The weights are decrypted, merged (adapters folded into the base) and packed in memory; nothing
+is written to disk on the server. GGUF export is not offered.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from accounts.roles import Action
+from accounts.services import require
+from audit.services import Actor, record_event
+from serving import export_bundle
+from trainer.models import ModelVersion
+from vault import services as vault
+
+FORMATS = ("encrypted", "plain")
+
+
+class ExportError(ValueError):
+    """The export request is invalid; ``field`` names the input."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class ReauthenticationFailed(Exception):
+    """The password typed again does not match the caller's."""
+
+
+@dataclass(frozen=True)
+class ExportedModel:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+def export_model(
+    actor: Actor,
+    version: ModelVersion,
+    *,
+    password: str,
+    fmt: str = "encrypted",
+    passphrase: str = "",
+) -> ExportedModel:
+    """Merged safetensors of ``version`` (zip), sealed with ``passphrase`` unless ``fmt`` is
+    ``plain``. Needs EXPORT_MODEL (owners) and the caller's password; every attempt is
+    audited. Raises PermissionDenied, ReauthenticationFailed or ExportError."""
+    require(actor, version.project_id, Action.EXPORT_MODEL, obj=version)
+    if actor.user is None or not actor.user.check_password(password or ""):
+        record_event(
+            actor,
+            "model.export",
+            obj=version,
+            outcome="denied",
+            details={"reason": "re-authentication failed"},
+        )
+        raise ReauthenticationFailed()
+    if fmt not in FORMATS:
+        raise ExportError("format", f"one of {', '.join(FORMATS)}")
+    if fmt == "encrypted" and len(passphrase) < export_bundle.MIN_PASSPHRASE:
+        raise ExportError(
+            "passphrase",
+            f"at least {export_bundle.MIN_PASSPHRASE} characters (or ask for format 'plain')",
+        )
+    archive = export_bundle.zip_files(merged_files(version))
+    data = archive if fmt == "plain" else export_bundle.seal(archive, passphrase)
+    record_event(
+        actor,
+        "model.export",
+        obj=version,
+        details={"format": fmt, "bytes": len(data), "model_version": version.pk},
+    )
+    stem = f"model-version-{version.pk}"
+    if fmt == "plain":
+        return ExportedModel(f"{stem}.zip", "application/zip", data)
+    return ExportedModel(f"{stem}.sobexp", "application/octet-stream", data)
+
+
+def merged_files(version: ModelVersion) -> dict[str, bytes]:
+    """``{file name: bytes}`` of the merged model, built in memory."""
+    from safetensors.torch import save
+
+    from trainer.engine import CheckpointStore, load_final_model
+
+    key = version.data_key
+    store = CheckpointStore(
+        version.artifact_dir,
+        data_key=vault.unwrap_data_key(key),
+        key_id=key.artifact_id,
+        artifact_id=key.artifact_id,
+    )
+    model, tokenizer, _config = load_final_model(store, merge_adapter=True)
+    return {
+        "model.safetensors": save(_unshared(model.state_dict()), metadata={"format": "pt"}),
+        "config.json": model.config.to_json_string().encode(),
+        "tokenizer.json": tokenizer.backend_tokenizer.to_str().encode(),
+        "tokenizer_config.json": json.dumps(_tokenizer_config(tokenizer)).encode(),
+        "export.json": json.dumps(
+            {"model_version": version.pk, "name": version.name, "lineage": version.lineage},
+            default=str,
+        ).encode(),
+    }
+
+
+def _unshared(state: dict[str, Any]) -> dict[str, Any]:
+    """Tied tensors (shared embeddings) once each, as safetensors requires; the config's
+    ``tie_word_embeddings`` restores the tie on loading."""
+    seen: set[int] = set()
+    tensors = {}
+    for name, tensor in state.items():
+        pointer = tensor.untyped_storage().data_ptr()
+        if pointer in seen:
+            continue
+        seen.add(pointer)
+        tensors[name] = tensor.detach().contiguous().cpu()
+    return tensors
+
+
+def _tokenizer_config(tokenizer: Any) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        "model_max_length": int(getattr(tokenizer, "model_max_length", 2048)),
+    }
+    for name in ("bos_token", "eos_token", "pad_token", "unk_token"):
+        value = getattr(tokenizer, name, None)
+        if value:
+            config[name] = str(value)
+    if getattr(tokenizer, "chat_template", None):
+        config["chat_template"] = tokenizer.chat_template
+    return config

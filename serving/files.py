@@ -1,0 +1,120 @@
+"""Files of the OpenAI-compatible API: each file is a ``Dataset``.
+
+``POST /v1/files`` registers the encrypted upload through ``datasets_app.services.create_dataset``
+(the same ingestion: cleaning, PII detection, steward review) with purpose ``fine-tune``.
+When the project has ``auto_approve_redaction``, such a file is approved as soon as ingestion
+ends, pending findings redacted, without a human review (audited as an automatic approval).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import transaction
+
+from audit.services import SYSTEM, Actor, record_event
+from datasets_app import services as datasets
+from datasets_app.models import Dataset, DatasetStatus, Decision
+from datasets_app.options import IngestOptions
+from datasets_app.uploads import EncryptedUpload
+from serving.naming import file_id
+
+logger = logging.getLogger(__name__)
+FINE_TUNE_PURPOSE = "fine-tune"
+PURPOSES = (FINE_TUNE_PURPOSE,)
+
+
+def create_file(actor: Actor, project: Any, upload: EncryptedUpload) -> Dataset:
+    """Register an uploaded JSONL file (chat or prompt/completion records) for fine-tuning.
+    Needs UPLOAD_DATA in ``project``; ingestion is queued when the transaction commits."""
+    return datasets.create_dataset(
+        actor,
+        project,
+        name=upload.name,
+        upload=upload,
+        options=IngestOptions(),
+        purpose=FINE_TUNE_PURPOSE,
+    )
+
+
+def delete_file(actor: Actor, dataset: Dataset) -> None:
+    """Crypto-shred the file and everything derived from it. Needs DELETE_DATASET."""
+    datasets.delete_dataset(actor, dataset)
+
+
+def auto_approvable(dataset: Dataset) -> bool:
+    """A fine-tune file waiting for review in a project that approves such files itself."""
+    return (
+        dataset.status == DatasetStatus.NEEDS_REVIEW
+        and dataset.purpose == FINE_TUNE_PURPOSE
+        and dataset.project.auto_approve_redaction
+    )
+
+
+def auto_approve(dataset_id: int) -> bool:
+    """Approve a fine-tune file after automatic redaction of every pending finding, when its
+    project allows it. Returns True when a version was created. Audited (``automatic``).
+
+    The dataset row is locked and re-checked, so concurrent callers approve it once.
+    """
+    from datasets_app.versioning import build_version
+
+    with transaction.atomic():
+        dataset = (
+            Dataset.objects.select_for_update().select_related("project").filter(pk=dataset_id)
+        ).first()
+        if dataset is None or not auto_approvable(dataset):
+            return False
+        options = IngestOptions.from_dict(dataset.options)
+        pending = dataset.findings.filter(decision=Decision.PENDING).count()
+        if options.require_full_review and pending:
+            return False
+        version = build_version(SYSTEM, dataset, options, pending_redacted=pending)
+        record_event(
+            SYSTEM,
+            "dataset.approve",
+            obj=dataset,
+            details={
+                "version": version.number,
+                "content_hash": version.content_hash,
+                "pending_redacted": pending,
+                "automatic": True,
+            },
+        )
+    return True
+
+
+def file_status(dataset: Dataset) -> str:
+    """OpenAI's file status: uploaded while processing, error when failed, else processed."""
+    if dataset.status == DatasetStatus.PROCESSING:
+        return "uploaded"
+    if dataset.status in (DatasetStatus.FAILED, DatasetStatus.DELETED):
+        return "error"
+    return "processed"
+
+
+def file_object(dataset: Dataset) -> dict[str, Any]:
+    """The ``file`` object; ``soberana_status`` tells whether review is still needed."""
+    return {
+        "id": file_id(dataset.pk),
+        "object": "file",
+        "bytes": dataset.raw_size,
+        "created_at": int(dataset.created_at.timestamp()),
+        "expires_at": None,
+        "filename": dataset.source_name,
+        "purpose": dataset.purpose if dataset.purpose in PURPOSES else FINE_TUNE_PURPOSE,
+        "status": file_status(dataset),
+        "status_details": dataset.error or None,
+        "soberana_status": dataset.status,
+        "records": dataset.record_count,
+    }
+
+
+def after_ingestion(dataset_id: int) -> None:
+    """Called in the worker when ingestion of a dataset ends: approve a fine-tune file where
+    the project allows it, then move on the fine-tuning jobs waiting for it."""
+    from serving.fine_tuning import advance_fine_tunes_for_dataset
+
+    auto_approve(dataset_id)
+    advance_fine_tunes_for_dataset(dataset_id)
