@@ -69,7 +69,7 @@ def export_model(
             "passphrase",
             f"at least {export_bundle.MIN_PASSPHRASE} characters (or ask for format 'plain')",
         )
-    archive = export_bundle.zip_files(merged_files(version))
+    archive = export_bundle.zip_files(_merged_or_refused(version))
     data = archive if fmt == "plain" else export_bundle.seal(archive, passphrase)
     record_event(
         actor,
@@ -81,6 +81,19 @@ def export_model(
     if fmt == "plain":
         return ExportedModel(f"{stem}.zip", "application/zip", data)
     return ExportedModel(f"{stem}.sobexp", "application/octet-stream", data)
+
+
+def _merged_or_refused(version: ModelVersion) -> dict[str, bytes]:
+    """``merged_files``, or ExportError when the model's data was destroyed (its dataset was
+    deleted) or its final weights are missing: a refusal, not a server error."""
+    from trainer.engine import CheckpointError
+
+    if version.data_key.is_destroyed:
+        raise ExportError("model_version", "the model's data was destroyed")
+    try:
+        return merged_files(version)
+    except (CheckpointError, vault.KeyDestroyedError) as exc:
+        raise ExportError("model_version", "the model has no final weights to export") from exc
 
 
 def merged_files(version: ModelVersion) -> dict[str, bytes]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
@@ -96,7 +96,11 @@ class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         body = {**s.DeploymentKeySerializer(issued.key).data, "key": issued.raw}
         return Response(body, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=None, responses=s.DeploymentKeySerializer)
+    @extend_schema(
+        request=None,
+        responses=s.DeploymentKeySerializer,
+        parameters=[OpenApiParameter("key_id", int, OpenApiParameter.PATH)],
+    )
     @action(detail=True, methods=["post"], url_path=r"keys/(?P<key_id>\d+)/revoke")
     def revoke_key(self, request: Request, pk: str | None = None, key_id: str = "") -> Response:
         key = self.get_object().keys.filter(pk=int(key_id)).first()

@@ -158,8 +158,12 @@ def make_upload(side: Any) -> Any:
 
     key, _ = create_data_key("upload")
     return ChunkedUpload.objects.create(
-        project=side.project, created_by=side.users["steward"], filename="notes.jsonl",
-        total_size=len(CHUNK_BODY), chunk_size=64 * 1024, upload_key=key,
+        project=side.project,
+        created_by=side.users["steward"],
+        filename="notes.jsonl",
+        total_size=len(CHUNK_BODY),
+        chunk_size=64 * 1024,
+        upload_key=key,
     )
 
 
@@ -175,6 +179,13 @@ def path_params(endpoint: Endpoint, world: Any, side: Any) -> dict[str, Any]:
         "base-models": lambda: {"pk": world.base_model.pk},
         "audit-events": lambda: {"pk": world.audit_event.pk},
         "uploads": lambda: {"pk": make_upload(side).pk, "index": 0},
+        "deployments": lambda: {"pk": side.deployment.pk, "key_id": side.deployment_key.pk},
+        # The OpenAI-compatible API: the side's deployed model, file and fine-tuning job.
+        "v1": lambda: {
+            "model": side.deployment.model_name,
+            "file_id": f"file-{dataset.pk}",
+            "fine_tuning_job_id": f"ftjob-{side.fine_tune.pk}",
+        },
     }
     make = by_resource.get(endpoint.resource)
     if make is None:
@@ -217,6 +228,7 @@ def request_kwargs(key: str, method: str, world: Any, side: Any) -> dict[str, An
             "base_model": world.base_model.pk,
             "hyperparameters": {"max_steps": 2, "seq_len": 32},
         },
+        **serving_bodies(world, side),
     }
     if (key, method) in json_bodies:
         return {"data": json_bodies[(key, method)], "format": "json"}
@@ -225,6 +237,11 @@ def request_kwargs(key: str, method: str, world: Any, side: Any) -> dict[str, An
     if (key, method) == ("api:dataset-list", "POST"):
         return {
             "data": {"file": upload_file(), "project": side.project.pk, "name": "new"},
+            "format": "multipart",
+        }
+    if (key, method) == ("openai-files", "POST"):
+        return {
+            "data": {"file": upload_file(), "purpose": "fine-tune", "project": side.project.pk},
             "format": "multipart",
         }
     form_bodies: dict[tuple[str, str], dict[str, Any]] = {
@@ -253,11 +270,41 @@ def request_kwargs(key: str, method: str, world: Any, side: Any) -> dict[str, An
     return {}
 
 
+def serving_bodies(world: Any, side: Any) -> dict[tuple[str, str], dict[str, Any]]:
+    """JSON bodies of the serving endpoints. Chat and completion bodies ask for ``n=2``, which
+    the server refuses (400) once the caller is authenticated: the world's base model has no
+    weights to load, and which model a caller may query is tested in ``test_idor``."""
+    from security_world import PASSWORD
+
+    question = [{"role": "user", "content": "Is the printer fixed?"}]
+    return {
+        ("api:deployment-list", "POST"): {"model_version": side.model_version.pk, "suffix": "new"},
+        ("api:deployment-detail", "PATCH"): {"pii_filter": True},
+        ("api:deployment-keys", "POST"): {"name": "ci", "rate_limit_rpm": 10},
+        ("api:model-export-list", "POST"): {
+            "model_version": side.model_version.pk,
+            "password": PASSWORD,
+            "passphrase": "a long export passphrase",
+        },
+        ("openai-chat", "POST"): {"model": world.base_model.name, "messages": question, "n": 2},
+        ("openai-completions", "POST"): {"model": world.base_model.name, "prompt": "Hi", "n": 2},
+        ("openai-ft-jobs", "POST"): {
+            "training_file": f"file-{side.approved_dataset.pk}",
+            "model": world.base_model.name,
+            "hyperparameters": {"max_steps": 2, "seq_len": 32},
+        },
+    }
+
+
 QUERY_STRINGS: dict[str, Callable[[Any], str]] = {
     "job-new": lambda side: f"?dataset={side.approved_dataset.pk}",
 }
 # Requests that destroy their object get a fresh one, so the shared world stays intact.
-DESTRUCTIVE = {("api:dataset-detail", "DELETE"), ("dataset-delete", "POST")}
+DESTRUCTIVE = {
+    ("api:dataset-detail", "DELETE"): "pk",
+    ("dataset-delete", "POST"): "pk",
+    ("openai-file", "DELETE"): "file_id",
+}
 
 
 def url_for(endpoint: Endpoint, method: str, world: Any, side: Any) -> str:
@@ -267,8 +314,10 @@ def url_for(endpoint: Endpoint, method: str, world: Any, side: Any) -> str:
     params: dict[str, Any] = {}
     if endpoint.has_object:
         params = path_params(endpoint, world, side)
-        if (endpoint.key, method) in DESTRUCTIVE:
-            params["pk"] = make_review_dataset(side.project, side.users["steward"]).pk
+        param = DESTRUCTIVE.get((endpoint.key, method))
+        if param is not None:
+            fresh = make_review_dataset(side.project, side.users["steward"]).pk
+            params[param] = fresh if param == "pk" else f"file-{fresh}"
     query = QUERY_STRINGS.get(endpoint.key, lambda _side: "")(side)
     return endpoint.url(params) + query
 

@@ -37,6 +37,10 @@ class Side:
     finished_job: Any
     model_version: Any
     spare_token: Any  # a token of this project's owner, for revocation tests
+    deployment: Any = None  # the model version, served (serving.services)
+    deployment_key: Any = None  # a key of that deployment
+    deployment_key_raw: str = ""
+    fine_tune: Any = None  # an OpenAI-style fine-tuning job on the approved dataset
 
 
 @dataclass
@@ -192,7 +196,7 @@ def _make_side(name: str, prefix: str, base_model: Any) -> Side:
         metrics={"perplexity": 12.5},
     )
     spare = issue_api_token(Actor(user=users["owner"]), users["owner"], name="spare").token
-    return Side(
+    side = Side(
         project=project,
         users=users,
         review_dataset=review,
@@ -204,6 +208,40 @@ def _make_side(name: str, prefix: str, base_model: Any) -> Side:
         model_version=model_version,
         spare_token=spare,
     )
+    _add_serving(side, base_model)
+    return side
+
+
+def _add_serving(side: Side, base_model: Any) -> None:
+    """A deployment of the side's model version with one key, its usage of one query, and a
+    fine-tuning job on the approved dataset, made through the serving services."""
+    from audit.services import Actor
+    from serving import fine_tuning, services
+
+    engineer = Actor(user=side.users["engineer"])
+    side.deployment = services.create_deployment(engineer, side.model_version, suffix="live")
+    issued = services.issue_deployment_key(engineer, side.deployment, name="app")
+    side.deployment_key, side.deployment_key_raw = issued.key, issued.raw
+    caller = services.Caller(actor=Actor(token_prefix=issued.key.prefix), key=issued.key)
+    services.record_query(
+        caller,
+        model_name=side.deployment.model_name,
+        deployment=side.deployment,
+        endpoint="chat.completions",
+        prompt_tokens=7,
+        completion_tokens=3,
+    )
+    request = fine_tuning.FineTuneRequest(
+        training_file=side.approved_dataset,
+        validation_file=None,
+        base_model=base_model,
+        method="lora",
+        method_type="supervised",
+        hyperparameters={"max_steps": 2, "seq_len": 32},
+        suffix="",
+        seed=1234,
+    )
+    side.fine_tune = fine_tuning.create_fine_tune(engineer, request)
 
 
 def build_world() -> World:

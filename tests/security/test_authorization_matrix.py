@@ -121,8 +121,39 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     # The audit trail.
     ("api:audit-event-list", "GET"): ADMIN_ONLY,
     ("api:audit-event-detail", "GET"): ADMIN_ONLY,
+    # Deployments (serving/api): deploying and keys need DEPLOY_MODEL, export EXPORT_MODEL. The
+    # model version is named in the body: outside the project it reads as "No such model version".
+    ("api:deployment-list", "GET"): OPEN_TO_SIGNED_IN,
+    ("api:deployment-list", "POST"): project("engineer", "owner", non_member="bad_request"),
+    ("api:deployment-detail", "GET"): ALL_MEMBERS,
+    ("api:deployment-detail", "PATCH"): project("engineer", "owner"),
+    ("api:deployment-stop", "POST"): project("engineer", "owner"),
+    ("api:deployment-keys", "GET"): ALL_MEMBERS,
+    ("api:deployment-keys", "POST"): project("engineer", "owner"),
+    ("api:deployment-revoke-key", "POST"): project("engineer", "owner"),
+    ("api:deployment-usage", "GET"): ALL_MEMBERS,
+    ("api:model-export-list", "POST"): project("owner", non_member="bad_request"),
+    # The OpenAI-compatible API (/v1/, OpenAI-shaped errors). Base models are open to every
+    # signed-in caller; a deployed model (the path's model) exists only for its project.
+    ("openai-models", "GET"): OPEN_TO_SIGNED_IN,
+    ("openai-model", "GET"): ALL_MEMBERS,
+    ("openai-chat", "POST"): OPEN_TO_SIGNED_IN,
+    ("openai-completions", "POST"): OPEN_TO_SIGNED_IN,
+    ("openai-files", "GET"): OPEN_TO_SIGNED_IN,
+    ("openai-files", "POST"): project("steward", "owner"),  # the project is named
+    ("openai-file", "GET"): ALL_MEMBERS,
+    ("openai-file", "DELETE"): project("steward", "owner"),
+    ("openai-ft-jobs", "GET"): OPEN_TO_SIGNED_IN,
+    # The training file is named in the body: outside the project it reads as "No such file".
+    ("openai-ft-jobs", "POST"): project("engineer", "owner", non_member="bad_request"),
+    ("openai-ft-job", "GET"): ALL_MEMBERS,
+    ("openai-ft-job-cancel", "POST"): project("engineer", "owner"),
+    ("openai-ft-job-events", "GET"): ALL_MEMBERS,
+    ("openai-ft-job-checkpoints", "GET"): ALL_MEMBERS,
     # Pages.
     ("home", "GET"): OPEN_TO_SIGNED_IN,
+    ("playground", "GET"): OPEN_TO_SIGNED_IN,
+    ("serving-usage", "GET"): OPEN_TO_SIGNED_IN,
     ("dataset-upload", "GET"): OPEN_TO_SIGNED_IN,
     # The form offers only projects where the user may upload: others read as a bad choice.
     ("dataset-upload", "POST"): project("steward", "owner", non_member="refused"),
@@ -328,6 +359,9 @@ SCOPE_BUG = (
 )
 KNOWN_SCOPE_BUGS: set[tuple[str, str]] = set()  # fixed: TokenScopes is a default permission
 PREFERRED_CALLERS = ("viewer", "engineer", "steward", "owner", "outsider", "admin")
+# Every user-token scope allows inference (serving.auth.INFERENCE_SCOPES): only a token that
+# carries none of them is refused there.
+INFERENCE_ENDPOINTS = {"openai-models", "openai-model", "openai-chat", "openai-completions"}
 
 
 def _scope_cells() -> list[Any]:
@@ -355,17 +389,70 @@ def test_token_without_the_needed_scope_is_refused(
 ) -> None:
     from rest_framework.test import APIClient
 
+    from accounts.models import ApiToken
     from accounts.services import issue_api_token
     from audit.services import Actor
 
     user = world.users[caller]
     scopes = ["inference"] if method in ("GET", "HEAD") else ["read"]
+    issued = issue_api_token(Actor(), user, scopes=scopes)
+    if endpoint.key in INFERENCE_ENDPOINTS:
+        scopes = []
+        ApiToken.objects.filter(pk=issued.token.pk).update(scopes=scopes)
     client = APIClient()
-    client.credentials(
-        HTTP_AUTHORIZATION=f"Bearer {issue_api_token(Actor(), user, scopes=scopes).raw}"
-    )
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.raw}")
     url = url_for(endpoint, method, world, world.a)
     response = call(client, method, url, **request_kwargs(endpoint.key, method, world, world.a))
     assert response.status_code == 403, (
         f"{method} {url} with scopes {scopes}: {response.status_code}"
     )
+
+
+# --- deployment keys ----------------------------------------------------------------------
+# A deployment key (sobk_…) may list and query its own deployment and nothing else.
+
+
+def test_deployment_key_is_not_a_user_token(world: Any) -> None:
+    """The native API does not know deployment keys (401); files and fine-tuning jobs of the
+    OpenAI-compatible API are for users only (403)."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {world.a.deployment_key_raw}")
+    for url in ("/api/v1/deployments/", f"/api/v1/deployments/{world.a.deployment.pk}/keys/"):
+        assert client.get(url).status_code == 401, url
+    body = request_kwargs("api:deployment-keys", "POST", world, world.a)
+    keys = f"/api/v1/deployments/{world.a.deployment.pk}/keys/"
+    assert client.post(keys, **body).status_code == 401
+    for url in (
+        "/v1/files",
+        "/v1/fine_tuning/jobs",
+        f"/v1/files/file-{world.a.approved_dataset.pk}",
+    ):
+        response = client.get(url)
+        assert response.status_code == 403, url
+        assert response.json()["error"]["code"] == "permission_denied"
+    models = client.get("/v1/models").json()["data"]
+    assert [m["id"] for m in models] == [world.a.deployment.model_name]
+
+
+def test_revoked_deployment_key_answers_401_in_openai_shape(world: Any) -> None:
+    from rest_framework.test import APIClient
+
+    from audit.services import Actor
+    from serving import services
+
+    services.revoke_deployment_key(Actor(user=world.users["engineer"]), world.a.deployment_key)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {world.a.deployment_key_raw}")
+    response = client.get("/v1/models")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "invalid_api_key"
+    assert AuditEvent.objects.filter(action="deployment_key.use", outcome="denied").exists()
+
+
+def test_anonymous_openai_call_answers_401_in_openai_shape(world: Any) -> None:
+    response = world.api("anonymous").get("/v1/models")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "invalid_api_key"
+    assert response["WWW-Authenticate"].startswith("Bearer")

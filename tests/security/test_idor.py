@@ -14,6 +14,7 @@ import pytest
 from security_endpoints import Endpoint, call, discover_endpoints, request_kwargs, url_for
 
 from accounts.models import Membership
+from audit.models import AuditEvent
 from datasets_app.models import Dataset, DatasetStatus
 from trainer.models import TrainingJob
 from vault.models import DataKey
@@ -60,6 +61,16 @@ def test_every_project_object_endpoint_is_covered() -> None:
         "dataset-delete",
         "job-page",
         "job-cancel",
+        "api:deployment-detail",
+        "api:deployment-keys",
+        "api:deployment-revoke-key",
+        "api:deployment-usage",
+        "openai-model",
+        "openai-file",
+        "openai-ft-job",
+        "openai-ft-job-cancel",
+        "openai-ft-job-events",
+        "openai-ft-job-checkpoints",
     } <= keys
 
 
@@ -166,3 +177,103 @@ def test_deleting_another_projects_dataset_destroys_nothing(world: Any) -> None:
     target.refresh_from_db()
     assert target.status == DatasetStatus.APPROVED
     assert not DataKey.objects.filter(pk=target.raw_key_id, destroyed_at__isnull=False).exists()
+
+
+# --- serving: deployments, keys, models, files, fine-tuning jobs, usage -------------------
+
+
+@pytest.mark.parametrize("role", A_MEMBERS)
+def test_another_projects_model_cannot_be_queried_by_name(role: str, world: Any) -> None:
+    """B's deployed model does not exist for A's members: 404 ``model_not_found``, audited."""
+    api, name = world.api(role), world.b.deployment.model_name
+    question = [{"role": "user", "content": "What did B's data say?"}]
+    answers = [
+        api.get(f"/v1/models/{name}"),
+        api.post("/v1/chat/completions", {"model": name, "messages": question}, format="json"),
+        api.post("/v1/completions", {"model": name, "prompt": "B says"}, format="json"),
+    ]
+    for response in answers:
+        assert response.status_code == 404
+        assert response.json()["error"]["code"] == "model_not_found"
+    denied = AuditEvent.objects.filter(action="inference.query", outcome="denied")
+    assert denied.filter(object_id=name[:64]).count() == 2
+    assert name not in {m["id"] for m in api.get("/v1/models").json()["data"]}
+
+
+def test_a_deployment_key_reaches_its_own_deployment_only(world: Any) -> None:
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {world.a.deployment_key_raw}")
+    for name in (world.b.deployment.model_name, world.base_model.name):
+        assert client.get(f"/v1/models/{name}").status_code == 404, name
+        body = {"model": name, "messages": [{"role": "user", "content": "hi"}]}
+        assert client.post("/v1/chat/completions", body, format="json").status_code == 404, name
+
+
+@pytest.mark.parametrize("role", ("engineer", "owner"))
+def test_another_projects_key_cannot_be_revoked_through_an_own_deployment(
+    role: str, world: Any
+) -> None:
+    own, theirs = world.a.deployment.pk, world.b.deployment_key
+    url = f"/api/v1/deployments/{own}/keys/{theirs.pk}/revoke/"
+    assert world.api(role).post(url).status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.revoked_at is None
+
+
+@pytest.mark.parametrize("role", ("engineer", "owner"))
+def test_another_projects_model_version_cannot_be_deployed_or_exported(
+    role: str, world: Any
+) -> None:
+    from serving.models import Deployment
+
+    api, before = world.api(role), Deployment.objects.count()
+    deploy = request_kwargs("api:deployment-list", "POST", world, world.b)
+    assert api.post("/api/v1/deployments/", **deploy).status_code == 400
+    assert Deployment.objects.count() == before
+    export = request_kwargs("api:model-export-list", "POST", world, world.b)
+    response = api.post("/api/v1/model-exports/", **export)
+    assert response.status_code == 400 and "model_version" in response.json()["error"]["detail"]
+
+
+@pytest.mark.parametrize("role", A_MEMBERS)
+def test_another_projects_files_cannot_be_uploaded_to_or_trained_on(role: str, world: Any) -> None:
+    from serving.models import FineTuneJob
+
+    api = world.api(role)
+    datasets, jobs = Dataset.objects.count(), FineTuneJob.objects.count()
+    upload = request_kwargs("openai-files", "POST", world, world.b)
+    assert api.post("/v1/files", **upload).status_code == 404
+    train = request_kwargs("openai-ft-jobs", "POST", world, world.b)
+    response = api.post("/v1/fine_tuning/jobs", **train)
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "training_file"
+    assert (Dataset.objects.count(), FineTuneJob.objects.count()) == (datasets, jobs)
+
+
+@pytest.mark.parametrize("role", (*A_MEMBERS, "outsider"))
+def test_serving_listings_never_show_another_projects_objects(role: str, world: Any) -> None:
+    api, b = world.api(role), world.b
+    deployments = api.get("/api/v1/deployments/")
+    assert deployments.status_code == 200 and b.deployment.pk not in _ids(deployments)
+    listed = {
+        "/v1/models": b.deployment.model_name,
+        "/v1/files": f"file-{b.approved_dataset.pk}",
+        "/v1/fine_tuning/jobs": f"ftjob-{b.fine_tune.pk}",
+    }
+    for url, hidden in listed.items():
+        response = api.get(url)
+        assert response.status_code == 200, url
+        assert hidden not in {item["id"] for item in response.json()["data"]}, url
+
+
+@pytest.mark.parametrize("role", (*A_MEMBERS, "outsider", "admin"))
+def test_usage_page_never_shows_another_projects_usage(role: str, world: Any) -> None:
+    page = world.page(role).get("/usage/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    if role in A_MEMBERS:  # the page does list usage: A's own deployment is there
+        assert world.a.deployment.model_name in text
+    assert world.b.deployment.model_name not in text
+    assert world.b.deployment_key.prefix not in text
