@@ -4,7 +4,9 @@ Every inserted sensitive value has its span and type recorded. Genres:
 support tickets, HR notes, e-mails, server logs with secrets, clinical notes.
 Two template families exist: ``dev`` (used while building the detector) and
 ``test`` (held-out style: different wording, layouts, value formats and
-casing), each generated from its own seed.
+casing); the ``native`` split fills the test templates with Faker's untouched
+formats (``name()``, ``address()``, ``phone_number()``...). Each split has its
+own seed.
 
     .venv/bin/python bench/pii_corpus.py --split test --docs 200 --seed 7 > corpus.jsonl
 """
@@ -25,6 +27,9 @@ from faker import Faker
 LANGUAGES = ("en", "es")
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{(\w+)\}")
 GENRES = ("ticket", "hr", "email", "log", "clinical")
+# dev: templates used while building; test: held-out templates and value formats;
+# native: the test templates filled with Faker's untouched formats (name(), address()...).
+SPLITS = ("dev", "test", "native")
 
 
 @dataclass
@@ -81,6 +86,14 @@ class Builder:
         return LabeledDoc("".join(self.parts), language, genre, self.spans)
 
 
+_TOKEN_SHAPES = (
+    ("AKIA", string.ascii_uppercase + string.digits, 16), ("ghp_", "", 36), ("gho_", "", 36),
+    ("ghs_", "", 36), ("glpat-", string.ascii_letters + string.digits + "_-", 20),
+    ("sk_live_", "", 24), ("AIza", string.ascii_letters + string.digits + "_-", 35),
+    ("xoxb-", "", 0), ("jwt", "", 0),
+)  # fmt: skip
+
+
 class Values:
     """Seeded value factory; ``style`` ("dev"/"test") changes formats and casing."""
 
@@ -92,6 +105,8 @@ class Values:
         self.fake.seed_instance(rng.randrange(2**32))
         self.es = Faker("es_ES")
         self.es.seed_instance(rng.randrange(2**32))
+        self.en = Faker("en_US")
+        self.en.seed_instance(rng.randrange(2**32))
         self._cache: dict[str, str | Pii] = {}
         self._people: dict[str, tuple[str, str, str]] = {}
 
@@ -99,14 +114,14 @@ class Values:
         return self.rng.choice(options)
 
     # people and places -------------------------------------------------------------------
-    def person(self, *, parts: int | None = None, caps: bool = False) -> tuple[str, str, str]:
+    def person(self) -> tuple[str, str, str]:
+        """(full name, first name, surname(s))."""
         first, last = self.fake.first_name(), self.fake.last_name()
-        if self.lang == "es" and (parts or self.rng.random()) > 0.5:
+        if self.lang == "es" and self.rng.random() > 0.5:
             last = f"{last} {self.fake.last_name()}"
         if self.style == "test" and self.lang == "en" and self.rng.random() < 0.2:
             first = f"{first} {self.rng.choice(string.ascii_uppercase)}."
-        full = f"{first} {last}"
-        return (full.upper() if caps else full), first, last
+        return f"{first} {last}", first, last
 
     def city(self) -> str:
         return self.fake.city()
@@ -177,17 +192,23 @@ class Values:
         return raw
 
     def ssn(self) -> str:
-        ssn = Faker("en_US").ssn()
+        ssn = self.en.ssn()
         while ssn.startswith(("9", "666", "000")):
-            ssn = Faker("en_US").ssn()
+            ssn = self.en.ssn()
         return ssn if self.style == "dev" or self.rng.random() < 0.5 else ssn.replace("-", " ")
 
+    def _nif_letter(self, number: int) -> str:
+        return "TRWAGMYFPDXBNJZSQVHLCKE"[number % 23]
+
     def nif(self) -> str:
-        nif = self.es.nif()
+        # Faker's es_ES nif()/nie() draw from the global random module: not reproducible.
+        number = self.rng.randint(1_000_000, 99_999_999)
+        nif = f"{number:08d}{self._nif_letter(number)}"
         return nif if self.style == "dev" else self.pick(nif, f"{nif[:8]}-{nif[8]}")
 
     def nie(self) -> str:
-        return self.es.nie()
+        prefix, number = self.rng.randrange(3), self.rng.randint(0, 9_999_999)
+        return f"{'XYZ'[prefix]}{number:07d}{self._nif_letter(int(f'{prefix}{number:07d}'))}"
 
     def ip(self) -> str:
         return self.fake.ipv6() if self.rng.random() < 0.2 else self.fake.ipv4()
@@ -197,7 +218,9 @@ class Values:
         if self.lang == "es":
             months = ("enero febrero marzo abril mayo junio julio agosto septiembre octubre "
                       "noviembre diciembre").split()  # fmt: skip
-            return self.pick(born.strftime("%d/%m/%Y"), f"{born.day} de {months[born.month - 1]} de {born.year}")
+            return self.pick(
+                born.strftime("%d/%m/%Y"), f"{born.day} de {months[born.month - 1]} de {born.year}"
+            )
         if self.style == "test":
             return self.pick(born.strftime("%B %d, %Y"), born.strftime("%m-%d-%Y"))
         return self.pick(born.strftime("%m/%d/%Y"), born.isoformat())
@@ -206,29 +229,25 @@ class Values:
     def _rand(self, alphabet: str, n: int) -> str:
         return "".join(self.rng.choice(alphabet) for _ in range(n))
 
-    def secret(self) -> tuple[str, str]:
-        """(kind, value) of a random credential."""
+    def token(self) -> str:
+        """A random credential in one of the common vendor formats (or a JWT)."""
         alnum = string.ascii_letters + string.digits
-        kind = self.pick("aws", "github", "gitlab", "slack", "jwt", "stripe", "google")
-        if kind == "aws":
-            return kind, "AKIA" + self._rand(string.ascii_uppercase + string.digits, 16)
-        if kind == "github":
-            return kind, self.pick("ghp_", "gho_", "ghs_") + self._rand(alnum, 36)
-        if kind == "gitlab":
-            return kind, "glpat-" + self._rand(alnum + "_-", 20)
-        if kind == "slack":
-            return kind, f"xoxb-{self._rand(string.digits, 11)}-{self._rand(string.digits, 12)}-{self._rand(alnum, 24)}"
-        if kind == "stripe":
-            return kind, "sk_live_" + self._rand(alnum, 24)
-        if kind == "google":
-            return kind, "AIza" + self._rand(alnum + "_-", 35)
-        return kind, self.jwt()
+        prefix, alphabet, length = self.rng.choice(_TOKEN_SHAPES)
+        if prefix == "jwt":
+            return self.jwt()
+        if prefix == "xoxb-":
+            digits = string.digits
+            return f"xoxb-{self._rand(digits, 11)}-{self._rand(digits, 12)}-{self._rand(alnum, 24)}"
+        return prefix + self._rand(alphabet or alnum, length)
 
     def jwt(self) -> str:
         def b64(obj: dict) -> str:
             return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
 
-        payload = {"sub": self.fake.user_name(), "iat": self.rng.randint(1_600_000_000, 1_800_000_000)}
+        payload = {
+            "sub": self.fake.user_name(),
+            "iat": self.rng.randint(1_600_000_000, 1_800_000_000),
+        }
         sig = self._rand(string.ascii_letters + string.digits + "-_", 43)
         return f"{b64({'alg': 'HS256', 'typ': 'JWT'})}.{b64(payload)}.{sig}"
 
@@ -239,14 +258,20 @@ class Values:
         return self.fake.password(length=self.rng.randint(10, 16))
 
     def pem(self) -> str:
-        body = "\n".join(self._rand(string.ascii_letters + string.digits + "+/", 64) for _ in range(4))
+        body = "\n".join(
+            self._rand(string.ascii_letters + string.digits + "+/", 64) for _ in range(4)
+        )
         kind = self.pick("RSA ", "EC ", "OPENSSH ", "")
         return f"-----BEGIN {kind}PRIVATE KEY-----\n{body}\n-----END {kind}PRIVATE KEY-----"
 
     # non-PII filler ------------------------------------------------------------------------
     def order(self) -> str:
         n = self.rng.randint(10000, 99999)
-        return self.pick(f"#{n}", f"INC{n}{self.rng.randint(10, 99)}", f"ORD-{n}-{self._rand(string.ascii_uppercase, 3)}")
+        return self.pick(
+            f"#{n}",
+            f"INC{n}{self.rng.randint(10, 99)}",
+            f"ORD-{n}-{self._rand(string.ascii_uppercase, 3)}",
+        )
 
     def product(self) -> str:
         return self.pick(
@@ -270,8 +295,12 @@ class Values:
     def get(self, key: str) -> str | Pii:
         """Value for a template placeholder; PII values are wrapped in ``Pii``; cached per doc."""
         if key not in self._cache:
-            self._cache[key] = self._make(key.rstrip("0123456789") if key[-1].isdigit() and
-                                          key.rstrip("0123456789") in _INDEXED else key, key)
+            self._cache[key] = self._make(
+                key.rstrip("0123456789")
+                if key[-1].isdigit() and key.rstrip("0123456789") in _INDEXED
+                else key,
+                key,
+            )
         return self._cache[key]
 
     def _person_parts(self, suffix: str) -> tuple[str, str, str]:
@@ -281,10 +310,13 @@ class Values:
         return self._people[key]
 
     def _make(self, base: str, key: str) -> str | Pii:
-        suffix = key[len(base):]
+        suffix = key[len(base) :]
         full, first, last = self._person_parts(suffix)
         people = {
-            "name": full, "first": first.split()[0], "last": last, "NAME": full.upper(),
+            "name": full,
+            "first": first.split()[0],
+            "last": last,
+            "NAME": full.upper(),
             "surname": last.split()[0],
         }
         if base in people:
@@ -301,7 +333,7 @@ class Values:
             "dob": lambda: ("DATE_OF_BIRTH", self.dob()),
             "address": lambda: ("ADDRESS", self.address()),
             "city": lambda: ("LOCATION", self.city()),
-            "token": lambda: ("SECRET", self.secret()[1]),
+            "token": lambda: ("SECRET", self.token()),
             "jwt": lambda: ("SECRET", self.jwt()),
             "aws_secret": lambda: ("SECRET", self.aws_secret()),
             "password": lambda: ("SECRET", self.password()),
@@ -329,6 +361,39 @@ class Values:
         return f"{self.fake.user_name()}:{password}"
 
 
+class NativeValues(Values):
+    """Faker's own formats, untouched (``name()``, ``address()``, ``phone_number()``...):
+    the style a different generator would most likely use."""
+
+    def person(self) -> tuple[str, str, str]:
+        full = self.fake.name()
+        words = [w for w in full.split() if not w.endswith(".") and w not in _NAME_SUFFIXES]
+        return full, words[0], words[-1]
+
+    def address(self) -> str:
+        return self.fake.address()
+
+    def phone(self) -> str:
+        return self.fake.phone_number()
+
+    def email(self, first: str | None = None, last: str | None = None) -> str:
+        return self.fake.email()
+
+    def card(self) -> str:
+        return self.fake.credit_card_number()
+
+    def iban(self) -> str:
+        return self.fake.iban()
+
+    def ssn(self) -> str:
+        return self.fake.ssn()
+
+    def dob(self) -> str:
+        born = self.fake.date_of_birth()
+        return self.pick(str(born), born.strftime("%d/%m/%Y" if self.lang == "es" else "%m/%d/%Y"))
+
+
+_NAME_SUFFIXES = {"MD", "DDS", "PhD", "DVM", "I", "II", "III", "IV", "V"}
 _INDEXED = {"name", "first", "last", "NAME", "surname", "email", "phone", "ip", "city"}
 
 
@@ -516,7 +581,7 @@ To: {email2}
 Subject: RE: lease
 
 {first2} - the landlord ({name3}) wants the deposit by Friday. The flat is at {address}. You can wire it to {iban}.
--- 
+--
 {name}
 {phone}""",
         """Good morning {name2}, I'm {name}, we met at the {company} conference. Could you forward my CV to your recruiter? I'm reachable at {phone}. Thanks a lot! {first}""",
@@ -566,28 +631,32 @@ Médico responsable: {name3}""",
         """Evolución {day}: {first} {last} tolera dieta y deambula. Su marido, {first2}, pide información por teléfono ({phone}). Alta prevista a domicilio en {city}.""",
     ],
 }
-TEMPLATES = {**{("dev", *k): v for k, v in _DEV.items()}, **{("test", *k): v for k, v in _TEST.items()}}
+TEMPLATES = {
+    **{("dev", *k): v for k, v in _DEV.items()},
+    **{("test", *k): v for k, v in _TEST.items()},
+}
 
 
 def generate_corpus(n_docs: int, *, seed: int, split: str = "dev") -> list[LabeledDoc]:
     """``n_docs`` labeled documents, alternating en/es and cycling genres, reproducible per seed."""
-    if split not in ("dev", "test"):
-        raise ValueError("split must be 'dev' or 'test'")
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}")
     rng = random.Random(f"{split}:{seed}")
     docs = []
     for index in range(n_docs):
         language = LANGUAGES[index % 2]
         genre = GENRES[(index // 2) % len(GENRES)]
-        values = Values(language, rng, split)
+        values = (NativeValues if split == "native" else Values)(language, rng, split)
         builder = Builder()
-        builder.fill(rng.choice(TEMPLATES[(split, genre, language)]).strip("\n"), values)
+        family = "test" if split == "native" else split
+        builder.fill(rng.choice(TEMPLATES[(family, genre, language)]).strip("\n"), values)
         docs.append(builder.doc(language, genre))
     return docs
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split", default="dev", choices=("dev", "test"))
+    parser.add_argument("--split", default="dev", choices=SPLITS)
     parser.add_argument("--docs", type=int, default=100)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()

@@ -7,21 +7,23 @@ Public API (used by the Django side):
 * ``PiiDetector(config).detect(texts, languages)`` - findings per text, batched.
 * ``propagate_findings(texts, findings)`` / ``ValueIndex`` - dataset-wide consistency.
 
-How detection works (and why it is fast): spaCy runs NER only (tagger,
-parser, lemmatizer excluded) through ``nlp.pipe`` on the lines/sentences that
-could hold a name at all, with repeated segments answered from a cache; all
-other recognizers are compiled regexes run straight over the raw text
-(``recognizers``, ``pii_secrets``, ``pii_addresses``, plus Presidio's own
-national-id patterns via ``pii_presidio``), followed by name heuristics
-(``pii_names``) and NER false-positive filters. Overlaps are resolved so each
-character belongs to at most one finding.
+How detection works (and why it is fast): compiled regexes run straight over
+the raw text (``recognizers``, ``pii_secrets``, ``pii_addresses``, plus
+Presidio's own national-id patterns via ``pii_presidio``; weak patterns are
+only searched near their context words), then name heuristics
+(``pii_names``: greetings, honorifics, labels, signatures, a first-name
+gazetteer). spaCy then runs NER only (tagger, parser, lemmatizer excluded),
+through ``nlp.pipe``, and only on short windows around capitalised words that
+nothing above explained (``pii_nlp``); its output goes through false-positive
+filters (ORG/MISC dropped, salutations trimmed, company names rejected).
+Overlaps are resolved so each character belongs to at most one finding.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -47,6 +49,7 @@ from datasets_app.pipeline.pii_types import (
     Finding,
     normalize_language,
 )
+from datasets_app.pipeline.pii_validators import email_domain_valid
 from datasets_app.pipeline.pii_workers import ForkedNerPool
 from datasets_app.pipeline.recognizers import PatternSpec, default_pattern_specs, scan_patterns
 from datasets_app.pipeline.redaction import resolve_overlaps
@@ -145,7 +148,7 @@ def propagate_findings(
     """
     if index is None:
         lexicon = default_lexicon()
-        index = ValueIndex(is_dictionary_word=lexicon.in_dictionary)
+        index = ValueIndex(is_dictionary_word=lexicon.in_dictionary, is_person_name=lexicon.is_name)
     return _propagate(texts, findings, index=index)
 
 
@@ -157,25 +160,56 @@ def _deny_regex(terms: Sequence[str]) -> re.Pattern[str] | None:
     return re.compile(rf"(?i)(?<!\w)(?:{body})(?!\w)")
 
 
+def _context_only(spec: PatternSpec, threshold: float) -> PatternSpec:
+    """A spec that only reaches ``threshold`` with context words is only searched near them."""
+    weak = spec.rescore is None and spec.score < threshold and bool(spec.context)
+    return replace(spec, requires_context=True) if weak and not spec.requires_context else spec
+
+
 class PiiDetector:
-    """Loads the models once (seconds); ``detect`` is then cheap. Keep one per process."""
+    """Loads the models once (seconds); ``detect`` is then cheap. Keep one per process.
+
+    Not thread-safe (the NER window cache is mutated by ``detect``): share one
+    per process or per thread. ``with_config`` derives detectors with other
+    allow/deny lists or thresholds that reuse the loaded models.
+    """
 
     def __init__(self, config: DetectorConfig | None = None) -> None:
-        self.config = config or DetectorConfig()
+        config = config or DetectorConfig()
         configure_offline_tldextract()
-        self.nlp_engine = OfflineSpacyNlpEngine(model_list(self.config.languages), ner_only=True)
+        self.nlp_engine = OfflineSpacyNlpEngine(model_list(config.languages), ner_only=True)
         self.nlp_engine.load()
         self.lexicon = NameLexicon.load(model_dirs_of(self.nlp_engine.nlp))
-        self.specs: list[PatternSpec] = [
-            *default_pattern_specs(),
-            *presidio_pattern_specs(self.config.languages),
-        ]
-        self._deny = _deny_regex(self.config.deny_list)
-        self._allow = {t.strip().casefold() for t in self.config.allow_list if t.strip()}
-        wanted = self.config.entities
-        self._wanted = None if wanted is None else frozenset(wanted)
-        pool = ForkedNerPool.create(self.nlp_engine.nlp, self.config.n_process)
+        email_domain_valid("example.com")  # builds the offline suffix trie now, not mid-batch
+        pool = ForkedNerPool.create(self.nlp_engine.nlp, config.n_process)
         self.ner = NerRunner(self.nlp_engine.nlp, self.lexicon, pool=pool)
+        self._configure(config)
+
+    def _configure(self, config: DetectorConfig) -> None:
+        """Set everything that depends on the config but not on the loaded models."""
+        self.config = config
+        every = (*default_pattern_specs(), *presidio_pattern_specs(config.languages))
+        self.specs: list[PatternSpec] = [
+            _context_only(spec, config.score_threshold)
+            for spec in every
+            if spec.best_score >= config.score_threshold  # never-reportable specs are skipped
+        ]
+        self._deny = _deny_regex(config.deny_list)
+        self._allow = {t.strip().casefold() for t in config.allow_list if t.strip()}
+        self._wanted = None if config.entities is None else frozenset(config.entities)
+
+    def with_config(self, config: DetectorConfig) -> PiiDetector:
+        """A detector with another config that shares this one's loaded models (cheap).
+
+        Raises ConfigError when ``config`` needs languages this detector did not load.
+        """
+        missing = set(config.languages) - set(self.nlp_engine.nlp)
+        if missing:
+            raise ConfigError(f"models not loaded for {sorted(missing)}")
+        clone = object.__new__(PiiDetector)
+        clone.nlp_engine, clone.lexicon, clone.ner = self.nlp_engine, self.lexicon, self.ner
+        clone._configure(config)
+        return clone
 
     def _language(self, language: str | None) -> str:
         lang = normalize_language(language)
@@ -199,14 +233,14 @@ class PiiDetector:
                     found.append(cleaned)
         return found
 
-    def _candidates(self, text: str, language: str, entities: Sequence[Any]) -> list[Finding]:
+    def _rule_findings(self, text: str, language: str) -> list[Finding]:
+        """Regex recognizers and name heuristics (everything but NER)."""
         found = scan_patterns(self.specs, text, language)
         if self._wants(PERSON):
             names = find_person_names(text, self.lexicon)
             if not self.config.name_gazetteer:
                 names = [f for f in names if f.recognizer != "name_gazetteer"]
             found.extend(names)
-        found.extend(self._ner_findings(text, entities))
         return found
 
     def _keep(self, text: str, finding: Finding) -> bool:
@@ -214,10 +248,11 @@ class PiiDetector:
             return False
         return text[finding.start : finding.end].strip().casefold() not in self._allow
 
-    def _detect_one(self, text: str, language: str, entities: Sequence[Any]) -> list[Finding]:
+    def _finish(self, text: str, candidates: list[Finding]) -> list[Finding]:
+        """Threshold, entity and allow-list filters, deny-list terms, honorifics, overlaps."""
         kept = [
             with_honorifics(text, f) if f.entity_type == PERSON else f
-            for f in self._candidates(text, language, entities)
+            for f in candidates
             if self._keep(text, f)
         ]
         if self._deny is not None:
@@ -238,19 +273,23 @@ class PiiDetector:
             raise ValueError("texts and languages must have the same length")
         langs = [self._language(lang) for lang in languages]
         unique = list(dict.fromkeys(zip(texts, langs, strict=True)))
+        rules = [self._rule_findings(text, lang) for text, lang in unique]
+        entities: list[list[Any]] = [[] for _ in unique]
         if self._needs_ner():
-            entities = self.ner.run([t for t, _ in unique], [lang for _, lang in unique])
-        else:
-            entities = [[] for _ in unique]
+            threshold = self.config.score_threshold
+            covered = [[(f.start, f.end) for f in fs if f.score >= threshold] for fs in rules]
+            entities = self.ner.run([t for t, _ in unique], [lang for _, lang in unique], covered)
         results = {
-            key: self._detect_one(key[0], key[1], ents)
-            for key, ents in zip(unique, entities, strict=True)
+            key: self._finish(key[0], found + self._ner_findings(key[0], ents))
+            for key, found, ents in zip(unique, rules, entities, strict=True)
         }
         return [list(results[key]) for key in zip(texts, langs, strict=True)]
 
     def new_value_index(self) -> ValueIndex:
         """An empty ``ValueIndex`` using this detector's dictionary for name parts."""
-        return ValueIndex(is_dictionary_word=self.lexicon.in_dictionary)
+        return ValueIndex(
+            is_dictionary_word=self.lexicon.in_dictionary, is_person_name=self.lexicon.is_name
+        )
 
     def versions(self) -> dict[str, Any]:
         """Versions of everything that shapes the output, for dataset lineage."""

@@ -47,14 +47,15 @@ _CAP = r"[A-ZÁÉÍÓÚÑÜ][\wÁÉÍÓÚÑÜáéíóúñü'’.-]*"
 _CAP_OR_NUM = rf"(?:{_CAP}|\d+(?:st|nd|rd|th)?)"
 _US_SUFFIX_ALT = "|".join(sorted(_US_SUFFIXES, key=len, reverse=True))
 _US_UNIT = r"(?:Apt|Apartment|Suite|Ste|Unit|Floor|Fl|Room|Rm|Bldg|Building|#)\.?\s*#?\s*[\w-]{1,6}"
-_US_CITY_LINE = r"(?:,?[ \t]*\n?[ \t]*[A-Z][A-Za-z .'-]{1,40},[ \t]*[A-Z]{2}[ \t]+\d{5}(?:-\d{4})?)"
+_US_CITY_LINE = (
+    r"(?:[ \t]*,?[ \t]*\n?[ \t]*[A-Z][A-Za-z .'-]{1,40},[ \t]*[A-Z]{2}[ \t]+\d{5}(?:-\d{4})?"
+    r"|[ \t]*,[ \t]*[A-Z][a-z]+(?:[ \t]+[A-Z][a-z]+){0,2}(?=[ \t]*(?:[.;)»\"\n]|$)))"
+)
 _US_STREET = (
     rf"\b(\d{{1,6}}[A-Z]?(?:[ \t]+(?:[NSEW]\.?|North|South|East|West))?(?:[ \t]+{_CAP_OR_NUM}){{1,4}}"
     rf"[ \t]+(?:{_US_SUFFIX_ALT})\b\.?(?:,?[ \t]*{_US_UNIT})?{_US_CITY_LINE}?)"
 )
-_US_MILITARY = (
-    r"\b((?:USNS|USNV|USS|USCGC|PSC|Unit)[ \t]+[\w ,]{2,30}\n?[ \t]*(?:FPO|APO|DPO)[ \t]+A[AEP][ \t]+\d{5})"
-)
+_US_MILITARY = r"\b((?:USNS|USNV|USS|USCGC|PSC|Unit)[ \t]+[\w ,]{2,30}\n?[ \t]*(?:FPO|APO|DPO)[ \t]+A[AEP][ \t]+\d{5})"
 
 _ES_LINK = r"(?:de(?:[ \t]+(?:la|las|los))?|del|la|las|los|y|el|d'|l')"
 _ES_NAME = rf"(?:{_ES_LINK}[ \t]+)?{_CAP}(?:[ \t]+(?:{_ES_LINK}[ \t]+)?{_CAP}){{0,5}}"
@@ -68,16 +69,22 @@ _ES_CITY = (
     r"[A-ZÁÉÍÓÚÑ][\wáéíóúñü'-]*(?:[ \t]+(?:(?:de|del|la|las|los|el|y|d')[ \t]+)?"
     r"[A-ZÁÉÍÓÚÑ][\wáéíóúñü'-]*){0,4}"
 )
-_ES_TAIL = rf"(?:,?[ \t]*\n?[ \t]*(?:\d{{5}}[ \t,]+{_ES_CITY}(?:[ \t]*\([A-ZÁÉÍÓÚÑ][\w ]+\))?|{_ES_CITY},[ \t]*\d{{5}}))"
+_ES_TAIL = (
+    rf"(?:[ \t]*,?[ \t]*\n?[ \t]*(?:\d{{5}}[ \t,]+{_ES_CITY}(?:[ \t]*\([A-ZÁÉÍÓÚÑ][\w ]+\))?"
+    rf"|{_ES_CITY},[ \t]*\d{{5}})"
+    rf"|[ \t]*,[ \t]*{_ES_CITY}(?=[ \t]*(?:[.;)»\"\n]|$)))"
+)
 _ES_STREET = (
     rf"(?<![\w])((?:{_ES_PREFIXES})[ \t]*{_ES_NAME}{_ES_NUMBER}(?:{_ES_DETAIL}){{0,3}}{_ES_TAIL}?)"
 )
 _CITY_EN = r"[A-Z][a-z]+(?:[ \t]+(?:of[ \t]+)?[A-Z][a-z]+){0,2}"
-_LIVES_IN = (
-    rf"(?<!\w)(?:(?i:lives|living|resides|residing|moved|relocated|relocating|based|home|"
-    rf"born)[ \t]+(?i:in|to|at)[ \t]+({_CITY_EN})"
-    rf"|(?i:vive|viven|reside|residente|domiciliad[oa]|empadronad[oa]|mudó|mudado|mudada|"
-    rf"natural|nacid[oa]|domicilio)[ \t]+(?i:en|a|de)[ \t]+({_ES_CITY}))"
+_LIVES_IN_EN = (
+    rf"(?<!\w)(?i:lives|living|resides|residing|moved|relocated|relocating|based|home|born)"
+    rf"[ \t]+(?i:in|to|at)[ \t]+({_CITY_EN})"
+)
+_LIVES_IN_ES = (
+    rf"(?<!\w)(?i:vive|viven|reside|residente|domiciliad[oa]|empadronad[oa]|mudó|mudado|mudada|"
+    rf"natural|nacid[oa]|domicilio)[ \t]+(?i:en|a|de)[ \t]+({_ES_CITY})"
 )
 ADDRESS_CONTEXT = (
     "address", "addr", "lives", "live at", "located", "ship", "deliver", "mail to", "street",
@@ -97,6 +104,6 @@ def address_specs() -> list[PatternSpec]:
             "street_address_es", ADDRESS, re.compile(_ES_STREET), 0.7, group=1,
             context=ADDRESS_CONTEXT,
         ),
-        PatternSpec("lives_in", LOCATION, re.compile(_LIVES_IN), 0.7, group=1),
-        PatternSpec("lives_in", LOCATION, re.compile(_LIVES_IN), 0.7, group=2),
+        PatternSpec("lives_in", LOCATION, re.compile(_LIVES_IN_EN), 0.7, group=1),
+        PatternSpec("lives_in", LOCATION, re.compile(_LIVES_IN_ES), 0.7, group=1),
     ]  # fmt: skip

@@ -24,9 +24,11 @@ LOWER = "a-záéíóúñüàèìòùçâêîôûäëïöß"
 TOKEN = rf"(?:[{UPPER}]['’])?[{UPPER}][{LOWER}]+(?:[{UPPER}][{LOWER}]+)?(?:-[{UPPER}][{LOWER}]+)?"
 CONNECTOR = r"(?:de(?:[ \t]+(?:la|las|los))?|del|y|i|van(?:[ \t]+der)?|von|da|di|le|du|dos|das)"
 INITIAL = rf"[{UPPER}]\."
-NAME = rf"{TOKEN}(?:[ \t]+(?:{CONNECTOR}[ \t]+)?(?:{TOKEN}|{INITIAL}(?=[ \t]+[{UPPER}]))){{0,3}}"
+NAME = rf"{TOKEN}(?:[ \t]+(?:{CONNECTOR}[ \t]+)?(?:{TOKEN}|{INITIAL}(?=[ \t]+[{UPPER}]))){{0,4}}"
+CAPS_CONNECTOR = r"(?:DE(?:[ \t]+(?:LA|LAS|LOS))?|DEL|Y|I|VAN|VON|DA|DI)"
+CAPS_TOKEN = rf"[{UPPER}]{{2,}}(?:-[{UPPER}]{{2,}})?"
 NAME_CAPS = (
-    rf"[{UPPER}]{{2,}}(?:[ \t]+(?:[{UPPER}]\.[ \t]+)?[{UPPER}]{{2,}}(?:-[{UPPER}]{{2,}})?){{1,3}}"
+    rf"{CAPS_TOKEN}(?:[ \t]+(?:[{UPPER}]\.[ \t]+|{CAPS_CONNECTOR}[ \t]+)?{CAPS_TOKEN}){{1,4}}"
 )
 
 _CUE_GREETING = (
@@ -58,11 +60,14 @@ _GREETING_RE = re.compile(
 )
 _COMPANY_RE = re.compile(r"&|\bS\.\s?(?:L|A|Coop|C)\b|\b(?:Inc|LLC|Ltd|PLC|GmbH|S\.?L\.?U?)\b\.?")
 _TITLE_RE = re.compile(rf"\b(?:{_TITLES})(?:\.|\b)[ \t]*({NAME})")
-_LABEL_RE = re.compile(rf"(?i)\b(?:{_LABELS})[ \t]*[:=][ \t]*((?-i:{NAME}|{NAME_CAPS}))")
+_LABEL_HEAD_RE = re.compile(rf"(?i)\b(?:{_LABELS})[ \t]*$")
+_LABEL_VALUE_RE = re.compile(rf"[ \t]*({NAME}|{NAME_CAPS})")
+_LABEL_SEPARATOR_RE = re.compile(r"[:=]")
 _SIGNATURE_RE = re.compile(
     rf"(?im)^[ \t]*(?:{_CLOSINGS})[ \t]*[,.!]*[ \t]*\n(?:[ \t]*\n)?[ \t]*((?-i:{NAME}|{NAME_CAPS}))[ \t]*(?:$|[,|(–-])"
 )
 _RUN_RE = re.compile(NAME)
+_CONNECTOR_WORDS = frozenset("de del la las los y i van von da di le du dos das der".split())
 _CAPS_RUN_RE = re.compile(rf"\b{NAME_CAPS}\b")
 _TOKEN_RE = re.compile(TOKEN + rf"|[{UPPER}]{{2,}}")
 _LEADING_CUE_RE = re.compile(
@@ -103,16 +108,27 @@ def _trim_to_names(text: str, start: int, end: int, lexicon: NameLexicon) -> tup
     return start, keep_end
 
 
+def _label_values(text: str) -> Iterator[re.Match[str]]:
+    """Capitalised values after ``Label:`` fields; the label is found backwards from each colon
+    so the long label alternation only runs next to ``:``/``=`` characters."""
+    for separator in _LABEL_SEPARATOR_RE.finditer(text):
+        position = separator.start()
+        if _LABEL_HEAD_RE.search(text, max(0, position - 40), position):
+            value = _LABEL_VALUE_RE.match(text, position + 1)
+            if value:
+                yield value
+
+
 def _cue_findings(text: str, lexicon: NameLexicon) -> Iterator[Finding]:
     """Names after greetings, honorifics, field labels and closings."""
     cues = (
-        (_GREETING_RE, "name_greeting", False, 0.85),
-        (_TITLE_RE, "name_title", False, 0.85),
-        (_LABEL_RE, "name_label", True, 0.85),
-        (_SIGNATURE_RE, "name_signature", True, 0.8),
+        (_GREETING_RE.finditer(text), "name_greeting", False, 0.85),
+        (_TITLE_RE.finditer(text), "name_title", False, 0.85),
+        (_label_values(text), "name_label", True, 0.85),
+        (_SIGNATURE_RE.finditer(text), "name_signature", True, 0.8),
     )
-    for regex, recognizer, strict, score in cues:
-        for match in regex.finditer(text):
+    for matches, recognizer, strict, score in cues:
+        for match in matches:
             start, end = _trim_to_names(text, *match.span(1), lexicon)
             if end > start and _plausible_name(text[start:end], lexicon, strict=strict):
                 yield Finding(start, end, PERSON, score, recognizer)
@@ -128,6 +144,8 @@ def _gazetteer_span(
         count, end = 1, token.end()
         for follower in tokens[index + 1 :]:
             word = follower.group()
+            if word.lower() in _CONNECTOR_WORDS:
+                continue
             if lexicon.is_common(word) and word.lower() not in lexicon.surnames:
                 break
             count, end = count + 1, follower.end()
@@ -140,7 +158,8 @@ def _gazetteer_findings(text: str, lexicon: NameLexicon) -> Iterator[Finding]:
     for run_re in (_RUN_RE, _CAPS_RUN_RE):
         for run in run_re.finditer(text):
             tokens = list(_TOKEN_RE.finditer(text, run.start(), run.end()))
-            if any(t.group().lower() in NON_NAME_TOKENS for t in tokens):
+            words = [t.group().lower() for t in tokens]
+            if any(w in NON_NAME_TOKENS and w not in lexicon.surnames for w in words):
                 continue
             found = _gazetteer_span(text, tokens, lexicon)
             if found is None:
@@ -156,14 +175,16 @@ def _gazetteer_findings(text: str, lexicon: NameLexicon) -> Iterator[Finding]:
 
 def _company_tail(text: str, end: int) -> bool:
     """Is the capitalised run followed by a company word ("Grant Ltd", "Gil y Asociados")?"""
-    following = re.match(r"[ \t,]+(?:y[ \t]+|and[ \t]+|&[ \t]*)?([A-Za-zÁÉÍÓÚáéíóúñ.]+)", text[end : end + 30])
+    following = re.match(
+        r"[ \t,]+(?:y[ \t]+|and[ \t]+|&[ \t]*)?([A-Za-zÁÉÍÓÚáéíóúñ.]+)", text[end : end + 30]
+    )
     return bool(following) and following.group(1).lower().rstrip(".") in NON_NAME_TOKENS
 
 
 _HONORIFIC_BEFORE = re.compile(
-    r"(?:\b(?:Mr|Mrs|Ms|Mx|Miss|Dr|Dra|Prof|Sr|Sra|Srta|Dña|Don|Doña|D)\.?|Dª)[ \t]+$"
+    r"(?i:\b(?:Mr|Mrs|Ms|Mx|Miss|Dr|Dra|Prof|Sr|Sra|Srta|Dña|Don|Doña)\.?|\bD\.|Dª)[ \t]+$"
 )
-_SUFFIX_AFTER = re.compile(r",?[ \t]+(?:Jr|Sr|II|III|IV|MD|DDS|PhD|DVM|Esq)\b\.?")
+_SUFFIX_AFTER = re.compile(r",?[ \t]+(?:(?i:Jr|Sr|Esq|PhD)\b\.?|(?:II|III|IV|MD|DDS|DVM)\b)")
 
 
 def with_honorifics(text: str, finding: Finding) -> Finding:
@@ -255,7 +276,9 @@ def clean_ner_span(
         return None
     value = text[start:end]
     if entity_type == PERSON:
-        return Finding(start, end, PERSON, 0.85, "spacy_ner") if _person_ok(value, lexicon) else None
+        return (
+            Finding(start, end, PERSON, 0.85, "spacy_ner") if _person_ok(value, lexicon) else None
+        )
     if re.search(r"\d", value):
         return Finding(start, end, ADDRESS, 0.6, "spacy_ner")
     return Finding(start, end, LOCATION, 0.7, "spacy_ner") if _location_ok(value, lexicon) else None

@@ -23,23 +23,24 @@ from presidio_analyzer import AnalyzerEngine, LocalRecognizer, PatternRecognizer
 from presidio_analyzer import predefined_recognizers as presidio_predefined
 from presidio_analyzer.recognizer_registry import RecognizerRegistry
 
-from datasets_app.pipeline.pii_offline import configure_offline_tldextract, offline_tld_extractor
 from datasets_app.pipeline.pii_nlp import OfflineSpacyNlpEngine, model_list
+from datasets_app.pipeline.pii_offline import configure_offline_tldextract, offline_tld_extractor
 from datasets_app.pipeline.recognizers import PatternSpec, scan_patterns
 
 PRESIDIO_FLAGS = regex.DOTALL | regex.MULTILINE | regex.IGNORECASE
-# Presidio recognizer class -> (languages, needs context to report at all).
+# Presidio recognizer class -> (record languages it runs on, needs context to report at all).
+# US/UK identifiers run on English records only (Presidio registers them for English too).
 PRESIDIO_EXTRA_RECOGNIZERS: dict[str, tuple[tuple[str, ...], bool]] = {
-    "UsPassportRecognizer": (("en", "es"), False),
-    "UsItinRecognizer": (("en", "es"), False),
-    "UsLicenseRecognizer": (("en", "es"), False),
-    "UsBankRecognizer": (("en", "es"), False),
-    "AbaRoutingRecognizer": (("en", "es"), True),
-    "MedicalLicenseRecognizer": (("en", "es"), False),
-    "NhsRecognizer": (("en", "es"), True),
-    "UkNinoRecognizer": (("en", "es"), False),
+    "UsPassportRecognizer": (("en",), False),
+    "UsItinRecognizer": (("en",), False),
+    "UsLicenseRecognizer": (("en",), False),
+    "UsBankRecognizer": (("en",), False),
+    "AbaRoutingRecognizer": (("en",), True),
+    "MedicalLicenseRecognizer": (("en",), False),
+    "NhsRecognizer": (("en",), True),
+    "UkNinoRecognizer": (("en",), False),
     "CryptoRecognizer": (("en", "es"), False),
-    "EsPassportRecognizer": (("en", "es"), True),
+    "EsPassportRecognizer": (("es", "en"), True),
 }
 
 
@@ -64,7 +65,9 @@ def _specs_from_recognizer(
 ) -> list[PatternSpec]:
     """One PatternSpec per Presidio pattern, same regex flags, scores, validation and context."""
     specs = []
+    validates = type(recognizer).validate_result is not PatternRecognizer.validate_result
     for pattern in recognizer.patterns:
+        boosted = min(1.0, max(pattern.score + 0.35, 0.4)) if recognizer.context else pattern.score
         specs.append(
             PatternSpec(
                 name=f"presidio:{type(recognizer).__name__}",
@@ -72,10 +75,11 @@ def _specs_from_recognizer(
                 pattern=regex.compile(pattern.regex, PRESIDIO_FLAGS),  # type: ignore[arg-type]
                 score=pattern.score,
                 accept=_adapt_acceptor(recognizer),
-                rescore=_adapt_rescore(recognizer, pattern.score),
+                rescore=_adapt_rescore(recognizer, pattern.score) if validates else None,
                 context=tuple(recognizer.context or ()),
                 requires_context=requires_context,
                 languages=frozenset(languages),
+                ceiling=1.0 if validates else boosted,
             )
         )
     return specs

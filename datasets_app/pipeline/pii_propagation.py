@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from datasets_app.pipeline.pii_types import PERSON, Finding
+from datasets_app.pipeline.pii_types import EMAIL_ADDRESS, PERSON, Finding
 
 MAX_VALUE_LENGTH = 120
 MIN_PART_LENGTH = 3
@@ -107,17 +107,21 @@ class ValueIndex:
     """Accumulates found values across batches and finds every other occurrence.
 
     ``is_dictionary_word(word)`` tells which name parts are ordinary words
-    (they then only match capitalised); default: none are.
+    (they then only match capitalised); default: none are. With
+    ``is_person_name``, known names inside e-mail local parts
+    ("bridget.carter@...") are indexed as name parts too.
     """
 
     def __init__(
         self,
         *,
         is_dictionary_word: Callable[[str], bool] | None = None,
+        is_person_name: Callable[[str], bool] | None = None,
         stop_words: frozenset[str] | None = None,
         chunk_size: int = CHUNK_SIZE,
     ) -> None:
         self.is_dictionary_word = is_dictionary_word or (lambda _word: False)
+        self.is_person_name = is_person_name
         self.stop_words = stop_words if stop_words is not None else _default_stop_words()
         self._any_case = _TrieSet(ignore_case=True, chunk_size=chunk_size)
         self._capitalised = _TrieSet(ignore_case=False, chunk_size=chunk_size)
@@ -152,7 +156,19 @@ class ValueIndex:
     def add(self, text: str, findings: Iterable[Finding]) -> None:
         """Index the values of ``findings`` in ``text``."""
         for finding in findings:
-            self.add_value(text[finding.start : finding.end], finding.entity_type, finding.score)
+            value = text[finding.start : finding.end]
+            self.add_value(value, finding.entity_type, finding.score)
+            if finding.entity_type == EMAIL_ADDRESS:
+                self._add_email_names(value, finding.score)
+
+    def _add_email_names(self, email: str, score: float) -> None:
+        """ "bridget.carter@x.com" -> the known names "Bridget" and "Carter" become name parts."""
+        if self.is_person_name is None:
+            return
+        local = email.split("@", 1)[0]
+        for part in re.split(r"[._+-]+|\d+", local):
+            if len(part) >= MIN_PART_LENGTH and part.isalpha() and self.is_person_name(part):
+                self._add_name_part(part, score)
 
     def scan(self, text: str) -> list[Finding]:
         """Every occurrence of an indexed value in ``text`` (may overlap each other)."""

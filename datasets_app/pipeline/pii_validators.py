@@ -128,15 +128,3 @@ def phone_digits_plausible(text: str) -> bool:
     if re.fullmatch(r"\d{3}-\d{2}-\d{4}", main.strip()):
         return False
     return not re.search(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{4}", main)
-
-
-def shannon_entropy(text: str) -> float:
-    """Bits per character of ``text`` (0.0 for empty text)."""
-    import math
-    from collections import Counter
-
-    if not text:
-        return 0.0
-    counts = Counter(text)
-    length = len(text)
-    return -sum(n / length * math.log2(n / length) for n in counts.values())

@@ -49,7 +49,9 @@ def _child_loop(conn: Connection, nlp_by_language: Mapping[str, Language], batch
         if request is None:
             return
         try:
-            answer: object = _entities(nlp_by_language[request["lang"]], request["texts"], batch_size)
+            answer: object = _entities(
+                nlp_by_language[request["lang"]], request["texts"], batch_size
+            )
         except (KeyError, ValueError, TypeError, RuntimeError) as exc:
             answer = {"error": f"{type(exc).__name__}: {exc}"}
         conn.send_bytes(json.dumps(answer).encode())

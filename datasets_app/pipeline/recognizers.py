@@ -13,7 +13,7 @@ The spec tables live here (structured identifiers), in ``pii_secrets``
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from datasets_app.pipeline import pii_validators as v
@@ -49,8 +49,11 @@ class PatternSpec:
     characters before the value (or ``window // 2`` after) raise the score to
     ``context_score`` (default: Presidio's +0.35, floor 0.4). When
     ``requires_context`` is set a match without context is discarded.
-    ``needle`` is a cheap substring test: when given and absent from the text,
-    the regex is not run at all.
+    ``needle`` is a cheap substring test (or a tuple of alternatives): when
+    given and absent from the text, the regex is not run at all. ``anchor`` goes further: the regex only runs
+    in a window of ``reach`` characters before/after each occurrence of the
+    anchor (e-mails around ``@``), which avoids trying a slow prefix at every
+    position of long texts.
     """
 
     name: str
@@ -63,7 +66,10 @@ class PatternSpec:
     context: tuple[str, ...] = ()
     context_score: float | None = None
     requires_context: bool = False
-    needle: str | None = None
+    needle: str | tuple[str, ...] | None = None
+    anchor: str | None = None
+    reach: tuple[int, int] = (80, 260)
+    ceiling: float | None = None
     languages: frozenset[str] = ALL_LANGUAGES
     window: int = 48
     _context_re: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
@@ -80,6 +86,15 @@ class PatternSpec:
         before = text[max(0, start - self.window) : start]
         after = text[end : end + self.window // 2]
         return bool(self._context_re.search(before) or self._context_re.search(after))
+
+    @property
+    def best_score(self) -> float:
+        """Highest score this spec can ever report (``ceiling`` when set explicitly)."""
+        if self.ceiling is not None:
+            return self.ceiling
+        if self.rescore is not None:
+            return 1.0
+        return self.boosted(self.score) if self.context else self.score
 
     def boosted(self, score: float) -> float:
         """Score used when context is present."""
@@ -106,11 +121,53 @@ def _score_match(spec: PatternSpec, text: str, start: int, end: int) -> float | 
     return None if spec.requires_context else score
 
 
+def _anchored_matches(spec: PatternSpec, text: str) -> Iterator[re.Match[str]]:
+    """Matches found in windows around each anchor occurrence, each reported once."""
+    assert spec.anchor is not None
+    before, after = spec.reach
+    done = 0
+    position = text.find(spec.anchor)
+    while position != -1:
+        low = max(done, position - before)
+        for match in spec.pattern.finditer(text, low, min(len(text), position + after)):
+            if match.start() >= done:
+                done = match.end()
+                yield match
+        position = text.find(spec.anchor, max(position + 1, done))
+
+
+def _context_window_matches(spec: PatternSpec, text: str) -> Iterator[re.Match[str]]:
+    """For specs that need context anyway: only search near context words."""
+    assert spec._context_re is not None
+    done = 0
+    for context in spec._context_re.finditer(text):
+        low = max(done, context.start() - spec.window // 2 - 64)
+        high = min(len(text), context.end() + spec.window + 64)
+        for match in spec.pattern.finditer(text, low, high):
+            if match.start() >= done:
+                done = match.end()
+                yield match
+
+
+def _has_needle(needle: str | tuple[str, ...], text: str) -> bool:
+    if isinstance(needle, str):
+        return needle in text
+    return any(n in text for n in needle)
+
+
+def _matches(spec: PatternSpec, text: str) -> Iterator[re.Match[str]]:
+    if spec.anchor is not None:
+        return _anchored_matches(spec, text)
+    if spec.requires_context and spec._context_re is not None:
+        return _context_window_matches(spec, text)
+    if spec.needle is not None and not _has_needle(spec.needle, text):
+        return iter(())
+    return spec.pattern.finditer(text)
+
+
 def scan_spec(spec: PatternSpec, text: str) -> Iterable[Finding]:
     """Yield the findings of one spec over ``text``."""
-    if spec.needle is not None and spec.needle not in text:
-        return
-    for match in spec.pattern.finditer(text):
+    for match in _matches(spec, text):
         start, end = match.span(spec.group)
         if start < 0 or start == end:
             continue
@@ -228,7 +285,11 @@ def _card_accept(value: str) -> int:
     """Luhn-valid 13-19 digits; 12 digits only with a Maestro prefix."""
     digits = v.digits_only(value)
     if len(digits) == 12:
-        return len(value) if _MAESTRO_12.fullmatch(digits) and v.luhn_valid(digits, min_length=12) else 0
+        return (
+            len(value)
+            if _MAESTRO_12.fullmatch(digits) and v.luhn_valid(digits, min_length=12)
+            else 0
+        )
     return len(value) if v.luhn_valid(digits) else 0
 
 
@@ -260,7 +321,7 @@ def structured_specs() -> list[PatternSpec]:
             1.0,
             group=1,
             rescore=_email_score,
-            needle="@",
+            anchor="@",
         ),
         PatternSpec(
             "phone",
