@@ -26,6 +26,8 @@ run: setup
 # Tests keep their state in a data dir of their own, wiped first.
 TEST_DATA_DIR ?= $(CURDIR)/var/test
 test: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check --quiet .
 	rm -rf "$(TEST_DATA_DIR)"
 	SOBERANA_ENV=test SOBERANA_DATA_DIR="$(TEST_DATA_DIR)" $(PY) -m pytest $(PYTEST_ARGS)
 

@@ -85,8 +85,16 @@ def tiny_base_model(db: Any, tiny_model_dir: Path) -> Any:
 
 
 TINY_HYPERPARAMETERS = {
-    "max_steps": 6, "batch_size": 2, "seq_len": 64, "checkpoint_every": 3, "eval_every": 3,
-    "warmup_steps": 1, "learning_rate": 5e-3, "lora_r": 4, "lora_alpha": 8, "device": "cpu",
+    "max_steps": 6,
+    "batch_size": 2,
+    "seq_len": 64,
+    "checkpoint_every": 3,
+    "eval_every": 3,
+    "warmup_steps": 1,
+    "learning_rate": 5e-3,
+    "lora_r": 4,
+    "lora_alpha": 8,
+    "device": "cpu",
 }
 
 
@@ -110,25 +118,38 @@ def make_approved_version(project: Any, records: list[dict[str, Any]], uploader:
     payload = b"".join(json.dumps(r).encode() + b"\n" for r in records)
     write_blob(version_key, "records.jsonl", payload)
     dataset = Dataset.objects.create(
-        project=project, name="fixture", status=DatasetStatus.APPROVED, uploaded_by=uploader,
-        source_name="fixture.jsonl", raw_key=raw_key, data_key=data_key, raw_sha256="0" * 64,
+        project=project,
+        name="fixture",
+        status=DatasetStatus.APPROVED,
+        uploaded_by=uploader,
+        source_name="fixture.jsonl",
+        raw_key=raw_key,
+        data_key=data_key,
+        raw_sha256="0" * 64,
         record_count=len(records),
     )
     splits: dict[str, int] = {}
     for record in records:
         splits[record["split"]] = splits.get(record["split"], 0) + 1
     return DatasetVersion.objects.create(
-        dataset=dataset, number=1, data_key=version_key,
-        content_hash=hashlib.sha256(payload).hexdigest(), record_count=len(records),
-        split_counts=splits, lineage={},
+        dataset=dataset,
+        number=1,
+        data_key=version_key,
+        content_hash=hashlib.sha256(payload).hexdigest(),
+        record_count=len(records),
+        split_counts=splits,
+        lineage={},
     )
 
 
 def fixture_records(n: int = 40) -> list[dict[str, Any]]:
     splits = ["train"] * 8 + ["validation", "test"]
     return [
-        {"kind": "text", "text": f"Record {i}: the quick brown fox {i % 7} jumps over the lazy dog.",
-         "split": splits[i % 10]}
+        {
+            "kind": "text",
+            "text": f"Record {i}: the quick brown fox {i % 7} jumps over the lazy dog.",
+            "split": splits[i % 10],
+        }
         for i in range(n)
     ]
 

@@ -16,7 +16,7 @@ from accounts.models import ApiToken, Membership, Project, hash_token
 from accounts.roles import Action, Role, role_allows
 from audit.services import Actor, record_event
 
-TOKEN_PREFIX = "sob_"
+TOKEN_PREFIX = "sob_"  # noqa: S105 (a public prefix, not a secret)
 
 
 class PermissionDenied(Exception):

@@ -36,8 +36,9 @@ def _records(path: Path, language: str) -> Iterator[dict[str, Any]]:
     with path.open("rb") as stream:
         for record in parsing.iter_records(path.name, stream, parsing.ParseOptions(), report):
             stored = record.to_dict()
-            stored["lang"] = language if language != "auto" else detect_language(
-                record.joined_text())
+            stored["lang"] = (
+                language if language != "auto" else detect_language(record.joined_text())
+            )
             yield stored
 
 
@@ -52,15 +53,17 @@ def _scan(records: list[dict[str, Any]], detector: Any) -> tuple[list[list[Any]]
     found: list[list[Any]] = []
     for start in range(0, len(texts), BATCH):
         chunk = texts[start : start + BATCH]
-        for text, findings in zip(chunk, detector.detect(chunk, langs[start : start + BATCH]),
-                                  strict=True):
+        for text, findings in zip(
+            chunk, detector.detect(chunk, langs[start : start + BATCH]), strict=True
+        ):
             index.add(text, findings)
             found.append(findings)
     return found, index
 
 
-def redact_file(input_path: Path, output_path: Path, *, language: str, operator: str,
-                secret: bytes) -> RedactSummary:
+def redact_file(
+    input_path: Path, output_path: Path, *, language: str, operator: str, secret: bytes
+) -> RedactSummary:
     """Redact ``input_path`` into ``output_path`` (written atomically). Raises
     ``ingestion.IngestionError`` with a readable message for malformed input."""
     from datasets_app.options import IngestOptions
@@ -84,8 +87,13 @@ def redact_file(input_path: Path, output_path: Path, *, language: str, operator:
                 findings = merge_new(found[cursor], index.scan(text))
                 cursor += 1
                 summary.findings += len(findings)
-                value = redact_text(text, findings, operators=operator, secret=secret,
-                                    language=record["lang"]) if findings else text
+                value = (
+                    redact_text(
+                        text, findings, operators=operator, secret=secret, language=record["lang"]
+                    )
+                    if findings
+                    else text
+                )
                 if value is None:
                     redacted = None
                     break

@@ -17,9 +17,12 @@ class UploadForm(forms.Form):
     file = forms.FileField()
     skip_bad_lines = forms.BooleanField(required=False)
     operator = forms.ChoiceField(
-        choices=[("placeholder", "Typed placeholders <PERSON_12>"),
-                 ("surrogate", "Realistic surrogates"), ("mask", "Mask"),
-                 ("drop", "Drop the record")],
+        choices=[
+            ("placeholder", "Typed placeholders <PERSON_12>"),
+            ("surrogate", "Realistic surrogates"),
+            ("mask", "Mask"),
+            ("drop", "Drop the record"),
+        ],
         initial="placeholder",
     )
 

@@ -176,10 +176,20 @@ def scan_batch(
     return spans
 
 
-def _spans(record_index: int, path: str, text: str, findings: Any, secret: bytes) -> list[FoundSpan]:
+def _spans(
+    record_index: int, path: str, text: str, findings: Any, secret: bytes
+) -> list[FoundSpan]:
     return [
-        FoundSpan(record_index, path, f.start, f.end, f.entity_type, f.score, f.recognizer,
-                  value_digest(secret, f.entity_type, text[f.start : f.end]))
+        FoundSpan(
+            record_index,
+            path,
+            f.start,
+            f.end,
+            f.entity_type,
+            f.score,
+            f.recognizer,
+            value_digest(secret, f.entity_type, text[f.start : f.end]),
+        )
         for f in findings
     ]
 
@@ -195,7 +205,8 @@ def propagate(stream: Any, result: IngestResult, secret: bytes, index: Any) -> l
     existing: dict[tuple[int, str], list[Any]] = {}
     for span in result.findings:
         existing.setdefault((span.record_index, span.field), []).append(
-            Finding(span.start, span.end, span.entity_type, span.score, span.recognizer))
+            Finding(span.start, span.end, span.entity_type, span.score, span.recognizer)
+        )
     extra: list[FoundSpan] = []
     with stream:
         for record_index, line in enumerate(stream):

@@ -145,15 +145,17 @@ class ChunkedUpload(models.Model):
     """
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                                   related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
     filename = models.CharField(max_length=255)
     total_size = models.BigIntegerField()
     chunk_size = models.IntegerField()
     upload_key = models.ForeignKey(DataKey, on_delete=models.PROTECT, related_name="+")
     chunks = models.JSONField(default=dict, blank=True)
-    dataset = models.ForeignKey(Dataset, null=True, blank=True, on_delete=models.SET_NULL,
-                                related_name="+")
+    dataset = models.ForeignKey(
+        Dataset, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

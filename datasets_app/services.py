@@ -81,14 +81,19 @@ def run_ingestion(dataset_id: int) -> None:
         _fail(dataset, str(exc))
     except Exception:
         logger.exception("ingestion of dataset %s failed", dataset_id)
-        _fail(dataset, "Processing failed because of an internal error; an administrator can "
-                       "see the details in the worker log.")
+        _fail(
+            dataset,
+            "Processing failed because of an internal error; an administrator can "
+            "see the details in the worker log.",
+        )
         raise
 
 
 def _fail(dataset: Dataset, reason: str) -> None:
     Dataset.objects.filter(pk=dataset.pk).update(status=DatasetStatus.FAILED, error=reason)
-    record_event(SYSTEM, "dataset.ingest", obj=dataset, outcome="error", details={"reason": reason[:300]})
+    record_event(
+        SYSTEM, "dataset.ingest", obj=dataset, outcome="error", details={"reason": reason[:300]}
+    )
 
 
 def _ingest(dataset: Dataset) -> None:
@@ -98,13 +103,15 @@ def _ingest(dataset: Dataset) -> None:
     result = ingestion.IngestResult()
     detector = ingestion.detector_for(options)
     index = detector.new_value_index()
-    with vault.open_blob(dataset.raw_key, RAW_BLOB) as raw, vault.blob_writer(
-        data_key, ingestion.RECORDS_BLOB
-    ) as out:
+    with (
+        vault.open_blob(dataset.raw_key, RAW_BLOB) as raw,
+        vault.blob_writer(data_key, ingestion.RECORDS_BLOB) as out,
+    ):
         records = ingestion.clean_stream(dataset.source_name, raw, options, result)
         for batch in ingestion.batched(records, ingestion.BATCH_SIZE):
             result.findings.extend(
-                ingestion.scan_batch(batch, result.records, detector, secret, index))
+                ingestion.scan_batch(batch, result.records, detector, secret, index)
+            )
             for record in batch:
                 result.kinds[record["kind"]] += 1
                 result.languages[record["lang"]] += 1
@@ -157,12 +164,18 @@ def _save_ingestion(dataset: Dataset, data_key: Any, result: Any, detector: Any)
             languages=dict(result.languages),
             parse_report=result.parse_report,
             cleaning_report=result.cleaning_report,
-            pii_summary={"by_type": dict(summary), "total": sum(summary.values()),
-                         "detector": detector.versions(), "kinds": dict(result.kinds)},
+            pii_summary={
+                "by_type": dict(summary),
+                "total": sum(summary.values()),
+                "detector": detector.versions(),
+                "kinds": dict(result.kinds),
+            },
             source_format=result.parse_report.get("format", ""),
         )
         record_event(
-            SYSTEM, "dataset.ingest", obj=dataset,
+            SYSTEM,
+            "dataset.ingest",
+            obj=dataset,
             details={"records": result.records, "findings": len(result.findings)},
         )
 
@@ -178,12 +191,19 @@ def findings_for(actor: Actor, dataset: Dataset) -> QuerySet[Finding]:
 
 def _require_reviewable(dataset: Dataset) -> None:
     if dataset.status != DatasetStatus.NEEDS_REVIEW:
-        raise DatasetStateError(f"Dataset is {dataset.status}; findings can only be reviewed "
-                                "while it needs review.")
+        raise DatasetStateError(
+            f"Dataset is {dataset.status}; findings can only be reviewed while it needs review."
+        )
 
 
-def decide_finding(actor: Actor, finding: Finding, decision: str, *, start: int | None = None,
-                   end: int | None = None) -> Finding:
+def decide_finding(
+    actor: Actor,
+    finding: Finding,
+    decision: str,
+    *,
+    start: int | None = None,
+    end: int | None = None,
+) -> Finding:
     """Accept or reject one finding, optionally adjusting its span. Audited."""
     dataset = finding.dataset
     require(actor, dataset.project_id, Action.REVIEW_PII, obj=dataset)
@@ -198,9 +218,12 @@ def decide_finding(actor: Actor, finding: Finding, decision: str, *, start: int 
                 raise ValueError("start must be >= 0 and less than end")
             finding.start, finding.end = start, end
         finding.save()
-        record_event(actor, "pii.decide", obj=finding,
-                     details={"decision": decision, "type": finding.entity_type,
-                              "dataset": dataset.pk})
+        record_event(
+            actor,
+            "pii.decide",
+            obj=finding,
+            details={"decision": decision, "type": finding.entity_type, "dataset": dataset.pk},
+        )
     return finding
 
 
@@ -226,14 +249,30 @@ def bulk_decide(
         pending = pending.filter(score__lte=max_score)
     with transaction.atomic():
         count = pending.update(decision=decision, decided_by=actor.user, decided_at=timezone.now())
-        record_event(actor, "pii.bulk_decide", obj=dataset,
-                     details={"decision": decision, "count": count,
-                              "entity_types": sorted(entity_types or []), "min_score": min_score})
+        record_event(
+            actor,
+            "pii.bulk_decide",
+            obj=dataset,
+            details={
+                "decision": decision,
+                "count": count,
+                "entity_types": sorted(entity_types or []),
+                "min_score": min_score,
+            },
+        )
     return count
 
 
-def add_finding(actor: Actor, dataset: Dataset, *, record_index: int, field: str, start: int,
-                end: int, entity_type: str) -> Finding:
+def add_finding(
+    actor: Actor,
+    dataset: Dataset,
+    *,
+    record_index: int,
+    field: str,
+    start: int,
+    end: int,
+    entity_type: str,
+) -> Finding:
     """A reviewer marks a span the detector missed; it is accepted at once."""
     require(actor, dataset.project_id, Action.REVIEW_PII, obj=dataset)
     _require_reviewable(dataset)
@@ -241,13 +280,22 @@ def add_finding(actor: Actor, dataset: Dataset, *, record_index: int, field: str
         raise ValueError("record_index, start and end must point inside the dataset")
     with transaction.atomic():
         finding = Finding.objects.create(
-            dataset=dataset, record_index=record_index, field=field, start=start, end=end,
-            entity_type=entity_type, score=1.0, recognizer="reviewer",
-            decision=Decision.ACCEPTED, added_by_reviewer=True,
-            decided_by=actor.user, decided_at=timezone.now(),
+            dataset=dataset,
+            record_index=record_index,
+            field=field,
+            start=start,
+            end=end,
+            entity_type=entity_type,
+            score=1.0,
+            recognizer="reviewer",
+            decision=Decision.ACCEPTED,
+            added_by_reviewer=True,
+            decided_by=actor.user,
+            decided_at=timezone.now(),
         )
-        record_event(actor, "pii.add", obj=finding, details={"type": entity_type,
-                                                             "dataset": dataset.pk})
+        record_event(
+            actor, "pii.add", obj=finding, details={"type": entity_type, "dataset": dataset.pk}
+        )
     return finding
 
 
@@ -262,13 +310,16 @@ def approve_dataset(actor: Actor, dataset: Dataset) -> DatasetVersion:
     """
     require(actor, dataset.project_id, Action.APPROVE_DATASET, obj=dataset)
     if dataset.status != DatasetStatus.NEEDS_REVIEW:
-        raise DatasetStateError(f"Only a dataset that needs review can be approved; this one "
-                                f"is {dataset.status}.")
+        raise DatasetStateError(
+            f"Only a dataset that needs review can be approved; this one is {dataset.status}."
+        )
     if dataset.project.require_distinct_approver and dataset.uploaded_by_id == getattr(
         actor.user, "pk", None
     ):
-        raise DatasetStateError("This project requires a different data steward than the "
-                                "uploader to approve the dataset.")
+        raise DatasetStateError(
+            "This project requires a different data steward than the "
+            "uploader to approve the dataset."
+        )
     options = IngestOptions.from_dict(dataset.options)
     pending = dataset.findings.filter(decision=Decision.PENDING).count()
     if options.require_full_review and pending:
@@ -276,9 +327,16 @@ def approve_dataset(actor: Actor, dataset: Dataset) -> DatasetVersion:
     from datasets_app.versioning import build_version
 
     version = build_version(actor, dataset, options, pending_redacted=pending)
-    record_event(actor, "dataset.approve", obj=dataset,
-                 details={"version": version.number, "content_hash": version.content_hash,
-                          "pending_redacted": pending})
+    record_event(
+        actor,
+        "dataset.approve",
+        obj=dataset,
+        details={
+            "version": version.number,
+            "content_hash": version.content_hash,
+            "pending_redacted": pending,
+        },
+    )
     from serving.services import on_dataset_approved  # fine-tuning jobs waiting for this file
 
     on_dataset_approved(dataset.pk)
@@ -297,12 +355,17 @@ def read_records(
     action = Action.VIEW_RAW_DATA if raw else Action.VIEW_REDACTED_DATA
     require(actor, dataset.project_id, action, obj=dataset)
     limit = max(1, min(limit, 200))
-    record_event(actor, "dataset.view_raw" if raw else "dataset.view_redacted", obj=dataset,
-                 details={"offset": offset, "limit": limit})
+    record_event(
+        actor,
+        "dataset.view_raw" if raw else "dataset.view_redacted",
+        obj=dataset,
+        details={"offset": offset, "limit": limit},
+    )
     version = dataset.latest_version
     if raw:
-        return ingestion.read_slice(vault.open_blob(dataset.data_key, ingestion.RECORDS_BLOB),
-                                    offset, limit)
+        return ingestion.read_slice(
+            vault.open_blob(dataset.data_key, ingestion.RECORDS_BLOB), offset, limit
+        )
     if version is not None:
         return read_version_records(version, offset, limit)
     return preview_redacted(dataset, offset, limit)
@@ -315,12 +378,17 @@ def delete_dataset(actor: Actor, dataset: Dataset) -> list[str]:
     """Crypto-shred the upload and everything derived from it (records, versions, job
     checkpoints and models trained on it). Returns the destroyed key ids. Audited."""
     require(actor, dataset.project_id, Action.DELETE_DATASET, obj=dataset)
-    destroyed = vault.destroy_data_key(actor, dataset.raw_key, reason=f"dataset {dataset.pk} deleted")
+    destroyed = vault.destroy_data_key(
+        actor, dataset.raw_key, reason=f"dataset {dataset.pk} deleted"
+    )
     with transaction.atomic():
         dataset.findings.all().delete()
-        Dataset.objects.filter(pk=dataset.pk).update(status=DatasetStatus.DELETED,
-                                                     error="Deleted; its data was destroyed.")
-        record_event(actor, "dataset.delete", obj=dataset, details={"keys_destroyed": len(destroyed)})
+        Dataset.objects.filter(pk=dataset.pk).update(
+            status=DatasetStatus.DELETED, error="Deleted; its data was destroyed."
+        )
+        record_event(
+            actor, "dataset.delete", obj=dataset, details={"keys_destroyed": len(destroyed)}
+        )
     return destroyed
 
 

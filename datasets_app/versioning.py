@@ -72,8 +72,9 @@ def redact_record(
         if not spans:
             continue
         by_type = {s.entity_type: operators.get(s.entity_type, options.operator) for s in spans}
-        value = redact_text(text, spans, operators=by_type, secret=secret,
-                            language=record.get("lang") or "en")
+        value = redact_text(
+            text, spans, operators=by_type, secret=secret, language=record.get("lang") or "en"
+        )
         if value is None:
             return None
         ingestion.set_field(redacted, path, value)
@@ -142,9 +143,15 @@ def build_version(
         number = (dataset.versions.aggregate(n=Max("number"))["n"] or 0) + 1
         version = DatasetVersion.objects.create(
             token_stats=stats,
-            dataset=dataset, number=number, data_key=key, content_hash=digest.hexdigest(),
-            record_count=sum(splits.values()), split_counts=dict(splits),
-            record_kinds=dict(kinds), lineage=lineage, approved_by=actor.user,
+            dataset=dataset,
+            number=number,
+            data_key=key,
+            content_hash=digest.hexdigest(),
+            record_count=sum(splits.values()),
+            split_counts=dict(splits),
+            record_kinds=dict(kinds),
+            lineage=lineage,
+            approved_by=actor.user,
         )
         Dataset.objects.filter(pk=dataset.pk).update(status=DatasetStatus.APPROVED)
     return version
@@ -174,8 +181,12 @@ def compute_token_stats(key: Any, *, seq_len: int = 1024) -> dict[str, Any]:
             texts.append(" ".join(t for _, t in ingestion.record_fields(record)))
             if len(texts) >= STATS_SAMPLE:
                 break
-    stats = token_stats(texts, tokenizer, max_seq_len=min(seq_len, base.max_seq_len),
-                        tokens_per_second=DEFAULT_TOKENS_PER_SECOND)
+    stats = token_stats(
+        texts,
+        tokenizer,
+        max_seq_len=min(seq_len, base.max_seq_len),
+        tokens_per_second=DEFAULT_TOKENS_PER_SECOND,
+    )
     stats["tokenizer"] = base.name
     stats["sampled"] = len(texts) >= STATS_SAMPLE
     return stats

@@ -32,13 +32,15 @@ def upload(request: HttpRequest) -> HttpResponse:
     """Upload form; on success, the dataset page (which follows processing live)."""
     form = UploadForm(request.POST or None, request.FILES or None, user=request.user)
     if getattr(request, "upload_too_large", False):
-        return render(request, "datasets/upload.html", {"form": form, "too_large": True},
-                      status=413)
+        return render(
+            request, "datasets/upload.html", {"form": form, "too_large": True}, status=413
+        )
     response = _handle_upload(request, form)
     if response is None:
         _discard_unused_uploads(request)
-        response = render(request, "datasets/upload.html", {"form": form},
-                          status=400 if form.errors else 200)
+        response = render(
+            request, "datasets/upload.html", {"form": form}, status=400 if form.errors else 200
+        )
     return response
 
 
@@ -56,11 +58,17 @@ def _handle_upload(request: HttpRequest, form: UploadForm) -> HttpResponse | Non
             form.add_error("file", "The file is empty.")
         else:
             try:
-                options = IngestOptions(skip_bad_lines=form.cleaned_data["skip_bad_lines"],
-                                        operator=form.cleaned_data["operator"])
+                options = IngestOptions(
+                    skip_bad_lines=form.cleaned_data["skip_bad_lines"],
+                    operator=form.cleaned_data["operator"],
+                )
                 dataset = services.create_dataset(
-                    actor_from_request(request), form.cleaned_data["project"],
-                    name=form.cleaned_data["name"], upload=upload_file, options=options)
+                    actor_from_request(request),
+                    form.cleaned_data["project"],
+                    name=form.cleaned_data["name"],
+                    upload=upload_file,
+                    options=options,
+                )
                 return redirect("dataset-page", pk=dataset.pk)
             except (OptionsError, PermissionDenied) as exc:
                 form.add_error(None, str(exc))
@@ -76,10 +84,14 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     sample: list[dict] = []
     if dataset.status in ("needs_review", "approved") and can["view_redacted_data"]:
         sample = services.read_records(actor_from_request(request), dataset, limit=10)
-    context = {"dataset": dataset, "can": can, "sample": sample,
-               "version": dataset.latest_version,
-               "pending": dataset.findings.filter(decision="pending").count(),
-               "bulk_form": BulkDecisionForm()}
+    context = {
+        "dataset": dataset,
+        "can": can,
+        "sample": sample,
+        "version": dataset.latest_version,
+        "pending": dataset.findings.filter(decision="pending").count(),
+        "bulk_form": BulkDecisionForm(),
+    }
     return render(request, "datasets/detail.html", context)
 
 
@@ -103,8 +115,12 @@ def bulk_decision(request: HttpRequest, pk: int) -> HttpResponse:
     if form.is_valid():
         types = [form.cleaned_data["entity_type"]] if form.cleaned_data["entity_type"] else None
         try:
-            count = services.bulk_decide(actor_from_request(request), dataset,
-                                         form.cleaned_data["decision"], entity_types=types)
+            count = services.bulk_decide(
+                actor_from_request(request),
+                dataset,
+                form.cleaned_data["decision"],
+                entity_types=types,
+            )
             messages.success(request, f"{count} findings {form.cleaned_data['decision']}.")
         except (services.DatasetStateError, PermissionDenied) as exc:
             messages.error(request, _explain(exc))
@@ -146,8 +162,9 @@ def review(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "datasets/review.html", context)
 
 
-def _review_context(request: HttpRequest, actor: Any, dataset: Dataset,
-                    findings: Any) -> dict[str, Any]:
+def _review_context(
+    request: HttpRequest, actor: Any, dataset: Dataset, findings: Any
+) -> dict[str, Any]:
     filters = review_tools.ReviewFilters.from_query(request.GET, default_seed=dataset.pk)
     shown = review_tools.filter_findings(findings, filters)
     indices = review_tools.record_indices(dataset, shown, filters)
@@ -157,10 +174,14 @@ def _review_context(request: HttpRequest, actor: Any, dataset: Dataset,
     pairs = review_tools.read_page(actor, dataset, indices, page) if dataset.data_key_id else []
     total = findings.count()
     return {
-        "dataset": dataset, "filters": filters, "page": page, "pages": pages,
+        "dataset": dataset,
+        "filters": filters,
+        "page": page,
+        "pages": pages,
         "records": review_tools.render_records(pairs, shown),
         "entity_types": sorted(set(findings.values_list("entity_type", flat=True))),
-        "total": total, "decided": total - findings.filter(decision="pending").count(),
+        "total": total,
+        "decided": total - findings.filter(decision="pending").count(),
         "editable": dataset.status == "needs_review",
         "estimate": review_tools.sample_estimate(findings, indices) if filters.sample else None,
         "previous_url": _page_url(request, page - 1) if page > 1 else "",

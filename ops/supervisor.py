@@ -48,14 +48,59 @@ def platform_services(port: int, data_dir: Path, workers: int = 2) -> list[Servi
     python = sys.executable
     bind = os.environ.get("SOBERANA_BIND", "127.0.0.1")
     return [
-        Service("web", [python, "-m", "gunicorn", "platform_site.wsgi:application",
-                        "--bind", f"{bind}:{port}", "--workers", str(workers), "--threads", "4",
-                        "--timeout", "300", "--access-logfile", "-"]),
-        Service("worker", [python, "-m", "celery", "-A", "platform_site", "worker",
-                           "-Q", "ingestion,training", "--concurrency", "2", "--loglevel", "INFO",
-                           "-n", f"worker-{port}@%h"]),
-        Service("beat", [python, "-m", "celery", "-A", "platform_site", "beat", "--loglevel",
-                         "INFO", "-s", str(data_dir / "celerybeat-schedule")]),
+        Service(
+            "web",
+            [
+                python,
+                "-m",
+                "gunicorn",
+                "platform_site.wsgi:application",
+                "--bind",
+                f"{bind}:{port}",
+                "--workers",
+                str(workers),
+                "--threads",
+                "4",
+                "--timeout",
+                "300",
+                "--access-logfile",
+                "-",
+            ],
+        ),
+        Service(
+            "worker",
+            [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "platform_site",
+                "worker",
+                "-Q",
+                "ingestion,training",
+                "--concurrency",
+                "2",
+                "--loglevel",
+                "INFO",
+                "-n",
+                f"worker-{port}@%h",
+            ],
+        ),
+        Service(
+            "beat",
+            [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "platform_site",
+                "beat",
+                "--loglevel",
+                "INFO",
+                "-s",
+                str(data_dir / "celerybeat-schedule"),
+            ],
+        ),
     ]
 
 

@@ -231,8 +231,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {"FindingDecisionEnum": "datasets_app.models.Decision",
-                            "ReviewDecisionEnum": ["accepted", "rejected", "accept", "reject"]},
+    "ENUM_NAME_OVERRIDES": {
+        "FindingDecisionEnum": "datasets_app.models.Decision",
+        "ReviewDecisionEnum": ["accepted", "rejected", "accept", "reject"],
+    },
 }
 # Path ids are integers everywhere.
 SPECTACULAR_SETTINGS["COMPONENT_SPLIT_REQUEST"] = True

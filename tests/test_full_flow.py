@@ -32,15 +32,17 @@ def no_egress(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
 
     def guarded(self: socket.socket, address: Any) -> Any:
         host = address[0] if isinstance(address, tuple) else address
-        if isinstance(host, str) and not (host.startswith("127.") or host in ("localhost", "::1")
-                                          or self.family == socket.AF_UNIX):
+        if isinstance(host, str) and not (
+            host.startswith("127.") or host in ("localhost", "::1") or self.family == socket.AF_UNIX
+        ):
             attempts.append(address)
             raise EgressAttempt(f"connection to {address!r} attempted")
         return real_connect(self, address)
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
-    monkeypatch.setattr(socket, "create_connection", _refuse_remote(socket.create_connection,
-                                                                    attempts))
+    monkeypatch.setattr(
+        socket, "create_connection", _refuse_remote(socket.create_connection, attempts)
+    )
     return attempts
 
 
@@ -61,16 +63,23 @@ def _jsonl(n: int = 24) -> bytes:
     fake.seed_instance(7)
     lines = []
     for i in range(n):
-        text = (f"Ticket {i}: {fake.paragraph(nb_sentences=3)} It mentions {CANARY_TEXT}. "
-                f"Contact {CANARY_EMAIL} if it happens again.")
+        text = (
+            f"Ticket {i}: {fake.paragraph(nb_sentences=3)} It mentions {CANARY_TEXT}. "
+            f"Contact {CANARY_EMAIL} if it happens again."
+        )
         lines.append(json.dumps({"text": text}))
     return ("\n".join(lines) + "\n").encode()
 
 
 @pytest.mark.django_db(transaction=True)
 def test_upload_to_trained_model_offline_with_nothing_plaintext_at_rest(
-    cast: Any, api_client_for: Any, tiny_base_model: Any, tiny_hyperparameters: dict,
-    no_egress: list[Any], django_capture_on_commit_callbacks: Any, monkeypatch: Any,
+    cast: Any,
+    api_client_for: Any,
+    tiny_base_model: Any,
+    tiny_hyperparameters: dict,
+    no_egress: list[Any],
+    django_capture_on_commit_callbacks: Any,
+    monkeypatch: Any,
 ) -> None:
     from datasets_app.services import run_ingestion
     from trainer import runner, services
@@ -79,8 +88,11 @@ def test_upload_to_trained_model_offline_with_nothing_plaintext_at_rest(
     monkeypatch.setattr("trainer.services.enqueue_job", lambda _id: None)
     steward = api_client_for(cast.steward)
     upload = SimpleUploadedFile("tickets.jsonl", _jsonl(), content_type="application/jsonl")
-    response = steward.post("/api/v1/datasets/", {"file": upload, "name": "tickets",
-                                                  "project": cast.project.pk}, format="multipart")
+    response = steward.post(
+        "/api/v1/datasets/",
+        {"file": upload, "name": "tickets", "project": cast.project.pk},
+        format="multipart",
+    )
     assert response.status_code == 202, response.content
     dataset_id = response.json()["id"]
     run_ingestion(dataset_id)
@@ -95,9 +107,16 @@ def test_upload_to_trained_model_offline_with_nothing_plaintext_at_rest(
     assert all(CANARY_EMAIL not in r["text"] for r in redacted)
 
     engineer = api_client_for(cast.engineer)
-    response = engineer.post("/api/v1/jobs/", {
-        "dataset": dataset_id, "base_model": tiny_base_model.pk, "method": "lora",
-        "hyperparameters": tiny_hyperparameters}, format="json")
+    response = engineer.post(
+        "/api/v1/jobs/",
+        {
+            "dataset": dataset_id,
+            "base_model": tiny_base_model.pk,
+            "method": "lora",
+            "hyperparameters": tiny_hyperparameters,
+        },
+        format="json",
+    )
     assert response.status_code == 201, response.content
     job_id = response.json()["id"]
     lease = services.claim_job(job_id, "test-worker")

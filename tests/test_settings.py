@@ -39,22 +39,33 @@ def test_secret_is_read_from_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
 def _django_check(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("SOBERANA_", "DATABASE_"))}
     base.update({"SOBERANA_DATA_DIR": str(tmp_path)}, **env)
-    return subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level",
-                           "WARNING"], cwd=ROOT, env=base, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=base,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_production_refuses_to_start_without_a_secret_key(tmp_path: Path) -> None:
-    result = _django_check({"SOBERANA_ENV": "production", "SOBERANA_ALLOWED_HOSTS": "x.org"},
-                           tmp_path)
+    result = _django_check(
+        {"SOBERANA_ENV": "production", "SOBERANA_ALLOWED_HOSTS": "x.org"}, tmp_path
+    )
     assert result.returncode != 0
     assert "SOBERANA_SECRET_KEY" in result.stderr
 
 
 def test_production_settings_pass_check_deploy(tmp_path: Path) -> None:
-    result = _django_check({"SOBERANA_ENV": "production", "SOBERANA_ALLOWED_HOSTS": "x.org",
-                            "SOBERANA_SECRET_KEY": "Zq8#vP2!mW7@xL4$nR9%tY3^bH6&-aK1" * 2},
-                           tmp_path)
+    result = _django_check(
+        {
+            "SOBERANA_ENV": "production",
+            "SOBERANA_ALLOWED_HOSTS": "x.org",
+            "SOBERANA_SECRET_KEY": "Zq8#vP2!mW7@xL4$nR9%tY3^bH6&-aK1" * 2,
+        },
+        tmp_path,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -38,7 +38,9 @@ def describe_model_dir(path: Path) -> dict[str, object]:
     config = json.loads(config_file.read_text())
     architectures = config.get("architectures") or []
     if not any(a.endswith("ForCausalLM") for a in architectures):
-        raise BaseModelError(f"{path} is not a causal language model ({architectures or 'unknown'}).")
+        raise BaseModelError(
+            f"{path} is not a causal language model ({architectures or 'unknown'})."
+        )
     if not any(path.glob("*.safetensors")):
         raise BaseModelError(f"{path} has no safetensors weights (pickled weights are refused).")
     return {
@@ -63,7 +65,9 @@ def _parameter_count(path: Path) -> int:
     return total
 
 
-def register_base_model(name: str, path: Path, *, source: str = "", default: bool = False) -> BaseModel:
+def register_base_model(
+    name: str, path: Path, *, source: str = "", default: bool = False
+) -> BaseModel:
     """Register (or update) a local model directory as a base model."""
     facts = describe_model_dir(path)
     model, _ = BaseModel.objects.update_or_create(
@@ -84,5 +88,6 @@ def ensure_default_base_model() -> BaseModel:
 
         logger.info("converting %s to safetensors in %s (once)", DEFAULT_GGUF, target)
         convert_gguf_to_safetensors(default_gguf_path(), target)
-    return register_base_model(DEFAULT_NAME, target, source=f"{DEFAULT_PACKAGE}/{DEFAULT_GGUF}",
-                               default=True)
+    return register_base_model(
+        DEFAULT_NAME, target, source=f"{DEFAULT_PACKAGE}/{DEFAULT_GGUF}", default=True
+    )

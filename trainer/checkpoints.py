@@ -18,10 +18,18 @@ def list_checkpoints(job: TrainingJob) -> list[dict[str, Any]]:
     directory = vault.blob_dir(job.data_key) / "checkpoints"
     if not directory.exists():
         return []
-    store = CheckpointStore(directory, data_key=vault.unwrap_data_key(job.data_key),
-                            key_id=job.data_key.artifact_id, artifact_id=job.data_key.artifact_id)
+    store = CheckpointStore(
+        directory,
+        data_key=vault.unwrap_data_key(job.data_key),
+        key_id=job.data_key.artifact_id,
+        artifact_id=job.data_key.artifact_id,
+    )
     return [
-        {"step": info.step, "train_loss": info.train_loss, "val_loss": info.val_loss,
-         "is_best": info.is_best}
+        {
+            "step": info.step,
+            "train_loss": info.train_loss,
+            "val_loss": info.val_loss,
+            "is_best": info.is_best,
+        }
         for info in store.list()
     ]

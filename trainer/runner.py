@@ -41,14 +41,21 @@ class JobReporter:
         self._cancel = False
 
     def log(self, step: int, metrics: dict[str, float]) -> None:
-        progress = {"step": step, "total_steps": int(metrics.get("total_steps", self.total_steps)),
-                    "estimate": self.estimate}
+        progress = {
+            "step": step,
+            "total_steps": int(metrics.get("total_steps", self.total_steps)),
+            "estimate": self.estimate,
+        }
         progress.update({k: _finite(metrics[k]) for k in PROGRESS_KEYS if k in metrics})
         if not services.record_progress(self.lease, progress):
             self.lost.set()
             raise LeaseLost(f"job {self.lease.job_id}")
-        services.add_event(self.lease.job_id, "metrics", f"step {step}",
-                           data={"step": step, **{k: _finite(v) for k, v in metrics.items()}})
+        services.add_event(
+            self.lease.job_id,
+            "metrics",
+            f"step {step}",
+            data={"step": step, **{k: _finite(v) for k, v in metrics.items()}},
+        )
 
     def event(self, kind: str, message: str) -> None:
         services.add_event(self.lease.job_id, kind, message)
@@ -113,10 +120,12 @@ def checkpoint_dir(job: TrainingJob) -> Path:
 def run_claimed_job(lease: Lease) -> None:
     """Train, evaluate and record a job this worker has claimed. Never raises for job errors:
     they become a failed job with a reason a user can act on."""
-    job = TrainingJob.objects.select_related("dataset_version__data_key", "base_model",
-                                             "data_key").get(pk=lease.job_id)
-    config = services.build_engine_config(job.dataset_version, job.base_model, job.method,
-                                          job.hyperparameters)
+    job = TrainingJob.objects.select_related(
+        "dataset_version__data_key", "base_model", "data_key"
+    ).get(pk=lease.job_id)
+    config = services.build_engine_config(
+        job.dataset_version, job.base_model, job.method, job.hyperparameters
+    )
     reporter = JobReporter(lease, config.max_steps)
     reporter.estimate = (job.progress or {}).get("estimate", {})
     heartbeat = Heartbeat(lease, reporter)
@@ -128,8 +137,12 @@ def run_claimed_job(lease: Lease) -> None:
         logger.warning("job %s: lease lost; another worker owns it now", job.pk)
     except Exception as exc:
         logger.exception("job %s failed", job.pk)
-        services.finish_job(lease, JobStatus.FAILED, error=explain_failure(exc),
-                            error_detail=traceback.format_exc()[-20000:])
+        services.finish_job(
+            lease,
+            JobStatus.FAILED,
+            error=explain_failure(exc),
+            error_detail=traceback.format_exc()[-20000:],
+        )
         services.add_event(job, "failed", explain_failure(exc), level="error")
     finally:
         heartbeat.stopped.set()
@@ -157,14 +170,24 @@ def _train_and_record(job: TrainingJob, config: Any, lease: Lease, reporter: Job
 
     data = load_training_data(job)
     key = vault.unwrap_data_key(job.data_key)
-    store = CheckpointStore(checkpoint_dir(job), data_key=key, key_id=job.data_key.artifact_id,
-                            artifact_id=job.data_key.artifact_id, keep_last=config.keep_last)
+    store = CheckpointStore(
+        checkpoint_dir(job),
+        data_key=key,
+        key_id=job.data_key.artifact_id,
+        artifact_id=job.data_key.artifact_id,
+        keep_last=config.keep_last,
+    )
     latest = store.latest()
-    _audit_decryption(job, "resume" if latest is not None else "train",
-                      latest.step if latest is not None else 0)
+    _audit_decryption(
+        job, "resume" if latest is not None else "train", latest.step if latest is not None else 0
+    )
     if latest is not None:
-        services.add_event(job, "resumed", f"Resumed from step {latest.step} "
-                           f"(attempt {lease.attempt}).", data={"step": latest.step})
+        services.add_event(
+            job,
+            "resumed",
+            f"Resumed from step {latest.step} (attempt {lease.attempt}).",
+            data={"step": latest.step},
+        )
     else:
         services.add_event(job, "started", f"Training started (attempt {lease.attempt}).")
     result = train(config, data, reporter, store)
@@ -172,12 +195,16 @@ def _train_and_record(job: TrainingJob, config: Any, lease: Lease, reporter: Job
         if reporter.lost.is_set():
             raise LeaseLost(f"job {job.pk}")
         if SHUTDOWN.is_set() and not services.cancel_requested(lease):
-            services.release_job(lease, f"The worker was stopped; the job is back in the queue "
-                                        f"and will resume from step {result.step}.")
+            services.release_job(
+                lease,
+                f"The worker was stopped; the job is back in the queue "
+                f"and will resume from step {result.step}.",
+            )
             return
         services.finish_job(lease, JobStatus.CANCELLED)
-        services.add_event(job, "cancelled", f"Cancelled at step {result.step}; the last "
-                           "checkpoint was kept.")
+        services.add_event(
+            job, "cancelled", f"Cancelled at step {result.step}; the last checkpoint was kept."
+        )
         return
     services.add_event(job, "evaluating", "Training finished; evaluating on the test split.")
     _audit_decryption(job, "evaluate", result.step)
@@ -192,9 +219,12 @@ def _audit_decryption(job: TrainingJob, purpose: str, step: int) -> None:
     """Decrypting training data, checkpoints or the trained model is an audited access."""
     from audit.services import SYSTEM, record_event
 
-    record_event(SYSTEM, "checkpoint.decrypt" if purpose != "train" else "dataset.decrypt",
-                 obj=job, details={"purpose": purpose, "step": step,
-                                   "dataset_version": job.dataset_version_id})
+    record_event(
+        SYSTEM,
+        "checkpoint.decrypt" if purpose != "train" else "dataset.decrypt",
+        obj=job,
+        details={"purpose": purpose, "step": step, "dataset_version": job.dataset_version_id},
+    )
 
 
 def _split_samples(metrics: dict[str, Any]) -> tuple[dict[str, Any], list[Any]]:
@@ -235,8 +265,10 @@ def explain_failure(exc: BaseException) -> str:
     if isinstance(exc, ConfigError | services.JobRequestError):
         return f"Invalid configuration: {text}"
     if isinstance(exc, MemoryError) or "out of memory" in text.lower():
-        return ("The job ran out of memory. Lower batch_size or seq_len, enable "
-                "gradient_checkpointing, or use LoRA instead of a full fine-tune.")
+        return (
+            "The job ran out of memory. Lower batch_size or seq_len, enable "
+            "gradient_checkpointing, or use LoRA instead of a full fine-tune."
+        )
     if isinstance(exc, vault.KeyDestroyedError):
         return "The dataset behind this job was deleted and its data destroyed."
     return f"Training failed: {type(exc).__name__}: {text[:300]}"

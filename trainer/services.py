@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -92,8 +92,11 @@ def estimate_job(config: Any, base_model: BaseModel | None) -> dict[str, Any]:
     if base_model is None:
         return {}
     if not (Path(base_model.path) / "config.json").is_file():
-        raise JobRequestError("base_model", f"The files of base model {base_model.name!r} are "
-                                            "missing on disk; ask an administrator to register it again.")
+        raise JobRequestError(
+            "base_model",
+            f"The files of base model {base_model.name!r} are "
+            "missing on disk; ask an administrator to register it again.",
+        )
     model_config = AutoConfig.from_pretrained(base_model.path, local_files_only=True)
     gpu_bytes = settings.TARGET_GPU_MEMORY_GB * 2**30 if settings.TARGET_GPU_MEMORY_GB else None
     estimate = estimate_resources(config, model_config, gpu_bytes)
@@ -119,19 +122,31 @@ def create_job(
     config = build_engine_config(version, base_model, method, hyperparameters)
     estimate = estimate_job(config, base_model)
     if estimate and not estimate["fits"]:
-        raise JobRequestError("batch_size", f"This configuration will not fit: {estimate['reason']}.")
+        raise JobRequestError(
+            "batch_size", f"This configuration will not fit: {estimate['reason']}."
+        )
     with transaction.atomic():
         key, _ = vault.create_data_key("job", parent=version.data_key)
         job = TrainingJob.objects.create(
-            project_id=version.dataset.project_id, dataset_version=version, base_model=base_model,
-            method=method, hyperparameters=_public_hyperparameters(config), priority=priority,
-            created_by=actor.user, data_key=key,
-            progress={"step": 0, "total_steps": config.max_steps, "loss": None,
-                      "estimate": estimate},
+            project_id=version.dataset.project_id,
+            dataset_version=version,
+            base_model=base_model,
+            method=method,
+            hyperparameters=_public_hyperparameters(config),
+            priority=priority,
+            created_by=actor.user,
+            data_key=key,
+            progress={
+                "step": 0,
+                "total_steps": config.max_steps,
+                "loss": None,
+                "estimate": estimate,
+            },
         )
         add_event(job, "queued", "Job queued.")
-        record_event(actor, "job.create", obj=job, details={"method": method,
-                                                            "dataset_version": version.pk})
+        record_event(
+            actor, "job.create", obj=job, details={"method": method, "dataset_version": version.pk}
+        )
         transaction.on_commit(lambda: enqueue_job(job.pk))
     return job
 
@@ -150,12 +165,19 @@ def enqueue_job(job_id: int) -> None:
     run_training_job.delay(job_id)
 
 
-def add_event(job: TrainingJob | int, kind: str, message: str, *, level: str = "info",
-              data: dict[str, Any] | None = None) -> JobEvent:
+def add_event(
+    job: TrainingJob | int,
+    kind: str,
+    message: str,
+    *,
+    level: str = "info",
+    data: dict[str, Any] | None = None,
+) -> JobEvent:
     """Append a line to the job's history (no record text ever)."""
     job_id = job if isinstance(job, int) else job.pk
-    return JobEvent.objects.create(job_id=job_id, kind=kind, message=message, level=level,
-                                   data=data or {})
+    return JobEvent.objects.create(
+        job_id=job_id, kind=kind, message=message, level=level, data=data or {}
+    )
 
 
 # --- worker side: claim, heartbeat, progress, finish --------------------------------------
@@ -185,9 +207,13 @@ def claim_job(job_id: int, worker: str) -> Lease | None:
     owner = f"{worker}:{uuid.uuid4().hex}"
     now = timezone.now()
     won = TrainingJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
-        status=JobStatus.RUNNING, lease_owner=owner, attempts=F("attempts") + 1,
+        status=JobStatus.RUNNING,
+        lease_owner=owner,
+        attempts=F("attempts") + 1,
         lease_expires_at=now + timedelta(seconds=settings.JOB_LEASE_SECONDS),
-        heartbeat_at=now, started_at=now, cancel_requested=False,
+        heartbeat_at=now,
+        started_at=now,
+        cancel_requested=False,
     )
     if won != 1:
         return None
@@ -196,25 +222,33 @@ def claim_job(job_id: int, worker: str) -> Lease | None:
 
 
 def _owned(lease: Lease) -> QuerySet[TrainingJob]:
-    return TrainingJob.objects.filter(pk=lease.job_id, lease_owner=lease.owner,
-                                      status=JobStatus.RUNNING)
+    return TrainingJob.objects.filter(
+        pk=lease.job_id, lease_owner=lease.owner, status=JobStatus.RUNNING
+    )
 
 
 def renew_lease(lease: Lease) -> bool:
     """Extend the lease; False when it was lost (the caller must stop)."""
     now = timezone.now()
-    return _owned(lease).update(
-        heartbeat_at=now, lease_expires_at=now + timedelta(seconds=settings.JOB_LEASE_SECONDS)
-    ) == 1
+    return (
+        _owned(lease).update(
+            heartbeat_at=now, lease_expires_at=now + timedelta(seconds=settings.JOB_LEASE_SECONDS)
+        )
+        == 1
+    )
 
 
 def record_progress(lease: Lease, progress: dict[str, Any]) -> bool:
     """Store the latest progress on the row and renew the lease; False when the lease is lost."""
     now = timezone.now()
-    return _owned(lease).update(
-        progress=progress, heartbeat_at=now,
-        lease_expires_at=now + timedelta(seconds=settings.JOB_LEASE_SECONDS),
-    ) == 1
+    return (
+        _owned(lease).update(
+            progress=progress,
+            heartbeat_at=now,
+            lease_expires_at=now + timedelta(seconds=settings.JOB_LEASE_SECONDS),
+        )
+        == 1
+    )
 
 
 def cancel_requested(lease: Lease) -> bool:
@@ -223,26 +257,49 @@ def cancel_requested(lease: Lease) -> bool:
     return row is None or bool(row)
 
 
-def finish_job(lease: Lease, status: str, *, error: str = "", error_detail: str = "",
-               evaluation: dict[str, Any] | None = None) -> bool:
+def finish_job(
+    lease: Lease,
+    status: str,
+    *,
+    error: str = "",
+    error_detail: str = "",
+    evaluation: dict[str, Any] | None = None,
+) -> bool:
     """Move a running job to a terminal status (fenced). False when the lease was lost."""
-    fields: dict[str, Any] = {"status": status, "finished_at": timezone.now(), "lease_owner": "",
-                              "lease_expires_at": None, "error": error,
-                              "error_detail": error_detail}
+    fields: dict[str, Any] = {
+        "status": status,
+        "finished_at": timezone.now(),
+        "lease_owner": "",
+        "lease_expires_at": None,
+        "error": error,
+        "error_detail": error_detail,
+    }
     if evaluation is not None:
         fields["evaluation"] = evaluation
     done = _owned(lease).update(**fields) == 1
     if done:
-        record_event(SYSTEM, f"job.{status}", object_type="trainer.trainingjob",
-                     object_id=str(lease.job_id), outcome="error" if error else "allowed",
-                     details={"reason": error[:300]} if error else {})
+        record_event(
+            SYSTEM,
+            f"job.{status}",
+            object_type="trainer.trainingjob",
+            object_id=str(lease.job_id),
+            outcome="error" if error else "allowed",
+            details={"reason": error[:300]} if error else {},
+        )
     return done
 
 
 def release_job(lease: Lease, reason: str) -> bool:
     """Give a running job back to the queue (the worker is shutting down). Fenced."""
-    released = _owned(lease).update(status=JobStatus.QUEUED, lease_owner="",
-                                    lease_expires_at=None, heartbeat_at=timezone.now()) == 1
+    released = (
+        _owned(lease).update(
+            status=JobStatus.QUEUED,
+            lease_owner="",
+            lease_expires_at=None,
+            heartbeat_at=timezone.now(),
+        )
+        == 1
+    )
     if released:
         add_event(lease.job_id, "released", reason, level="warning")
     return released
@@ -283,25 +340,33 @@ def requeue_expired_jobs() -> list[int]:
             _fail_exhausted(job)
             continue
         moved = TrainingJob.objects.filter(
-            pk=job.pk, status=JobStatus.RUNNING, lease_owner=job.lease_owner,
+            pk=job.pk,
+            status=JobStatus.RUNNING,
+            lease_owner=job.lease_owner,
             lease_expires_at__lt=now,
         ).update(status=JobStatus.QUEUED, lease_owner="", lease_expires_at=None)
         if moved:
-            add_event(job, "requeued", f"The worker running attempt {job.attempts} stopped "
-                      "answering; the job is back in the queue and will resume from its last "
-                      "checkpoint.", level="warning")
+            add_event(
+                job,
+                "requeued",
+                f"The worker running attempt {job.attempts} stopped "
+                "answering; the job is back in the queue and will resume from its last "
+                "checkpoint.",
+                level="warning",
+            )
             requeued.append(job.pk)
     requeued.extend(_stale_queued_jobs(now))
     return requeued
 
 
 def _fail_exhausted(job: TrainingJob) -> None:
-    reason = (f"The job's worker stopped answering {job.attempts} times (for example it ran out "
-              "of memory or the machine restarted). Try a smaller batch size or sequence length.")
-    if TrainingJob.objects.filter(pk=job.pk, lease_owner=job.lease_owner,
-                                  status=JobStatus.RUNNING).update(
-        status=JobStatus.FAILED, error=reason, finished_at=timezone.now(), lease_owner=""
-    ):
+    reason = (
+        f"The job's worker stopped answering {job.attempts} times (for example it ran out "
+        "of memory or the machine restarted). Try a smaller batch size or sequence length."
+    )
+    if TrainingJob.objects.filter(
+        pk=job.pk, lease_owner=job.lease_owner, status=JobStatus.RUNNING
+    ).update(status=JobStatus.FAILED, error=reason, finished_at=timezone.now(), lease_owner=""):
         add_event(job, "failed", reason, level="error")
 
 

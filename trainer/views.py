@@ -19,8 +19,9 @@ from trainer.models import BaseModel
 @login_required
 def new_job(request: HttpRequest) -> HttpResponse:
     """Configure a job on an approved dataset (``?dataset=<id>``)."""
-    dataset = get_object_or_404(visible_datasets(request.user),
-                                pk=request.GET.get("dataset") or request.POST.get("dataset"))
+    dataset = get_object_or_404(
+        visible_datasets(request.user), pk=request.GET.get("dataset") or request.POST.get("dataset")
+    )
     default = BaseModel.objects.filter(is_default=True).first()
     form = JobForm(request.POST or None, initial={"base_model": default})
     version = dataset.latest_version
@@ -30,25 +31,35 @@ def new_job(request: HttpRequest) -> HttpResponse:
         else:
             try:
                 job = services.create_job(
-                    actor_from_request(request), version,
+                    actor_from_request(request),
+                    version,
                     base_model=form.cleaned_data["base_model"] or default,
-                    method=form.cleaned_data["method"], hyperparameters=form.hyperparameters())
+                    method=form.cleaned_data["method"],
+                    hyperparameters=form.hyperparameters(),
+                )
                 return redirect("job-page", pk=job.pk)
             except services.JobRequestError as exc:
                 field = exc.field if exc.field in form.fields else None
                 form.add_error(field, exc.message)
             except PermissionDenied:
                 form.add_error(None, "Your role in this project does not allow launching jobs.")
-    return render(request, "trainer/new.html", {"form": form, "dataset": dataset,
-                                                "version": version},
-                  status=400 if form.errors else 200)
+    return render(
+        request,
+        "trainer/new.html",
+        {"form": form, "dataset": dataset, "version": version},
+        status=400 if form.errors else 200,
+    )
 
 
 @login_required
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Status, live progress and loss curve (static/js/job.js polls the API), evaluation."""
-    job = get_object_or_404(services.visible_jobs(request.user).select_related(
-        "base_model", "dataset_version__dataset"), pk=pk)
+    job = get_object_or_404(
+        services.visible_jobs(request.user).select_related(
+            "base_model", "dataset_version__dataset"
+        ),
+        pk=pk,
+    )
     return render(request, "trainer/detail.html", {"job": job})
 
 

@@ -120,9 +120,7 @@ def destroy_data_key(actor: Actor, row: DataKey, *, reason: str) -> list[str]:
         for key in _with_descendants(row):
             DataKey.objects.filter(pk=key.pk).update(wrapped_key=None, destroyed_at=timezone.now())
             destroyed.append(key.artifact_id)
-        record_event(
-            actor, "key.destroy", obj=row, details={"keys": destroyed, "reason": reason}
-        )
+        record_event(actor, "key.destroy", obj=row, details={"keys": destroyed, "reason": reason})
     for key_id in destroyed:
         shutil.rmtree(Path(settings.BLOB_DIR) / key_id, ignore_errors=True)
     return destroyed

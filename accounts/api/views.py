@@ -60,8 +60,14 @@ class ProjectSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Project
-        fields = ["id", "name", "created_at", "require_distinct_approver",
-                  "auto_approve_redaction", "my_role"]
+        fields = [
+            "id",
+            "name",
+            "created_at",
+            "require_distinct_approver",
+            "auto_approve_redaction",
+            "my_role",
+        ]
         read_only_fields = ["created_at"]
 
     def get_my_role(self, obj: Project) -> str | None:
@@ -74,12 +80,20 @@ class MemberSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     username = serializers.CharField(source="user.username")
     role = serializers.ChoiceField(choices=ROLE_CHOICES)
-    add = serializers.BooleanField(required=False, default=False, write_only=True,
-                                   help_text="Add this role instead of replacing the user's roles.")
+    add = serializers.BooleanField(
+        required=False,
+        default=False,
+        write_only=True,
+        help_text="Add this role instead of replacing the user's roles.",
+    )
 
 
-class ProjectViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                     viewsets.GenericViewSet):
+class ProjectViewSet(
+    mixins.CreateModelMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
     """Members see their projects; platform admins create projects; owners manage members."""
 
     serializer_class = ProjectSerializer
@@ -107,10 +121,13 @@ class ProjectViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retr
             form = MemberSerializer(data=request.data)
             form.is_valid(raise_exception=True)
             try:
-                services.set_membership(actor_from_request(request), project,
-                                        form.validated_data["user"]["username"],
-                                        form.validated_data["role"],
-                                        replace=not form.validated_data["add"])
+                services.set_membership(
+                    actor_from_request(request),
+                    project,
+                    form.validated_data["user"]["username"],
+                    form.validated_data["role"],
+                    replace=not form.validated_data["add"],
+                )
             except LookupError as exc:
                 raise ValidationError({"username": [str(exc)]}) from exc
         members = Membership.objects.filter(project=project).select_related("user")
@@ -120,18 +137,29 @@ class ProjectViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retr
     def _require_member_admin(self, request: Request, project: Project) -> None:
         if request.user.is_superuser:
             return
-        services.require(actor_from_request(request), project.pk, Action.MANAGE_MEMBERS,
-                         obj=project)
+        services.require(
+            actor_from_request(request), project.pk, Action.MANAGE_MEMBERS, obj=project
+        )
 
 
 class TokenSerializer(serializers.ModelSerializer):
-    expires_in_days = serializers.IntegerField(write_only=True, required=False, min_value=1,
-                                               max_value=3650, default=90)
+    expires_in_days = serializers.IntegerField(
+        write_only=True, required=False, min_value=1, max_value=3650, default=90
+    )
 
     class Meta:
         model = ApiToken
-        fields = ["id", "name", "prefix", "scopes", "created_at", "expires_at", "revoked_at",
-                  "last_used_at", "expires_in_days"]
+        fields = [
+            "id",
+            "name",
+            "prefix",
+            "scopes",
+            "created_at",
+            "expires_at",
+            "revoked_at",
+            "last_used_at",
+            "expires_in_days",
+        ]
         read_only_fields = ["prefix", "created_at", "expires_at", "revoked_at", "last_used_at"]
 
     def validate_scopes(self, scopes: list[str]) -> list[str]:
@@ -149,8 +177,12 @@ class TokenSerializer(serializers.ModelSerializer):
         return scopes
 
 
-class TokenViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.DestroyModelMixin,
-                   viewsets.GenericViewSet):
+class TokenViewSet(
+    mixins.CreateModelMixin,
+    mixins.ListModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
     """A user's own tokens. The raw token appears once, in the creation response."""
 
     serializer_class = TokenSerializer
@@ -165,7 +197,8 @@ class TokenViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Destro
         form = self.get_serializer(data=request.data)
         form.is_valid(raise_exception=True)
         issued = services.issue_api_token(
-            actor_from_request(request), request.user,
+            actor_from_request(request),
+            request.user,
             name=form.validated_data.get("name", "api"),
             scopes=form.validated_data.get("scopes") or ["read", "write"],
             expires_in_days=form.validated_data["expires_in_days"],

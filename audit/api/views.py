@@ -14,8 +14,20 @@ from rest_framework.response import Response
 from audit.models import AuditEvent
 from ops.permissions import PlatformAdmin, TokenScopes
 
-CSV_FIELDS = ["id", "created_at", "actor_username", "token_prefix", "source_ip", "user_agent",
-              "action", "object_type", "object_id", "outcome", "details", "entry_hash"]
+CSV_FIELDS = [
+    "id",
+    "created_at",
+    "actor_username",
+    "token_prefix",
+    "source_ip",
+    "user_agent",
+    "action",
+    "object_type",
+    "object_id",
+    "outcome",
+    "details",
+    "entry_hash",
+]
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
@@ -41,9 +53,13 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
         params = self.request.query_params
         queryset = AuditEvent.objects.order_by("-id")
         filters = {
-            "actor": "actor_username", "action": "action", "object_type": "object_type",
-            "object_id": "object_id", "outcome": "outcome",
-            "since": "created_at__gte", "until": "created_at__lte",
+            "actor": "actor_username",
+            "action": "action",
+            "object_type": "object_type",
+            "object_id": "object_id",
+            "outcome": "outcome",
+            "since": "created_at__gte",
+            "until": "created_at__lte",
         }
         for param, lookup in filters.items():
             if params.get(param):

@@ -12,8 +12,17 @@ from datasets_app.models import Dataset, DatasetVersion, Decision, Finding
 class DatasetVersionSerializer(serializers.ModelSerializer):
     class Meta:
         model = DatasetVersion
-        fields = ["id", "number", "content_hash", "record_count", "split_counts", "record_kinds",
-                  "token_stats", "lineage", "approved_at"]
+        fields = [
+            "id",
+            "number",
+            "content_hash",
+            "record_count",
+            "split_counts",
+            "record_kinds",
+            "token_stats",
+            "lineage",
+            "approved_at",
+        ]
 
 
 class DatasetSerializer(serializers.ModelSerializer):
@@ -22,10 +31,26 @@ class DatasetSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Dataset
-        fields = ["id", "project", "name", "status", "error", "created_at", "source_name",
-                  "source_format", "raw_sha256", "raw_size", "record_count", "languages",
-                  "parse_report", "cleaning_report", "pii_summary", "pending_findings",
-                  "latest_version", "options"]
+        fields = [
+            "id",
+            "project",
+            "name",
+            "status",
+            "error",
+            "created_at",
+            "source_name",
+            "source_format",
+            "raw_sha256",
+            "raw_size",
+            "record_count",
+            "languages",
+            "parse_report",
+            "cleaning_report",
+            "pii_summary",
+            "pending_findings",
+            "latest_version",
+            "options",
+        ]
 
     def get_pending_findings(self, obj: Dataset) -> int:
         return obj.findings.filter(decision=Decision.PENDING).count()
@@ -47,13 +72,26 @@ class DatasetUploadSerializer(serializers.Serializer):
 class FindingSerializer(serializers.ModelSerializer):
     class Meta:
         model = Finding
-        fields = ["id", "record_index", "field", "start", "end", "entity_type", "score",
-                  "recognizer", "value_digest", "decision", "added_by_reviewer", "decided_at"]
+        fields = [
+            "id",
+            "record_index",
+            "field",
+            "start",
+            "end",
+            "entity_type",
+            "score",
+            "recognizer",
+            "value_digest",
+            "decision",
+            "added_by_reviewer",
+            "decided_at",
+        ]
 
 
 class DecisionSerializer(serializers.Serializer):
-    decision = serializers.ChoiceField(choices=[Decision.ACCEPTED, Decision.REJECTED,
-                                                "accept", "reject"])
+    decision = serializers.ChoiceField(
+        choices=[Decision.ACCEPTED, Decision.REJECTED, "accept", "reject"]
+    )
     start = serializers.IntegerField(required=False, min_value=0)
     end = serializers.IntegerField(required=False, min_value=1)
 
@@ -84,8 +122,9 @@ class UploadStartSerializer(serializers.Serializer):
     filename = serializers.CharField(max_length=255)
     total_size = serializers.IntegerField(min_value=1, help_text="Size of the whole file in bytes.")
     project = serializers.IntegerField(required=False)
-    chunk_size = serializers.IntegerField(required=False, help_text="Bytes per chunk (the last "
-                                          "one holds the rest); 8 MiB by default.")
+    chunk_size = serializers.IntegerField(
+        required=False, help_text="Bytes per chunk (the last one holds the rest); 8 MiB by default."
+    )
 
 
 class UploadStateSerializer(serializers.Serializer):

@@ -68,8 +68,12 @@ def uploaded_file(request: Request) -> EncryptedUpload:
     return upload
 
 
-class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                     mixins.DestroyModelMixin, viewsets.GenericViewSet):
+class DatasetViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
     """Upload, inspect, review, approve and delete datasets."""
 
     serializer_class = s.DatasetSerializer
@@ -83,8 +87,10 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
             queryset = queryset.filter(project_id=int(project))
         return queryset
 
-    @extend_schema(request={"multipart/form-data": s.DatasetUploadSerializer},
-                   responses={202: s.DatasetSerializer})
+    @extend_schema(
+        request={"multipart/form-data": s.DatasetUploadSerializer},
+        responses={202: s.DatasetSerializer},
+    )
     def create(self, request: Request) -> Response:
         try:
             return self._create(request)
@@ -102,8 +108,11 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
         form.is_valid(raise_exception=True)
         options = IngestOptions.from_dict(form.validated_data.get("options") or {})
         dataset = services.create_dataset(
-            actor_from_request(request), project, name=form.validated_data.get("name", ""),
-            upload=upload, options=options,
+            actor_from_request(request),
+            project,
+            name=form.validated_data.get("name", ""),
+            upload=upload,
+            options=options,
         )
         return Response(self.get_serializer(dataset).data, status=status.HTTP_202_ACCEPTED)
 
@@ -133,8 +142,11 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
         form.is_valid(raise_exception=True)
         data = form.validated_data
         count = services.bulk_decide(
-            actor_from_request(request), self.get_object(), data["decision"],
-            entity_types=data.get("entity_types"), min_score=data.get("min_score"),
+            actor_from_request(request),
+            self.get_object(),
+            data["decision"],
+            entity_types=data.get("entity_types"),
+            min_score=data.get("min_score"),
             max_score=data.get("max_score"),
         )
         return Response({"updated": count})
@@ -149,10 +161,13 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
         form = s.DecisionSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         try:
-            finding = services.decide_finding(actor_from_request(request), finding,
-                                              form.validated_data["decision"],
-                                              start=form.validated_data.get("start"),
-                                              end=form.validated_data.get("end"))
+            finding = services.decide_finding(
+                actor_from_request(request),
+                finding,
+                form.validated_data["decision"],
+                start=form.validated_data.get("start"),
+                end=form.validated_data.get("end"),
+            )
         except ValueError as exc:
             raise ValidationError({"span": [str(exc)]}) from exc
         return Response(s.FindingSerializer(finding).data)
@@ -163,8 +178,9 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
         form = s.NewFindingSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         try:
-            finding = services.add_finding(actor_from_request(request), self.get_object(),
-                                           **form.validated_data)
+            finding = services.add_finding(
+                actor_from_request(request), self.get_object(), **form.validated_data
+            )
         except ValueError as exc:
             raise ValidationError({"record_index": [str(exc)]}) from exc
         return Response(s.FindingSerializer(finding).data, status=status.HTTP_201_CREATED)
@@ -174,8 +190,10 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     def records(self, request: Request, pk: str | None = None) -> Response:
         params = request.query_params
         records = services.read_records(
-            actor_from_request(request), self.get_object(),
-            offset=_int_param(params, "offset", 0), limit=_int_param(params, "limit", 20),
+            actor_from_request(request),
+            self.get_object(),
+            offset=_int_param(params, "offset", 0),
+            limit=_int_param(params, "limit", 20),
             raw=params.get("raw") in ("1", "true"),
         )
         return Response({"results": records})
@@ -235,17 +253,23 @@ class ChunkedUploadViewSet(viewsets.GenericViewSet):
         project = resolve_upload_project(request, data.get("project"))
         with _chunk_errors():
             upload = chunked.start_upload(
-                actor_from_request(request), project, filename=data["filename"],
+                actor_from_request(request),
+                project,
+                filename=data["filename"],
                 total_size=data["total_size"],
-                chunk_size=data.get("chunk_size") or chunked.DEFAULT_CHUNK_BYTES)
+                chunk_size=data.get("chunk_size") or chunked.DEFAULT_CHUNK_BYTES,
+            )
         return Response(chunked.upload_state(upload), status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=s.UploadStateSerializer)
     def retrieve(self, request: Request, pk: str | None = None) -> Response:
         return Response(chunked.upload_state(self.get_object()))
 
-    @extend_schema(request={"application/octet-stream": bytes}, responses=s.UploadStateSerializer,
-                   parameters=[OpenApiParameter("index", int, OpenApiParameter.PATH)])
+    @extend_schema(
+        request={"application/octet-stream": bytes},
+        responses=s.UploadStateSerializer,
+        parameters=[OpenApiParameter("index", int, OpenApiParameter.PATH)],
+    )
     @action(detail=True, methods=["put"], url_path=r"chunks/(?P<index>\d+)")
     def chunk(self, request: Request, pk: str | None = None, index: str = "") -> Response:
         """The raw bytes of chunk ``index`` (``Content-Range``, when sent, must agree)."""
@@ -253,8 +277,9 @@ class ChunkedUploadViewSet(viewsets.GenericViewSet):
         length = _content_length(request)
         _check_content_range(request, upload, int(index), length)
         with _chunk_errors():
-            upload = chunked.store_chunk(actor_from_request(request), upload, int(index),
-                                         request._request.read, length)
+            upload = chunked.store_chunk(
+                actor_from_request(request), upload, int(index), request._request.read, length
+            )
         return Response(chunked.upload_state(upload))
 
     @extend_schema(request=s.UploadCompleteSerializer, responses={202: s.DatasetSerializer})
@@ -264,9 +289,12 @@ class ChunkedUploadViewSet(viewsets.GenericViewSet):
         form = s.UploadCompleteSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         options = IngestOptions.from_dict(form.validated_data.get("options") or {})
-        dataset = chunked.complete_upload(actor_from_request(request), upload,
-                                          name=form.validated_data.get("name", ""),
-                                          options=options)
+        dataset = chunked.complete_upload(
+            actor_from_request(request),
+            upload,
+            name=form.validated_data.get("name", ""),
+            options=options,
+        )
         return Response(s.DatasetSerializer(dataset).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -297,8 +325,15 @@ def _check_content_range(request: Request, upload: ChunkedUpload, index: int, le
         return
     match = CONTENT_RANGE.match(header.strip())
     first = index * upload.chunk_size
-    if match is None or (int(match[1]), int(match[2])) != (first, first + length - 1) or (
-        match[3] != "*" and int(match[3]) != upload.total_size
+    if (
+        match is None
+        or (int(match[1]), int(match[2])) != (first, first + length - 1)
+        or (match[3] != "*" and int(match[3]) != upload.total_size)
     ):
-        raise ValidationError({"chunk": [f"Content-Range must be bytes {first}-"
-                                         f"{first + length - 1}/{upload.total_size}."]})
+        raise ValidationError(
+            {
+                "chunk": [
+                    f"Content-Range must be bytes {first}-{first + length - 1}/{upload.total_size}."
+                ]
+            }
+        )

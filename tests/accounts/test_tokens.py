@@ -46,8 +46,9 @@ def test_bad_revoked_or_expired_token_answers_401(cast: Any) -> None:
 
 def test_read_only_token_cannot_write(cast: Any, approved_version: Any) -> None:
     issued = issue_api_token(Actor(user=cast.engineer), cast.engineer, scopes=["read"])
-    response = _client(issued.raw).post("/api/v1/jobs/", {"dataset": approved_version.dataset_id},
-                                        format="json")
+    response = _client(issued.raw).post(
+        "/api/v1/jobs/", {"dataset": approved_version.dataset_id}, format="json"
+    )
     assert response.status_code == 403
 
 

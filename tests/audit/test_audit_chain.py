@@ -32,8 +32,9 @@ def test_each_entry_links_to_the_previous_hash(three_events: list[AuditEvent]) -
 def test_entry_edited_in_the_database_is_named_by_the_check(three_events: list[AuditEvent]) -> None:
     target = three_events[1]
     with connection.cursor() as cursor:
-        cursor.execute("UPDATE audit_auditevent SET action = %s WHERE id = %s",
-                       ["test.forged", target.pk])
+        cursor.execute(
+            "UPDATE audit_auditevent SET action = %s WHERE id = %s", ["test.forged", target.pk]
+        )
     assert verify_chain().first_broken_id == target.pk
     with pytest.raises(CommandError, match=f"entry {target.pk}"):
         call_command("verify_audit_log")

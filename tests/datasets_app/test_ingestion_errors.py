@@ -19,9 +19,15 @@ def ingest(cast: Any, api_client_for: Any, monkeypatch: Any) -> Any:
     client = api_client_for(cast.steward)
 
     def run(name: str, content: bytes, **options: Any) -> dict:
-        response = client.post("/api/v1/datasets/", {
-            "file": SimpleUploadedFile(name, content), "project": cast.project.pk,
-            "options": json.dumps(options)}, format="multipart")
+        response = client.post(
+            "/api/v1/datasets/",
+            {
+                "file": SimpleUploadedFile(name, content),
+                "project": cast.project.pk,
+                "options": json.dumps(options),
+            },
+            format="multipart",
+        )
         assert response.status_code == 202, response.content
         run_ingestion(response.json()["id"])
         return client.get(f"/api/v1/datasets/{response.json()['id']}/").json()
@@ -36,8 +42,11 @@ def test_malformed_jsonl_line_fails_the_dataset_naming_the_line(ingest: Any) -> 
 
 
 def test_skip_bad_lines_keeps_the_good_ones_and_reports_the_bad(ingest: Any) -> None:
-    body = ingest("t.jsonl", b'{"text": "the first good line"}\nnot json\n'
-                             b'{"text": "another good line here"}\n', skip_bad_lines=True)
+    body = ingest(
+        "t.jsonl",
+        b'{"text": "the first good line"}\nnot json\n{"text": "another good line here"}\n',
+        skip_bad_lines=True,
+    )
     assert body["status"] == "needs_review"
     assert body["record_count"] == 2
     assert body["parse_report"]["skipped_count"] == 1
@@ -63,10 +72,16 @@ def test_archive_with_an_unsafe_path_is_refused(ingest: Any) -> None:
     assert body["status"] == "failed" and "evil.jsonl" in body["error"]
 
 
-def test_html_in_records_is_stripped_and_never_executed(ingest: Any, cast: Any,
-                                                         api_client_for: Any) -> None:
-    body = ingest("t.jsonl", json.dumps({"text": "<p>Printer <b>jam</b></p><script>alert(1)"
-                                                 "</script> on floor two"}).encode() + b"\n")
+def test_html_in_records_is_stripped_and_never_executed(
+    ingest: Any, cast: Any, api_client_for: Any
+) -> None:
+    body = ingest(
+        "t.jsonl",
+        json.dumps(
+            {"text": "<p>Printer <b>jam</b></p><script>alert(1)</script> on floor two"}
+        ).encode()
+        + b"\n",
+    )
     assert body["status"] == "needs_review"
     page = api_client_for(cast.steward).get(f"/api/v1/datasets/{body['id']}/records/?raw=1")
     text = page.json()["results"][0]["text"]

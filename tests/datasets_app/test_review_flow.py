@@ -25,8 +25,13 @@ def dataset_id(cast: Any, api_client_for: Any, tiny_base_model: Any, monkeypatch
     body = "\n".join(json.dumps(r) for r in RECORDS).encode() + b"\n"
     response = api_client_for(cast.steward).post(
         "/api/v1/datasets/",
-        {"file": SimpleUploadedFile("t.jsonl", body), "project": cast.project.pk,
-         "options": json.dumps({"require_full_review": True})}, format="multipart")
+        {
+            "file": SimpleUploadedFile("t.jsonl", body),
+            "project": cast.project.pk,
+            "options": json.dumps({"require_full_review": True}),
+        },
+        format="multipart",
+    )
     assert response.status_code == 202, response.content
     run_ingestion(response.json()["id"])
     return response.json()["id"]
@@ -35,8 +40,11 @@ def dataset_id(cast: Any, api_client_for: Any, tiny_base_model: Any, monkeypatch
 def test_findings_cover_names_phone_email_and_secrets_including_propagated_name_parts(
     cast: Any, api_client_for: Any, dataset_id: int
 ) -> None:
-    findings = api_client_for(cast.steward).get(
-        f"/api/v1/datasets/{dataset_id}/findings/?limit=200").json()["results"]
+    findings = (
+        api_client_for(cast.steward)
+        .get(f"/api/v1/datasets/{dataset_id}/findings/?limit=200")
+        .json()["results"]
+    )
     types = {f["entity_type"] for f in findings}
     assert {"PERSON", "PHONE_NUMBER", "EMAIL_ADDRESS", "SECRET"} <= types
     # "Mark" alone in record 1 is caught because "Mark Scott" was found elsewhere.
@@ -58,8 +66,9 @@ def test_bulk_decisions_then_approval_freeze_a_redacted_version_with_token_stats
 ) -> None:
     steward = api_client_for(cast.steward)
     url = f"/api/v1/datasets/{dataset_id}/findings/bulk-decision/"
-    accepted = steward.post(url, {"decision": "accept", "entity_types": ["SECRET", "PERSON"]},
-                            format="json").json()["updated"]
+    accepted = steward.post(
+        url, {"decision": "accept", "entity_types": ["SECRET", "PERSON"]}, format="json"
+    ).json()["updated"]
     rest = steward.post(url, {"decision": "accept"}, format="json").json()["updated"]
     assert accepted >= 2 and rest >= 1
     response = steward.post(f"/api/v1/datasets/{dataset_id}/approve/")
@@ -68,8 +77,12 @@ def test_bulk_decisions_then_approval_freeze_a_redacted_version_with_token_stats
     assert sum(version["split_counts"].values()) == len(RECORDS)
     assert version["token_stats"]["total_tokens"] > 0
     assert version["lineage"]["decisions"]["accepted"] == accepted + rest
-    texts = [r["text"] for r in api_client_for(cast.engineer).get(
-        f"/api/v1/datasets/{dataset_id}/records/?limit=10").json()["results"]]
+    texts = [
+        r["text"]
+        for r in api_client_for(cast.engineer)
+        .get(f"/api/v1/datasets/{dataset_id}/records/?limit=10")
+        .json()["results"]
+    ]
     joined = " ".join(texts)
     for secret in ("Mark", "555 0134", "mark.scott@example.com", "AKIAIOSFODNN7EXAMPLE"):
         assert secret not in joined
@@ -96,14 +109,19 @@ def test_reviewer_adjusts_rejects_and_adds_findings(
     steward = api_client_for(cast.steward)
     base = f"/api/v1/datasets/{dataset_id}/findings/"
     finding = steward.get(base + "?entity_type=PHONE_NUMBER").json()["results"][0]
-    response = steward.post(f"{base}{finding['id']}/decision/", {"decision": "reject"},
-                            format="json")
+    response = steward.post(
+        f"{base}{finding['id']}/decision/", {"decision": "reject"}, format="json"
+    )
     assert response.status_code == 200 and response.json()["decision"] == "rejected"
-    added = steward.post(base + "add/", {"record_index": 3, "field": "text", "start": 40,
-                                         "end": 47, "entity_type": "LOCATION"}, format="json")
+    added = steward.post(
+        base + "add/",
+        {"record_index": 3, "field": "text", "start": 40, "end": 47, "entity_type": "LOCATION"},
+        format="json",
+    )
     assert added.status_code == 201 and added.json()["decision"] == "accepted"
-    bad = steward.post(base + "add/", {"record_index": 99, "start": 0, "end": 2,
-                                       "entity_type": "X"}, format="json")
+    bad = steward.post(
+        base + "add/", {"record_index": 99, "start": 0, "end": 2, "entity_type": "X"}, format="json"
+    )
     assert bad.status_code == 400
 
 

@@ -53,8 +53,9 @@ def test_empty_file_is_refused_with_a_clear_message(cast: Any, api_client_for: A
 
 
 def test_missing_file_is_refused(cast: Any, api_client_for: Any) -> None:
-    response = api_client_for(cast.steward).post("/api/v1/datasets/", {"name": "x"},
-                                                 format="multipart")
+    response = api_client_for(cast.steward).post(
+        "/api/v1/datasets/", {"name": "x"}, format="multipart"
+    )
     assert response.status_code == 400
 
 
@@ -65,14 +66,19 @@ def test_oversized_upload_answers_413_and_keeps_nothing(
 
     settings.MAX_UPLOAD_BYTES = 1000
     before = DataKey.objects.count()
-    response = _post(api_client_for(cast.steward), b'{"text": "' + b"a" * 5000 + b'"}\n',
-                     project=cast.project.pk)
+    response = _post(
+        api_client_for(cast.steward), b'{"text": "' + b"a" * 5000 + b'"}\n', project=cast.project.pk
+    )
     assert response.status_code == 413
     assert DataKey.objects.count() == before
 
 
 def test_unknown_option_is_refused_naming_it(cast: Any, api_client_for: Any) -> None:
-    response = _post(api_client_for(cast.steward), b'{"text": "x"}\n', project=cast.project.pk,
-                     options='{"colour": "blue"}')
+    response = _post(
+        api_client_for(cast.steward),
+        b'{"text": "x"}\n',
+        project=cast.project.pk,
+        options='{"colour": "blue"}',
+    )
     assert response.status_code == 400
     assert "colour" in response.json()["error"]["message"]

@@ -20,12 +20,14 @@ ROOT = Path(__file__).resolve().parents[2]
 def process_env(**overrides: str) -> dict[str, str]:
     """Environment for a child process that must see the test database."""
     env = dict(os.environ)
-    env.update({
-        "SOBERANA_ENV": "test",
-        "SOBERANA_DATA_DIR": str(settings.DATA_DIR),
-        "SOBERANA_DATABASE_NAME_OVERRIDE": str(connection.settings_dict["NAME"]),
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "SOBERANA_ENV": "test",
+            "SOBERANA_DATA_DIR": str(settings.DATA_DIR),
+            "SOBERANA_DATABASE_NAME_OVERRIDE": str(connection.settings_dict["NAME"]),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     env.update(overrides)
     return env
 
@@ -39,8 +41,14 @@ def celery_process(kind: str, log_name: str, **env: str) -> Iterator[subprocess.
     else:
         argv += ["-s", str(Path(settings.DATA_DIR) / f"{log_name}-schedule")]
     log = open(Path(settings.DATA_DIR) / "logs" / f"{log_name}.log", "ab")
-    process = subprocess.Popen(argv, cwd=ROOT, env=process_env(**env), stdout=log,
-                               stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(
+        argv,
+        cwd=ROOT,
+        env=process_env(**env),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         yield process
     finally:
@@ -54,8 +62,9 @@ def celery_process(kind: str, log_name: str, **env: str) -> Iterator[subprocess.
         log.close()
 
 
-def wait_for(predicate: Callable[[], object], *, timeout: float, what: str,
-             logs: tuple[str, ...] = ()) -> object:
+def wait_for(
+    predicate: Callable[[], object], *, timeout: float, what: str, logs: tuple[str, ...] = ()
+) -> object:
     """Poll ``predicate`` until it returns something truthy; fail with the logs after ``timeout``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

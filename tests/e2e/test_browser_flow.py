@@ -17,11 +17,20 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.e2e,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed "
-                       "(.ci/run installs it: apt-get install chromium)"),
+    pytest.mark.skipif(
+        CHROMIUM is None,
+        reason="Debian's chromium is not installed (.ci/run installs it: apt-get install chromium)",
+    ),
 ]
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture
@@ -47,9 +56,15 @@ def test_sign_in_upload_approve_train_and_watch_it_succeed(
     # One person holding the steward and engineer roles walks the whole flow.
     Membership.objects.create(project=cast.project, user=cast.steward, role="engineer")
     data = tmp_path / "notes.jsonl"
-    data.write_text("\n".join(json.dumps({"text": f"Meeting note {i}: the roadmap slips by "
-                                                   f"{i % 3} weeks because of hiring."})
-                              for i in range(30)) + "\n")
+    data.write_text(
+        "\n".join(
+            json.dumps(
+                {"text": f"Meeting note {i}: the roadmap slips by {i % 3} weeks because of hiring."}
+            )
+            for i in range(30)
+        )
+        + "\n"
+    )
     page = browser_page
     page.goto(f"{live_server.url}/login/")
     page.fill("input[name=username]", "steward")
@@ -73,7 +88,6 @@ def test_sign_in_upload_approve_train_and_watch_it_succeed(
         page.wait_for_selector("#job-status.succeeded, #job-status.failed", timeout=300_000)
         assert page.inner_text("#job-status") == "succeeded", page.inner_text("#job-error")
         page.wait_for_selector("#evaluation-table")
-        page.screenshot(path=str(Path(settings.DATA_DIR) / "logs" / "job-page.png"),
-                        full_page=True)
+        page.screenshot(path=str(Path(settings.DATA_DIR) / "logs" / "job-page.png"), full_page=True)
     assert page.inner_text("#job-step") == "6"
     assert "tuned" in page.inner_text("#evaluation-table")

@@ -11,10 +11,12 @@ from ops.models import WorkerHeartbeat
 
 
 def test_healthz_reports_database_broker_and_live_workers(db: Any) -> None:
-    WorkerHeartbeat.objects.create(name="w1@host", queues="ingestion,training",
-                                   last_seen=timezone.now())
-    WorkerHeartbeat.objects.create(name="dead@host", last_seen=timezone.now()
-                                   - timezone.timedelta(minutes=5))
+    WorkerHeartbeat.objects.create(
+        name="w1@host", queues="ingestion,training", last_seen=timezone.now()
+    )
+    WorkerHeartbeat.objects.create(
+        name="dead@host", last_seen=timezone.now() - timezone.timedelta(minutes=5)
+    )
     response = Client().get("/healthz")
     assert response.status_code == 200
     body = response.json()

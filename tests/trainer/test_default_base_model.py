@@ -28,10 +28,20 @@ def test_default_model_is_converted_once_registered_and_trains_on_real_weights(
     assert again.pk == model.pk and weights[0].stat().st_mtime_ns == mtime
 
     monkeypatch.setattr(services, "enqueue_job", lambda _id: None)
-    job = services.create_job(Actor(user=cast.engineer), approved_version, base_model=model,
-                              method="lora", hyperparameters={
-                                  "max_steps": 2, "batch_size": 1, "seq_len": 64,
-                                  "checkpoint_every": 2, "eval_every": 2, "device": "cpu"})
+    job = services.create_job(
+        Actor(user=cast.engineer),
+        approved_version,
+        base_model=model,
+        method="lora",
+        hyperparameters={
+            "max_steps": 2,
+            "batch_size": 1,
+            "seq_len": 64,
+            "checkpoint_every": 2,
+            "eval_every": 2,
+            "device": "cpu",
+        },
+    )
     lease = services.claim_job(job.pk, "test")
     runner.run_claimed_job(lease)
     job.refresh_from_db()

@@ -17,9 +17,13 @@ def job(cast: Any, tiny_base_model: Any, approved_version: Any, monkeypatch: Any
     from audit.services import Actor
 
     monkeypatch.setattr(services, "enqueue_job", lambda _id: None)
-    return services.create_job(Actor(user=cast.engineer), approved_version,
-                               base_model=tiny_base_model, method="lora",
-                               hyperparameters={"max_steps": 4, "device": "cpu"})
+    return services.create_job(
+        Actor(user=cast.engineer),
+        approved_version,
+        base_model=tiny_base_model,
+        method="lora",
+        hyperparameters={"max_steps": 4, "device": "cpu"},
+    )
 
 
 def test_only_one_of_two_claims_wins(job: TrainingJob) -> None:
@@ -90,9 +94,13 @@ def test_job_on_unknown_hyperparameter_is_refused_naming_the_field(
     from audit.services import Actor
 
     with pytest.raises(services.JobRequestError) as info:
-        services.create_job(Actor(user=cast.engineer), approved_version,
-                            base_model=tiny_base_model, method="lora",
-                            hyperparameters={"learning_rate": 5})
+        services.create_job(
+            Actor(user=cast.engineer),
+            approved_version,
+            base_model=tiny_base_model,
+            method="lora",
+            hyperparameters={"learning_rate": 5},
+        )
     assert info.value.field == "learning_rate"
 
 
@@ -103,9 +111,13 @@ def test_a_configuration_that_will_not_fit_is_refused_naming_what_to_change(
 
     settings.TARGET_GPU_MEMORY_GB = 1
     with pytest.raises(services.JobRequestError) as info:
-        services.create_job(Actor(user=cast.engineer), approved_version,
-                            base_model=tiny_base_model, method="full",
-                            hyperparameters={"batch_size": 512, "seq_len": 512, "device": "cuda"})
+        services.create_job(
+            Actor(user=cast.engineer),
+            approved_version,
+            base_model=tiny_base_model,
+            method="full",
+            hyperparameters={"batch_size": 512, "seq_len": 512, "device": "cuda"},
+        )
     assert info.value.field == "batch_size" and "will not fit" in info.value.message
 
 
@@ -131,6 +143,11 @@ def test_a_base_model_missing_on_disk_is_refused_naming_the_field(
 
     gone = BaseModel.objects.create(name="gone", path="/nonexistent/model", max_seq_len=512)
     with pytest.raises(services.JobRequestError) as info:
-        services.create_job(Actor(user=cast.engineer), approved_version, base_model=gone,
-                            method="lora", hyperparameters={"max_steps": 2})
+        services.create_job(
+            Actor(user=cast.engineer),
+            approved_version,
+            base_model=gone,
+            method="lora",
+            hyperparameters={"max_steps": 2},
+        )
     assert info.value.field == "base_model" and "missing on disk" in info.value.message

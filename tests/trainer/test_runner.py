@@ -12,14 +12,23 @@ from trainer.models import JobStatus, ModelVersion, TrainingJob
 
 
 @pytest.fixture
-def make_job(cast: Any, tiny_base_model: Any, approved_version: Any, monkeypatch: Any,
-             tiny_hyperparameters: dict) -> Any:
+def make_job(
+    cast: Any,
+    tiny_base_model: Any,
+    approved_version: Any,
+    monkeypatch: Any,
+    tiny_hyperparameters: dict,
+) -> Any:
     monkeypatch.setattr(services, "enqueue_job", lambda _id: None)
 
     def make(**overrides: Any) -> TrainingJob:
-        return services.create_job(Actor(user=cast.engineer), approved_version,
-                                   base_model=tiny_base_model, method=overrides.pop("method", "lora"),
-                                   hyperparameters=tiny_hyperparameters | overrides)
+        return services.create_job(
+            Actor(user=cast.engineer),
+            approved_version,
+            base_model=tiny_base_model,
+            method=overrides.pop("method", "lora"),
+            hyperparameters=tiny_hyperparameters | overrides,
+        )
 
     return make
 
@@ -91,8 +100,11 @@ def test_sigterm_checkpoints_and_hands_the_job_back_to_the_queue(
     lease = services.claim_job(job.pk, "test")
 
     def stop_when_training() -> None:
-        wait_for(lambda: TrainingJob.objects.filter(pk=job.pk, progress__step__gte=1).exists(),
-                 timeout=120, what="first step")
+        wait_for(
+            lambda: TrainingJob.objects.filter(pk=job.pk, progress__step__gte=1).exists(),
+            timeout=120,
+            what="first step",
+        )
         os.kill(os.getpid(), signal.SIGTERM)
 
     killer = threading.Thread(target=stop_when_training)

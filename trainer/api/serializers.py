@@ -24,17 +24,35 @@ class JobSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = TrainingJob
-        fields = ["id", "project", "dataset", "dataset_version", "base_model", "method",
-                  "hyperparameters", "priority", "status", "created_at", "started_at",
-                  "finished_at", "attempts", "progress", "evaluation", "error",
-                  "cancel_requested", "model_version", "queue_position"]
+        fields = [
+            "id",
+            "project",
+            "dataset",
+            "dataset_version",
+            "base_model",
+            "method",
+            "hyperparameters",
+            "priority",
+            "status",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "attempts",
+            "progress",
+            "evaluation",
+            "error",
+            "cancel_requested",
+            "model_version",
+            "queue_position",
+        ]
 
     def get_queue_position(self, obj: TrainingJob) -> int | None:
         """1 for the next job to start (higher priority first, then oldest); None unless queued."""
         if obj.status != "queued":
             return None
         ahead = TrainingJob.objects.filter(status="queued").filter(
-            Q(priority__gt=obj.priority) | Q(priority=obj.priority, created_at__lt=obj.created_at))
+            Q(priority__gt=obj.priority) | Q(priority=obj.priority, created_at__lt=obj.created_at)
+        )
         return ahead.count() + 1
 
     def get_model_version(self, obj: TrainingJob) -> int | None:

@@ -47,9 +47,14 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         data = form.validated_data
         version = _resolve_version(request, data["dataset"], data.get("dataset_version"))
         base_model = _resolve_base_model(data.get("base_model"), data["method"])
-        job = services.create_job(actor_from_request(request), version, base_model=base_model,
-                                  method=data["method"], hyperparameters=data["hyperparameters"],
-                                  priority=data["priority"])
+        job = services.create_job(
+            actor_from_request(request),
+            version,
+            base_model=base_model,
+            method=data["method"],
+            hyperparameters=data["hyperparameters"],
+            priority=data["priority"],
+        )
         return Response(self.get_serializer(job).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.JobCreateSerializer, responses={200: dict})
@@ -61,11 +66,16 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         form.is_valid(raise_exception=True)
         data = form.validated_data
         version = _resolve_version(request, data["dataset"], data.get("dataset_version"))
-        require(actor_from_request(request), version.dataset.project_id, Action.LAUNCH_JOB,
-                obj=version.dataset)
+        require(
+            actor_from_request(request),
+            version.dataset.project_id,
+            Action.LAUNCH_JOB,
+            obj=version.dataset,
+        )
         base_model = _resolve_base_model(data.get("base_model"), data["method"])
-        config = services.build_engine_config(version, base_model, data["method"],
-                                              data["hyperparameters"])
+        config = services.build_engine_config(
+            version, base_model, data["method"], data["hyperparameters"]
+        )
         return Response(services.estimate_job(config, base_model))
 
     @extend_schema(responses=s.JobEventSerializer(many=True))
@@ -100,8 +110,13 @@ def _resolve_version(request: Request, dataset_id: int, version_id: int | None) 
     versions = dataset.versions.all()
     version = versions.filter(pk=version_id).first() if version_id else versions.first()
     if version is None:
-        raise ValidationError({"dataset": [f"The dataset is {dataset.status}, not approved: "
-                                           "nothing can train on it yet."]})
+        raise ValidationError(
+            {
+                "dataset": [
+                    f"The dataset is {dataset.status}, not approved: nothing can train on it yet."
+                ]
+            }
+        )
     return version
 
 
@@ -131,5 +146,3 @@ class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet):
 
         ids = project_ids_allowing(self.request.user, Action.VIEW_RESULTS)
         return ModelVersion.objects.filter(project_id__in=ids)
-
-

@@ -17,8 +17,11 @@ class Command(BaseCommand):
     help = "Create the admin user and default project, and register the default base model."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--skip-model", action="store_true",
-                            help="do not convert/register the default base model")
+        parser.add_argument(
+            "--skip-model",
+            action="store_true",
+            help="do not convert/register the default base model",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         admin = self._ensure_admin()
@@ -43,7 +46,10 @@ class Command(BaseCommand):
         password = password or secrets.token_urlsafe(12)
         admin = users.objects.create_superuser("admin", "", password)
         if generated:
-            self.stdout.write(self.style.WARNING(
-                f"Created user 'admin' with password: {password}\n"
-                "It is shown only once. Set SOBERANA_ADMIN_PASSWORD to choose it yourself."))
+            self.stdout.write(
+                self.style.WARNING(
+                    f"Created user 'admin' with password: {password}\n"
+                    "It is shown only once. Set SOBERANA_ADMIN_PASSWORD to choose it yourself."
+                )
+            )
         return admin

@@ -21,6 +21,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
         port = options["port"]
-        self.stdout.write(self.style.SUCCESS(
-            f"Soberana on http://127.0.0.1:{port}/ (data in {settings.DATA_DIR}). Ctrl-C stops."))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Soberana on http://127.0.0.1:{port}/ (data in {settings.DATA_DIR}). Ctrl-C stops."
+            )
+        )
         Supervisor(platform_services(port, settings.DATA_DIR)).run()

@@ -18,8 +18,12 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            model = register_base_model(options["name"], Path(options["path"]).resolve(),
-                                        source=options["path"], default=options["default"])
+            model = register_base_model(
+                options["name"],
+                Path(options["path"]).resolve(),
+                source=options["path"],
+                default=options["default"],
+            )
         except BaseModelError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"Registered {model.name} ({model.parameters:,} parameters).")

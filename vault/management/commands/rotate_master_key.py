@@ -50,5 +50,7 @@ class Command(BaseCommand):
         current = Path(settings.MASTER_KEY_PATH)
         os.replace(current, current.with_suffix(".old"))
         os.replace(current.with_suffix(".new"), current)
-        self.stderr.write(f"Old master key kept at {current.with_suffix('.old')}: delete it once "
-                          "backups hold the new key.")
+        self.stderr.write(
+            f"Old master key kept at {current.with_suffix('.old')}: delete it once "
+            "backups hold the new key."
+        )
