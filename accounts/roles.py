@@ -32,6 +32,7 @@ class Action(StrEnum):
     VIEW_RESULTS = "view_results"
     DEPLOY_MODEL = "deploy_model"
     EXPORT_MODEL = "export_model"
+    REIDENTIFY = "reidentify"
 
 
 _VIEWER = {Action.VIEW_PROJECT, Action.VIEW_RESULTS}
@@ -57,6 +58,7 @@ _OWNER = _ENGINEER | {
     Action.DELETE_DATASET,
     Action.UPLOAD_DATA,
     Action.EXPORT_MODEL,
+    Action.REIDENTIFY,  # the encrypted re-identification map, with an audited reason
 }
 
 ROLE_ACTIONS: dict[Role, frozenset[Action]] = {

@@ -34,6 +34,7 @@ class IngestOptions:
     split_ratios: tuple[float, float, float] = (0.8, 0.1, 0.1)
     cleaning: dict[str, Any] = field(default_factory=dict)
     require_full_review: bool = False
+    reidentification_map: bool = False
 
     def __post_init__(self) -> None:
         if self.operator not in OPERATORS:

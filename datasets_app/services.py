@@ -343,6 +343,47 @@ def approve_dataset(actor: Actor, dataset: Dataset) -> DatasetVersion:
     return version
 
 
+def reopen_dataset(actor: Actor, dataset: Dataset) -> Dataset:
+    """Reopen review of an approved dataset: decisions can change again and the next approval
+    freezes a new version. Existing versions stay immutable (jobs keep training on them)."""
+    require(actor, dataset.project_id, Action.APPROVE_DATASET, obj=dataset)
+    with transaction.atomic():
+        if not Dataset.objects.filter(pk=dataset.pk, status=DatasetStatus.APPROVED).update(
+            status=DatasetStatus.NEEDS_REVIEW
+        ):
+            raise DatasetStateError(
+                f"Only an approved dataset can be reopened; this one is {dataset.status}."
+            )
+        record_event(actor, "dataset.reopen", obj=dataset)
+    dataset.refresh_from_db()
+    return dataset
+
+
+MIN_REASON_CHARS = 10
+
+
+def read_reidentification_map(
+    actor: Actor, dataset: Dataset, version: DatasetVersion, *, reason: str
+) -> dict[str, dict[str, str]]:
+    """The encrypted map from pseudonyms back to original values: owners only, with a reason
+    that goes into the audit trail. Raises DatasetStateError when the version has no map."""
+    from datasets_app.versioning import REIDENTIFICATION_BLOB
+
+    require(actor, dataset.project_id, Action.REIDENTIFY, obj=dataset)
+    reason = " ".join(reason.split())
+    if len(reason) < MIN_REASON_CHARS:
+        raise ValueError(f"Give a reason of at least {MIN_REASON_CHARS} characters.")
+    if not version.lineage.get("reidentification_map"):
+        raise DatasetStateError("This version was approved without a re-identification map.")
+    record_event(
+        actor,
+        "dataset.reidentify",
+        obj=dataset,
+        details={"version": version.number, "reason": reason[:500]},
+    )
+    return json.loads(vault.read_blob(version.data_key, REIDENTIFICATION_BLOB))
+
+
 # --- reading -----------------------------------------------------------------------------
 
 

@@ -52,10 +52,21 @@ def _findings_by_record(dataset: Dataset) -> Iterator[tuple[int, list[Finding]]]
         yield index, current
 
 
+REIDENTIFICATION_BLOB = "reidentification.json"
+REVERSIBLE_OPERATORS = ("placeholder", "surrogate")
+
+
 def redact_record(
-    record: dict[str, Any], findings: list[Finding], options: IngestOptions, secret: bytes
+    record: dict[str, Any],
+    findings: list[Finding],
+    options: IngestOptions,
+    secret: bytes,
+    reid: dict[str, dict[str, str]] | None = None,
 ) -> dict[str, Any] | None:
-    """Apply the findings to each field of one record; None when an operator drops it."""
+    """Apply the findings to each field of one record; None when an operator drops it.
+
+    With ``reid`` (a dict), each placeholder or surrogate written is mapped to its original
+    value there, for the encrypted re-identification map."""
     from datasets_app.pipeline.pii import Finding as Span
     from datasets_app.pipeline.redaction import redact_text
 
@@ -77,11 +88,28 @@ def redact_record(
         )
         if value is None:
             return None
+        if reid is not None:
+            _remember(reid, text, spans, by_type, secret, record.get("lang") or "en")
         ingestion.set_field(redacted, path, value)
     return redacted
 
 
-def iter_redacted(dataset: Dataset, options: IngestOptions) -> Iterator[tuple[int, dict | None]]:
+def _remember(
+    reid: dict, text: str, spans: list, operators: dict, secret: bytes, language: str
+) -> None:
+    from datasets_app.pipeline.redaction import replacement_for
+
+    for span in spans:
+        operator = operators[span.entity_type]
+        if operator in REVERSIBLE_OPERATORS:
+            value = text[span.start : span.end]
+            token = replacement_for(operator, span, value, secret=secret, language=language)
+            reid.setdefault(token, {"type": span.entity_type, "value": value})
+
+
+def iter_redacted(
+    dataset: Dataset, options: IngestOptions, reid: dict | None = None
+) -> Iterator[tuple[int, dict | None]]:
     """Every record of the dataset with the current decisions applied, in order."""
     secret = redaction_secret(dataset)
     findings = _findings_by_record(dataset)
@@ -93,7 +121,7 @@ def iter_redacted(dataset: Dataset, options: IngestOptions) -> Iterator[tuple[in
             if pending is not None and pending[0] == index:
                 applicable = pending[1]
                 pending = next(findings, None)
-            yield index, redact_record(record, applicable, options, secret)
+            yield index, redact_record(record, applicable, options, secret, reid)
 
 
 def build_version(
@@ -107,8 +135,9 @@ def build_version(
     splits: Counter[str] = Counter()
     kinds: Counter[str] = Counter()
     dropped = 0
+    reid: dict[str, dict[str, str]] | None = {} if options.reidentification_map else None
     with vault.blob_writer(key, VERSION_BLOB) as out:
-        for _, record in iter_redacted(dataset, options):
+        for _, record in iter_redacted(dataset, options, reid):
             if record is None:
                 dropped += 1
                 continue
@@ -134,10 +163,13 @@ def build_version(
         "operator": options.operator,
         "operators_by_type": options.operators_by_type,
         "split_seed": options.split_seed,
+        "reidentification_map": reid is not None,
         "split_ratios": list(options.split_ratios),
         "approver": actor.username,
         "approved_at": timezone.now().isoformat(),
     }
+    if reid is not None:
+        vault.write_blob(key, REIDENTIFICATION_BLOB, json.dumps(reid, ensure_ascii=False).encode())
     stats = compute_token_stats(key)
     with transaction.atomic():
         number = (dataset.versions.aggregate(n=Max("number"))["n"] or 0) + 1

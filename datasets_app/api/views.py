@@ -125,6 +125,33 @@ class DatasetViewSet(
         version = services.approve_dataset(actor_from_request(request), self.get_object())
         return Response(s.DatasetVersionSerializer(version).data)
 
+    @extend_schema(request=None, responses=s.DatasetSerializer)
+    @action(detail=True, methods=["post"])
+    def reopen(self, request: Request, pk: str | None = None) -> Response:
+        """Reopen review of an approved dataset; the next approval makes a new version."""
+        dataset = services.reopen_dataset(actor_from_request(request), self.get_object())
+        return Response(self.get_serializer(dataset).data)
+
+    @extend_schema(request=s.ReidentificationSerializer, responses={200: dict})
+    @action(detail=True, methods=["post"])
+    def reidentification(self, request: Request, pk: str | None = None) -> Response:
+        """The re-identification map of a version (owners only; the reason is audited)."""
+        form = s.ReidentificationSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        dataset = self.get_object()
+        number = form.validated_data.get("version")
+        versions = dataset.versions.all()
+        version = versions.filter(number=number).first() if number else versions.first()
+        if version is None:
+            raise NotFound("No such version.")
+        try:
+            mapping = services.read_reidentification_map(
+                actor_from_request(request), dataset, version, reason=form.validated_data["reason"]
+            )
+        except ValueError as exc:
+            raise ValidationError({"reason": [str(exc)]}) from exc
+        return Response({"version": version.number, "map": mapping})
+
     @extend_schema(responses=s.FindingSerializer(many=True))
     @action(detail=True, methods=["get"])
     def findings(self, request: Request, pk: str | None = None) -> Response:

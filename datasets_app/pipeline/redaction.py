@@ -113,6 +113,13 @@ def _replacement(operator: str, finding: Finding, value: str, secret: bytes, lan
     return surrogate_for(finding, value, digest, language)
 
 
+def replacement_for(
+    operator: str, finding: Finding, value: str, *, secret: bytes, language: str
+) -> str:
+    """The text ``operator`` puts in place of ``value`` (what ``redact_text`` would write)."""
+    return _replacement(operator, finding, value, secret, normalize_language(language))
+
+
 def redact_text(
     text: str,
     findings: Sequence[Finding],

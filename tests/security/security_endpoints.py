@@ -209,6 +209,7 @@ def request_kwargs(key: str, method: str, world: Any, side: Any) -> dict[str, An
             "entity_type": "PERSON",
         },
         ("api:dataset-bulk-decision", "POST"): {"decision": "accept"},
+        ("api:dataset-reidentification", "POST"): {"reason": "Legal hold check for the matrix"},
         ("api:upload-list", "POST"): {
             "filename": "notes.jsonl",
             "total_size": len(CHUNK_BODY),

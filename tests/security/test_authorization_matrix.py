@@ -95,6 +95,8 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("api:dataset-detail", "DELETE"): project("steward", "owner"),
     ("api:dataset-add-finding", "POST"): project("steward"),
     ("api:dataset-approve", "POST"): project("steward"),
+    ("api:dataset-reopen", "POST"): project("steward"),
+    ("api:dataset-reidentification", "POST"): project("owner"),
     ("api:dataset-bulk-decision", "POST"): project("steward"),
     ("api:dataset-decide", "POST"): project("steward"),
     ("api:dataset-findings", "GET"): project("steward"),
@@ -297,6 +299,7 @@ def test_role_actions_match_the_documented_policy() -> None:
         Action.DELETE_DATASET,
         Action.UPLOAD_DATA,
         Action.EXPORT_MODEL,
+        Action.REIDENTIFY,
     }
     assert {role: set(actions) for role, actions in ROLE_ACTIONS.items()} == {
         Role.VIEWER: viewer,
