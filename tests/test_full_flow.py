@@ -139,12 +139,11 @@ def assert_no_plaintext_at_rest(canaries: list[str]) -> None:
     from django.apps import apps
     from django.core import serializers
 
-    needles = [c.encode() for c in canaries]
-    for path in Path(settings.DATA_DIR).rglob("*"):
-        if path.is_file():
-            content = path.read_bytes()
-            for needle in needles:
-                assert needle not in content, f"{needle!r} in plaintext in {path}"
+    from tests.at_rest import files_containing
+
+    for canary in canaries:
+        found = files_containing(Path(settings.DATA_DIR), canary)
+        assert not found, f"{canary!r} in plaintext in {found}"
     for model in apps.get_models():
         dump = serializers.serialize("json", model.objects.all())
         for canary in canaries:

@@ -96,10 +96,10 @@ def test_chunks_sent_out_of_order_assemble_into_a_dataset_that_ingests(
 
 
 def _assert_no_plaintext_on_disk() -> None:
-    needle = b"Canary-Zebra-7731"
-    for path in Path(settings.DATA_DIR).rglob("*"):
-        if path.is_file():
-            assert needle not in path.read_bytes(), f"plaintext in {path}"
+    from tests.at_rest import files_containing
+
+    found = files_containing(Path(settings.DATA_DIR), "Canary-Zebra-7731")
+    assert not found, f"plaintext in {found}"
 
 
 def test_a_missing_chunk_blocks_completion_and_the_client_resumes_with_it(
