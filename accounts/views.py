@@ -85,3 +85,30 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
         {"form": form},
         status=400 if form.errors else 200,
     )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def api_tokens(request: HttpRequest) -> HttpResponse:
+    """The user's API tokens: create one (shown once) or revoke one."""
+    from accounts.models import ApiToken
+    from accounts.services import issue_api_token, revoke_api_token
+    from audit.services import actor_from_request
+
+    created = None
+    if request.method == "POST" and request.POST.get("revoke"):
+        token = ApiToken.objects.filter(user=request.user, pk=request.POST["revoke"]).first()
+        if token is not None:
+            revoke_api_token(actor_from_request(request), token)
+    elif request.method == "POST":
+        scopes = [s for s in request.POST.getlist("scopes") if s in ("read", "write", "inference")]
+        days = request.POST.get("days", "90")
+        created = issue_api_token(
+            actor_from_request(request),
+            request.user,
+            name=(request.POST.get("name") or "api")[:120],
+            scopes=scopes or ["read"],
+            expires_in_days=int(days) if days.isdigit() and 0 < int(days) <= 3650 else 90,
+        )
+    tokens = ApiToken.objects.filter(user=request.user).order_by("-created_at")
+    return render(request, "accounts/tokens.html", {"tokens": tokens, "created": created})

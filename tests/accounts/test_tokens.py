@@ -60,3 +60,42 @@ def test_create_api_token_command_prints_token_on_last_line(cast: Any, capsys: A
 
 def test_anonymous_api_request_answers_401(db: Any) -> None:
     assert APIClient().get("/api/v1/jobs/").status_code == 401
+
+
+def test_tokens_page_creates_a_token_shown_once_and_revokes_it(cast: Any) -> None:
+    from django.test import Client
+
+    page = Client()
+    page.force_login(cast.engineer)
+    response = page.post("/account/tokens/", {"name": "laptop", "scopes": ["read"], "days": "30"})
+    raw = response.context["created"].raw
+    assert raw in response.content.decode()
+    assert raw not in page.get("/account/tokens/").content.decode()  # shown once
+    assert _client(raw).get("/api/v1/jobs/").status_code == 200
+    token = ApiToken.objects.get(user=cast.engineer, name="laptop")
+    page.post("/account/tokens/", {"revoke": token.pk})
+    assert _client(raw).get("/api/v1/jobs/").status_code == 401
+
+
+def test_token_use_is_audited_at_most_once_a_minute(cast: Any) -> None:
+    issued = issue_api_token(Actor(user=cast.owner), cast.owner)
+    for _ in range(3):
+        _client(issued.raw).get("/api/v1/base-models/")
+    uses = AuditEvent.objects.filter(action="token.use", outcome="allowed")
+    assert uses.count() == 1 and uses.get().token_prefix == issued.token.prefix
+    ApiToken.objects.filter(pk=issued.token.pk).update(
+        last_used_at=timezone.now() - timedelta(minutes=2)
+    )
+    _client(issued.raw).get("/api/v1/base-models/")
+    assert uses.count() == 2
+
+
+def test_nobody_revokes_another_users_token_from_the_tokens_page(cast: Any) -> None:
+    from django.test import Client
+
+    issued = issue_api_token(Actor(user=cast.owner), cast.owner)
+    page = Client()
+    page.force_login(cast.engineer)
+    page.post("/account/tokens/", {"revoke": issued.token.pk})
+    assert ApiToken.objects.get(pk=issued.token.pk).revoked_at is None
+    assert issued.token.prefix not in page.get("/account/tokens/").content.decode()

@@ -77,6 +77,9 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("two-factor-setup", "POST"): OPEN_TO_SIGNED_IN,
     ("two-factor-verify", "GET"): OPEN_TO_SIGNED_IN,
     ("two-factor-verify", "POST"): OPEN_TO_SIGNED_IN,
+    # Personal API tokens page: each user sees and revokes only their own.
+    ("api-tokens", "GET"): OPEN_TO_SIGNED_IN,
+    ("api-tokens", "POST"): OPEN_TO_SIGNED_IN,
     # Users, projects, members, tokens.
     ("api:user-list", "GET"): ADMIN_ONLY,
     ("api:user-list", "POST"): ADMIN_ONLY,
