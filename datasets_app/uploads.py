@@ -113,3 +113,12 @@ class EncryptingUploadHandler(FileUploadHandler):
         from vault.services import discard_data_key
 
         discard_data_key(self.key)
+
+
+def discard_request_uploads(request: HttpRequest) -> None:
+    """Delete the encrypted uploads of a refused request (nothing references them)."""
+    from vault.services import discard_data_key
+
+    for upload in request.FILES.values():
+        if isinstance(upload, EncryptedUpload):
+            discard_data_key(upload.data_key)

@@ -19,8 +19,7 @@ from datasets_app import services
 from datasets_app.forms import BulkDecisionForm, UploadForm
 from datasets_app.models import Dataset
 from datasets_app.options import IngestOptions, OptionsError
-from datasets_app.uploads import EncryptedUpload
-from vault.services import discard_data_key
+from datasets_app.uploads import EncryptedUpload, discard_request_uploads
 
 
 def _visible(request: HttpRequest, pk: int) -> Dataset:
@@ -37,18 +36,11 @@ def upload(request: HttpRequest) -> HttpResponse:
         )
     response = _handle_upload(request, form)
     if response is None:
-        _discard_unused_uploads(request)
+        discard_request_uploads(request)  # a refused upload leaves nothing behind
         response = render(
             request, "datasets/upload.html", {"form": form}, status=400 if form.errors else 200
         )
     return response
-
-
-def _discard_unused_uploads(request: HttpRequest) -> None:
-    """A refused upload leaves nothing behind: its key and encrypted blob are deleted."""
-    for upload_file in request.FILES.values():
-        if isinstance(upload_file, EncryptedUpload):
-            discard_data_key(upload_file.data_key)
 
 
 def _handle_upload(request: HttpRequest, form: UploadForm) -> HttpResponse | None:

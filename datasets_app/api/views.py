@@ -24,8 +24,7 @@ from datasets_app import chunked, services
 from datasets_app.api import serializers as s
 from datasets_app.models import ChunkedUpload, Dataset
 from datasets_app.options import IngestOptions
-from datasets_app.uploads import EncryptedUpload, UploadTooLarge
-from vault.services import discard_data_key
+from datasets_app.uploads import EncryptedUpload, UploadTooLarge, discard_request_uploads
 
 
 def resolve_upload_project(request: Request, project_id: int | None) -> Project:
@@ -95,10 +94,7 @@ class DatasetViewSet(
         try:
             return self._create(request)
         except Exception:
-            # Whatever refused the request, the encrypted upload is referenced by nothing.
-            for upload in request.FILES.values():
-                if isinstance(upload, EncryptedUpload):
-                    discard_data_key(upload.data_key)
+            discard_request_uploads(request)  # whatever refused it, nothing references them
             raise
 
     def _create(self, request: Request) -> Response:

@@ -20,7 +20,7 @@ from audit.services import actor_from_request
 from datasets_app.api.views import resolve_upload_project, uploaded_file
 from datasets_app.models import Dataset
 from datasets_app.services import visible_datasets
-from datasets_app.uploads import EncryptedUpload
+from datasets_app.uploads import discard_request_uploads
 from serving import errors, files
 from serving import fine_tuning as ft
 from serving.auth import UserWithScopes
@@ -29,7 +29,6 @@ from serving.naming import BadId, parse_id
 from serving.v1 import objects, shapes
 from serving.v1.views import TAGS, OpenAIView, json_body
 from trainer.models import BaseModel
-from vault.services import discard_data_key
 
 
 class UserView(OpenAIView):
@@ -92,10 +91,7 @@ class FileListView(UserView):
         try:
             return self._create(request)
         except Exception:
-            # Whatever refused the request, the encrypted upload is referenced by nothing.
-            for upload in request.FILES.values():
-                if isinstance(upload, EncryptedUpload):
-                    discard_data_key(upload.data_key)
+            discard_request_uploads(request)  # whatever refused it, nothing references them
             raise
 
     def _create(self, request: Request) -> Response:
