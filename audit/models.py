@@ -41,7 +41,7 @@ class AuditEvent(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
     actor_username = models.CharField(max_length=150, blank=True, db_index=True)
-    token_prefix = models.CharField(max_length=12, blank=True)
+    token_prefix = models.CharField(max_length=24, blank=True)  # user or deployment key
     source_ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=300, blank=True)
     action = models.CharField(max_length=64, db_index=True)

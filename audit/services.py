@@ -70,7 +70,7 @@ def record_event(
         event = AuditEvent(
             actor=actor.user,
             actor_username=(actor.username or username)[:150],
-            token_prefix=actor.token_prefix,
+            token_prefix=actor.token_prefix[:24],
             source_ip=actor.source_ip,
             user_agent=actor.user_agent,
             action=action,
