@@ -111,6 +111,14 @@ def iter_redacted(
     dataset: Dataset, options: IngestOptions, reid: dict | None = None
 ) -> Iterator[tuple[int, dict | None]]:
     """Every record of the dataset with the current decisions applied, in order."""
+    for index, _, redacted in iter_original_and_redacted(dataset, options, reid):
+        yield index, redacted
+
+
+def iter_original_and_redacted(
+    dataset: Dataset, options: IngestOptions, reid: dict | None = None
+) -> Iterator[tuple[int, dict, dict | None]]:
+    """(index, original record, redacted record or None when dropped), in order."""
     secret = redaction_secret(dataset)
     findings = _findings_by_record(dataset)
     pending = next(findings, None)
@@ -121,7 +129,7 @@ def iter_redacted(
             if pending is not None and pending[0] == index:
                 applicable = pending[1]
                 pending = next(findings, None)
-            yield index, redact_record(record, applicable, options, secret, reid)
+            yield index, record, redact_record(record, applicable, options, secret, reid)
 
 
 def build_version(
@@ -137,11 +145,13 @@ def build_version(
     dropped = 0
     reid: dict[str, dict[str, str]] | None = {} if options.reidentification_map else None
     with vault.blob_writer(key, VERSION_BLOB) as out:
-        for _, record in iter_redacted(dataset, options, reid):
+        for _, original, record in iter_original_and_redacted(dataset, options, reid):
             if record is None:
                 dropped += 1
                 continue
-            text = " ".join(t for _, t in ingestion.record_fields(record))
+            # The split hashes the text before redaction: pseudonyms depend on the dataset's
+            # key, and the same data must land in the same split on every upload.
+            text = " ".join(t for _, t in ingestion.record_fields(original))
             record["split"] = assign_split(
                 normalize_for_split(text), seed=options.split_seed, ratios=options.split_ratios
             )

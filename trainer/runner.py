@@ -71,8 +71,14 @@ class JobReporter:
 
 
 def _finite(value: Any) -> Any:
+    """``value`` with every NaN or infinite float replaced by None, recursively: JSON has no
+    NaN, and PostgreSQL refuses it in a JSON column."""
     if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
         return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
     return value
 
 
@@ -110,7 +116,10 @@ def load_training_data(job: TrainingJob) -> Any:
         splits.setdefault(split, []).append(record)
     if not splits["train"]:
         raise services.JobRequestError("dataset", "the dataset version has no training records")
-    return TrainData(train=splits["train"], validation=splits["validation"], test=splits["test"])
+    # A small dataset can hash no record into the test split: evaluate on validation instead
+    # (the evaluation says which split it used).
+    test = splits["test"] or splits["validation"]
+    return TrainData(train=splits["train"], validation=splits["validation"], test=test)
 
 
 def checkpoint_dir(job: TrainingJob) -> Path:
@@ -210,6 +219,7 @@ def _train_and_record(job: TrainingJob, config: Any, lease: Lease, reporter: Job
     _audit_decryption(job, "evaluate", result.step)
     metrics = evaluate(config, data, store, reporter)
     evaluation, samples = _split_samples(metrics)
+    evaluation["split"] = "test" if job.dataset_version.split_counts.get("test") else "validation"
     _store_model_version(job, store, evaluation, samples)
     services.finish_job(lease, JobStatus.SUCCEEDED, evaluation=evaluation)
     services.add_event(job, "succeeded", "Training and evaluation finished.")
@@ -229,7 +239,7 @@ def _audit_decryption(job: TrainingJob, purpose: str, step: int) -> None:
 
 def _split_samples(metrics: dict[str, Any]) -> tuple[dict[str, Any], list[Any]]:
     """Sample generations contain data: they are stored encrypted, never in the job row."""
-    evaluation = dict(metrics)
+    evaluation = _finite(dict(metrics))
     samples = evaluation.pop("samples", []) or []
     return evaluation, samples
 

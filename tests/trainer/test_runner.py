@@ -116,3 +116,41 @@ def test_sigterm_checkpoints_and_hands_the_job_back_to_the_queue(
     assert job.events.last().kind == "released"
     assert __import__("trainer.checkpoints").checkpoints.list_checkpoints(job)
     assert signal.getsignal(signal.SIGTERM) is not None
+
+
+def test_metrics_are_stored_without_nan_for_postgresql() -> None:
+    from trainer.runner import _split_samples
+
+    evaluation, samples = _split_samples(
+        {
+            "test_records": 0,
+            "base": {"loss": float("nan"), "perplexity": float("inf")},
+            "samples": [{"prompt": "x"}],
+        }
+    )
+    assert evaluation["base"] == {"loss": None, "perplexity": None}
+    assert samples == [{"prompt": "x"}]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_dataset_without_test_records_is_evaluated_on_validation(
+    cast: Any, tiny_base_model: Any, monkeypatch: Any, tiny_hyperparameters: dict
+) -> None:
+    from conftest import fixture_records, make_approved_version
+
+    monkeypatch.setattr(services, "enqueue_job", lambda _id: None)
+    records = [
+        r | {"split": "validation" if r["split"] == "test" else r["split"]}
+        for r in fixture_records()
+    ]
+    version = make_approved_version(cast.project, records, uploader=cast.steward)
+    job = services.create_job(
+        Actor(user=cast.engineer),
+        version,
+        base_model=tiny_base_model,
+        method="lora",
+        hyperparameters=tiny_hyperparameters,
+    )
+    job = _run(job)
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert job.evaluation["split"] == "validation" and job.evaluation["tuned"]["perplexity"] > 0
