@@ -157,3 +157,15 @@ def fixture_records(n: int = 40) -> list[dict[str, Any]]:
 @pytest.fixture
 def approved_version(cast: Cast) -> Any:
     return make_approved_version(cast.project, fixture_records(), uploader=cast.steward)
+
+
+@pytest.fixture
+def version_from_records(cast: Cast) -> Any:
+    """``make(records)`` -> an approved version of the cast's project holding ``records``;
+    ``make.default_records()`` gives the standard fixture records to tweak."""
+
+    def make(records: list[dict[str, Any]]) -> Any:
+        return make_approved_version(cast.project, records, uploader=cast.steward)
+
+    make.default_records = fixture_records  # type: ignore[attr-defined]
+    return make

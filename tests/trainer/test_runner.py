@@ -134,16 +134,18 @@ def test_metrics_are_stored_without_nan_for_postgresql() -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_dataset_without_test_records_is_evaluated_on_validation(
-    cast: Any, tiny_base_model: Any, monkeypatch: Any, tiny_hyperparameters: dict
+    cast: Any,
+    tiny_base_model: Any,
+    monkeypatch: Any,
+    tiny_hyperparameters: dict,
+    version_from_records: Any,
 ) -> None:
-    from conftest import fixture_records, make_approved_version
-
     monkeypatch.setattr(services, "enqueue_job", lambda _id: None)
     records = [
         r | {"split": "validation" if r["split"] == "test" else r["split"]}
-        for r in fixture_records()
+        for r in version_from_records.default_records()
     ]
-    version = make_approved_version(cast.project, records, uploader=cast.steward)
+    version = version_from_records(records)
     job = services.create_job(
         Actor(user=cast.engineer),
         version,
