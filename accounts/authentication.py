@@ -8,7 +8,7 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from accounts.models import ApiToken, hash_token
+from accounts.models import ApiToken, usable_token
 from audit.services import Actor, record_event
 
 
@@ -24,10 +24,8 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             return None
         if len(parts) != 2:
             raise exceptions.AuthenticationFailed("Malformed Authorization header.")
-        token = (
-            ApiToken.objects.select_related("user").filter(token_hash=hash_token(parts[1])).first()
-        )
-        if token is None or not token.is_usable() or not token.user.is_active:
+        token = usable_token(parts[1])
+        if token is None:
             record_event(
                 Actor(source_ip=request.META.get("REMOTE_ADDR")),
                 "token.use",

@@ -89,3 +89,12 @@ class ApiToken(models.Model):
     def has_scope(self, scope: str) -> bool:
         """True when the token carries ``scope`` (``admin`` implies every scope)."""
         return scope in self.scopes or "admin" in self.scopes
+
+
+def usable_token(raw: str) -> ApiToken | None:
+    """The token whose raw value is ``raw``, if it is neither revoked nor expired and its user
+    is active; None otherwise."""
+    token = ApiToken.objects.select_related("user").filter(token_hash=hash_token(raw)).first()
+    if token is None or not token.is_usable() or not token.user.is_active:
+        return None
+    return token

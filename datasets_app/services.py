@@ -320,26 +320,34 @@ def approve_dataset(actor: Actor, dataset: Dataset) -> DatasetVersion:
             "This project requires a different data steward than the "
             "uploader to approve the dataset."
         )
+    version = freeze_reviewed_version(actor, dataset)
+    from serving.services import on_dataset_approved  # fine-tuning jobs waiting for this file
+
+    on_dataset_approved(dataset.pk)
+    return version
+
+
+def freeze_reviewed_version(
+    actor: Actor, dataset: Dataset, *, automatic: bool = False
+) -> DatasetVersion:
+    """Build the next version from the current decisions and audit the approval (the caller
+    has authorized it). Raises DatasetStateError when the dataset's options demand a complete
+    review and findings are still pending."""
+    from datasets_app.versioning import build_version
+
     options = IngestOptions.from_dict(dataset.options)
     pending = dataset.findings.filter(decision=Decision.PENDING).count()
     if options.require_full_review and pending:
         raise DatasetStateError(f"{pending} findings are still pending review.")
-    from datasets_app.versioning import build_version
-
     version = build_version(actor, dataset, options, pending_redacted=pending)
-    record_event(
-        actor,
-        "dataset.approve",
-        obj=dataset,
-        details={
-            "version": version.number,
-            "content_hash": version.content_hash,
-            "pending_redacted": pending,
-        },
-    )
-    from serving.services import on_dataset_approved  # fine-tuning jobs waiting for this file
-
-    on_dataset_approved(dataset.pk)
+    details = {
+        "version": version.number,
+        "content_hash": version.content_hash,
+        "pending_redacted": pending,
+    }
+    if automatic:
+        details["automatic"] = True
+    record_event(actor, "dataset.approve", obj=dataset, details=details)
     return version
 
 

@@ -43,7 +43,7 @@ def may_upload(request: HttpRequest) -> bool:
     runs (CSRF validation reads the form), and an anonymous or read-only caller must not be
     able to fill the disk with encrypted junk.
     """
-    from accounts.models import ApiToken, hash_token
+    from accounts.models import usable_token
     from accounts.roles import Action
     from accounts.services import project_ids_allowing
 
@@ -52,8 +52,8 @@ def may_upload(request: HttpRequest) -> bool:
         parts = request.META.get("HTTP_AUTHORIZATION", "").split()
         if len(parts) != 2 or parts[0].lower() != "bearer":
             return False
-        token = ApiToken.objects.filter(token_hash=hash_token(parts[1])).first()
-        if token is None or not token.is_usable() or not token.has_scope("write"):
+        token = usable_token(parts[1])
+        if token is None or not token.has_scope("write"):
             return False
         user = token.user
     return bool(project_ids_allowing(user, Action.UPLOAD_DATA))

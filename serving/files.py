@@ -13,10 +13,11 @@ from typing import Any
 
 from django.db import transaction
 
-from audit.services import SYSTEM, Actor, record_event
+from audit.services import SYSTEM, Actor
 from datasets_app import services as datasets
-from datasets_app.models import Dataset, DatasetStatus, Decision
+from datasets_app.models import Dataset, DatasetStatus
 from datasets_app.options import IngestOptions
+from datasets_app.services import DatasetStateError, freeze_reviewed_version
 from datasets_app.uploads import EncryptedUpload
 from serving.naming import file_id
 
@@ -58,30 +59,16 @@ def auto_approve(dataset_id: int) -> bool:
 
     The dataset row is locked and re-checked, so concurrent callers approve it once.
     """
-    from datasets_app.versioning import build_version
-
     with transaction.atomic():
         dataset = (
             Dataset.objects.select_for_update().select_related("project").filter(pk=dataset_id)
         ).first()
         if dataset is None or not auto_approvable(dataset):
             return False
-        options = IngestOptions.from_dict(dataset.options)
-        pending = dataset.findings.filter(decision=Decision.PENDING).count()
-        if options.require_full_review and pending:
+        try:
+            freeze_reviewed_version(SYSTEM, dataset, automatic=True)
+        except DatasetStateError:  # the dataset's options demand a human review
             return False
-        version = build_version(SYSTEM, dataset, options, pending_redacted=pending)
-        record_event(
-            SYSTEM,
-            "dataset.approve",
-            obj=dataset,
-            details={
-                "version": version.number,
-                "content_hash": version.content_hash,
-                "pending_redacted": pending,
-                "automatic": True,
-            },
-        )
     return True
 
 
