@@ -27,7 +27,6 @@ from datasets_app.uploads import RAW_BLOB, EncryptedUpload
 from vault import services as vault
 
 logger = logging.getLogger(__name__)
-VERSION_BLOB = "records.jsonl"
 
 
 class DatasetStateError(Exception):

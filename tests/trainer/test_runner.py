@@ -8,6 +8,7 @@ import pytest
 
 from audit.services import Actor
 from trainer import runner, services
+from trainer.checkpoints import list_checkpoints
 from trainer.models import JobStatus, ModelVersion, TrainingJob
 
 
@@ -50,7 +51,7 @@ def test_claimed_job_trains_evaluates_and_stores_an_encrypted_model_version(make
     assert "samples" not in job.evaluation  # generations hold data: stored encrypted only
     version = ModelVersion.objects.get(job=job)
     assert version.lineage["dataset_content_hash"] == job.dataset_version.content_hash
-    steps = [c["step"] for c in __import__("trainer.checkpoints").checkpoints.list_checkpoints(job)]
+    steps = [c["step"] for c in list_checkpoints(job)]
     assert 6 in steps
     kinds = list(job.events.values_list("kind", flat=True))
     assert kinds[:2] == ["queued", "started"] and "metrics" in kinds and kinds[-1] == "succeeded"
@@ -114,7 +115,7 @@ def test_sigterm_checkpoints_and_hands_the_job_back_to_the_queue(
     job.refresh_from_db()
     assert job.status == JobStatus.QUEUED and job.lease_owner == ""
     assert job.events.last().kind == "released"
-    assert __import__("trainer.checkpoints").checkpoints.list_checkpoints(job)
+    assert list_checkpoints(job)
     assert signal.getsignal(signal.SIGTERM) is not None
 
 
