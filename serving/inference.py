@@ -27,31 +27,62 @@ logger = logging.getLogger(__name__)
 def answer(caller: Caller, request: InferenceRequest) -> dict[str, Any] | Iterator[bytes]:
     """Run ``request`` for ``caller``. Raises OpenAIError (404, 429, 400, 500)."""
     target = _resolve(caller, request.model)
+    if request.logprobs is not None and target.pii_filter:
+        # Token log probabilities would spell out what the output filter removes.
+        raise errors.bad_request(
+            "'logprobs' is not available on a model whose answers pass the personal-data filter.",
+            param="logprobs",
+        )
     retry_after = services.consume_request(caller)
     if retry_after is not None:
         raise errors.rate_limited(caller.requests_per_minute, retry_after)
     loaded = _load(target)
-    prompt_ids = _prompt_ids(loaded, request)
-    max_new = _plan(loaded, prompt_ids, request)
+    prompts = [(ids, _plan(loaded, ids, request)) for ids in _prompt_ids(loaded, request)]
     if request.stream:
-        return _events(caller, target, loaded, request, prompt_ids, max_new)
-    completion = generation.generate(loaded, prompt_ids, request.params, max_new)
-    text = _filtered(target, completion.text)
-    _record(caller, target, request, completion.prompt_tokens, completion.completion_tokens)
-    build = (
-        shapes.chat_completion
-        if request.endpoint == "chat.completions"
-        else (shapes.text_completion)
+        return _events(caller, target, loaded, request, prompts)
+    return _whole(caller, target, loaded, request, prompts)
+
+
+def _whole(
+    caller: Caller,
+    target: registry.ModelTarget,
+    loaded: generation.LoadedModel,
+    request: InferenceRequest,
+    prompts: list[tuple[list[int], int]],
+) -> dict[str, Any]:
+    """A whole answer: ``n`` choices per prompt, numbered in order."""
+    chat = request.endpoint == "chat.completions"
+    choices: list[dict[str, Any]] = []
+    prompt_tokens = completion_tokens = 0
+    for position, (ids, max_new) in enumerate(prompts):
+        prompt_tokens += len(ids)
+        for _ in range(request.n):
+            made = generation.generate(loaded, ids, request.params, max_new, request.logprobs)
+            completion_tokens += made.completion_tokens
+            choices.append(_choice(request, len(choices), position, made, target))
+    _record(caller, target, request, prompt_tokens, completion_tokens)
+    build = shapes.chat_completion if chat else shapes.text_completion
+    cid = shapes.new_id("chatcmpl" if chat else "cmpl")
+    return build(cid, target.name, choices, prompt_tokens, completion_tokens)
+
+
+def _choice(
+    request: InferenceRequest,
+    index: int,
+    position: int,
+    made: generation.Completion,
+    target: registry.ModelTarget,
+) -> dict[str, Any]:
+    text = _filtered(target, made.text)
+    if request.endpoint == "chat.completions":
+        logprobs = shapes.chat_logprobs(made.logprobs) if made.logprobs is not None else None
+        return shapes.chat_choice(index, text, made.finish_reason, logprobs)
+    logprobs = (
+        shapes.text_logprobs(made.logprobs, len(request.prompts[position]))
+        if made.logprobs is not None
+        else None
     )
-    prefix = "chatcmpl" if request.endpoint == "chat.completions" else "cmpl"
-    return build(
-        shapes.new_id(prefix),
-        target.name,
-        text,
-        completion.finish_reason,
-        completion.prompt_tokens,
-        completion.completion_tokens,
-    )
+    return shapes.text_choice(index, text, made.finish_reason, logprobs)
 
 
 def _resolve(caller: Caller, name: str) -> registry.ModelTarget:
@@ -87,10 +118,10 @@ def _load(target: registry.ModelTarget) -> generation.LoadedModel:
         ) from exc
 
 
-def _prompt_ids(loaded: generation.LoadedModel, request: InferenceRequest) -> list[int]:
+def _prompt_ids(loaded: generation.LoadedModel, request: InferenceRequest) -> list[list[int]]:
     if request.endpoint == "chat.completions":
-        return generation.chat_prompt_ids(loaded.tokenizer, list(request.messages))
-    return generation.completion_prompt_ids(loaded.tokenizer, request.prompt)
+        return [generation.chat_prompt_ids(loaded.tokenizer, list(request.messages))]
+    return [generation.completion_prompt_ids(loaded.tokenizer, p) for p in request.prompts]
 
 
 def _plan(loaded: generation.LoadedModel, prompt_ids: list[int], request: InferenceRequest) -> int:
@@ -137,7 +168,7 @@ def _record(
 
 
 class _Stream:
-    """Builds the chunks of one stream (chat or legacy completion)."""
+    """Builds the chunks of one stream (chat or legacy completion); choices are numbered."""
 
     def __init__(self, request: InferenceRequest, model: str) -> None:
         self.chat = request.endpoint == "chat.completions"
@@ -146,25 +177,28 @@ class _Stream:
         self.model = model
         self.object = "chat.completion.chunk" if self.chat else "text_completion"
 
-    def first(self) -> bytes | None:
+    def first(self, index: int) -> bytes | None:
         if not self.chat:
             return None
         delta = {"role": "assistant", "content": "", "refusal": None}
-        return shapes.sse(shapes.chat_chunk(self.id, self.created, self.model, delta))
+        return shapes.sse(shapes.chat_chunk(self.id, self.created, self.model, delta, None, index))
 
-    def text(self, piece: str) -> bytes:
+    def text(self, index: int, piece: str) -> bytes:
+        if self.chat:
+            delta = {"content": piece}
+            return shapes.sse(
+                shapes.chat_chunk(self.id, self.created, self.model, delta, None, index)
+            )
+        return shapes.sse(shapes.text_chunk(self.id, self.created, self.model, piece, None, index))
+
+    def last(self, index: int, finish_reason: str) -> bytes:
         if self.chat:
             return shapes.sse(
-                shapes.chat_chunk(self.id, self.created, self.model, {"content": piece})
+                shapes.chat_chunk(self.id, self.created, self.model, {}, finish_reason, index)
             )
-        return shapes.sse(shapes.text_chunk(self.id, self.created, self.model, piece))
-
-    def last(self, finish_reason: str) -> bytes:
-        if self.chat:
-            return shapes.sse(
-                shapes.chat_chunk(self.id, self.created, self.model, {}, finish_reason)
-            )
-        return shapes.sse(shapes.text_chunk(self.id, self.created, self.model, "", finish_reason))
+        return shapes.sse(
+            shapes.text_chunk(self.id, self.created, self.model, "", finish_reason, index)
+        )
 
     def usage(self, prompt: int, completion: int) -> bytes:
         return shapes.sse(
@@ -177,21 +211,24 @@ def _events(
     target: registry.ModelTarget,
     loaded: generation.LoadedModel,
     request: InferenceRequest,
-    prompt_ids: list[int],
-    max_new: int,
+    prompts: list[tuple[list[int], int]],
 ) -> Iterator[bytes]:
-    """Server-sent events of a stream, ending with ``data: [DONE]``. Usage and the audit entry
-    are written when the stream ends, also when the client leaves early."""
+    """Server-sent events of a stream, ending with ``data: [DONE]``: the ``n`` choices of each
+    prompt one after the other, each with its index. Usage and the audit entry are written
+    when the stream ends, also when the client leaves early."""
     chunks = _Stream(request, target.name)
-    result = generation.StreamResult(prompt_tokens=len(prompt_ids))
+    totals = generation.StreamResult()
     try:
-        first = chunks.first()
-        if first:
-            yield first
-        yield from _pieces(chunks, target, loaded, prompt_ids, request, max_new, result)
-        yield chunks.last(result.finish_reason)
+        index = 0
+        for ids, max_new in prompts:
+            totals.prompt_tokens += len(ids)
+            for _ in range(request.n):
+                yield from _choice_events(
+                    chunks, index, target, loaded, ids, request, max_new, totals
+                )
+                index += 1
         if request.include_usage:
-            yield chunks.usage(result.prompt_tokens, result.completion_tokens)
+            yield chunks.usage(totals.prompt_tokens, totals.completion_tokens)
     except Exception:  # headers are sent: the error travels as an event, as OpenAI does it
         logger.exception("stream for %s failed", target.name)
         yield shapes.sse(
@@ -200,27 +237,37 @@ def _events(
             ).body()
         )
     finally:
-        _record(caller, target, request, result.prompt_tokens, result.completion_tokens)
+        _record(caller, target, request, totals.prompt_tokens, totals.completion_tokens)
     yield shapes.sse("[DONE]")
 
 
-def _pieces(
+def _choice_events(
     chunks: _Stream,
+    index: int,
     target: registry.ModelTarget,
     loaded: generation.LoadedModel,
     prompt_ids: list[int],
     request: InferenceRequest,
     max_new: int,
-    result: generation.StreamResult,
+    totals: generation.StreamResult,
 ) -> Iterator[bytes]:
-    pieces: Generator[str, None, None] = generation.stream(
-        loaded, prompt_ids, request.params, max_new, result
-    )
-    if target.pii_filter:  # detection needs the whole text: deliver it in one piece
-        text = _filtered(target, "".join(pieces))
-        if text:
-            yield chunks.text(text)
-        return
-    with closing(pieces):
-        for piece in pieces:
-            yield chunks.text(piece)
+    """The chunks of one choice; its tokens are added to ``totals`` however it ends."""
+    result = generation.StreamResult(prompt_tokens=len(prompt_ids))
+    try:
+        first = chunks.first(index)
+        if first:
+            yield first
+        pieces: Generator[str, None, None] = generation.stream(
+            loaded, prompt_ids, request.params, max_new, result
+        )
+        if target.pii_filter:  # detection needs the whole text: deliver it in one piece
+            text = _filtered(target, "".join(pieces))
+            if text:
+                yield chunks.text(index, text)
+        else:
+            with closing(pieces):
+                for piece in pieces:
+                    yield chunks.text(index, piece)
+        yield chunks.last(index, result.finish_reason)
+    finally:
+        totals.completion_tokens += result.completion_tokens

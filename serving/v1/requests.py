@@ -13,13 +13,17 @@ from serving.errors import OpenAIError, bad_request
 from serving.generation import SamplingParams
 
 ROLES = ("system", "developer", "user", "assistant")
-UNSUPPORTED = ("tools", "functions", "tool_choice", "function_call", "response_format", "audio")
+UNSUPPORTED = ("tools", "functions", "tool_choice", "function_call", "audio")
 MAX_STOPS = 4
+MAX_N = 8  # choices per prompt: each one is a full generation
+MAX_PROMPTS = 16  # prompts in one legacy completion request
 
 
 @dataclass(frozen=True)
 class InferenceRequest:
-    """A validated request: ``messages`` for chat, ``prompt`` for completions."""
+    """A validated request: ``messages`` for chat, ``prompts`` for completions (one choice
+    set per prompt). ``n`` choices per prompt; ``logprobs`` None for none, else how many
+    alternatives to report per token (0 reports only the chosen token's)."""
 
     model: str
     endpoint: str
@@ -27,43 +31,116 @@ class InferenceRequest:
     stream: bool = False
     include_usage: bool = False
     messages: tuple[dict[str, str], ...] = ()
-    prompt: str = ""
+    prompts: tuple[str, ...] = ()
+    n: int = 1
+    logprobs: int | None = None
 
 
 def parse_chat(body: Any) -> InferenceRequest:
     """A chat completion request; raises OpenAIError for malformed messages or parameters."""
     body = _object(body)
     _refuse_unsupported(body)
+    _response_format(body)
     messages = _messages(body.get("messages"))
+    stream = _stream(body)
     return InferenceRequest(
         model=_model(body),
         endpoint="chat.completions",
         params=_params(body, chat=True),
-        stream=_stream(body),
+        stream=stream,
         include_usage=_include_usage(body),
         messages=messages,
+        n=_n(body),
+        logprobs=_chat_logprobs(body, stream),
     )
 
 
 def parse_completion(body: Any) -> InferenceRequest:
-    """A legacy completion request (one string prompt)."""
+    """A legacy completion request: one string prompt or a batch of up to ``MAX_PROMPTS``."""
     body = _object(body)
-    prompt = body.get("prompt")
-    if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], str):
-        prompt = prompt[0]
-    if not isinstance(prompt, str):
-        raise bad_request(
-            "'prompt' must be a string (batches and token arrays are not supported).",
-            param="prompt",
-        )
+    stream = _stream(body)
     return InferenceRequest(
         model=_model(body),
         endpoint="completions",
         params=_params(body, chat=False),
-        stream=_stream(body),
+        stream=stream,
         include_usage=_include_usage(body),
-        prompt=prompt,
+        prompts=_prompts(body.get("prompt")),
+        n=_n(body),
+        logprobs=_completion_logprobs(body, stream),
     )
+
+
+def _prompts(raw: Any) -> tuple[str, ...]:
+    if isinstance(raw, str):
+        return (raw,)
+    if (
+        isinstance(raw, list)
+        and 0 < len(raw) <= MAX_PROMPTS
+        and all(isinstance(p, str) for p in raw)
+    ):
+        return tuple(raw)
+    raise bad_request(
+        f"'prompt' must be a string or an array of 1 to {MAX_PROMPTS} strings "
+        "(token arrays are not supported).",
+        param="prompt",
+    )
+
+
+def _n(body: dict[str, Any]) -> int:
+    value = body.get("n")
+    if value is None:
+        return 1
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_N:
+        raise bad_request(f"'n' must be an integer between 1 and {MAX_N}.", param="n")
+    return value
+
+
+def _response_format(body: dict[str, Any]) -> None:
+    """Plain text only: JSON modes need constrained decoding, which this server lacks; an
+    honest 400 beats answering text the client would then fail to parse."""
+    value = body.get("response_format")
+    if value is None or value == {"type": "text"}:
+        return
+    raise bad_request(
+        "Only response_format {'type': 'text'} is supported by this server.",
+        param="response_format",
+    )
+
+
+def _chat_logprobs(body: dict[str, Any], stream: bool) -> int | None:
+    """``logprobs: true`` with optional ``top_logprobs`` (0-20), as OpenAI's chat API."""
+    wanted = body.get("logprobs")
+    top = body.get("top_logprobs")
+    if wanted not in (None, True, False):
+        raise bad_request("'logprobs' must be a boolean.", param="logprobs")
+    if top is not None and (
+        isinstance(top, bool) or not isinstance(top, int) or not 0 <= top <= 20
+    ):
+        raise bad_request(
+            "'top_logprobs' must be an integer between 0 and 20.", param="top_logprobs"
+        )
+    if top is not None and not wanted:
+        raise bad_request("'top_logprobs' needs 'logprobs' set to true.", param="top_logprobs")
+    return _no_stream_logprobs(top or 0, stream) if wanted else None
+
+
+def _completion_logprobs(body: dict[str, Any], stream: bool) -> int | None:
+    """``logprobs: k`` (0-5 alternatives per token), as OpenAI's legacy completions."""
+    value = body.get("logprobs")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 5:
+        raise bad_request("'logprobs' must be an integer between 0 and 5.", param="logprobs")
+    return _no_stream_logprobs(value, stream)
+
+
+def _no_stream_logprobs(top: int, stream: bool) -> int:
+    if stream:
+        raise bad_request(
+            "'logprobs' is supported on whole answers only, not with 'stream'.", param="logprobs"
+        )
+    return top
 
 
 def _object(body: Any) -> dict[str, Any]:
@@ -165,9 +242,6 @@ def _stop(body: dict[str, Any]) -> tuple[str, ...]:
 
 
 def _params(body: dict[str, Any], *, chat: bool) -> SamplingParams:
-    n = body.get("n")
-    if n not in (None, 1):
-        raise bad_request("Only n=1 is supported.", param="n")
     return SamplingParams(
         max_tokens=_max_tokens(body, chat),
         temperature=_number(body, "temperature", 1.0, 0.0, 2.0),

@@ -22,26 +22,91 @@ def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
     }
 
 
-def chat_completion(
-    cid: str, model: str, text: str, finish_reason: str, prompt: int, completion: int
+def chat_choice(
+    index: int, text: str, finish_reason: str, logprobs: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """A whole ``chat.completion`` object."""
+    """One choice of a whole chat completion."""
     message = {"role": "assistant", "content": text, "refusal": None}
     return {
+        "index": index,
+        "message": message,
+        "logprobs": logprobs,
+        "finish_reason": finish_reason,
+    }
+
+
+def text_choice(
+    index: int, text: str, finish_reason: str, logprobs: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """One choice of a whole legacy completion."""
+    return {"index": index, "text": text, "logprobs": logprobs, "finish_reason": finish_reason}
+
+
+def chat_completion(
+    cid: str, model: str, choices: list[dict[str, Any]], prompt: int, completion: int
+) -> dict[str, Any]:
+    """A whole ``chat.completion`` object."""
+    return _whole(cid, "chat.completion", model, choices, prompt, completion)
+
+
+def text_completion(
+    cid: str, model: str, choices: list[dict[str, Any]], prompt: int, completion: int
+) -> dict[str, Any]:
+    """A whole legacy ``text_completion`` object."""
+    return _whole(cid, "text_completion", model, choices, prompt, completion)
+
+
+def _whole(
+    cid: str, obj: str, model: str, choices: list[dict[str, Any]], prompt: int, completion: int
+) -> dict[str, Any]:
+    return {
         "id": cid,
-        "object": "chat.completion",
+        "object": obj,
         "created": int(time.time()),
         "model": model,
         "system_fingerprint": FINGERPRINT,
-        "choices": [
-            {"index": 0, "message": message, "logprobs": None, "finish_reason": finish_reason}
-        ],
+        "choices": choices,
         "usage": usage(prompt, completion),
     }
 
 
+def chat_logprobs(tokens: list[Any]) -> dict[str, Any]:
+    """``choices[].logprobs`` of a chat completion from ``generation.TokenLogprob`` items."""
+
+    def entry(token: str, logprob: float) -> dict[str, Any]:
+        return {"token": token, "logprob": logprob, "bytes": list(token.encode("utf-8"))}
+
+    return {
+        "content": [
+            {**entry(t.token, t.logprob), "top_logprobs": [entry(a, lp) for a, lp in t.top]}
+            for t in tokens
+        ],
+        "refusal": None,
+    }
+
+
+def text_logprobs(tokens: list[Any], offset: int) -> dict[str, Any]:
+    """``choices[].logprobs`` of a legacy completion; ``offset`` is where the completion starts
+    in prompt + completion (OpenAI counts text offsets from the prompt's start)."""
+    offsets = []
+    for token in tokens:
+        offsets.append(offset)
+        offset += len(token.token)
+    return {
+        "tokens": [t.token for t in tokens],
+        "token_logprobs": [t.logprob for t in tokens],
+        "top_logprobs": [dict(t.top) for t in tokens] if any(t.top for t in tokens) else None,
+        "text_offset": offsets,
+    }
+
+
 def chat_chunk(
-    cid: str, created: int, model: str, delta: dict[str, Any], finish_reason: str | None = None
+    cid: str,
+    created: int,
+    model: str,
+    delta: dict[str, Any],
+    finish_reason: str | None = None,
+    index: int = 0,
 ) -> dict[str, Any]:
     """One ``chat.completion.chunk`` of a stream."""
     return {
@@ -50,27 +115,19 @@ def chat_chunk(
         "created": created,
         "model": model,
         "system_fingerprint": FINGERPRINT,
-        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
-    }
-
-
-def text_completion(
-    cid: str, model: str, text: str, finish_reason: str, prompt: int, completion: int
-) -> dict[str, Any]:
-    """A whole legacy ``text_completion`` object."""
-    return {
-        "id": cid,
-        "object": "text_completion",
-        "created": int(time.time()),
-        "model": model,
-        "system_fingerprint": FINGERPRINT,
-        "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": finish_reason}],
-        "usage": usage(prompt, completion),
+        "choices": [
+            {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+        ],
     }
 
 
 def text_chunk(
-    cid: str, created: int, model: str, text: str, finish_reason: str | None = None
+    cid: str,
+    created: int,
+    model: str,
+    text: str,
+    finish_reason: str | None = None,
+    index: int = 0,
 ) -> dict[str, Any]:
     """One chunk of a streamed legacy completion (the same object type as the whole one)."""
     return {
@@ -79,7 +136,9 @@ def text_chunk(
         "created": created,
         "model": model,
         "system_fingerprint": FINGERPRINT,
-        "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": finish_reason}],
+        "choices": [
+            {"index": index, "text": text, "logprobs": None, "finish_reason": finish_reason}
+        ],
     }
 
 

@@ -136,6 +136,9 @@ def test_pii_filter_redacts_personal_data_in_completions(
     client = openai_for(raw_token(cast.viewer))
     reply = client.chat.completions.create(model=deployment["model_name"], messages=ASK)
     assert reply.choices[0].message.content == "Write to <EMAIL_ADDRESS> today"
+    with pytest.raises(openai.BadRequestError) as caught:  # tokens would spell the address out
+        client.chat.completions.create(model=deployment["model_name"], messages=ASK, logprobs=True)
+    assert caught.value.body["param"] == "logprobs"
     patch = api_client_for(cast.engineer).patch(
         f"/api/v1/deployments/{deployment['id']}/", {"pii_filter": False}, format="json"
     )

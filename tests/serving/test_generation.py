@@ -132,10 +132,13 @@ def test_bad_chat_requests_name_the_parameter(body: dict[str, Any], param: str) 
     assert caught.value.status_code == 400 and caught.value.param == param
 
 
-def test_completion_request_defaults_to_sixteen_tokens_and_refuses_batches() -> None:
+def test_completion_request_defaults_to_sixteen_tokens_and_takes_batches() -> None:
     assert parse_completion({"model": "m", "prompt": "hi"}).params.max_tokens == 16
-    with pytest.raises(OpenAIError):
-        parse_completion({"model": "m", "prompt": ["a", "b"]})
+    assert parse_completion({"model": "m", "prompt": ["a", "b"]}).prompts == ("a", "b")
+    for bad in ([1, 2], [], ["a"] * 17, None):
+        with pytest.raises(OpenAIError) as caught:
+            parse_completion({"model": "m", "prompt": bad})
+        assert caught.value.param == "prompt"
 
 
 def test_concurrent_requests_on_one_model_do_not_disturb_each_other(

@@ -163,7 +163,9 @@ def test_malformed_messages_are_400(client: Any, messages: Any) -> None:
         ("temperature", 3),
         ("top_p", -1),
         ("max_tokens", 0),
-        ("n", 2),
+        ("n", 9),
+        ("response_format", {"type": "json_object"}),
+        ("top_logprobs", 3),
         ("stop", ["a"] * 5),
     ],
 )
@@ -250,3 +252,98 @@ def test_body_over_the_size_limit_is_413(
     )
     assert response.status_code == 413
     assert response.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_n_choices_are_numbered_and_counted_once_per_prompt(client: Any) -> None:
+    one = client.chat.completions.create(model="tiny", messages=HELLO, max_tokens=6, temperature=0)
+    two = client.chat.completions.create(
+        model="tiny", messages=HELLO, max_tokens=6, temperature=0, n=2
+    )
+    assert [c.index for c in two.choices] == [0, 1]
+    assert {c.message.content for c in two.choices} == {one.choices[0].message.content}
+    assert two.usage.prompt_tokens == one.usage.prompt_tokens
+    assert two.usage.completion_tokens == 2 * one.usage.completion_tokens
+
+
+def test_streamed_n_choices_rebuild_the_whole_ones(client: Any) -> None:
+    whole = client.chat.completions.create(
+        model="tiny", messages=HELLO, max_tokens=6, temperature=0, n=2
+    )
+    chunks = list(
+        client.chat.completions.create(
+            model="tiny",
+            messages=HELLO,
+            max_tokens=6,
+            temperature=0,
+            n=2,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+    texts = {0: "", 1: ""}
+    finished = []
+    for chunk in chunks:
+        for choice in chunk.choices:
+            texts[choice.index] += choice.delta.content or ""
+            if choice.finish_reason:
+                finished.append(choice.index)
+    assert texts == {c.index: c.message.content for c in whole.choices}
+    assert finished == [0, 1]
+    assert chunks[-1].usage.completion_tokens == whole.usage.completion_tokens
+
+
+def test_completions_take_a_batch_of_prompts(client: Any) -> None:
+    prompts = ["The quick brown fox", "Our organization"]
+    alone = [
+        client.completions.create(model="tiny", prompt=p, max_tokens=5, temperature=0)
+        for p in prompts
+    ]
+    batch = client.completions.create(
+        model="tiny", prompt=prompts, max_tokens=5, temperature=0, n=2
+    )
+    assert [c.index for c in batch.choices] == [0, 1, 2, 3]
+    expected = [a.choices[0].text for a in alone for _ in range(2)]
+    assert [c.text for c in batch.choices] == expected
+    assert batch.usage.prompt_tokens == sum(a.usage.prompt_tokens for a in alone)
+
+
+def test_chat_logprobs_report_the_greedy_token_as_the_most_likely(client: Any) -> None:
+    reply = client.chat.completions.create(
+        model="tiny", messages=HELLO, max_tokens=6, temperature=0, logprobs=True, top_logprobs=3
+    )
+    content = reply.choices[0].logprobs.content
+    assert content and len(content) <= reply.usage.completion_tokens
+    assert "".join(t.token for t in content).startswith(reply.choices[0].message.content[:1])
+    for token in content:
+        assert token.logprob <= 0 and len(token.top_logprobs) == 3
+        assert token.top_logprobs[0].token == token.token
+        assert abs(token.top_logprobs[0].logprob - token.logprob) < 1e-6
+        assert bytes(token.bytes).decode("utf-8", "replace") == token.token
+    plain = client.chat.completions.create(
+        model="tiny", messages=HELLO, max_tokens=6, temperature=0
+    )
+    assert plain.choices[0].logprobs is None
+
+
+def test_legacy_logprobs_cover_the_completion_text(client: Any) -> None:
+    prompt = "The quick brown fox"
+    reply = client.completions.create(
+        model="tiny", prompt=prompt, max_tokens=6, temperature=0, logprobs=2
+    )
+    logprobs = reply.choices[0].logprobs
+    assert "".join(logprobs.tokens).startswith(reply.choices[0].text)
+    assert logprobs.text_offset[0] == len(prompt)
+    assert all(len(top) <= 2 for top in logprobs.top_logprobs)
+
+
+def test_logprobs_with_stream_are_refused_naming_the_parameter(client: Any) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model="tiny", messages=HELLO, logprobs=True, stream=True)
+    assert caught.value.body["param"] == "logprobs"
+
+
+def test_plain_text_response_format_is_accepted(client: Any) -> None:
+    reply = client.chat.completions.create(
+        model="tiny", messages=HELLO, max_tokens=2, response_format={"type": "text"}
+    )
+    assert reply.choices[0].message.content is not None
