@@ -39,6 +39,8 @@ app.conf.update(
     task_routes={
         "datasets_app.tasks.*": {"queue": "ingestion"},
         "trainer.tasks.run_training_job": {"queue": "training"},
+        # Evaluation loads the trained model (and the base): GPU work, like training.
+        "trainer.tasks.evaluate_model_version": {"queue": "training"},
         "trainer.tasks.requeue_expired_jobs": {"queue": "ingestion"},
     },
 )
@@ -47,14 +49,19 @@ app.autodiscover_tasks()
 
 @app.on_after_finalize.connect
 def _schedule_lease_sweeper(sender: Celery, **_: object) -> None:
-    """Beat runs the lease sweeper so jobs of dead workers go back to the queue."""
+    """Beat runs the lease sweeper so jobs of dead workers go back to the queue, and hourly
+    discards chunked uploads abandoned past SOBERANA_CHUNKED_UPLOAD_TTL_HOURS."""
     from django.conf import settings
 
     sender.conf.beat_schedule = {
         "requeue-expired-jobs": {
             "task": "trainer.tasks.requeue_expired_jobs",
             "schedule": float(settings.LEASE_SWEEP_SECONDS),
-        }
+        },
+        "discard-abandoned-uploads": {
+            "task": "datasets_app.tasks.discard_abandoned_uploads",
+            "schedule": 3600.0,
+        },
     }
 
 

@@ -184,6 +184,8 @@ WHITENOISE_USE_FINDERS = True
 
 # --- Uploads: never spooled to a plaintext temp file ------------------------------------------
 MAX_UPLOAD_BYTES = env_int("SOBERANA_MAX_UPLOAD_MB", 2048, minimum=1) * 1024 * 1024
+# Chunked uploads left incomplete this long after their last chunk are discarded (hourly).
+CHUNKED_UPLOAD_TTL_HOURS = env_int("SOBERANA_CHUNKED_UPLOAD_TTL_HOURS", 24, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 # Uploads are streamed through an encrypting handler (datasets_app.uploads); Django's default
 # TemporaryFileUploadHandler would write plaintext to /tmp, so it is not installed.
@@ -217,9 +219,11 @@ REST_FRAMEWORK = {
         "rest_framework.permissions.IsAuthenticated",
         "ops.permissions.TokenScopes",
     ],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    # DRF's limit/offset paging, bounded (an unbounded ?limit= overflowed the database).
+    "DEFAULT_PAGINATION_CLASS": "ops.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # drf-spectacular's, plus the error responses each operation may answer.
+    "DEFAULT_SCHEMA_CLASS": "ops.schema.AutoSchema",
     "EXCEPTION_HANDLER": "ops.api.exception_handler",
     "URL_FORMAT_OVERRIDE": None,
 }
@@ -264,6 +268,10 @@ MAX_RUNNING_JOBS_PER_PROJECT = env_int("SOBERANA_MAX_RUNNING_JOBS_PER_PROJECT", 
 # Memory of the GPUs jobs will run on (0: CPU). Jobs that will not fit are refused at submission.
 TARGET_GPU_MEMORY_GB = env_int("SOBERANA_TARGET_GPU_MEMORY_GB", 0, minimum=0)
 TRAINING_DEVICE = env_choice("SOBERANA_TRAINING_DEVICE", "auto", ("auto", "cpu", "cuda"))
+# Processes a training worker launches per job under torchrun, one per GPU: 1 trains in the
+# worker process itself; 0 means one per GPU this worker sees (CUDA_VISIBLE_DEVICES). A job
+# may ask for fewer with its max_processes hyperparameter.
+TRAINING_PROCESSES = env_int("SOBERANA_TRAINING_PROCESSES", 1, minimum=0)
 DEFAULT_BASE_MODEL = env_str("SOBERANA_DEFAULT_BASE_MODEL", "smollm2-135m-instruct")
 
 # --- Keys ---------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.roles import Action
@@ -61,7 +61,7 @@ def visible_fine_tunes(user: Any) -> QuerySet[FineTuneJob]:
     """Fine-tuning jobs of the projects the user belongs to, newest first."""
     ids = project_ids_allowing(user, Action.VIEW_PROJECT)
     return FineTuneJob.objects.filter(project_id__in=ids).select_related(
-        "training_job", "base_model", "deployment", "training_file", "project"
+        "training_job", "base_model", "deployment", "training_file", "validation_file", "project"
     )
 
 
@@ -172,40 +172,55 @@ def create_fine_tune(actor: Actor, request: FineTuneRequest) -> FineTuneJob:
 
 
 def advance_fine_tunes_for_dataset(dataset_id: int) -> None:
-    """Move on every job waiting for this training file."""
+    """Move on every job waiting for this file (as its training or validation file)."""
     waiting = FineTuneJob.objects.filter(
-        training_file_id=dataset_id, status=FineTuneStatus.VALIDATING_FILES
+        Q(training_file_id=dataset_id) | Q(validation_file_id=dataset_id),
+        status=FineTuneStatus.VALIDATING_FILES,
     ).values_list("pk", flat=True)
     for pk in list(waiting):
         advance_fine_tune(pk)
 
 
 def advance_fine_tune(fine_tune_id: int) -> None:
-    """Submit a waiting job whose file is approved, fail it when its file failed or was
-    deleted, approve the file first when the project allows it. Idempotent."""
-    from serving.files import auto_approvable, auto_approve
-
-    job = FineTuneJob.objects.filter(pk=fine_tune_id).select_related("training_file").first()
+    """Submit a waiting job once its training file (and validation file, if any) is approved;
+    fail it when one of them failed or was deleted; approve the files first when the project
+    allows it. Idempotent."""
+    job = FineTuneJob.objects.filter(pk=fine_tune_id).first()
     if job is None or job.status != FineTuneStatus.VALIDATING_FILES:
         return
-    if auto_approvable(job.training_file):
-        auto_approve(job.training_file_id)
-    dataset = Dataset.objects.get(pk=job.training_file_id)
-    if dataset.status in (DatasetStatus.FAILED, DatasetStatus.DELETED):
-        _fail(
-            job,
-            "invalid_training_file",
-            "training_file",
-            f"The training file {file_id(dataset.pk)} cannot be used: "
-            f"{dataset.error or dataset.status}",
-        )
-    elif dataset.status == DatasetStatus.APPROVED:
-        _submit(job, dataset)
+    files = {"training_file": _ready(job.training_file_id)}
+    if job.validation_file_id:
+        files["validation_file"] = _ready(job.validation_file_id)
+    for param, dataset in files.items():
+        if dataset.status in (DatasetStatus.FAILED, DatasetStatus.DELETED):
+            _fail(
+                job,
+                f"invalid_{param}",
+                param,
+                f"The {param.replace('_', ' ')} {file_id(dataset.pk)} cannot be used: "
+                f"{dataset.error or dataset.status}",
+            )
+            return
+    if all(d.status == DatasetStatus.APPROVED for d in files.values()):
+        _submit(job, files["training_file"], files.get("validation_file"))
 
 
-def _submit(job: FineTuneJob, dataset: Dataset) -> None:
+def _ready(dataset_id: int) -> Dataset:
+    """The dataset, approved first when its project approves fine-tune files by itself."""
+    from serving.files import auto_approvable, auto_approve
+
+    dataset = Dataset.objects.select_related("project").get(pk=dataset_id)
+    if auto_approvable(dataset):
+        auto_approve(dataset_id)
+        dataset.refresh_from_db()
+    return dataset
+
+
+def _submit(job: FineTuneJob, dataset: Dataset, validation: Dataset | None) -> None:
     version = dataset.latest_version
-    records = (version.split_counts or {}).get("train") if version else None
+    counts = (version.split_counts or {}) if version else {}
+    # With a separate validation file, the training file's validation split trains too.
+    records = counts.get("train", 0) + (counts.get("validation", 0) if validation else 0) or None
     native = native_hyperparameters(job.requested_hyperparameters, records, job.seed)
     try:
         with transaction.atomic():
@@ -222,6 +237,7 @@ def _submit(job: FineTuneJob, dataset: Dataset) -> None:
                 base_model=job.base_model,
                 method=job.method,
                 hyperparameters=native,
+                validation_version=validation.latest_version if validation else None,
             )
             FineTuneJob.objects.filter(pk=job.pk).update(
                 status=FineTuneStatus.SUBMITTED, training_job=training

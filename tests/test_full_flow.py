@@ -1,7 +1,7 @@
 """The whole flow in one process, with the network cut off and canaries checked at rest.
 
-Upload over the API -> ingestion -> approval -> a LoRA job on a tiny model -> succeeded with
-perplexity for base and tuned models. Meanwhile any connection beyond loopback raises, and at
+Upload over the API -> ingestion -> approval -> a LoRA job on a tiny model -> succeeded, then
+its evaluation task -> perplexity for base and tuned models. Meanwhile any connection beyond loopback raises, and at
 the end no file under the data dir and no database row holds the canary text in plaintext.
 """
 
@@ -86,6 +86,7 @@ def test_upload_to_trained_model_offline_with_nothing_plaintext_at_rest(
 
     monkeypatch.setattr("datasets_app.services._enqueue_ingestion", lambda _id: None)
     monkeypatch.setattr("trainer.services.enqueue_job", lambda _id: None)
+    monkeypatch.setattr("trainer.evaluations.enqueue_evaluation", lambda _id: None)
     steward = api_client_for(cast.steward)
     upload = SimpleUploadedFile("tickets.jsonl", _jsonl(), content_type="application/jsonl")
     response = steward.post(
@@ -122,9 +123,14 @@ def test_upload_to_trained_model_offline_with_nothing_plaintext_at_rest(
     lease = services.claim_job(job_id, "test-worker")
     assert lease is not None
     runner.run_claimed_job(lease)
+    # Evaluation is a task of its own on the training queue: run it as the worker would.
+    from trainer.tasks import evaluate_model_version
+
+    evaluate_model_version(engineer.get(f"/api/v1/jobs/{job_id}/").json()["model_version"])
 
     job = engineer.get(f"/api/v1/jobs/{job_id}/").json()
     assert job["status"] == "succeeded", job["error"]
+    assert job["evaluation_status"] == "done", job["evaluation_error"]
     assert job["progress"]["step"] == tiny_hyperparameters["max_steps"]
     assert job["evaluation"]["base"]["perplexity"] > 0
     assert job["evaluation"]["tuned"]["perplexity"] > 0

@@ -8,11 +8,22 @@ The ``TrainingJob`` row is the source of truth for a job, not the broker::
       │                                                                │  │
       └──(lease expired: worker died; attempts < max)──────────────────┘  │
                                   failed ◀──(error, or attempts exhausted)─┤
-                               succeeded ◀──(training and evaluation done)─┘
+                               succeeded ◀──(training done, model version stored)─┘
 
 A worker holds a lease (``lease_owner`` token + ``lease_expires_at``) renewed by a heartbeat.
 Every write by the worker is fenced by ``lease_owner``: a worker whose lease was taken over
 finds its updates matching zero rows and stops, so two workers never train one job at once.
+
+Evaluation is a task of its own, run after training succeeded; its state lives beside the
+job's and never changes the job's ``status``::
+
+    "" ──(training succeeded)──▶ pending ──(claim: UPDATE ... WHERE evaluation_status='pending')
+                                                     ▼
+                               done ◀──(metrics stored)── running ──(error, or the evaluating
+                                                                    worker stopped answering)──▶ failed
+
+``evaluation_expires_at`` is when a pending evaluation's message counts as lost (the sweeper
+sends it again) and, while running, when its worker counts as dead (renewed by a heartbeat).
 """
 
 from __future__ import annotations
@@ -56,12 +67,29 @@ class JobStatus(models.TextChoices):
 TERMINAL_STATUSES = {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED}
 
 
+class EvaluationStatus(models.TextChoices):
+    NONE = "", "not evaluated"
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
 class TrainingJob(models.Model):
-    """One training run and its evaluation. See the module docstring for the state machine."""
+    """One training run and its evaluation. See the module docstring for the state machines."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="jobs")
     dataset_version = models.ForeignKey(
         DatasetVersion, on_delete=models.PROTECT, related_name="jobs"
+    )
+    validation_version = models.ForeignKey(
+        DatasetVersion,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="validating_jobs",
+        help_text="Validate on this approved version instead of the training version's "
+        "validation split (which then trains too).",
     )
     base_model = models.ForeignKey(BaseModel, null=True, on_delete=models.PROTECT)
     method = models.CharField(max_length=16)
@@ -83,6 +111,11 @@ class TrainingJob(models.Model):
     cancel_requested = models.BooleanField(default=False)
     progress = models.JSONField(default=dict, blank=True)
     evaluation = models.JSONField(default=dict, blank=True)
+    evaluation_status = models.CharField(
+        max_length=8, choices=EvaluationStatus.choices, default=EvaluationStatus.NONE, blank=True
+    )
+    evaluation_error = models.TextField(blank=True, help_text="Why evaluation failed, for users.")
+    evaluation_expires_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True, help_text="Reason shown to users.")
     error_detail = models.TextField(blank=True, help_text="Traceback, for admins only.")
     data_key = models.ForeignKey(DataKey, null=True, on_delete=models.PROTECT, related_name="+")
@@ -96,6 +129,12 @@ class TrainingJob(models.Model):
     @property
     def is_terminal(self) -> bool:
         return self.status in TERMINAL_STATUSES
+
+    @property
+    def is_settled(self) -> bool:
+        """Terminal, and no evaluation still to come: nothing about the job will change."""
+        waiting = (EvaluationStatus.PENDING, EvaluationStatus.RUNNING)
+        return self.is_terminal and self.evaluation_status not in waiting
 
 
 class JobEvent(models.Model):

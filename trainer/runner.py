@@ -1,17 +1,27 @@
-"""Runs a claimed training job in this worker: decrypt data in memory, call the engine, record.
+"""Runs a claimed training job: decrypt data, call the engine, record the model version.
 
 The engine (``trainer.engine``) knows nothing of Django; this module adapts: it feeds the engine
 the approved version's records, a reporter that writes progress to the job row (fenced by the
 lease), and an encrypted checkpoint store under the job's data key.
+
+One process (the default) trains in this worker process, on data decrypted in memory. Several
+(``SOBERANA_TRAINING_PROCESSES``, capped by the job's ``max_processes``) train under torchrun:
+the runner writes the engine's job file and the dataset, encrypted under the job's data key,
+to the job's blob folder and ``trainer.launcher`` runs ``python -m trainer.engine`` in each
+process, relaying rank 0's progress to the same reporter. Either way a succeeded job has its
+model version stored and its evaluation queued as a task of its own (``trainer.evaluations``).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import threading
 import time
 import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +29,8 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from datasets_app.versioning import iter_version_records
-from trainer import services
-from trainer.models import JobStatus, ModelVersion, TrainingJob
+from trainer import evaluations, launcher, services
+from trainer.models import EvaluationStatus, JobStatus, ModelVersion, TrainingJob
 from trainer.services import Lease, LeaseLost
 from vault import services as vault
 
@@ -32,9 +42,10 @@ PROGRESS_KEYS = ("loss", "val_loss", "lr", "tokens_per_s", "eta_s", "gpu_mem_byt
 class JobReporter:
     """The engine's reporter: progress to the job row, events to the job's history."""
 
-    def __init__(self, lease: Lease, total_steps: int) -> None:
+    def __init__(self, lease: Lease, total_steps: int, processes: int = 1) -> None:
         self.lease = lease
         self.total_steps = total_steps
+        self.processes = processes
         self.estimate: dict[str, Any] = {}
         self.lost = threading.Event()
         self._last_cancel_check = 0.0
@@ -45,8 +56,9 @@ class JobReporter:
             "step": step,
             "total_steps": int(metrics.get("total_steps", self.total_steps)),
             "estimate": self.estimate,
+            "processes": self.processes,
         }
-        progress.update({k: _finite(metrics[k]) for k in PROGRESS_KEYS if k in metrics})
+        progress.update({k: finite_json(metrics[k]) for k in PROGRESS_KEYS if k in metrics})
         if not services.record_progress(self.lease, progress):
             self.lost.set()
             raise LeaseLost(f"job {self.lease.job_id}")
@@ -54,7 +66,7 @@ class JobReporter:
             self.lease.job_id,
             "metrics",
             f"step {step}",
-            data={"step": step, **{k: _finite(v) for k, v in metrics.items()}},
+            data={"step": step, **{k: finite_json(v) for k, v in metrics.items()}},
         )
 
     def event(self, kind: str, message: str) -> None:
@@ -70,38 +82,64 @@ class JobReporter:
         return self._cancel
 
 
-def _finite(value: Any) -> Any:
+def finite_json(value: Any) -> Any:
     """``value`` with every NaN or infinite float replaced by None, recursively: JSON has no
     NaN, and PostgreSQL refuses it in a JSON column."""
     if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
         return None
     if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
+        return {key: finite_json(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [_finite(item) for item in value]
+        return [finite_json(item) for item in value]
     return value
 
 
 class Heartbeat(threading.Thread):
-    """Renews the lease while the engine works (model loading can take minutes between steps)."""
+    """Renews a lease while the engine works (model loading can take minutes between steps):
+    calls ``renew`` every third of the lease; sets ``lost`` and ends when it returns False."""
 
-    def __init__(self, lease: Lease, reporter: JobReporter) -> None:
-        super().__init__(daemon=True, name=f"heartbeat-{lease.job_id}")
-        self.lease = lease
-        self.reporter = reporter
+    def __init__(self, name: str, renew: Callable[[], bool], lost: threading.Event) -> None:
+        super().__init__(daemon=True, name=f"heartbeat-{name}")
+        self.renew = renew
+        self.lost = lost
         self.stopped = threading.Event()
 
     def run(self) -> None:
         interval = max(1.0, settings.JOB_LEASE_SECONDS / 3)
         while not self.stopped.wait(interval):
             try:
-                if not services.renew_lease(self.lease):
-                    self.reporter.lost.set()
+                if not self.renew():
+                    self.lost.set()
                     return
             except Exception:  # a transient database error must not kill the heartbeat
-                logger.warning("heartbeat failed for job %s", self.lease.job_id, exc_info=True)
+                logger.warning("heartbeat %s failed", self.name, exc_info=True)
             finally:
                 close_old_connections()
+
+
+def iter_engine_records(job: TrainingJob) -> Iterator[dict[str, Any]]:
+    """The approved version's records as the engine takes them: with their ``split``, without
+    the ingestion's bookkeeping (language, source).
+
+    With a separate validation version (OpenAI's ``validation_file``), every record of that
+    version validates, and the training version's own validation split trains too; its test
+    split still serves the evaluation."""
+    separate = job.validation_version is not None
+    for record in iter_version_records(job.dataset_version):
+        record = _engine_record(record)
+        if separate and record["split"] == "validation":
+            record["split"] = "train"
+        yield record
+    if separate:
+        for record in iter_version_records(job.validation_version):
+            yield {**_engine_record(record), "split": "validation"}
+
+
+def _engine_record(record: dict[str, Any]) -> dict[str, Any]:
+    record.pop("lang", None)
+    record.pop("source", None)
+    record.setdefault("split", "train")
+    return record
 
 
 def load_training_data(job: TrainingJob) -> Any:
@@ -109,35 +147,73 @@ def load_training_data(job: TrainingJob) -> Any:
     from trainer.engine import TrainData
 
     splits: dict[str, list[dict[str, Any]]] = {"train": [], "validation": [], "test": []}
-    for record in iter_version_records(job.dataset_version):
-        split = record.pop("split", "train")
-        record.pop("lang", None)
-        record.pop("source", None)
-        splits.setdefault(split, []).append(record)
+    for record in iter_engine_records(job):
+        splits.setdefault(record.pop("split"), []).append(record)
     if not splits["train"]:
-        raise services.JobRequestError("dataset", "the dataset version has no training records")
+        raise _no_training_records()
     # A small dataset can hash no record into the test split: evaluate on validation instead
     # (the evaluation says which split it used).
     test = splits["test"] or splits["validation"]
     return TrainData(train=splits["train"], validation=splits["validation"], test=test)
 
 
+def _no_training_records() -> services.JobRequestError:
+    return services.JobRequestError("dataset", "the dataset version has no training records")
+
+
 def checkpoint_dir(job: TrainingJob) -> Path:
     return vault.blob_dir(job.data_key) / "checkpoints"
 
 
+def open_checkpoint_store(job: TrainingJob, keep_last: int) -> Any:
+    """The job's encrypted checkpoint store (the same layout the engine CLI opens)."""
+    from trainer.engine import CheckpointStore
+
+    return CheckpointStore(
+        checkpoint_dir(job),
+        data_key=vault.unwrap_data_key(job.data_key),
+        key_id=job.data_key.artifact_id,
+        artifact_id=job.data_key.artifact_id,
+        keep_last=keep_last,
+    )
+
+
+def training_processes(job: TrainingJob, config: Any) -> int:
+    """How many processes train this job: what the worker offers (``TRAINING_PROCESSES``; 0 =
+    one per visible GPU), capped by the job's ``max_processes``. A job resumed from checkpoints
+    keeps the count that wrote them when this worker can offer it (the engine refuses another:
+    the data position counts global batches)."""
+    offered = settings.TRAINING_PROCESSES or _visible_gpus(config)
+    wanted = min(offered, config.max_processes or offered)
+    progress = job.progress or {}
+    if not progress.get("step"):
+        return wanted
+    # Progress of runs from before the count was recorded comes from one process.
+    previous = int(progress.get("processes") or 1)
+    return previous if previous <= offered else wanted
+
+
+def _visible_gpus(config: Any) -> int:
+    """GPUs this worker was given (CUDA_VISIBLE_DEVICES), at least 1 (a CPU host: 1 process)."""
+    if config.device == "cpu":
+        return 1
+    import torch
+
+    return max(1, torch.cuda.device_count())
+
+
 def run_claimed_job(lease: Lease) -> None:
-    """Train, evaluate and record a job this worker has claimed. Never raises for job errors:
-    they become a failed job with a reason a user can act on."""
+    """Train a job this worker has claimed, store its model version and queue its evaluation.
+    Never raises for job errors: they become a failed job with a reason a user can act on."""
     job = TrainingJob.objects.select_related(
         "dataset_version__data_key", "base_model", "data_key"
     ).get(pk=lease.job_id)
     config = services.build_engine_config(
         job.dataset_version, job.base_model, job.method, job.hyperparameters
     )
-    reporter = JobReporter(lease, config.max_steps)
+    reporter = JobReporter(lease, config.max_steps, training_processes(job, config))
     reporter.estimate = (job.progress or {}).get("estimate", {})
-    heartbeat = Heartbeat(lease, reporter)
+    heartbeat = Heartbeat(f"job-{lease.job_id}", lambda: services.renew_lease(lease), reporter.lost)
     heartbeat.start()
     previous_handler = _catch_sigterm()
     try:
@@ -146,11 +222,9 @@ def run_claimed_job(lease: Lease) -> None:
         logger.warning("job %s: lease lost; another worker owns it now", job.pk)
     except Exception as exc:
         logger.exception("job %s failed", job.pk)
+        detail = getattr(exc, "detail", "") or traceback.format_exc()
         services.finish_job(
-            lease,
-            JobStatus.FAILED,
-            error=explain_failure(exc),
-            error_detail=traceback.format_exc()[-20000:],
+            lease, JobStatus.FAILED, error=explain_failure(exc), error_detail=detail[-20000:]
         )
         services.add_event(job, "failed", explain_failure(exc), level="error")
     finally:
@@ -174,58 +248,153 @@ def _restore_sigterm(previous: object) -> None:
             signal.raise_signal(signal.SIGTERM)  # let the process stop as it was asked to
 
 
-def _train_and_record(job: TrainingJob, config: Any, lease: Lease, reporter: JobReporter) -> None:
-    from trainer.engine import CheckpointStore, evaluate, train
+@dataclass(frozen=True)
+class TrainOutcome:
+    """Where training ended: at ``step``, early at a stop request or not."""
 
-    data = load_training_data(job)
-    key = vault.unwrap_data_key(job.data_key)
-    store = CheckpointStore(
-        checkpoint_dir(job),
-        data_key=key,
-        key_id=job.data_key.artifact_id,
-        artifact_id=job.data_key.artifact_id,
-        keep_last=config.keep_last,
-    )
+    step: int
+    stopped: bool
+
+
+def _train_and_record(job: TrainingJob, config: Any, lease: Lease, reporter: JobReporter) -> None:
+    store = open_checkpoint_store(job, config.keep_last)
+    _announce_start(job, lease, store, reporter.processes)
+    if reporter.processes > 1:
+        outcome = _train_in_processes(job, config, reporter, store)
+    else:
+        outcome = _train_here(job, config, reporter, store)
+    if outcome.stopped:
+        _record_stop(job, lease, reporter, outcome.step)
+        return
+    version = _store_model_version(job, store)
+    if not services.finish_job(
+        lease, JobStatus.SUCCEEDED, evaluation_status=EvaluationStatus.PENDING
+    ):
+        raise LeaseLost(f"job {job.pk}")
+    services.add_event(job, "succeeded", "Training finished; evaluation queued.")
+    evaluations.enqueue_evaluation(version.pk)
+
+
+def _announce_start(job: TrainingJob, lease: Lease, store: Any, processes: int) -> None:
+    """Audit the decryption and record ``started`` or ``resumed`` (from the newest checkpoint)."""
     latest = store.latest()
-    _audit_decryption(
+    audit_decryption(
         job, "resume" if latest is not None else "train", latest.step if latest is not None else 0
     )
+    on = f" on {processes} processes" if processes > 1 else ""
     if latest is not None:
         services.add_event(
             job,
             "resumed",
-            f"Resumed from step {latest.step} (attempt {lease.attempt}).",
-            data={"step": latest.step},
+            f"Resumed from step {latest.step} (attempt {lease.attempt}){on}.",
+            data={"step": latest.step, "processes": processes},
         )
     else:
-        services.add_event(job, "started", f"Training started (attempt {lease.attempt}).")
-    result = train(config, data, reporter, store)
-    if result.stopped:
-        if reporter.lost.is_set():
-            raise LeaseLost(f"job {job.pk}")
-        if SHUTDOWN.is_set() and not services.cancel_requested(lease):
-            services.release_job(
-                lease,
-                f"The worker was stopped; the job is back in the queue "
-                f"and will resume from step {result.step}.",
-            )
-            return
-        services.finish_job(lease, JobStatus.CANCELLED)
-        services.add_event(
-            job, "cancelled", f"Cancelled at step {result.step}; the last checkpoint was kept."
+        services.add_event(job, "started", f"Training started (attempt {lease.attempt}){on}.")
+
+
+def _train_here(job: TrainingJob, config: Any, reporter: JobReporter, store: Any) -> TrainOutcome:
+    """Train in this process on data decrypted in memory."""
+    from trainer.engine import train
+
+    result = train(config, load_training_data(job), reporter, store)
+    return TrainOutcome(step=result.step, stopped=result.stopped)
+
+
+def _record_stop(job: TrainingJob, lease: Lease, reporter: JobReporter, step: int) -> None:
+    """A run stopped early: lease lost (stop at once), worker shutdown (back to the queue) or
+    cancel (cancelled, checkpoint kept)."""
+    if reporter.lost.is_set():
+        raise LeaseLost(f"job {job.pk}")
+    if SHUTDOWN.is_set() and not services.cancel_requested(lease):
+        services.release_job(
+            lease,
+            f"The worker was stopped; the job is back in the queue and will resume from step "
+            f"{step}.",
         )
         return
-    services.add_event(job, "evaluating", "Training finished; evaluating on the test split.")
-    _audit_decryption(job, "evaluate", result.step)
-    metrics = evaluate(config, data, store, reporter)
-    evaluation, samples = _split_samples(metrics)
-    evaluation["split"] = "test" if job.dataset_version.split_counts.get("test") else "validation"
-    _store_model_version(job, store, evaluation, samples)
-    services.finish_job(lease, JobStatus.SUCCEEDED, evaluation=evaluation)
-    services.add_event(job, "succeeded", "Training and evaluation finished.")
+    services.finish_job(lease, JobStatus.CANCELLED)
+    services.add_event(job, "cancelled", f"Cancelled at step {step}; the last checkpoint was kept.")
 
 
-def _audit_decryption(job: TrainingJob, purpose: str, step: int) -> None:
+# --- several processes: torchrun -------------------------------------------------------------
+
+ENGINE_DATASET_BLOB = "engine-dataset.jsonl"
+ENGINE_JOB_FILE = "engine-job.json"
+
+
+class EngineProcessError(RuntimeError):
+    """The torchrun processes failed; the message is the engine's last error line and
+    ``detail`` the tail of their stderr (for admins)."""
+
+    def __init__(self, message: str, detail: str) -> None:
+        super().__init__(message)
+        self.detail = detail
+
+
+def _train_in_processes(
+    job: TrainingJob, config: Any, reporter: JobReporter, store: Any
+) -> TrainOutcome:
+    """Train under torchrun over ``reporter.processes`` processes; see the module docstring."""
+    job_file = write_engine_inputs(job, config)
+    try:
+        run = launcher.run_engine(
+            job_file,
+            vault.unwrap_data_key(job.data_key),
+            reporter.processes,
+            reporter,
+            must_kill=reporter.lost.is_set,
+        )
+    finally:
+        remove_engine_inputs(job)
+    if run.killed or reporter.lost.is_set():
+        raise LeaseLost(f"job {job.pk}")
+    if run.stopped and run.summary is not None:
+        return TrainOutcome(step=int(run.summary["step"]), stopped=True)
+    if run.stopped:  # asked to stop, it died before its result line: the checkpoint says where
+        latest = store.latest()
+        return TrainOutcome(step=latest.step if latest is not None else 0, stopped=True)
+    if not run.succeeded:
+        reason = run.error or f"the training processes exited with status {run.returncode}"
+        raise EngineProcessError(reason, run.stderr_tail)
+    return TrainOutcome(step=int(run.summary["step"]), stopped=False)
+
+
+def write_engine_inputs(job: TrainingJob, config: Any) -> Path:
+    """Write the engine's job file and the dataset (records with their split, encrypted under
+    the job's data key: the key the engine gets on stdin) to the job's blob folder; return the
+    job file's path. Raises JobRequestError when there is nothing to train on."""
+    trainable = 0
+    with vault.blob_writer(job.data_key, ENGINE_DATASET_BLOB) as writer:
+        for record in iter_engine_records(job):
+            trainable += record["split"] == "train"
+            writer.write(json.dumps(record).encode() + b"\n")
+    if not trainable:
+        remove_engine_inputs(job)
+        raise _no_training_records()
+    artifact = job.data_key.artifact_id
+    spec = {
+        "config": config.to_dict(),
+        "dataset_path": str(vault.blob_path(job.data_key, ENGINE_DATASET_BLOB)),
+        "dataset_artifact_id": artifact,
+        "checkpoint_dir": str(checkpoint_dir(job)),
+        "key_id": artifact,
+        "artifact_id": artifact,
+        "evaluate": False,  # evaluation is a task of its own
+    }
+    # Settings and paths only, no record data: it can be plain JSON.
+    path = vault.blob_dir(job.data_key) / ENGINE_JOB_FILE
+    path.write_text(json.dumps(spec))
+    return path
+
+
+def remove_engine_inputs(job: TrainingJob) -> None:
+    """The dataset copy is only for the run (the version keeps the records)."""
+    for name in (ENGINE_DATASET_BLOB, ENGINE_JOB_FILE):
+        (vault.blob_dir(job.data_key) / name).unlink(missing_ok=True)
+
+
+def audit_decryption(job: TrainingJob, purpose: str, step: int) -> None:
     """Decrypting training data, checkpoints or the trained model is an audited access."""
     from audit.services import SYSTEM, record_event
 
@@ -233,45 +402,44 @@ def _audit_decryption(job: TrainingJob, purpose: str, step: int) -> None:
         SYSTEM,
         "checkpoint.decrypt" if purpose != "train" else "dataset.decrypt",
         obj=job,
-        details={"purpose": purpose, "step": step, "dataset_version": job.dataset_version_id},
+        details={
+            "purpose": purpose,
+            "step": step,
+            "dataset_version": job.dataset_version_id,
+            "validation_version": job.validation_version_id,
+        },
     )
 
 
-def _split_samples(metrics: dict[str, Any]) -> tuple[dict[str, Any], list[Any]]:
-    """Sample generations contain data: they are stored encrypted, never in the job row."""
-    evaluation = _finite(dict(metrics))
-    samples = evaluation.pop("samples", []) or []
-    return evaluation, samples
-
-
-def _store_model_version(job: TrainingJob, store: Any, evaluation: dict, samples: list) -> None:
-    import json
-
-    vault.write_blob(job.data_key, "samples.json", json.dumps(samples).encode())
-    ModelVersion.objects.update_or_create(
+def _store_model_version(job: TrainingJob, store: Any) -> ModelVersion:
+    """Record the trained model (its metrics arrive with the evaluation task)."""
+    version, _ = ModelVersion.objects.update_or_create(
         job=job,
         defaults={
             "project_id": job.project_id,
             "name": f"{job.base_model.name if job.base_model else 'scratch'}-{job.method}-job{job.pk}",
             "data_key": job.data_key,
             "artifact_dir": str(store.directory),
-            "metrics": evaluation,
             "lineage": {
                 "dataset_version": job.dataset_version_id,
                 "dataset_content_hash": job.dataset_version.content_hash,
+                "validation_version": job.validation_version_id,
                 "base_model": job.base_model.name if job.base_model else None,
                 "method": job.method,
                 "hyperparameters": job.hyperparameters,
             },
         },
     )
+    return version
 
 
-def explain_failure(exc: BaseException) -> str:
-    """A reason a user can act on, from an exception raised while training."""
+def explain_failure(exc: BaseException, activity: str = "Training") -> str:
+    """A reason a user can act on, from an exception raised while training (or evaluating)."""
     from trainer.engine import ConfigError
 
     text = str(exc)
+    if isinstance(exc, EngineProcessError) and text.startswith("ConfigError: "):
+        return f"Invalid configuration: {text.removeprefix('ConfigError: ')}"
     if isinstance(exc, ConfigError | services.JobRequestError):
         return f"Invalid configuration: {text}"
     if isinstance(exc, MemoryError) or "out of memory" in text.lower():
@@ -281,4 +449,6 @@ def explain_failure(exc: BaseException) -> str:
         )
     if isinstance(exc, vault.KeyDestroyedError):
         return "The dataset behind this job was deleted and its data destroyed."
-    return f"Training failed: {type(exc).__name__}: {text[:300]}"
+    if isinstance(exc, EngineProcessError):
+        return f"{activity} failed: {text[:300]}"
+    return f"{activity} failed: {type(exc).__name__}: {text[:300]}"

@@ -104,6 +104,17 @@ def estimate_job(config: Any, base_model: BaseModel | None) -> dict[str, Any]:
     return estimate
 
 
+def _check_validation_version(version: DatasetVersion, other: DatasetVersion | None) -> None:
+    if other is None:
+        return
+    if other.dataset.project_id != version.dataset.project_id:
+        raise JobRequestError("validation_version", "must belong to the training data's project")
+    if other.dataset.status == DatasetStatus.DELETED:
+        raise JobRequestError(
+            "validation_version", "the dataset was deleted and its data destroyed"
+        )
+
+
 def create_job(
     actor: Actor,
     version: DatasetVersion,
@@ -112,11 +123,15 @@ def create_job(
     method: str,
     hyperparameters: dict[str, Any],
     priority: int = 0,
+    validation_version: DatasetVersion | None = None,
 ) -> TrainingJob:
-    """Queue a training job on an approved dataset version. Audited; the message is sent on commit."""
+    """Queue a training job on an approved dataset version, validated on ``validation_version``
+    (another approved version of the same project) when given. Audited; the message is sent
+    on commit."""
     require(actor, version.dataset.project_id, Action.LAUNCH_JOB, obj=version.dataset)
     if version.dataset.status == DatasetStatus.DELETED:
         raise JobRequestError("dataset", "the dataset was deleted and its data destroyed")
+    _check_validation_version(version, validation_version)
     if base_model is None and method != "from_scratch":
         raise JobRequestError("base_model", "a base model is required for this method")
     config = build_engine_config(version, base_model, method, hyperparameters)
@@ -130,6 +145,7 @@ def create_job(
         job = TrainingJob.objects.create(
             project_id=version.dataset.project_id,
             dataset_version=version,
+            validation_version=validation_version,
             base_model=base_model,
             method=method,
             hyperparameters=_public_hyperparameters(config),
@@ -145,7 +161,14 @@ def create_job(
         )
         add_event(job, "queued", "Job queued.")
         record_event(
-            actor, "job.create", obj=job, details={"method": method, "dataset_version": version.pk}
+            actor,
+            "job.create",
+            obj=job,
+            details={
+                "method": method,
+                "dataset_version": version.pk,
+                "validation_version": validation_version.pk if validation_version else None,
+            },
         )
         transaction.on_commit(lambda: enqueue_job(job.pk))
     return job
@@ -263,9 +286,12 @@ def finish_job(
     *,
     error: str = "",
     error_detail: str = "",
-    evaluation: dict[str, Any] | None = None,
+    evaluation_status: str | None = None,
 ) -> bool:
-    """Move a running job to a terminal status (fenced). False when the lease was lost."""
+    """Move a running job to a terminal status (fenced). False when the lease was lost.
+
+    ``evaluation_status='pending'`` (with a succeeded job) is set in the same UPDATE, so a
+    succeeded job always has its evaluation recorded as due."""
     fields: dict[str, Any] = {
         "status": status,
         "finished_at": timezone.now(),
@@ -274,8 +300,9 @@ def finish_job(
         "error": error,
         "error_detail": error_detail,
     }
-    if evaluation is not None:
-        fields["evaluation"] = evaluation
+    if evaluation_status is not None:
+        fields["evaluation_status"] = evaluation_status
+        fields["evaluation_expires_at"] = pending_evaluation_deadline()
     done = _owned(lease).update(**fields) == 1
     if done:
         record_event(
@@ -287,6 +314,13 @@ def finish_job(
             details={"reason": error[:300]} if error else {},
         )
     return done
+
+
+def pending_evaluation_deadline() -> Any:
+    """When a pending evaluation's message counts as lost and is sent again. Ten leases, not
+    one: the message usually waits behind a training job on the same queue, and re-sending it
+    every lease would pile up duplicates (harmless, but noise)."""
+    return timezone.now() + timedelta(seconds=10 * settings.JOB_LEASE_SECONDS)
 
 
 def release_job(lease: Lease, reason: str) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from trainer import runner, services
+from trainer import evaluations, runner, services
 
 
 @shared_task(acks_late=True, ignore_result=True, bind=True)
@@ -20,10 +20,22 @@ def run_training_job(self: object, job_id: int) -> None:
     runner.run_claimed_job(lease)
 
 
+@shared_task(acks_late=True, ignore_result=True)
+def evaluate_model_version(model_version_id: int) -> None:
+    """Evaluate a trained model version once; a duplicate message finds nothing to claim."""
+    claim = evaluations.claim_evaluation(model_version_id)
+    if claim is None:
+        return
+    evaluations.run_claimed_evaluation(claim)
+
+
 @shared_task(ignore_result=True)
 def requeue_expired_jobs() -> list[int]:
-    """Beat: return jobs of dead workers to the queue and re-send their messages."""
+    """Beat: return jobs of dead workers to the queue and re-send their messages; the same for
+    evaluations whose message was lost (those of dead workers fail)."""
     job_ids = services.requeue_expired_jobs()
     for job_id in job_ids:
         services.enqueue_job(job_id)
+    for version_id in evaluations.sweep_evaluations():
+        evaluations.enqueue_evaluation(version_id)
     return job_ids

@@ -115,18 +115,27 @@ def events(job: FineTuneJob) -> list[dict[str, Any]]:
             f"ftevent-{job.pk}-1",
             job.created_at,
             "info",
-            f"Validating training file: {file_id(job.training_file_id)}",
+            f"Validating training file: {file_id(job.training_file_id)}"
+            + (
+                f" and validation file: {file_id(job.validation_file_id)}"
+                if job.validation_file_id
+                else ""
+            ),
         ),
     ]
-    if job.status == FineTuneStatus.VALIDATING_FILES and (
-        job.training_file.status == DatasetStatus.NEEDS_REVIEW
-    ):
+    waiting = [
+        name
+        for name, dataset in (("training", job.training_file), ("validation", job.validation_file))
+        if dataset is not None and dataset.status == DatasetStatus.NEEDS_REVIEW
+    ]
+    if job.status == FineTuneStatus.VALIDATING_FILES and waiting:
         found.append(
             _event(
                 f"ftevent-{job.pk}-2",
                 job.created_at,
                 "info",
-                "Waiting for a data steward to review and approve the training file.",
+                f"Waiting for a data steward to review and approve the {' and '.join(waiting)} "
+                f"file{'s' if len(waiting) > 1 else ''}.",
             )
         )
     if job.status == FineTuneStatus.FAILED:

@@ -34,9 +34,25 @@
     svg.appendChild(path);
   }
 
-  function showEvaluation(evaluation) {
+  const EVALUATION_WAITING = {
+    pending: "Evaluation pending: it starts when the training queue reaches it.",
+    running: "Evaluation running…",
+  };
+
+  function showEvaluation(job) {
     const box = document.getElementById("job-evaluation");
-    if (!box || !evaluation || !Object.keys(evaluation).length) return;
+    if (!box) return;
+    box.dataset.status = job.evaluation_status || "";
+    if (EVALUATION_WAITING[job.evaluation_status]) {
+      box.textContent = EVALUATION_WAITING[job.evaluation_status];
+      return;
+    }
+    if (job.evaluation_status === "failed") {
+      box.textContent = "Evaluation failed: " + (job.evaluation_error || "");
+      return;
+    }
+    const evaluation = job.evaluation;
+    if (!evaluation || !Object.keys(evaluation).length) return;
     const rows = [];
     for (const which of ["base", "tuned"]) {
       const m = evaluation[which];
@@ -87,12 +103,13 @@
         const bar = document.getElementById("job-progress");
         if (p.total_steps) bar.value = Math.round((100 * (p.step || 0)) / p.total_steps);
         if (job.status === "succeeded") bar.value = 100;
-        showEvaluation(job.evaluation);
+        showEvaluation(job);
         await pollEvents();
         if (["succeeded", "failed", "cancelled"].includes(job.status)) {
           const cancel = document.getElementById("cancel-job");
           if (cancel) cancel.remove();
-          return;
+          // A succeeded job still changes while its evaluation (a task of its own) is due.
+          if (!EVALUATION_WAITING[job.evaluation_status]) return;
         }
       }
     } catch (err) {

@@ -59,7 +59,8 @@ def test_sign_in_upload_approve_train_and_watch_it_succeed(
         # (wait_for_function would need 'unsafe-eval', which our CSP rightly forbids)
         page.wait_for_selector("#job-status.succeeded, #job-status.failed", timeout=300_000)
         assert page.inner_text("#job-status") == "succeeded", page.inner_text("#job-error")
-        page.wait_for_selector("#evaluation-table")
+        # The evaluation task follows training on the worker; the page keeps polling for it.
+        page.wait_for_selector("#evaluation-table", timeout=120_000)
         page.screenshot(path=str(Path(settings.DATA_DIR) / "logs" / "job-page.png"), full_page=True)
     assert page.inner_text("#job-step") == "6"
     assert "tuned" in page.inner_text("#evaluation-table")

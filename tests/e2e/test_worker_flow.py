@@ -66,14 +66,16 @@ def test_upload_approve_train_succeeds_on_a_real_worker(
         job = wait_for(
             lambda: (
                 (j := _job(engineer, job_id))["status"] in ("succeeded", "failed", "cancelled")
+                and j["evaluation_status"] not in ("pending", "running")  # a task of its own
                 and j
             ),
             timeout=300,
-            what="the job to finish",
+            what="the job and its evaluation to finish",
             logs=("e2e-worker",),
         )
     assert job["status"] == "succeeded", job["error"]
     assert job["attempts"] == 1
+    assert job["evaluation_status"] == "done", job["evaluation_error"]
     assert job["evaluation"]["tuned"]["perplexity"] > 0
     kinds = [
         e["kind"]

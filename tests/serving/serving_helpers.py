@@ -7,13 +7,17 @@ from typing import Any
 
 
 def run_training_job(job_id: int) -> Any:
-    """Claim and run a queued training job in this process; return it refreshed."""
+    """Claim and run a queued training job in this process; return it refreshed. Its
+    evaluation (a task of its own) is not sent: these tests do not need the scores."""
+    from unittest import mock
+
     from trainer import runner, services
     from trainer.models import TrainingJob
 
     lease = services.claim_job(job_id, "test")
     assert lease is not None
-    runner.run_claimed_job(lease)
+    with mock.patch("trainer.evaluations.enqueue_evaluation"):
+        runner.run_claimed_job(lease)
     return TrainingJob.objects.get(pk=job_id)
 
 

@@ -4,6 +4,7 @@ trains, is deployed as ``ft:…`` and answers chat requests, plain and streamed.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import openai
@@ -106,7 +107,7 @@ def test_job_waits_for_review_then_trains_deploys_and_answers(clients: Any, cast
     assert job.hyperparameters.batch_size == 2
     assert job.fine_tuned_model in [m.id for m in engineer.models.list().data]
     events = engineer.fine_tuning.jobs.list_events(job.id, limit=100).data
-    assert events[0].message.startswith("Training and evaluation finished") or any(
+    assert events[0].message.startswith("Training finished") or any(
         e.message.startswith("Deployed as") for e in events
     )
     assert any(e.type == "metrics" for e in events)
@@ -189,3 +190,78 @@ def test_unknown_base_model_is_404_and_viewer_may_not_launch(clients: Any) -> No
     with pytest.raises(openai.PermissionDeniedError):
         clients["viewer"].fine_tuning.jobs.create(training_file=uploaded.id, model="tiny")
     assert clients["viewer"].fine_tuning.jobs.list().data == []
+
+
+def _validation_jsonl(n: int = 8) -> bytes:
+    lines = [
+        json.dumps(
+            {
+                "messages": [
+                    {"role": "user", "content": f"Can I get a refund for invoice {i}?"},
+                    {"role": "assistant", "content": f"Invoice {i} is refunded."},
+                ]
+            }
+        )
+        for i in range(n)
+    ]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_validation_file_waits_for_its_own_review_and_is_what_validates(
+    clients: Any, cast: Any
+) -> None:
+    from audit.services import Actor
+    from datasets_app.models import Dataset
+    from datasets_app.services import approve_dataset
+    from trainer.runner import iter_engine_records
+
+    steward, engineer = clients["steward"], clients["engineer"]
+    training_file = _upload(steward)
+    validation_file = steward.files.create(
+        file=("refunds.jsonl", _validation_jsonl()), purpose="fine-tune"
+    )
+    job = engineer.fine_tuning.jobs.create(
+        training_file=training_file.id,
+        validation_file=validation_file.id,
+        model="tiny",
+        hyperparameters=TINY,
+    )
+    assert job.validation_file == validation_file.id
+    approve_dataset(Actor(user=cast.steward), Dataset.objects.get(pk=int(training_file.id[5:])))
+    assert engineer.fine_tuning.jobs.retrieve(job.id).status == "validating_files"
+    messages = [e.message for e in engineer.fine_tuning.jobs.list_events(job.id).data]
+    assert any("approve the validation file" in m for m in messages)
+
+    approve_dataset(Actor(user=cast.steward), Dataset.objects.get(pk=int(validation_file.id[5:])))
+    assert engineer.fine_tuning.jobs.retrieve(job.id).status == "queued"
+    training = FineTuneJob.objects.get().training_job
+    assert training.validation_version.dataset_id == int(validation_file.id[5:])
+    records = list(iter_engine_records(training))
+    validating = [r for r in records if r["split"] == "validation"]
+    assert len(validating) == 8
+    assert all("invoice" in r["messages"][0]["content"] for r in validating)
+    counts = training.dataset_version.split_counts
+    trained = [r for r in records if r["split"] == "train"]
+    assert len(trained) == counts.get("train", 0) + counts.get("validation", 0)
+    finished = run_training_job(training.pk)
+    assert finished.status == "succeeded" and finished.progress.get("val_loss") is not None
+
+
+def test_a_deleted_validation_file_fails_the_job_naming_it(clients: Any, cast: Any) -> None:
+    from audit.services import Actor
+    from datasets_app.models import Dataset
+    from datasets_app.services import approve_dataset
+
+    steward, engineer = clients["steward"], clients["engineer"]
+    training_file = _upload(steward)
+    validation_file = steward.files.create(
+        file=("refunds.jsonl", _validation_jsonl()), purpose="fine-tune"
+    )
+    job = engineer.fine_tuning.jobs.create(
+        training_file=training_file.id, validation_file=validation_file.id, model="tiny"
+    )
+    steward.files.delete(validation_file.id)
+    approve_dataset(Actor(user=cast.steward), Dataset.objects.get(pk=int(training_file.id[5:])))
+    failed = engineer.fine_tuning.jobs.retrieve(job.id)
+    assert failed.status == "failed" and failed.error.param == "validation_file"
+    assert FineTuneJob.objects.get().training_job is None

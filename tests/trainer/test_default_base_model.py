@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 
 from audit.services import Actor
-from trainer import runner, services
+from trainer import evaluations, runner, services
 from trainer.base_models import BaseModelError, ensure_default_base_model, register_base_model
-from trainer.models import JobStatus
+from trainer.models import JobStatus, ModelVersion
+from trainer.tasks import evaluate_model_version
 
 pytestmark = pytest.mark.slow
 
@@ -28,6 +29,7 @@ def test_default_model_is_converted_once_registered_and_trains_on_real_weights(
     assert again.pk == model.pk and weights[0].stat().st_mtime_ns == mtime
 
     monkeypatch.setattr(services, "enqueue_job", lambda _id: None)
+    monkeypatch.setattr(evaluations, "enqueue_evaluation", lambda _id: None)
     job = services.create_job(
         Actor(user=cast.engineer),
         approved_version,
@@ -46,6 +48,9 @@ def test_default_model_is_converted_once_registered_and_trains_on_real_weights(
     runner.run_claimed_job(lease)
     job.refresh_from_db()
     assert job.status == JobStatus.SUCCEEDED, job.error
+    evaluate_model_version(ModelVersion.objects.get(job=job).pk)
+    job.refresh_from_db()
+    assert job.evaluation_status == "done", job.evaluation_error
     assert job.evaluation["base"]["perplexity"] > 1
 
 

@@ -151,3 +151,32 @@ def test_a_base_model_missing_on_disk_is_refused_naming_the_field(
             hyperparameters={"max_steps": 2},
         )
     assert info.value.field == "base_model" and "missing on disk" in info.value.message
+
+
+def test_native_api_takes_a_validation_dataset_of_the_same_project_only(
+    cast: Any,
+    api_client_for: Any,
+    tiny_base_model: Any,
+    approved_version: Any,
+    version_from_records: Any,
+    monkeypatch: Any,
+) -> None:
+    from accounts.models import Project
+    from datasets_app.models import Dataset
+
+    monkeypatch.setattr(services, "enqueue_job", lambda _id: None)
+    client = api_client_for(cast.engineer)
+    other = version_from_records(version_from_records.default_records(10))
+    body = {"dataset": approved_version.dataset_id, "hyperparameters": {"max_steps": 4}}
+    created = client.post(
+        "/api/v1/jobs/", body | {"validation_dataset": other.dataset_id}, format="json"
+    )
+    assert created.status_code == 201 and created.json()["validation_version"] == other.pk
+    elsewhere = version_from_records(version_from_records.default_records(10))
+    Dataset.objects.filter(pk=elsewhere.dataset_id).update(
+        project=Project.objects.create(name="elsewhere")
+    )
+    refused = client.post(
+        "/api/v1/jobs/", body | {"validation_dataset": elsewhere.dataset_id}, format="json"
+    )
+    assert refused.status_code == 400 and "validation_dataset" in str(refused.json())

@@ -1,4 +1,5 @@
-"""The runner: a claimed job trains in-process on a tiny model and records everything."""
+"""The runner: a claimed job trains in-process on a tiny model, records its model version and
+queues its evaluation (a task of its own, run here by calling it)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,18 @@ from typing import Any
 import pytest
 
 from audit.services import Actor
-from trainer import runner, services
+from trainer import evaluations, runner, services
 from trainer.checkpoints import list_checkpoints
 from trainer.models import JobStatus, ModelVersion, TrainingJob
+from trainer.tasks import evaluate_model_version
+
+
+@pytest.fixture
+def sent_evaluations(monkeypatch: Any) -> list[int]:
+    """Model version ids of the evaluation messages the runner sent (none reach a broker)."""
+    sent: list[int] = []
+    monkeypatch.setattr(evaluations, "enqueue_evaluation", sent.append)
+    return sent
 
 
 @pytest.fixture
@@ -19,6 +29,7 @@ def make_job(
     approved_version: Any,
     monkeypatch: Any,
     tiny_hyperparameters: dict,
+    sent_evaluations: list[int],
 ) -> Any:
     monkeypatch.setattr(services, "enqueue_job", lambda _id: None)
 
@@ -43,18 +54,29 @@ def _run(job: TrainingJob) -> TrainingJob:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_claimed_job_trains_evaluates_and_stores_an_encrypted_model_version(make_job: Any) -> None:
+def test_claimed_job_trains_stores_a_model_version_then_its_evaluation_task_scores_it(
+    make_job: Any, sent_evaluations: list[int]
+) -> None:
     job = _run(make_job())
     assert job.status == JobStatus.SUCCEEDED, job.error
     assert job.progress["step"] == 6 and job.progress["loss"] > 0
-    assert job.evaluation["base"]["perplexity"] > 0 and job.evaluation["tuned"]["perplexity"] > 0
-    assert "samples" not in job.evaluation  # generations hold data: stored encrypted only
+    assert job.evaluation_status == "pending" and job.evaluation == {}
     version = ModelVersion.objects.get(job=job)
+    assert sent_evaluations == [version.pk]
     assert version.lineage["dataset_content_hash"] == job.dataset_version.content_hash
     steps = [c["step"] for c in list_checkpoints(job)]
     assert 6 in steps
     kinds = list(job.events.values_list("kind", flat=True))
     assert kinds[:2] == ["queued", "started"] and "metrics" in kinds and kinds[-1] == "succeeded"
+
+    evaluate_model_version(version.pk)
+    job.refresh_from_db()
+    version.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED and job.evaluation_status == "done"
+    assert job.evaluation["base"]["perplexity"] > 0 and job.evaluation["tuned"]["perplexity"] > 0
+    assert version.metrics == job.evaluation
+    assert "samples" not in job.evaluation  # generations hold data: stored encrypted only
+    assert job.events.last().kind == "evaluated"
 
 
 @pytest.mark.django_db(transaction=True)
@@ -120,9 +142,7 @@ def test_sigterm_checkpoints_and_hands_the_job_back_to_the_queue(
 
 
 def test_metrics_are_stored_without_nan_for_postgresql() -> None:
-    from trainer.runner import _split_samples
-
-    evaluation, samples = _split_samples(
+    evaluation, samples = evaluations.split_samples(
         {
             "test_records": 0,
             "base": {"loss": float("nan"), "perplexity": float("inf")},
@@ -142,6 +162,7 @@ def test_a_dataset_without_test_records_is_evaluated_on_validation(
     version_from_records: Any,
 ) -> None:
     monkeypatch.setattr(services, "enqueue_job", lambda _id: None)
+    monkeypatch.setattr(evaluations, "enqueue_evaluation", lambda _id: None)
     records = [
         r | {"split": "validation" if r["split"] == "test" else r["split"]}
         for r in version_from_records.default_records()
@@ -156,4 +177,6 @@ def test_a_dataset_without_test_records_is_evaluated_on_validation(
     )
     job = _run(job)
     assert job.status == JobStatus.SUCCEEDED, job.error
+    evaluate_model_version(ModelVersion.objects.get(job=job).pk)
+    job.refresh_from_db()
     assert job.evaluation["split"] == "validation" and job.evaluation["tuned"]["perplexity"] > 0

@@ -18,7 +18,11 @@ class BaseModelSerializer(serializers.ModelSerializer):
 class JobSerializer(serializers.ModelSerializer):
     dataset = serializers.IntegerField(source="dataset_version.dataset_id", read_only=True)
     dataset_version = serializers.IntegerField(source="dataset_version_id", read_only=True)
-    base_model = serializers.IntegerField(source="base_model_id", read_only=True)
+    validation_version = serializers.IntegerField(
+        source="validation_version_id", read_only=True, allow_null=True
+    )
+    # None for jobs trained from scratch.
+    base_model = serializers.IntegerField(source="base_model_id", read_only=True, allow_null=True)
     model_version = serializers.SerializerMethodField()
     queue_position = serializers.SerializerMethodField()
 
@@ -29,6 +33,7 @@ class JobSerializer(serializers.ModelSerializer):
             "project",
             "dataset",
             "dataset_version",
+            "validation_version",
             "base_model",
             "method",
             "hyperparameters",
@@ -40,6 +45,8 @@ class JobSerializer(serializers.ModelSerializer):
             "attempts",
             "progress",
             "evaluation",
+            "evaluation_status",
+            "evaluation_error",
             "error",
             "cancel_requested",
             "model_version",
@@ -63,6 +70,12 @@ class JobSerializer(serializers.ModelSerializer):
 class JobCreateSerializer(serializers.Serializer):
     dataset = serializers.IntegerField(help_text="Dataset id; its latest approved version is used.")
     dataset_version = serializers.IntegerField(required=False)
+    validation_dataset = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text="Another approved dataset whose latest version gives the validation loss; "
+        "the training dataset's validation split then trains too.",
+    )
     base_model = serializers.IntegerField(required=False, allow_null=True)
     method = serializers.ChoiceField(choices=METHOD_CHOICES, default="lora")
     hyperparameters = serializers.DictField(required=False, default=dict)
@@ -76,6 +89,21 @@ class JobEventSerializer(serializers.ModelSerializer):
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):
+    evaluation_status = serializers.CharField(
+        source="job.evaluation_status",
+        read_only=True,
+        help_text="pending or running until the evaluation task filled metrics; done; failed.",
+    )
+
     class Meta:
         model = ModelVersion
-        fields = ["id", "project", "job", "name", "metrics", "lineage", "created_at"]
+        fields = [
+            "id",
+            "project",
+            "job",
+            "name",
+            "metrics",
+            "evaluation_status",
+            "lineage",
+            "created_at",
+        ]

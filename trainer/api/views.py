@@ -46,6 +46,11 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         form.is_valid(raise_exception=True)
         data = form.validated_data
         version = _resolve_version(request, data["dataset"], data.get("dataset_version"))
+        validation = (
+            _resolve_version(request, data["validation_dataset"], None, "validation_dataset")
+            if data.get("validation_dataset")
+            else None
+        )
         base_model = _resolve_base_model(data.get("base_model"), data["method"])
         job = services.create_job(
             actor_from_request(request),
@@ -54,6 +59,7 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
             method=data["method"],
             hyperparameters=data["hyperparameters"],
             priority=data["priority"],
+            validation_version=validation,
         )
         return Response(self.get_serializer(job).data, status=status.HTTP_201_CREATED)
 
@@ -103,19 +109,17 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         return Response({"results": checkpoints.list_checkpoints(self.get_object())})
 
 
-def _resolve_version(request: Request, dataset_id: int, version_id: int | None) -> DatasetVersion:
+def _resolve_version(
+    request: Request, dataset_id: int, version_id: int | None, field: str = "dataset"
+) -> DatasetVersion:
     dataset = visible_datasets(request.user).filter(pk=dataset_id).first()
     if dataset is None:
-        raise ValidationError({"dataset": ["No such dataset."]})
+        raise ValidationError({field: ["No such dataset."]})
     versions = dataset.versions.all()
     version = versions.filter(pk=version_id).first() if version_id else versions.first()
     if version is None:
         raise ValidationError(
-            {
-                "dataset": [
-                    f"The dataset is {dataset.status}, not approved: nothing can train on it yet."
-                ]
-            }
+            {field: [f"The dataset is {dataset.status}, not approved: nothing can use it yet."]}
         )
     return version
 
@@ -145,4 +149,4 @@ class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet):
         from accounts.services import project_ids_allowing
 
         ids = project_ids_allowing(self.request.user, Action.VIEW_RESULTS)
-        return ModelVersion.objects.filter(project_id__in=ids)
+        return ModelVersion.objects.filter(project_id__in=ids).select_related("job")

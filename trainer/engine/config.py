@@ -119,6 +119,13 @@ class TrainConfig:
         metadata=_help("Recompute activations in backward: less memory, ~30% slower."),
     )
     device: str = field(default="auto", metadata=_help(f"Where to train: {DEVICES}."))
+    max_processes: int = field(
+        default=0,
+        metadata=_help(
+            "Most training processes (one per GPU, under torchrun) the job may use; 0 = as "
+            "many as the worker offers. The engine itself follows torchrun's WORLD_SIZE."
+        ),
+    )
     precision: str = field(
         default="auto",
         metadata=_help(
@@ -190,6 +197,7 @@ _INT_FIELDS = (
     "seed",
     "eval_generate_records",
     "eval_max_new_tokens",
+    "max_processes",
 )
 _FLOAT_FIELDS = (
     "learning_rate",
@@ -286,6 +294,7 @@ _RANGES: tuple[tuple[str, float, float, bool], ...] = (
     ("log_interval_s", 0.0, 3600.0, True),
     ("eval_generate_records", 0, 10_000, True),
     ("eval_max_new_tokens", 1, 4096, True),
+    ("max_processes", 0, 1024, True),
 )
 
 

@@ -19,7 +19,13 @@ from .distributed import DistContext, any_rank, init_process_group
 from .final_model import FinalModelInfo, save_final_model
 from .methods import prepare_model, resolve_device
 from .reporting import Reporter, Throttle
-from .resume import check_resumable, latest_checkpoint, restore, snapshot
+from .resume import (
+    check_resumable,
+    check_same_world_size,
+    latest_checkpoint,
+    restore,
+    snapshot,
+)
 from .state import learning_rate_at
 from .steps import Run, build_run, flush_losses, train_step, validation_loss
 from .tokenizer_build import wrap_tokenizer
@@ -107,6 +113,8 @@ def _set_up(
     checkpoint = latest_checkpoint(store)
     if checkpoint is not None:
         check_resumable(cfg, checkpoint.manifest["config"])
+        # Checkpoints from before the world size was recorded come from single-process runs.
+        check_same_world_size(checkpoint.manifest.get("world_size", 1), ctx.world_size)
     saved_tokenizer = _saved_tokenizer(checkpoint, cfg)
     prepared = prepare_model(cfg, device, train_records=data.train, saved_tokenizer=saved_tokenizer)
     train_records, val_records = _tokenize(data, prepared.tokenizer)
@@ -173,7 +181,9 @@ def _save_checkpoint(run: Run, store: CheckpointStore) -> int:
     """Rank 0 writes a checkpoint of the current step; returns the step."""
     flush_losses(run)
     if run.ctx.is_main:
-        manifest, tensors = snapshot(run.cfg, run.state, run.trainable, run.optimizer)
+        manifest, tensors = snapshot(
+            run.cfg, run.state, run.trainable, run.optimizer, world_size=run.ctx.world_size
+        )
         blobs = {}
         if run.cfg.method == "from_scratch":
             blobs["tokenizer"] = run.prepared.tokenizer.backend_tokenizer.to_str().encode()

@@ -25,6 +25,8 @@ RESUMABLE_CHANGES = frozenset(
         "eval_generate_records",
         "eval_max_new_tokens",
         "device",
+        # The launcher's cap; what matters for the trajectory is the world size, checked apart.
+        "max_processes",
     }
 )
 
@@ -66,6 +68,19 @@ def check_resumable(cfg: TrainConfig, saved: dict[str, Any]) -> None:
             )
 
 
+def check_same_world_size(saved_world_size: int, world_size: int) -> None:
+    """Raise ConfigError('max_processes') unless the run resumes with as many processes as
+    wrote the checkpoint: the data position counts global micro-batches and the effective
+    batch is per-process batch x processes, so another count would skip or repeat data."""
+    if saved_world_size != world_size:
+        raise ConfigError(
+            "max_processes",
+            f"the checkpoint being resumed was written by {saved_world_size} training "
+            f"process(es) but this run has {world_size}; resume it on a worker offering "
+            f"{saved_world_size} (SOBERANA_TRAINING_PROCESSES), or start a new job",
+        )
+
+
 def latest_checkpoint(store: CheckpointStore) -> Checkpoint | None:
     """Load the newest checkpoint, or None for a fresh run. Raises CheckpointError subclasses."""
     info: CheckpointInfo | None = store.latest()
@@ -77,8 +92,10 @@ def snapshot(
     state: LoopState,
     trainable: dict[str, nn.Parameter],
     optimizer: torch.optim.Optimizer,
+    world_size: int = 1,
 ) -> tuple[dict[str, Any], dict[str, dict[str, torch.Tensor]]]:
-    """(JSON manifest, tensor groups) describing the run right now."""
+    """(JSON manifest, tensor groups) describing the run right now (`world_size`: processes
+    training together, so a resume can insist on the same number)."""
     names = list(trainable)
     optimizer_tensors, optimizer_json = optimizer_state(optimizer, names)
     rng_tensors, rng_json = rng_state()
@@ -88,6 +105,7 @@ def snapshot(
         "optimizer": optimizer_json,
         "rng": rng_json,
         "scheduler": {"kind": cfg.lr_schedule, "step": state.step},
+        "world_size": world_size,
     }
     tensors = {"trainable": dict(trainable), "optimizer": optimizer_tensors, "rng": rng_tensors}
     return manifest, tensors

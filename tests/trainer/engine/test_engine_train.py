@@ -144,6 +144,20 @@ def test_resuming_with_a_different_setting_is_refused(
     assert caught.value.field == "learning_rate"
 
 
+def test_resuming_with_another_number_of_processes_is_refused(
+    tiny_model_dir, text_data, make_store, small_config, monkeypatch
+):
+    store = make_store()
+    train(small_config(tiny_model_dir), text_data, RecordingReporter(stop_after=3), store)
+    # As if torchrun started two ranks (the process group itself is not needed to refuse).
+    monkeypatch.setattr(DistContext, "from_env", classmethod(lambda cls: cls(world_size=2)))
+    monkeypatch.setattr("trainer.engine.loop.init_process_group", lambda ctx, device: None)
+    with pytest.raises(ConfigError) as caught:
+        train(small_config(tiny_model_dir), text_data, RecordingReporter(), store)
+    assert caught.value.field == "max_processes"
+    assert "written by 1 training process(es) but this run has 2" in caught.value.message
+
+
 def test_should_stop_checkpoints_and_returns_stopped(
     tiny_model_dir, text_data, make_store, small_config
 ):
