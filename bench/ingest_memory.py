@@ -12,15 +12,29 @@ ru_maxrss (peak RSS) belongs to that mode alone.
 The stream mixes text (70%), prompt/completion (15%) and chat (15%) records of 100-3000
 characters in English and Spanish, with ~3% exact duplicates, ~3% near duplicates and ~5%
 HTML, so every cleaning step does real work. The last line printed is a JSON object.
+
+``--full`` measures the whole ingestion instead: the Celery task ``ingest_dataset`` (parse,
+clean, PII detection, consistency pass, encrypted records blob, findings into the database)
+called in a child process per input size, on a fresh SQLite database in a temporary data dir.
+Records carry personal data drawn from a pool of Faker people (names, e-mails, phones) plus
+some one-off phone numbers and IBANs, so distinct found values keep growing with the input.
+The same stream through ``json.loads`` is the baseline, per size. Detection runs at roughly
+100k characters per second per core, so sizes are megabytes, not gigabytes:
+
+    .venv/bin/python bench/ingest_memory.py --full                   # 5 and 20 MB
+    .venv/bin/python bench/ingest_memory.py --full --full-sizes-mb 5,20,40
 """
 
 import argparse
 import io
 import json
+import os
 import random
 import resource
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -155,8 +169,167 @@ def run_pipeline(size):
     }
 
 
+class GeneratedPiiJsonl(GeneratedJsonl):
+    """The same mix of records, each paragraph carrying personal data: people drawn from a
+    fixed pool (so names, e-mails and phones recur across records, as in real tickets) and, in
+    some records, a one-off phone number or IBAN (so distinct values grow with the input)."""
+
+    POOL = 2000  # people per language
+
+    def __init__(self, size, seed=7):
+        super().__init__(size, seed)
+        from faker import Faker
+
+        self._people, self._fakers = {}, {}
+        for lang, locale in (("en", "en_US"), ("es", "es_ES")):
+            fake = self._fakers[lang] = Faker(locale)
+            fake.seed_instance(seed)
+            self._people[lang] = [_person(fake) for _ in range(self.POOL)]
+
+    def _paragraph(self):
+        lang = "en" if self._rng.random() < 0.6 else "es"
+        words = self._rng.choices(self._vocab[lang], k=self._rng.randint(15, 450))
+        person = self._rng.choice(self._people[lang])
+        for sentence in self._pii_sentences(lang, person):
+            words.insert(self._rng.randrange(len(words) + 1), sentence)
+        text = " ".join(words)
+        return text[:1].upper() + text[1:] + "."  # not capitalize(): it lowercases the names
+
+    def _pii_sentences(self, lang, person):
+        first, name, email, phone = person
+        hello, write, call = (
+            ("Hi", "write to", "call") if lang == "en" else ("Hola", "escribe a", "llama a")
+        )
+        sentences = [f"{hello} {first},", f"{name} {write} {email}."]
+        if self._rng.random() < 0.4:
+            sentences.append(f"{call} {first} {phone}.")
+        if self._rng.random() < 0.05:  # a value seen once in the whole file
+            sentences.append(f"{call} +34 6{self._rng.randrange(10**8):08d}.")
+        if self._rng.random() < 0.02:
+            sentences.append(f"IBAN {self._fakers[lang].iban()}")
+        return sentences
+
+
+def _person(fake):
+    import unicodedata
+
+    first, last = fake.first_name(), fake.last_name()
+    ascii_name = unicodedata.normalize("NFKD", f"{first}.{last}").encode("ascii", "ignore")
+    local = ascii_name.decode().lower().replace(" ", "")
+    return first, f"{first} {last}", f"{local}@{fake.free_email_domain()}", fake.phone_number()
+
+
+def run_pii_baseline(size):
+    stream = io.BufferedReader(GeneratedPiiJsonl(size), buffer_size=1 << 16)
+    rss_start, cpu_start = peak_rss_mb(), cpu_seconds()
+    start, records = time.perf_counter(), 0
+    for line in stream:
+        json.loads(line)
+        records += 1
+    return {
+        "records": records,
+        "seconds": time.perf_counter() - start,
+        "cpu_seconds": cpu_seconds() - cpu_start,
+        "rss_start_mb": rss_start,
+    }
+
+
+def run_full(size):
+    """The whole ingestion task on ``size`` bytes, in a throw-away data dir."""
+    data_dir = tempfile.mkdtemp(prefix="soberana-bench-")
+    try:
+        return _run_full_in(Path(data_dir), size)
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _setup_django(data_dir):
+    import warnings
+
+    os.environ.update(
+        SOBERANA_ENV="development",
+        SOBERANA_DEBUG="0",  # DEBUG would keep the last 9,000 SQL statements in memory
+        SOBERANA_DATA_DIR=str(data_dir),
+        DJANGO_SETTINGS_MODULE="platform_site.settings",
+    )
+    warnings.simplefilter("ignore")  # the "new master key, back it up" warning
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def _encrypted_upload(size):
+    """Streams the generated JSONL into an encrypted raw blob, as the upload handler does."""
+    import hashlib
+
+    from datasets_app.uploads import RAW_BLOB, EncryptedUpload
+    from vault import services as vault
+
+    key, _ = vault.create_data_key("upload")
+    digest, written, source = hashlib.sha256(), 0, GeneratedPiiJsonl(size)
+    with vault.blob_writer(key, RAW_BLOB) as writer:
+        while piece := source.read(1 << 20):
+            digest.update(piece)
+            writer.write(piece)
+            written += len(piece)
+    return EncryptedUpload("bench.jsonl", "application/jsonl", written, digest.hexdigest(), key)
+
+
+def _run_full_in(data_dir, size):
+    _setup_django(data_dir)
+    from django.contrib.auth import get_user_model
+
+    from accounts.models import Membership, Project
+    from audit.services import Actor
+    from datasets_app import ingestion, services
+    from datasets_app.models import Dataset
+    from datasets_app.options import IngestOptions
+    from datasets_app.tasks import ingest_dataset
+
+    project = Project.objects.create(name="bench")
+    user = get_user_model().objects.create_user("steward", "", "bench-Long-pw-1!")
+    Membership.objects.create(project=project, user=user, role="steward")
+    options = IngestOptions()
+    # Load the detector (spaCy models, lexicon) first: a worker loads it once, not per file.
+    ingestion.detector_for(options).detect(["Warm up, Mark Scott (mark@example.com)."], ["en"])
+    upload = _encrypted_upload(size)
+    services._enqueue_ingestion = lambda _id: None  # no broker: the task is called below
+    dataset = services.create_dataset(
+        Actor(user=user), project, name="bench", upload=upload, options=options
+    )
+    rss_start, cpu_start = peak_rss_mb(), cpu_seconds()
+    start = time.perf_counter()
+    ingest_dataset(dataset.pk)  # the Celery task's own function, run in this process
+    seconds = time.perf_counter() - start
+    dataset = Dataset.objects.get(pk=dataset.pk)
+    if dataset.status != "needs_review":
+        raise SystemExit(f"ingestion ended {dataset.status}: {dataset.error}")
+    findings = dataset.findings.all()
+    return {
+        "records": dataset.parse_report["records"],
+        "kept": dataset.record_count,
+        "findings": findings.count(),
+        "distinct_values": findings.values("value_digest").distinct().count(),
+        "by_type": dataset.pii_summary["by_type"],
+        "seconds": seconds,
+        "cpu_seconds": cpu_seconds() - cpu_start,
+        "rss_start_mb": rss_start,
+    }
+
+
+CHILD_MODES = {
+    "baseline": run_baseline,
+    "pipeline": run_pipeline,
+    "pii-baseline": run_pii_baseline,
+    "full": run_full,
+}
+
+
 def child(mode, size):
-    result = run_baseline(size) if mode == "baseline" else run_pipeline(size)
+    result = CHILD_MODES[mode](size)
     result["peak_rss_mb"] = peak_rss_mb()
     print(json.dumps(result))
 
@@ -171,11 +344,23 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size-mb", type=int, default=2048)
     parser.add_argument("--quick", action="store_true", help="200 MB instead of --size-mb")
-    parser.add_argument("--child", choices=["baseline", "pipeline"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--full", action="store_true", help="the whole ingestion task, per --full-sizes-mb"
+    )
+    parser.add_argument("--full-sizes-mb", default="5,20", help="comma-separated sizes in MB")
+    parser.add_argument("--child", choices=sorted(CHILD_MODES), help=argparse.SUPPRESS)
     parser.add_argument("--size-bytes", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child, args.size_bytes)
+        return
+    if args.full:
+        sizes = [float(mb) * MiB for mb in args.full_sizes_mb.split(",")]
+        runs = [
+            (int(size), measure("pii-baseline", int(size)), measure("full", int(size)))
+            for size in sizes
+        ]
+        report_full(runs)
         return
     size = (200 if args.quick else args.size_mb) * MiB
     baseline, pipeline = measure("baseline", size), measure("pipeline", size)
@@ -229,6 +414,59 @@ def report(size, baseline, pipeline):
     )
     print(f"kept {f['kept']} records; dropped by step: {f['dropped_by_step']}")
     print(json.dumps(f))
+
+
+def full_figures_of(size, baseline, full):
+    """Returns the JSON figures of one input size of the full ingestion."""
+    input_mb = size / MiB
+    return {
+        "input_mb": round(input_mb, 1),
+        "records": full["records"],
+        "kept": full["kept"],
+        "findings": full["findings"],
+        "distinct_values": full["distinct_values"],
+        "full_peak_rss_mb": round(full["peak_rss_mb"], 1),
+        "full_rss_after_warmup_mb": round(full["rss_start_mb"], 1),
+        "full_rss_growth_mb": round(full["peak_rss_mb"] - full["rss_start_mb"], 1),
+        "baseline_peak_rss_mb": round(baseline["peak_rss_mb"], 1),
+        "full_records_per_s": round(full["kept"] / full["seconds"], 1),
+        "full_records_per_cpu_s": round(full["kept"] / full["cpu_seconds"], 1),
+        "full_mb_per_s": round(input_mb / full["seconds"], 3),
+        "baseline_records_per_s": round(baseline["records"] / baseline["seconds"]),
+        "seconds": round(full["seconds"], 1),
+        "by_type": full["by_type"],
+    }
+
+
+def report_full(runs):
+    sizes = [full_figures_of(size, baseline, full) for size, baseline, full in runs]
+    for f in sizes:
+        print(
+            f"{f['input_mb']:.0f} MB: {f['kept']} records, {f['findings']} findings "
+            f"({f['distinct_values']} distinct values) in {f['seconds']} s | peak RSS full "
+            f"{f['full_peak_rss_mb']} MB (after warm-up {f['full_rss_after_warmup_mb']} MB, "
+            f"growth {f['full_rss_growth_mb']} MB) | json.loads baseline "
+            f"{f['baseline_peak_rss_mb']} MB | {f['full_records_per_s']} records/s "
+            f"({f['full_records_per_cpu_s']} per CPU-s) vs baseline {f['baseline_records_per_s']}"
+        )
+    small, large = sizes[0], sizes[-1]
+    summary = {
+        "mode": "full",
+        "sizes": sizes,
+        "input_ratio": round(large["input_mb"] / small["input_mb"], 2),
+        "peak_rss_ratio": round(large["full_peak_rss_mb"] / small["full_peak_rss_mb"], 3),
+        "growth_mb_per_input_mb": round(
+            (large["full_peak_rss_mb"] - small["full_peak_rss_mb"])
+            / max(large["input_mb"] - small["input_mb"], 1e-9),
+            3,
+        ),
+        "goal_peak_rss_under_1GiB": all(f["full_peak_rss_mb"] < 1024 for f in sizes),
+    }
+    print(
+        f"input x{summary['input_ratio']} -> peak RSS x{summary['peak_rss_ratio']} "
+        f"({summary['growth_mb_per_input_mb']} MB of RSS per MB of input)"
+    )
+    print(json.dumps(summary))
 
 
 if __name__ == "__main__":

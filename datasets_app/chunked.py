@@ -1,5 +1,6 @@
 """Chunked, resumable uploads: start, add chunks (encrypted on arrival), ask what arrived,
-complete (assemble into the encrypted raw blob and register the dataset). Audited.
+complete (assemble into the encrypted raw blob and register the dataset). Audited. Uploads
+left incomplete for ``CHUNKED_UPLOAD_TTL_HOURS`` are discarded by an hourly beat task.
 
 No plaintext ever touches the disk: each chunk streams from the request into its own encrypted
 blob under its own data key (a child of the upload key); completion streams the decrypted chunks
@@ -11,15 +12,17 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import Project
 from accounts.roles import Action
 from accounts.services import PermissionDenied, require
-from audit.services import Actor, record_event
+from audit.services import SYSTEM, Actor, record_event
 from datasets_app import services
 from datasets_app.models import ChunkedUpload, Dataset
 from datasets_app.options import IngestOptions
@@ -40,6 +43,10 @@ class ChunkError(ValueError):
 
 class UploadIncomplete(services.DatasetStateError):
     """Completion was asked while chunks are missing, or twice; a 409."""
+
+
+class UploadExpired(UploadIncomplete):
+    """The upload sat idle past its time to live and was discarded; a 409."""
 
 
 def start_upload(
@@ -109,6 +116,7 @@ def store_chunk(
     shorter than announced: the partial blob and its key are discarded).
     """
     _check_chunk(actor, upload, index, length)
+    _touch(upload)
     key, _ = vault.create_data_key("upload-chunk", parent=upload.upload_key)
     try:
         _encrypt_body(key, read, length)
@@ -123,6 +131,18 @@ def store_chunk(
     if replaced:
         _discard_key(replaced["key"])
     return fresh
+
+
+def _touch(upload: ChunkedUpload) -> None:
+    """Mark the upload as active now, so the sweeper leaves it alone; UploadExpired when the
+    sweeper discarded it first (the conditional update finds no row)."""
+    if not ChunkedUpload.objects.filter(pk=upload.pk, dataset__isnull=True).update(
+        touched_at=timezone.now()
+    ):
+        raise UploadExpired(
+            f"This upload was discarded after {settings.CHUNKED_UPLOAD_TTL_HOURS} hours "
+            "without a chunk; start a new one."
+        )
 
 
 def _encrypt_body(key: DataKey, read: Callable[[int], bytes], length: int) -> None:
@@ -187,6 +207,7 @@ def complete_upload(
         raise UploadIncomplete(
             f"{len(state['missing'])} chunks are missing: {state['missing'][:20]}"
         )
+    _touch(upload)
     encrypted = _assemble(upload)
     try:
         dataset = services.create_dataset(
@@ -234,3 +255,47 @@ def _finish(actor: Actor, upload: ChunkedUpload, dataset: Dataset) -> None:
         )
     for key_id in chunk_keys:
         _discard_key(key_id)
+
+
+# --- abandoned uploads ----------------------------------------------------------------------
+
+
+def discard_abandoned_uploads(*, now: datetime | None = None) -> int:
+    """Discard every incomplete upload not touched (started, or sent a chunk) for
+    ``CHUNKED_UPLOAD_TTL_HOURS``: its chunk keys, its upload key and their blobs are deleted
+    through the vault, and the row goes, with one ``upload.expire`` audit entry each.
+    Completed uploads are never touched. Returns how many were discarded."""
+    cutoff = (now or timezone.now()) - timedelta(hours=settings.CHUNKED_UPLOAD_TTL_HOURS)
+    stale = ChunkedUpload.objects.filter(dataset__isnull=True, touched_at__lt=cutoff)
+    return sum(_discard_if_stale(pk, cutoff) for pk in list(stale.values_list("pk", flat=True)))
+
+
+def _discard_if_stale(upload_id: int, cutoff: datetime) -> bool:
+    """Re-check under a row lock (a chunk may have just arrived), then discard the upload."""
+    with transaction.atomic():
+        upload = (
+            ChunkedUpload.objects.select_for_update()
+            .filter(pk=upload_id, dataset__isnull=True, touched_at__lt=cutoff)
+            .select_related("upload_key")
+            .first()
+        )
+        if upload is None or Dataset.objects.filter(raw_key=upload.upload_key_id).exists():
+            return False  # touched since, or completion is registering its dataset right now
+        key = upload.upload_key
+        record_event(
+            SYSTEM,
+            "upload.expire",
+            obj=upload,
+            details={
+                "project": upload.project_id,
+                "chunks": len(upload.chunks),
+                "bytes": upload.received_bytes,
+                "idle_since": upload.touched_at.isoformat(),
+            },
+        )
+        upload.delete()
+    # Every child key, also one whose chunk never finished storing, then the upload key.
+    for chunk_key in key.derived.all():
+        vault.discard_data_key(chunk_key)
+    vault.discard_data_key(key)
+    return True

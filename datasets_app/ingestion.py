@@ -1,9 +1,14 @@
 """Runs the ingestion pipeline for one dataset: raw blob -> clean records blob + findings.
 
 Streaming with bounded memory: records are parsed, cleaned and scanned in batches and written
-to an encrypted blob as they go. A second pass applies consistency (a value found once is found
-everywhere). Called by ``datasets_app.tasks.ingest_dataset``; raises ``IngestionError`` with a
-message for the user on bad input.
+to an encrypted blob as they go; the caller stores each batch's findings at once. A second pass
+applies consistency (a value found once is found everywhere), again batch by batch, reading the
+first pass's findings of just that batch back through a callback. What still grows with the
+input: the value index of consistency (one entry per distinct value found, and its compiled
+regular expressions), cleaning's exact-duplicate digests (one per kept record, about 100 bytes
+each in Python) and its near-duplicate window (up to ``near_window`` records, then flat).
+Driven by ``datasets_app.ingest_runner``; raises ``IngestionError`` with a message for the user
+on bad input. Imports no Django.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import hashlib
 import hmac
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -21,7 +26,11 @@ from datasets_app.options import IngestOptions
 
 T = TypeVar("T")
 RECORDS_BLOB = "records.jsonl"
+CLEANING_REPORT_BLOB = "cleaning_report.json"
 BATCH_SIZE = 256
+
+# (record index, field path) -> [(start, end, entity type)] of the findings already stored.
+KnownSpans = dict[tuple[int, str], list[tuple[int, int, str]]]
 
 
 class IngestionError(Exception):
@@ -97,12 +106,12 @@ class FoundSpan:
 
 @dataclass
 class IngestResult:
-    """Everything the ingestion learned, for the dataset row."""
+    """Everything the ingestion learned, for the dataset row (findings go to the database as
+    they are found, so only their counts live here)."""
 
     records: int = 0
     languages: Counter[str] = field(default_factory=Counter)
     kinds: Counter[str] = field(default_factory=Counter)
-    findings: list[FoundSpan] = field(default_factory=list)
     parse_report: dict[str, Any] = field(default_factory=dict)
     cleaning_report: dict[str, Any] = field(default_factory=dict)
 
@@ -194,34 +203,48 @@ def _spans(
     ]
 
 
-def propagate(stream: Any, result: IngestResult, secret: bytes, index: Any) -> list[FoundSpan]:
+def propagate(
+    stream: Any,
+    secret: bytes,
+    index: Any,
+    known_in: Callable[[int, int], KnownSpans],
+) -> Iterator[list[FoundSpan]]:
     """Second pass: every occurrence of a value found anywhere becomes a finding too (a name
-    found once as "Mark Scott" also catches a later "Hi Mark"). Returns only the new spans."""
-    from datasets_app.pipeline.pii import Finding
+    found once as "Mark Scott" also catches a later "Hi Mark").
 
+    Reads the records JSONL ``stream`` (closed at the end) in batches of ``BATCH_SIZE``; for
+    each batch, ``known_in(first, stop)`` must return the first-pass findings of records
+    ``first`` .. ``stop - 1``. Yields, per batch, only the new spans (overlapping no known
+    finding); the caller may store them before the next batch is read. Memory: one batch of
+    records and its findings, plus ``index``.
+    """
     if len(index) == 0:
         stream.close()
-        return []
-    existing: dict[tuple[int, str], list[Any]] = {}
-    for span in result.findings:
-        existing.setdefault((span.record_index, span.field), []).append(
-            Finding(span.start, span.end, span.entity_type, span.score, span.recognizer)
-        )
-    extra: list[FoundSpan] = []
+        return
     with stream:
-        for record_index, line in enumerate(stream):
-            for path, text in record_fields(json.loads(line)):
-                known = existing.get((record_index, path), [])
-                added = _new_only(known, index.scan(text))
-                extra.extend(_spans(record_index, path, text, added, secret))
-    return extra
+        first = 0
+        for batch in batched((json.loads(line) for line in stream), BATCH_SIZE):
+            known = known_in(first, first + len(batch))
+            extra: list[FoundSpan] = []
+            for record_index, record in enumerate(batch, start=first):
+                for path, text in record_fields(record):
+                    added = _new_only(known.get((record_index, path), []), index.scan(text))
+                    extra.extend(_spans(record_index, path, text, added, secret))
+            yield extra
+            first += len(batch)
 
 
-def _new_only(known: list[Any], candidates: list[Any]) -> list[Any]:
+def _new_only(known: list[tuple[int, int, str]], candidates: list[Any]) -> list[Any]:
+    """The ``candidates`` that overlap no ``known`` span (nor an earlier kept candidate)."""
+    from datasets_app.pipeline.pii import Finding
     from datasets_app.pipeline.pii_propagation import merge_new
 
-    kept = {(f.start, f.end, f.entity_type) for f in known}
-    return [f for f in merge_new(known, candidates) if (f.start, f.end, f.entity_type) not in kept]
+    # Only the positions and type of a known finding matter to the merge.
+    existing = [Finding(start, end, entity_type, 0.0, "") for start, end, entity_type in known]
+    kept = set(known)
+    return [
+        f for f in merge_new(existing, candidates) if (f.start, f.end, f.entity_type) not in kept
+    ]
 
 
 def read_slice(stream: Any, offset: int, limit: int) -> list[dict[str, Any]]:

@@ -130,7 +130,11 @@ class Finding(models.Model):
 
     class Meta:
         ordering = ["record_index", "field", "start"]
-        indexes = [models.Index(fields=["dataset", "decision"])]
+        indexes = [
+            models.Index(fields=["dataset", "decision"]),
+            # Range reads by record: ingestion's consistency pass, the review workspace.
+            models.Index(fields=["dataset", "record_index"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.entity_type} in record {self.record_index}"
@@ -142,6 +146,7 @@ class ChunkedUpload(models.Model):
     ``upload_key`` is the key the assembled raw blob is written under (it becomes the dataset's
     ``raw_key``); ``chunks`` maps a chunk index (as a string) to ``{"key": <DataKey id>,
     "size": <bytes>}``, each chunk being its own blob under its own child key of ``upload_key``.
+    ``dataset`` is set on completion; until then ``touched_at`` says when it last moved.
     """
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
@@ -157,6 +162,9 @@ class ChunkedUpload(models.Model):
         Dataset, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
+    # Start and each stored chunk; uploads idle past SOBERANA_CHUNKED_UPLOAD_TTL_HOURS are
+    # discarded (chunked.discard_abandoned_uploads).
+    touched_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -5,10 +5,8 @@ Views, the API and tasks call these; none of them touch models directly for writ
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -20,10 +18,10 @@ from accounts.models import Project
 from accounts.roles import Action
 from accounts.services import require
 from audit.services import SYSTEM, Actor, record_event
-from datasets_app import ingestion
+from datasets_app import ingest_runner, ingestion
 from datasets_app.models import Dataset, DatasetStatus, DatasetVersion, Decision, Finding
 from datasets_app.options import IngestOptions
-from datasets_app.uploads import RAW_BLOB, EncryptedUpload
+from datasets_app.uploads import EncryptedUpload
 from vault import services as vault
 
 logger = logging.getLogger(__name__)
@@ -70,12 +68,16 @@ def _enqueue_ingestion(dataset_id: int) -> None:
 
 
 def run_ingestion(dataset_id: int) -> None:
-    """Ingest a dataset in ``processing``; leaves it ``needs_review`` or ``failed`` with a reason."""
+    """Ingest a dataset in ``processing``; leaves it ``needs_review`` or ``failed`` with a reason.
+
+    Findings are written while ingestion runs (``ingest_runner``); on failure they are all
+    deleted with the move to ``failed``, so a failed dataset never shows a partial set.
+    """
     dataset = Dataset.objects.select_related("raw_key").filter(pk=dataset_id).first()
     if dataset is None or dataset.status != DatasetStatus.PROCESSING:
         return  # a duplicate delivery of the message: the first one did the work
     try:
-        _ingest(dataset)
+        ingest_runner.ingest(dataset)
     except ingestion.IngestionError as exc:
         _fail(dataset, str(exc))
     except Exception:
@@ -89,93 +91,11 @@ def run_ingestion(dataset_id: int) -> None:
 
 
 def _fail(dataset: Dataset, reason: str) -> None:
-    Dataset.objects.filter(pk=dataset.pk).update(status=DatasetStatus.FAILED, error=reason)
-    record_event(
-        SYSTEM, "dataset.ingest", obj=dataset, outcome="error", details={"reason": reason[:300]}
-    )
-
-
-def _ingest(dataset: Dataset) -> None:
-    options = IngestOptions.from_dict(dataset.options)
-    data_key, raw_key = vault.create_data_key("dataset-records", parent=dataset.raw_key)
-    secret = hashlib.sha256(raw_key + b"finding-digest").digest()
-    result = ingestion.IngestResult()
-    detector = ingestion.detector_for(options)
-    index = detector.new_value_index()
-    with (
-        vault.open_blob(dataset.raw_key, RAW_BLOB) as raw,
-        vault.blob_writer(data_key, ingestion.RECORDS_BLOB) as out,
-    ):
-        records = ingestion.clean_stream(dataset.source_name, raw, options, result)
-        for batch in ingestion.batched(records, ingestion.BATCH_SIZE):
-            result.findings.extend(
-                ingestion.scan_batch(batch, result.records, detector, secret, index)
-            )
-            for record in batch:
-                result.kinds[record["kind"]] += 1
-                result.languages[record["lang"]] += 1
-                out.write(json.dumps(record, ensure_ascii=False).encode() + b"\n")
-            result.records += len(batch)
-    if result.records == 0:
-        vault.destroy_data_key(SYSTEM, data_key, reason="empty dataset")
-        raise ingestion.IngestionError(
-            f"{dataset.source_name} contains no usable records after cleaning."
-        )
-    stream = vault.open_blob(data_key, ingestion.RECORDS_BLOB)
-    extra = ingestion.propagate(stream, result, secret, index)
-    result.findings.extend(extra)
-    _save_ingestion(dataset, data_key, result, detector)
-
-
-def _without_examples(report: dict[str, Any]) -> dict[str, Any]:
-    """The cleaning report minus its examples, which quote record text: those are kept only
-    in the encrypted ``cleaning_report.json`` blob."""
-    steps = [{k: v for k, v in step.items() if k != "examples"} for step in report.get("steps", [])]
-    return {**report, "steps": steps}
-
-
-def _save_ingestion(dataset: Dataset, data_key: Any, result: Any, detector: Any) -> None:
-    vault.write_blob(data_key, "cleaning_report.json", json.dumps(result.cleaning_report).encode())
-    result.cleaning_report = _without_examples(result.cleaning_report)
     with transaction.atomic():
-        Finding.objects.bulk_create(
-            [
-                Finding(
-                    dataset=dataset,
-                    record_index=s.record_index,
-                    field=s.field,
-                    start=s.start,
-                    end=s.end,
-                    entity_type=s.entity_type,
-                    score=round(s.score, 4),
-                    recognizer=s.recognizer[:80],
-                    value_digest=s.digest,
-                )
-                for s in result.findings
-            ],
-            batch_size=1000,
-        )
-        summary = Counter(s.entity_type for s in result.findings)
-        Dataset.objects.filter(pk=dataset.pk).update(
-            status=DatasetStatus.NEEDS_REVIEW,
-            data_key=data_key,
-            record_count=result.records,
-            languages=dict(result.languages),
-            parse_report=result.parse_report,
-            cleaning_report=result.cleaning_report,
-            pii_summary={
-                "by_type": dict(summary),
-                "total": sum(summary.values()),
-                "detector": detector.versions(),
-                "kinds": dict(result.kinds),
-            },
-            source_format=result.parse_report.get("format", ""),
-        )
+        ingest_runner.discard_findings(dataset.pk)
+        Dataset.objects.filter(pk=dataset.pk).update(status=DatasetStatus.FAILED, error=reason)
         record_event(
-            SYSTEM,
-            "dataset.ingest",
-            obj=dataset,
-            details={"records": result.records, "findings": len(result.findings)},
+            SYSTEM, "dataset.ingest", obj=dataset, outcome="error", details={"reason": reason[:300]}
         )
 
 
@@ -183,8 +103,11 @@ def _save_ingestion(dataset: Dataset, data_key: Any, result: Any, detector: Any)
 
 
 def findings_for(actor: Actor, dataset: Dataset) -> QuerySet[Finding]:
-    """Findings of a dataset; only data stewards (and owners) may review them."""
+    """Findings of a dataset; only data stewards (and owners) may review them. None while the
+    dataset is still processing: ingestion writes them as it goes, so the set is incomplete."""
     require(actor, dataset.project_id, Action.REVIEW_PII, obj=dataset)
+    if dataset.status == DatasetStatus.PROCESSING:
+        return dataset.findings.none()
     return dataset.findings.all()
 
 
@@ -417,6 +340,33 @@ def read_records(
     if version is not None:
         return read_version_records(version, offset, limit)
     return preview_redacted(dataset, offset, limit)
+
+
+def read_cleaning_examples(actor: Actor, dataset: Dataset) -> list[dict[str, Any]]:
+    """What each cleaning step changed or dropped: ``[{"name", "changed", "dropped",
+    "examples"}]`` with up to three examples per step, each ``{"before", "after", "source"}``
+    (a change) or ``{"dropped", "reason", "source"}`` (a drop).
+
+    Examples quote raw, unredacted text: data stewards only (VIEW_RAW_DATA), audited as a raw
+    read. Raises DatasetStateError (409) while the dataset has no cleaned records.
+    """
+    require(actor, dataset.project_id, Action.VIEW_RAW_DATA, obj=dataset)
+    if dataset.data_key_id is None:
+        raise DatasetStateError(f"Dataset is {dataset.status}; it has no cleaning report.")
+    record_event(actor, "dataset.view_raw", obj=dataset, details={"part": "cleaning_examples"})
+    path = vault.blob_path(dataset.data_key, ingestion.CLEANING_REPORT_BLOB)
+    if not path.exists():
+        return []  # records stored without running the cleaner keep no report
+    report = json.loads(vault.read_blob(dataset.data_key, ingestion.CLEANING_REPORT_BLOB))
+    return [
+        {
+            "name": step["name"],
+            "changed": step.get("changed", 0),
+            "dropped": step.get("dropped", 0),
+            "examples": step.get("examples", []),
+        }
+        for step in report.get("steps", [])
+    ]
 
 
 # --- deletion ----------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -22,6 +23,8 @@ from datasets_app import ingestion
 from datasets_app.models import Dataset, DatasetStatus, DatasetVersion, Decision, Finding
 from datasets_app.options import IngestOptions
 from vault import services as vault
+
+logger = logging.getLogger(__name__)
 
 VERSION_BLOB = "records.jsonl"
 FORMAT_VERSION = 1
@@ -206,7 +209,8 @@ DEFAULT_TOKENS_PER_SECOND = 400.0
 
 def compute_token_stats(key: Any, *, seq_len: int = 1024) -> dict[str, Any]:
     """Token statistics of a version's records with the default base model's tokenizer (on up
-    to ``STATS_SAMPLE`` records, scaled up); empty when no base model is registered."""
+    to ``STATS_SAMPLE`` records, scaled up); empty when no base model is registered or its
+    tokenizer cannot be loaded (the statistics inform, they must not block an approval)."""
     from datasets_app.pipeline.stats import token_stats
     from trainer.models import BaseModel
 
@@ -215,7 +219,11 @@ def compute_token_stats(key: Any, *, seq_len: int = 1024) -> dict[str, Any]:
         return {}
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(base.path, local_files_only=True)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(base.path, local_files_only=True)
+    except (OSError, ValueError) as exc:
+        logger.warning("no token statistics: the tokenizer of %s did not load: %s", base.name, exc)
+        return {}
     texts: list[str] = []
     with vault.open_blob(key, VERSION_BLOB) as stream:
         for line in stream:

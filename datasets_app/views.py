@@ -83,8 +83,21 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "version": dataset.latest_version,
         "pending": dataset.findings.filter(decision="pending").count(),
         "bulk_form": BulkDecisionForm(),
+        "cleaning_steps": _cleaning_examples(request, dataset),
     }
     return render(request, "datasets/detail.html", context)
+
+
+def _cleaning_examples(request: HttpRequest, dataset: Dataset) -> list[dict[str, Any]] | None:
+    """The cleaning examples when asked for (``?cleaning_examples=1``): they quote raw text,
+    so each read is authorized and audited, not done on every page view."""
+    if request.GET.get("cleaning_examples") != "1" or dataset.data_key_id is None:
+        return None
+    try:
+        return services.read_cleaning_examples(actor_from_request(request), dataset)
+    except PermissionDenied as exc:
+        messages.error(request, _explain(exc))
+        return None
 
 
 @login_required

@@ -8,6 +8,10 @@ from rest_framework import serializers
 
 from datasets_app.models import Dataset, DatasetVersion, Decision, Finding
 
+# Character offsets are stored in IntegerFields: 32 bits on PostgreSQL. A larger one would fail
+# in the database (a server error) instead of being refused here.
+MAX_OFFSET = 2**31 - 1
+
 
 class DatasetVersionSerializer(serializers.ModelSerializer):
     class Meta:
@@ -26,7 +30,8 @@ class DatasetVersionSerializer(serializers.ModelSerializer):
 
 
 class DatasetSerializer(serializers.ModelSerializer):
-    latest_version = DatasetVersionSerializer(read_only=True)
+    # None until the first approval.
+    latest_version = DatasetVersionSerializer(read_only=True, allow_null=True)
     pending_findings = serializers.SerializerMethodField()
 
     class Meta:
@@ -88,12 +93,33 @@ class FindingSerializer(serializers.ModelSerializer):
         ]
 
 
+class CleaningExampleSerializer(serializers.Serializer):
+    """A change (``before``/``after``) or a drop (``dropped``/``reason``); excerpts of raw text."""
+
+    before = serializers.CharField(required=False)
+    after = serializers.CharField(required=False)
+    dropped = serializers.CharField(required=False)
+    reason = serializers.CharField(required=False)
+    source = serializers.CharField(help_text="File and line (or row) the record came from.")
+
+
+class CleaningStepSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    changed = serializers.IntegerField()
+    dropped = serializers.IntegerField()
+    examples = CleaningExampleSerializer(many=True)
+
+
+class CleaningExamplesSerializer(serializers.Serializer):
+    steps = CleaningStepSerializer(many=True)
+
+
 class DecisionSerializer(serializers.Serializer):
     decision = serializers.ChoiceField(
         choices=[Decision.ACCEPTED, Decision.REJECTED, "accept", "reject"]
     )
-    start = serializers.IntegerField(required=False, min_value=0)
-    end = serializers.IntegerField(required=False, min_value=1)
+    start = serializers.IntegerField(required=False, min_value=0, max_value=MAX_OFFSET)
+    end = serializers.IntegerField(required=False, min_value=1, max_value=MAX_OFFSET)
 
     def validate_decision(self, value: str) -> str:
         return {"accept": Decision.ACCEPTED, "reject": Decision.REJECTED}.get(value, value)
@@ -108,8 +134,8 @@ class BulkDecisionSerializer(DecisionSerializer):
 class NewFindingSerializer(serializers.Serializer):
     record_index = serializers.IntegerField(min_value=0)
     field = serializers.CharField(default="text")
-    start = serializers.IntegerField(min_value=0)
-    end = serializers.IntegerField(min_value=1)
+    start = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET)
+    end = serializers.IntegerField(min_value=1, max_value=MAX_OFFSET)
     entity_type = serializers.CharField(max_length=40)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

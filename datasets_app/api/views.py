@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
@@ -25,6 +25,7 @@ from datasets_app.api import serializers as s
 from datasets_app.models import ChunkedUpload, Dataset
 from datasets_app.options import IngestOptions
 from datasets_app.uploads import EncryptedUpload, UploadTooLarge, discard_request_uploads
+from ops.schema import error_responses
 
 
 def resolve_upload_project(request: Request, project_id: int | None) -> Project:
@@ -67,6 +68,11 @@ def uploaded_file(request: Request) -> EncryptedUpload:
     return upload
 
 
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[OpenApiParameter("project", int, description="Only this project's.")]
+    )
+)
 class DatasetViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -83,12 +89,15 @@ class DatasetViewSet(
         queryset = services.visible_datasets(self.request.user).select_related("project")
         project = self.request.query_params.get("project")
         if project and project.isdigit():
-            queryset = queryset.filter(project_id=int(project))
+            # project__pk, not project_id: an id too large for the database then matches nothing
+            # instead of overflowing (Django bounds integer lookups on the key, not the column).
+            queryset = queryset.filter(project__pk=int(project))
         return queryset
 
     @extend_schema(
         request={"multipart/form-data": s.DatasetUploadSerializer},
-        responses={202: s.DatasetSerializer},
+        # 404: the project named is not one of the caller's.
+        responses={202: s.DatasetSerializer, **error_responses(404, 413)},
     )
     def create(self, request: Request) -> Response:
         try:
@@ -115,20 +124,24 @@ class DatasetViewSet(
     def perform_destroy(self, instance: Dataset) -> None:
         services.delete_dataset(actor_from_request(self.request), instance)
 
-    @extend_schema(request=None, responses=s.DatasetVersionSerializer)
+    @extend_schema(
+        request=None, responses={200: s.DatasetVersionSerializer, **error_responses(409)}
+    )
     @action(detail=True, methods=["post"])
     def approve(self, request: Request, pk: str | None = None) -> Response:
         version = services.approve_dataset(actor_from_request(request), self.get_object())
         return Response(s.DatasetVersionSerializer(version).data)
 
-    @extend_schema(request=None, responses=s.DatasetSerializer)
+    @extend_schema(request=None, responses={200: s.DatasetSerializer, **error_responses(409)})
     @action(detail=True, methods=["post"])
     def reopen(self, request: Request, pk: str | None = None) -> Response:
         """Reopen review of an approved dataset; the next approval makes a new version."""
         dataset = services.reopen_dataset(actor_from_request(request), self.get_object())
         return Response(self.get_serializer(dataset).data)
 
-    @extend_schema(request=s.ReidentificationSerializer, responses={200: dict})
+    @extend_schema(
+        request=s.ReidentificationSerializer, responses={200: dict, **error_responses(409)}
+    )
     @action(detail=True, methods=["post"])
     def reidentification(self, request: Request, pk: str | None = None) -> Response:
         """The re-identification map of a version (owners only; the reason is audited)."""
@@ -158,7 +171,7 @@ class DatasetViewSet(
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(s.FindingSerializer(page, many=True).data)
 
-    @extend_schema(request=s.BulkDecisionSerializer, responses={200: dict})
+    @extend_schema(request=s.BulkDecisionSerializer, responses={200: dict, **error_responses(409)})
     @action(detail=True, methods=["post"], url_path="findings/bulk-decision")
     def bulk_decision(self, request: Request, pk: str | None = None) -> Response:
         form = s.BulkDecisionSerializer(data=request.data)
@@ -174,7 +187,10 @@ class DatasetViewSet(
         )
         return Response({"updated": count})
 
-    @extend_schema(request=s.DecisionSerializer, responses=s.FindingSerializer)
+    @extend_schema(
+        request=s.DecisionSerializer,
+        responses={200: s.FindingSerializer, **error_responses(409)},
+    )
     @action(detail=True, methods=["post"], url_path=r"findings/(?P<finding_id>\d+)/decision")
     def decide(self, request: Request, pk: str | None = None, finding_id: str = "") -> Response:
         dataset = self.get_object()
@@ -195,7 +211,10 @@ class DatasetViewSet(
             raise ValidationError({"span": [str(exc)]}) from exc
         return Response(s.FindingSerializer(finding).data)
 
-    @extend_schema(request=s.NewFindingSerializer, responses={201: s.FindingSerializer})
+    @extend_schema(
+        request=s.NewFindingSerializer,
+        responses={201: s.FindingSerializer, **error_responses(409)},
+    )
     @action(detail=True, methods=["post"], url_path="findings/add")
     def add_finding(self, request: Request, pk: str | None = None) -> Response:
         form = s.NewFindingSerializer(data=request.data)
@@ -208,7 +227,14 @@ class DatasetViewSet(
             raise ValidationError({"record_index": [str(exc)]}) from exc
         return Response(s.FindingSerializer(finding).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("offset", int, description="First record (0 by default)."),
+            OpenApiParameter("limit", int, description="How many records (20 by default)."),
+            OpenApiParameter("raw", str, description="1 or true: the text before redaction."),
+        ],
+        responses={200: dict, **error_responses(400)},
+    )
     @action(detail=True, methods=["get"])
     def records(self, request: Request, pk: str | None = None) -> Response:
         params = request.query_params
@@ -221,8 +247,16 @@ class DatasetViewSet(
         )
         return Response({"results": records})
 
+    @extend_schema(responses={200: s.CleaningExamplesSerializer, **error_responses(409)})
+    @action(detail=True, methods=["get"], url_path="cleaning-examples")
+    def cleaning_examples(self, request: Request, pk: str | None = None) -> Response:
+        """What each cleaning step changed or dropped, with examples quoting raw text (data
+        stewards only; the read is audited)."""
+        steps = services.read_cleaning_examples(actor_from_request(request), self.get_object())
+        return Response({"steps": steps})
+
     @extend_schema(responses=s.DatasetVersionSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)  # every version, one list
     def versions(self, request: Request, pk: str | None = None) -> Response:
         versions = self.get_object().versions.all()
         return Response(s.DatasetVersionSerializer(versions, many=True).data)
@@ -268,7 +302,11 @@ class ChunkedUploadViewSet(viewsets.GenericViewSet):
             return ChunkedUpload.objects.none()
         return ChunkedUpload.objects.filter(created_by=self.request.user)
 
-    @extend_schema(request=s.UploadStartSerializer, responses={201: s.UploadStateSerializer})
+    @extend_schema(
+        request=s.UploadStartSerializer,
+        # 404: the project named is not one of the caller's.
+        responses={201: s.UploadStateSerializer, **error_responses(404, 413)},
+    )
     def create(self, request: Request) -> Response:
         form = s.UploadStartSerializer(data=request.data)
         form.is_valid(raise_exception=True)
@@ -290,7 +328,7 @@ class ChunkedUploadViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         request={"application/octet-stream": bytes},
-        responses=s.UploadStateSerializer,
+        responses={200: s.UploadStateSerializer, **error_responses(413)},
         parameters=[OpenApiParameter("index", int, OpenApiParameter.PATH)],
     )
     @action(detail=True, methods=["put"], url_path=r"chunks/(?P<index>\d+)")
@@ -305,7 +343,10 @@ class ChunkedUploadViewSet(viewsets.GenericViewSet):
             )
         return Response(chunked.upload_state(upload))
 
-    @extend_schema(request=s.UploadCompleteSerializer, responses={202: s.DatasetSerializer})
+    @extend_schema(
+        request=s.UploadCompleteSerializer,
+        responses={202: s.DatasetSerializer, **error_responses(409)},
+    )
     @action(detail=True, methods=["post"])
     def complete(self, request: Request, pk: str | None = None) -> Response:
         upload = self.get_object()

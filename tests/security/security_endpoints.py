@@ -287,8 +287,8 @@ def serving_bodies(world: Any, side: Any) -> dict[tuple[str, str], dict[str, Any
             "password": PASSWORD,
             "passphrase": "a long export passphrase",
         },
-        ("openai-chat", "POST"): {"model": world.base_model.name, "messages": question, "n": 2},
-        ("openai-completions", "POST"): {"model": world.base_model.name, "prompt": "Hi", "n": 2},
+        ("openai-chat", "POST"): {"model": world.base_model.name, "messages": question, "n": 99},
+        ("openai-completions", "POST"): {"model": world.base_model.name, "prompt": "Hi", "n": 99},
         ("openai-ft-jobs", "POST"): {
             "training_file": f"file-{side.approved_dataset.pk}",
             "model": world.base_model.name,

@@ -22,6 +22,21 @@ RECORDS = [
     {"kind": "text", "text": "El pedido 1234 llega el martes por la mañana.", "lang": "es"},
 ]
 
+# What ingestion keeps encrypted beside the records: the cleaning report with its examples.
+CLEANING_REPORT = {
+    "steps": [
+        {
+            "name": "strip_html",
+            "changed": 1,
+            "dropped": 0,
+            "examples": [{"before": "<b>Hi</b> Alice", "after": "Hi Alice", "source": "t:1"}],
+        }
+    ],
+    "records_in": 3,
+    "records_out": 3,
+    "languages": {"en": 2, "es": 1},
+}
+
 
 @dataclass
 class Side:
@@ -93,7 +108,7 @@ class World:
 
 def make_review_dataset(project: Any, uploader: Any, name: str = "tickets") -> Any:
     """A dataset in ``needs_review`` with encrypted records and no findings (skips ingestion)."""
-    from datasets_app.ingestion import RECORDS_BLOB
+    from datasets_app.ingestion import CLEANING_REPORT_BLOB, RECORDS_BLOB
     from datasets_app.models import Dataset, DatasetStatus
     from vault.services import create_data_key, write_blob
 
@@ -101,6 +116,7 @@ def make_review_dataset(project: Any, uploader: Any, name: str = "tickets") -> A
     write_blob(raw_key, "raw", b"".join(json.dumps(r).encode() + b"\n" for r in RECORDS))
     data_key, _ = create_data_key("dataset-records", parent=raw_key)
     write_blob(data_key, RECORDS_BLOB, b"".join(json.dumps(r).encode() + b"\n" for r in RECORDS))
+    write_blob(data_key, CLEANING_REPORT_BLOB, json.dumps(CLEANING_REPORT).encode())
     return Dataset.objects.create(
         project=project,
         name=name,

@@ -104,6 +104,8 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("api:dataset-decide", "POST"): project("steward"),
     ("api:dataset-findings", "GET"): project("steward"),
     ("api:dataset-records", "GET"): project("engineer", "steward", "owner"),
+    # Cleaning examples quote raw text: the raw-read rule (VIEW_RAW_DATA).
+    ("api:dataset-cleaning-examples", "GET"): project("steward"),
     ("api:dataset-versions", "GET"): ALL_MEMBERS,
     # Chunked uploads: starting needs upload rights; an upload is its uploader's alone.
     ("api:upload-list", "POST"): project("steward", "owner"),

@@ -1,0 +1,189 @@
+"""Runs the ingestion of one dataset in the ingestion worker, with bounded memory.
+
+``ingest`` streams the raw blob through parsing, cleaning and PII detection
+(``datasets_app.ingestion``) into the encrypted records blob, and writes each batch's findings
+to the database as soon as they are found (``FindingWriter``). The consistency pass then reads
+the records blob again, batch by batch, reading back only that batch's first-pass findings.
+So neither pass holds the dataset's findings in memory; what still grows with the input is
+listed in ``datasets_app.ingestion``.
+
+Findings appear while the dataset is still ``processing``: ``services.findings_for`` hides
+them until ingestion ends, and the caller (``services.run_ingestion``) deletes them when it
+fails. Findings left by an interrupted earlier attempt are deleted before a new one starts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+
+from audit.services import SYSTEM, record_event
+from datasets_app import ingestion
+from datasets_app.models import Dataset, DatasetStatus, Finding
+from datasets_app.options import IngestOptions
+from datasets_app.uploads import RAW_BLOB
+from vault import services as vault
+from vault.models import DataKey
+
+INSERT_BATCH = 1000
+
+
+class FindingWriter:
+    """Stores the findings of one dataset batch by batch and counts them by type."""
+
+    def __init__(self, dataset_id: int) -> None:
+        self.dataset_id = dataset_id
+        self.by_type: Counter[str] = Counter()
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_type.values())
+
+    def write(self, spans: Iterable[ingestion.FoundSpan]) -> None:
+        """Insert ``spans`` as pending findings (one bulk insert per INSERT_BATCH rows)."""
+        rows = [self._row(span) for span in spans]
+        if rows:
+            Finding.objects.bulk_create(rows, batch_size=INSERT_BATCH)
+            self.by_type.update(row.entity_type for row in rows)
+
+    def _row(self, span: ingestion.FoundSpan) -> Finding:
+        return Finding(
+            dataset_id=self.dataset_id,
+            record_index=span.record_index,
+            field=span.field,
+            start=span.start,
+            end=span.end,
+            entity_type=span.entity_type,
+            score=round(span.score, 4),
+            recognizer=span.recognizer[:80],
+            value_digest=span.digest,
+        )
+
+    def known_in(self, first: int, stop: int) -> ingestion.KnownSpans:
+        """The stored findings of records ``first`` .. ``stop - 1`` (an indexed range query)."""
+        rows = (
+            Finding.objects.filter(
+                dataset_id=self.dataset_id, record_index__gte=first, record_index__lt=stop
+            )
+            .order_by()
+            .values_list("record_index", "field", "start", "end", "entity_type")
+        )
+        known: ingestion.KnownSpans = {}
+        for record_index, path, start, end, entity_type in rows:
+            known.setdefault((record_index, path), []).append((start, end, entity_type))
+        return known
+
+
+def discard_findings(dataset_id: int) -> None:
+    """Delete every finding of a dataset (a failed or interrupted ingestion's partial set)."""
+    Finding.objects.filter(dataset_id=dataset_id).delete()
+
+
+@dataclass
+class _Run:
+    """What both passes of one ingestion share."""
+
+    dataset: Dataset
+    options: IngestOptions
+    data_key: DataKey
+    secret: bytes
+    detector: Any
+    index: Any
+    writer: FindingWriter
+
+
+def ingest(dataset: Dataset) -> None:
+    """Ingest ``dataset`` (in ``processing``) and leave it ``needs_review``.
+
+    Raises ``ingestion.IngestionError`` (a message for the user) on unusable input and lets
+    other errors through; either way findings written so far stay for the caller to delete.
+    """
+    discard_findings(dataset.pk)
+    run = _start(dataset)
+    result = _scan_records(run)
+    if result.records == 0:
+        vault.destroy_data_key(SYSTEM, run.data_key, reason="empty dataset")
+        raise ingestion.IngestionError(
+            f"{dataset.source_name} contains no usable records after cleaning."
+        )
+    stream = vault.open_blob(run.data_key, ingestion.RECORDS_BLOB)
+    for spans in ingestion.propagate(stream, run.secret, run.index, run.writer.known_in):
+        run.writer.write(spans)
+    _save(run, result)
+
+
+def _start(dataset: Dataset) -> _Run:
+    options = IngestOptions.from_dict(dataset.options)
+    data_key, raw_key = vault.create_data_key("dataset-records", parent=dataset.raw_key)
+    detector = ingestion.detector_for(options)
+    return _Run(
+        dataset=dataset,
+        options=options,
+        data_key=data_key,
+        secret=hashlib.sha256(raw_key + b"finding-digest").digest(),
+        detector=detector,
+        index=detector.new_value_index(),
+        writer=FindingWriter(dataset.pk),
+    )
+
+
+def _scan_records(run: _Run) -> ingestion.IngestResult:
+    """First pass: raw blob -> cleaned records blob; each batch's findings stored at once."""
+    result = ingestion.IngestResult()
+    with (
+        vault.open_blob(run.dataset.raw_key, RAW_BLOB) as raw,
+        vault.blob_writer(run.data_key, ingestion.RECORDS_BLOB) as out,
+    ):
+        records = ingestion.clean_stream(run.dataset.source_name, raw, run.options, result)
+        for batch in ingestion.batched(records, ingestion.BATCH_SIZE):
+            run.writer.write(
+                ingestion.scan_batch(batch, result.records, run.detector, run.secret, run.index)
+            )
+            for record in batch:
+                result.kinds[record["kind"]] += 1
+                result.languages[record["lang"]] += 1
+                out.write(json.dumps(record, ensure_ascii=False).encode() + b"\n")
+            result.records += len(batch)
+    return result
+
+
+def without_examples(report: dict[str, Any]) -> dict[str, Any]:
+    """The cleaning report minus its examples, which quote record text: those are kept only
+    in the encrypted ``cleaning_report.json`` blob."""
+    steps = [{k: v for k, v in step.items() if k != "examples"} for step in report.get("steps", [])]
+    return {**report, "steps": steps}
+
+
+def _save(run: _Run, result: ingestion.IngestResult) -> None:
+    """Write the cleaning report blob and move the dataset to ``needs_review``, atomically."""
+    report = json.dumps(result.cleaning_report).encode()
+    vault.write_blob(run.data_key, ingestion.CLEANING_REPORT_BLOB, report)
+    by_type = dict(run.writer.by_type)
+    with transaction.atomic():
+        Dataset.objects.filter(pk=run.dataset.pk).update(
+            status=DatasetStatus.NEEDS_REVIEW,
+            data_key=run.data_key,
+            record_count=result.records,
+            languages=dict(result.languages),
+            parse_report=result.parse_report,
+            cleaning_report=without_examples(result.cleaning_report),
+            pii_summary={
+                "by_type": by_type,
+                "total": run.writer.total,
+                "detector": run.detector.versions(),
+                "kinds": dict(result.kinds),
+            },
+            source_format=result.parse_report.get("format", ""),
+        )
+        record_event(
+            SYSTEM,
+            "dataset.ingest",
+            obj=run.dataset,
+            details={"records": result.records, "findings": run.writer.total},
+        )
