@@ -3,11 +3,13 @@
 Layout: ``SOBEXP1`` (7 bytes) | salt (16) | nonce (12) | AES-256-GCM ciphertext of a zip
 archive, with the magic and salt as associated data. The key is scrypt(passphrase, salt,
 n=2**15, r=8, p=1). The zip holds ``model.safetensors``, ``config.json``, ``tokenizer.json``,
-``tokenizer_config.json`` and ``export.json`` (lineage).
+``tokenizer_config.json`` and ``export.json`` (lineage), or, for a GGUF export, ``model.gguf``
+and ``export.json``.
 
 Open a bundle where you want the weights::
 
     python -m serving.export_bundle model.sobexp out_dir/    # asks for the passphrase
+    llama-cli -m out_dir/model.gguf                          # a GGUF export, with llama.cpp
 """
 
 from __future__ import annotations

@@ -17,7 +17,8 @@ from trainer.models import ModelVersion
 
 
 class ModelExportViewSet(viewsets.ViewSet):
-    """``POST /api/v1/model-exports/``: download a model version's merged safetensors."""
+    """``POST /api/v1/model-exports/``: download a model version's merged weights (safetensors
+    or GGUF)."""
 
     @extend_schema(
         request=s.ModelExportSerializer,
@@ -38,6 +39,7 @@ class ModelExportViewSet(viewsets.ViewSet):
                 password=data["password"],
                 fmt=data["format"],
                 passphrase=data["passphrase"],
+                weights=data["weights"],
             )
         except export.ReauthenticationFailed as exc:
             raise exceptions.PermissionDenied("Your password is required again to export.") from exc

@@ -106,3 +106,9 @@ class ModelExportSerializer(serializers.Serializer):
         write_only=True,
         help_text="Encrypts the bundle (at least 12 characters).",
     )
+    weights = serializers.ChoiceField(
+        choices=["safetensors", "gguf"],
+        default="safetensors",
+        help_text="safetensors (Hugging Face folder) or gguf (one F16 file for llama.cpp and "
+        "Ollama; Llama-architecture models only).",
+    )

@@ -64,6 +64,8 @@ def test_short_passphrase_is_refused_but_plain_zip_may_be_asked_for(
 ) -> None:
     short = _export(api_client_for, cast.owner, fine_tuned_version, passphrase="short")
     assert short.status_code == 400 and "passphrase" in short.json()["error"]["message"]
+    refused = AuditEvent.objects.get(action="model.export", outcome="denied")
+    assert refused.details["reason"] == "passphrase" and refused.actor_username == "owner"
     plain = _export(api_client_for, cast.owner, fine_tuned_version, format="plain", passphrase="")
     assert plain.status_code == 200 and plain["Content-Type"] == "application/zip"
     assert "model.safetensors" in zipfile.ZipFile(io.BytesIO(plain.content)).namelist()
