@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views.defaults import page_not_found
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -63,3 +64,18 @@ class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The upload is larger than the configured limit (SOBERANA_MAX_UPLOAD_MB)."
     default_code = "payload_too_large"
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django's 404 handler: a URL no route matches answers in the error shape of its API
+    (clients parse JSON there), and with the usual page elsewhere."""
+    if request.path.startswith("/api/"):
+        message = str(exceptions.NotFound.default_detail)
+        body = {"error": {"code": "not_found", "message": message, "detail": {"detail": message}}}
+        return JsonResponse(body, status=status.HTTP_404_NOT_FOUND)
+    if request.path.startswith("/v1/"):
+        from serving.errors import not_found as openai_not_found
+
+        error = openai_not_found(f"Unknown URL: {request.method} {request.path}")
+        return JsonResponse(error.body(), status=error.status_code)
+    return page_not_found(request, exception)

@@ -27,6 +27,9 @@ router.register("audit-events", AuditEventViewSet, basename="audit-event")
 router.register("deployments", DeploymentViewSet, basename="deployment")
 router.register("model-exports", ModelExportViewSet, basename="model-export")
 
+# Unknown URLs under /api/ and /v1/ answer JSON errors, like every other API error.
+handler404 = "ops.api.not_found"
+
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),

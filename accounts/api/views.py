@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model, password_validation
+from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
@@ -20,12 +21,14 @@ from ops.permissions import PlatformAdmin, TokenScopes
 
 class UserSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
-    username = serializers.CharField(max_length=150)
+    username = serializers.CharField(max_length=150, validators=[UnicodeUsernameValidator()])
     email = serializers.EmailField(required=False, allow_blank=True)
     password = serializers.CharField(write_only=True)
 
     def validate(self, attrs: dict) -> dict:
         user_model = get_user_model()
+        # Compare the name as it will be stored: create_user NFKC-normalizes it ("x²" is "x2").
+        attrs["username"] = user_model.normalize_username(attrs["username"])
         if user_model.objects.filter(username=attrs["username"]).exists():
             raise ValidationError({"username": ["A user with that username exists."]})
         candidate = user_model(username=attrs["username"], email=attrs.get("email", ""))
@@ -112,8 +115,11 @@ class ProjectViewSet(
             actor_from_request(self.request), serializer.validated_data["name"]
         )
 
-    @extend_schema(request=MemberSerializer, responses=MemberSerializer(many=True))
-    @action(detail=True, methods=["get", "post"])
+    @extend_schema(methods=["GET"], responses=MemberSerializer(many=True))
+    @extend_schema(
+        methods=["POST"], request=MemberSerializer, responses={201: MemberSerializer(many=True)}
+    )
+    @action(detail=True, methods=["get", "post"], pagination_class=None)  # all members, one list
     def members(self, request: Request, pk: str | None = None) -> Response:
         project = self.get_object()
         if request.method == "POST":
@@ -143,6 +149,11 @@ class ProjectViewSet(
 
 
 class TokenSerializer(serializers.ModelSerializer):
+    # Declared (not the model's JSONField, which accepts any JSON) so a body like
+    # {"scopes": null} is a 400 naming the field, and the schema lists the scopes.
+    scopes = serializers.ListField(
+        child=serializers.ChoiceField(choices=ApiToken.SCOPE_CHOICES), required=False
+    )
     expires_in_days = serializers.IntegerField(
         write_only=True, required=False, min_value=1, max_value=3650, default=90
     )
@@ -163,9 +174,6 @@ class TokenSerializer(serializers.ModelSerializer):
         read_only_fields = ["prefix", "created_at", "expires_at", "revoked_at", "last_used_at"]
 
     def validate_scopes(self, scopes: list[str]) -> list[str]:
-        unknown = set(scopes) - set(ApiToken.SCOPE_CHOICES)
-        if unknown:
-            raise ValidationError(f"Unknown scopes: {', '.join(sorted(unknown))}")
         request = self.context["request"]
         if "admin" in scopes and not request.user.is_superuser:
             raise ValidationError("Only platform administrators may hold the admin scope.")

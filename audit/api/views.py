@@ -7,12 +7,15 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from audit.models import AuditEvent
 from ops.permissions import PlatformAdmin, TokenScopes
+from ops.schema import error_responses
 
 CSV_FIELDS = [
     "id",
@@ -28,6 +31,18 @@ CSV_FIELDS = [
     "details",
     "entry_hash",
 ]
+
+
+# The filters of the list: query parameter -> queryset lookup.
+FILTERS = {
+    "actor": "actor_username",
+    "action": "action",
+    "object_type": "object_type",
+    "object_id": "object_id",
+    "outcome": "outcome",
+    "since": "created_at__gte",
+    "until": "created_at__lte",
+}
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
@@ -52,22 +67,27 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self) -> QuerySet[AuditEvent]:
         params = self.request.query_params
         queryset = AuditEvent.objects.order_by("-id")
-        filters = {
-            "actor": "actor_username",
-            "action": "action",
-            "object_type": "object_type",
-            "object_id": "object_id",
-            "outcome": "outcome",
-            "since": "created_at__gte",
-            "until": "created_at__lte",
-        }
-        for param, lookup in filters.items():
+        for param, lookup in FILTERS.items():
             if params.get(param):
                 queryset = queryset.filter(**{lookup: params[param]})
         if params.get("action_prefix"):
             queryset = queryset.filter(action__startswith=params["action_prefix"])
         return queryset
 
+    @extend_schema(
+        parameters=[
+            *(OpenApiParameter(name, str) for name in FILTERS if name not in ("since", "until")),
+            OpenApiParameter("since", OpenApiTypes.DATETIME, description="Entries at or after."),
+            OpenApiParameter("until", OpenApiTypes.DATETIME, description="Entries at or before."),
+            OpenApiParameter("action_prefix", str, description="e.g. `dataset.`"),
+            OpenApiParameter("format", str, enum=["csv"], description="Export as CSV."),
+        ],
+        responses={
+            (200, "application/json"): AuditEventSerializer(many=True),
+            (200, "text/csv"): OpenApiTypes.STR,
+            **error_responses(400),  # a malformed since or until
+        },
+    )
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Any:
         if request.query_params.get("format") == "csv":
             return self._csv(self.get_queryset())

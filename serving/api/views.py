@@ -14,6 +14,7 @@ from accounts.roles import Action
 from accounts.services import project_ids_allowing
 from audit.services import actor_from_request
 from ops.api import Conflict
+from ops.schema import error_responses
 from serving import services
 from serving.api import serializers as s
 from serving.models import Deployment
@@ -38,7 +39,10 @@ class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
             queryset = queryset.filter(status=self.request.query_params["status"])
         return queryset.select_related("created_by")
 
-    @extend_schema(request=s.DeploymentCreateSerializer, responses={201: s.DeploymentSerializer})
+    @extend_schema(
+        request=s.DeploymentCreateSerializer,
+        responses={201: s.DeploymentSerializer, **error_responses(409)},
+    )
     def create(self, request: Request) -> Response:
         form = s.DeploymentCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
@@ -78,9 +82,9 @@ class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     @extend_schema(
         methods=["POST"],
         request=s.DeploymentKeyCreateSerializer,
-        responses={201: s.IssuedKeySerializer},
+        responses={201: s.IssuedKeySerializer, **error_responses(409)},
     )
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, methods=["get", "post"], pagination_class=None)  # every key, one list
     def keys(self, request: Request, pk: str | None = None) -> Response:
         deployment = self.get_object()
         if request.method == "GET":

@@ -26,6 +26,7 @@ from serving import fine_tuning as ft
 from serving.auth import UserWithScopes
 from serving.models import FineTuneJob
 from serving.naming import BadId, parse_id
+from serving.schema import openai_error_responses
 from serving.v1 import objects, shapes
 from serving.v1.views import TAGS, OpenAIView, json_body
 from trainer.models import BaseModel
@@ -60,11 +61,14 @@ def _project_hint(request: Request) -> int | None:
 
 
 def _dataset(request: Request, raw: Any, param: str, *, missing: int = 404) -> Dataset:
-    """A file the caller can see; an unknown one is 404 (or 400 where it is a parameter)."""
+    """A file the caller can see; an unknown or malformed one is 404 (or 400 where it is a
+    body parameter, ``missing=400``)."""
     try:
-        pk = parse_id(raw, "file")
+        pk: int | None = parse_id(raw, "file")
     except BadId as exc:
-        raise errors.bad_request(f"Invalid file id: {raw!r}.", param=param) from exc
+        if missing == 400:
+            raise errors.bad_request(f"Invalid file id: {raw!r}.", param=param) from exc
+        pk = None  # a malformed id in the URL names no file, as fine-tuning job ids do
     dataset = visible_datasets(request.user).filter(pk=pk).first()
     if dataset is None:
         raise errors.OpenAIError(
@@ -86,7 +90,13 @@ class FileListView(UserView):
         datasets = visible_datasets(request.user).select_related("project")[: _limit(request, 100)]
         return Response(shapes.list_of([files.file_object(d) for d in datasets]))
 
-    @extend_schema(tags=TAGS, request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        tags=TAGS,
+        request=OpenApiTypes.OBJECT,
+        # 404: the project named (OpenAI-Project header or field) is not one of the caller's;
+        # 415: a body that is not multipart or a form.
+        responses={200: OpenApiTypes.OBJECT, **openai_error_responses(404, 415)},
+    )
     def post(self, request: Request) -> Response:
         try:
             return self._create(request)
@@ -112,7 +122,8 @@ class FileDetailView(UserView):
     def get(self, request: Request, file_id: str) -> Response:
         return Response(files.file_object(_dataset(request, file_id, "file_id")))
 
-    @extend_schema(tags=TAGS, responses=OpenApiTypes.OBJECT)
+    # OpenAI answers a deletion with a body ({"id", "object", "deleted"}), hence 200, not 204.
+    @extend_schema(tags=TAGS, responses={200: OpenApiTypes.OBJECT})
     def delete(self, request: Request, file_id: str) -> Response:
         dataset = _dataset(request, file_id, "file_id")
         files.delete_file(actor_from_request(request), dataset)

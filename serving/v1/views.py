@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 from serving import errors, inference, registry
 from serving.auth import InferenceAuthentication, MayInfer, caller_of
 from serving.models import DeploymentKey
+from serving.schema import OpenAIAutoSchema, openai_error_responses
 from serving.v1 import shapes
 from serving.v1.requests import parse_chat, parse_completion
 
@@ -31,6 +32,7 @@ class OpenAIView(APIView):
 
     authentication_classes = [InferenceAuthentication, SessionAuthentication]
     permission_classes = [MayInfer]
+    schema = OpenAIAutoSchema()
 
     def get_exception_handler(self) -> Any:
         return errors.exception_handler
@@ -88,10 +90,19 @@ def _respond(result: Any) -> Response | StreamingHttpResponse:
     return response
 
 
+# An answer is one JSON object, or server-sent events with ``"stream": true``; a model the caller
+# may not use is 404 and a caller over its requests-per-minute limit gets 429.
+ANSWERS = {
+    (200, "application/json"): OpenApiTypes.OBJECT,
+    (200, "text/event-stream"): OpenApiTypes.STR,
+    **openai_error_responses(404, 429),
+}
+
+
 class ChatCompletionsView(OpenAIView):
     """``POST /v1/chat/completions``, whole or streamed as server-sent events."""
 
-    @extend_schema(tags=TAGS, request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(tags=TAGS, request=OpenApiTypes.OBJECT, responses=ANSWERS)
     def post(self, request: Request) -> Any:
         parsed = parse_chat(json_body(request))
         return _respond(inference.answer(caller_of(request), parsed))
@@ -100,7 +111,7 @@ class ChatCompletionsView(OpenAIView):
 class CompletionsView(OpenAIView):
     """``POST /v1/completions`` (legacy text completions), whole or streamed."""
 
-    @extend_schema(tags=TAGS, request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(tags=TAGS, request=OpenApiTypes.OBJECT, responses=ANSWERS)
     def post(self, request: Request) -> Any:
         parsed = parse_completion(json_body(request))
         return _respond(inference.answer(caller_of(request), parsed))
