@@ -33,6 +33,7 @@ class Action(StrEnum):
     DEPLOY_MODEL = "deploy_model"
     EXPORT_MODEL = "export_model"
     REIDENTIFY = "reidentify"
+    READ_QUERY_CONTENT = "read_query_content"
 
 
 _VIEWER = {Action.VIEW_PROJECT, Action.VIEW_RESULTS}
@@ -59,6 +60,7 @@ _OWNER = _ENGINEER | {
     Action.UPLOAD_DATA,
     Action.EXPORT_MODEL,
     Action.REIDENTIFY,  # the encrypted re-identification map, with an audited reason
+    Action.READ_QUERY_CONTENT,  # logged prompts and answers of deployments, with a reason
 }
 
 ROLE_ACTIONS: dict[Role, frozenset[Action]] = {

@@ -306,3 +306,5 @@ SERVING_MODEL_CACHE_SIZE = env_int("SOBERANA_SERVING_MODEL_CACHE", 3, minimum=1)
 SERVING_TOKEN_RPM = env_int("SOBERANA_SERVING_TOKEN_RPM", 120, minimum=1)
 # Upper bound on max_tokens of one request, whatever the model's context allows.
 SERVING_MAX_TOKENS = env_int("SOBERANA_SERVING_MAX_TOKENS", 1024, minimum=1)
+# Keep the prompt and answer of each query to a deployment, encrypted (off: metadata only).
+SERVING_LOG_CONTENT = env_bool("SOBERANA_SERVING_LOG_CONTENT", False)

@@ -60,7 +60,8 @@ def _whole(
             made = generation.generate(loaded, ids, request.params, max_new, request.logprobs)
             completion_tokens += made.completion_tokens
             choices.append(_choice(request, len(choices), position, made, target))
-    _record(caller, target, request, prompt_tokens, completion_tokens)
+    answers = [c["message"]["content"] if chat else c["text"] for c in choices]
+    _record(caller, target, request, prompt_tokens, completion_tokens, answers)
     build = shapes.chat_completion if chat else shapes.text_completion
     cid = shapes.new_id("chatcmpl" if chat else "cmpl")
     return build(cid, target.name, choices, prompt_tokens, completion_tokens)
@@ -153,7 +154,10 @@ def _record(
     request: InferenceRequest,
     prompt_tokens: int,
     completion_tokens: int,
+    answers: list[str],
 ) -> None:
+    """Audit and count the query by metadata; keep its text, encrypted, only for a deployment
+    while ``SERVING_LOG_CONTENT`` is on."""
     services.record_query(
         caller,
         model_name=target.name,
@@ -162,6 +166,15 @@ def _record(
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
     )
+    if settings.SERVING_LOG_CONTENT and target.deployment is not None:
+        asked: dict[str, Any] = (
+            {"messages": list(request.messages)}
+            if request.endpoint == "chat.completions"
+            else {"prompts": list(request.prompts)}
+        )
+        services.store_query_content(
+            caller, target.deployment, request.endpoint, {**asked, "answers": answers}
+        )
 
 
 # --- streaming ----------------------------------------------------------------------------
@@ -218,15 +231,27 @@ def _events(
     when the stream ends, also when the client leaves early."""
     chunks = _Stream(request, target.name)
     totals = generation.StreamResult()
+    answers: list[str] = []
     try:
-        index = 0
         for ids, max_new in prompts:
             totals.prompt_tokens += len(ids)
             for _ in range(request.n):
-                yield from _choice_events(
-                    chunks, index, target, loaded, ids, request, max_new, totals
-                )
-                index += 1
+                parts: list[str] = []
+                answers.append("")
+                try:
+                    yield from _choice_events(
+                        chunks,
+                        len(answers) - 1,
+                        target,
+                        loaded,
+                        ids,
+                        request,
+                        max_new,
+                        totals,
+                        parts,
+                    )
+                finally:
+                    answers[-1] = "".join(parts)
         if request.include_usage:
             yield chunks.usage(totals.prompt_tokens, totals.completion_tokens)
     except Exception:  # headers are sent: the error travels as an event, as OpenAI does it
@@ -237,7 +262,7 @@ def _events(
             ).body()
         )
     finally:
-        _record(caller, target, request, totals.prompt_tokens, totals.completion_tokens)
+        _record(caller, target, request, totals.prompt_tokens, totals.completion_tokens, answers)
     yield shapes.sse("[DONE]")
 
 
@@ -250,8 +275,10 @@ def _choice_events(
     request: InferenceRequest,
     max_new: int,
     totals: generation.StreamResult,
+    parts: list[str],
 ) -> Iterator[bytes]:
-    """The chunks of one choice; its tokens are added to ``totals`` however it ends."""
+    """The chunks of one choice; its tokens are added to ``totals`` and the text it sent to
+    ``parts``, however it ends."""
     result = generation.StreamResult(prompt_tokens=len(prompt_ids))
     try:
         first = chunks.first(index)
@@ -263,10 +290,12 @@ def _choice_events(
         if target.pii_filter:  # detection needs the whole text: deliver it in one piece
             text = _filtered(target, "".join(pieces))
             if text:
+                parts.append(text)
                 yield chunks.text(index, text)
         else:
             with closing(pieces):
                 for piece in pieces:
+                    parts.append(piece)
                     yield chunks.text(index, piece)
         yield chunks.last(index, result.finish_reason)
     finally:

@@ -132,6 +132,24 @@ class UsageDay(models.Model):
         ]
 
 
+class QueryContent(models.Model):
+    """The prompt and answer of one query to a deployment, kept only while
+    ``SOBERANA_SERVING_LOG_CONTENT`` is on. The text lives in an encrypted blob under a data
+    key of its own, a child of the model version's key: deleting the training data shreds the
+    logged queries too. Owners read it with a reason (``services.read_query_content``)."""
+
+    deployment = models.ForeignKey(
+        Deployment, on_delete=models.CASCADE, related_name="query_contents"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    caller = models.CharField(max_length=40, help_text="key:<id>, token:<id> or user:<id>")
+    endpoint = models.CharField(max_length=32)
+    data_key = models.ForeignKey("vault.DataKey", on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+
 class RateWindow(models.Model):
     """Requests of one caller in one minute, for the requests-per-minute limit."""
 

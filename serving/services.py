@@ -5,6 +5,7 @@ Views and the OpenAI-compatible API call these; none of them write models direct
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,6 +29,7 @@ from serving.models import (
 )
 from serving.naming import fine_tuned_model_name, valid_suffix
 from trainer.models import ModelVersion
+from vault import services as vault
 
 KEY_PREFIX = "sobk_"
 DEFAULT_KEY_SCOPES = ["inference"]
@@ -273,6 +275,55 @@ def record_query(
         _add_usage(caller, model_name, deployment, prompt_tokens, completion_tokens)
         if caller.key is not None:
             DeploymentKey.objects.filter(pk=caller.key.pk).update(last_used_at=timezone.now())
+
+
+CONTENT_BLOB = "query.json"
+
+
+def store_query_content(
+    caller: Caller, deployment: Deployment, endpoint: str, content: dict[str, Any]
+) -> None:
+    """Keep ``content`` (prompt and answer of one query) encrypted under a new data key, a
+    child of the model version's key. Only called while ``SERVING_LOG_CONTENT`` is on."""
+    from serving.models import QueryContent
+
+    key, _ = vault.create_data_key("query-content", parent=deployment.model_version.data_key)
+    vault.write_blob(key, CONTENT_BLOB, json.dumps(content, ensure_ascii=False).encode())
+    QueryContent.objects.create(
+        deployment=deployment, caller=caller.label, endpoint=endpoint, data_key=key
+    )
+
+
+def read_query_content(
+    actor: Actor, deployment: Deployment, *, reason: str, limit: int = 50
+) -> list[dict[str, Any]]:
+    """The newest ``limit`` logged queries of a deployment, decrypted: owners only, with a
+    reason that goes into the audit trail. Raises PermissionDenied or ValueError (reason)."""
+    from datasets_app.services import MIN_REASON_CHARS
+
+    require(actor, deployment.project_id, Action.READ_QUERY_CONTENT, obj=deployment)
+    reason = " ".join(reason.split())
+    if len(reason) < MIN_REASON_CHARS:
+        raise ValueError(f"Give a reason of at least {MIN_REASON_CHARS} characters.")
+    rows = deployment.query_contents.select_related("data_key")[:limit]
+    entries = [
+        {
+            "id": row.pk,
+            "created_at": row.created_at.isoformat(),
+            "caller": row.caller,
+            "endpoint": row.endpoint,
+            **json.loads(vault.read_blob(row.data_key, CONTENT_BLOB)),
+        }
+        for row in rows
+        if not row.data_key.is_destroyed
+    ]
+    record_event(
+        actor,
+        "inference.content_read",
+        obj=deployment,
+        details={"reason": reason[:500], "entries": len(entries)},
+    )
+    return entries
 
 
 def _add_usage(

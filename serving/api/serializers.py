@@ -112,3 +112,10 @@ class ModelExportSerializer(serializers.Serializer):
         help_text="safetensors (Hugging Face folder) or gguf (one F16 file for llama.cpp and "
         "Ollama; Llama-architecture models only).",
     )
+
+
+class QueryContentRequestSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        max_length=500, help_text="Why you need to read what callers asked (audited)."
+    )
+    limit = serializers.IntegerField(required=False, default=50, min_value=1, max_value=500)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -112,6 +113,24 @@ class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
             raise NotFound("No such key.")
         key = services.revoke_deployment_key(actor_from_request(request), key)
         return Response(s.DeploymentKeySerializer(key).data)
+
+    @extend_schema(request=s.QueryContentRequestSerializer, responses={200: dict})
+    @action(detail=True, methods=["post"], url_path="query-content")
+    def query_content(self, request: Request, pk: str | None = None) -> Response:
+        """The newest logged prompts and answers of the deployment (owners only, with a reason
+        that is audited); empty unless ``SOBERANA_SERVING_LOG_CONTENT`` was on."""
+        form = s.QueryContentRequestSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        try:
+            entries = services.read_query_content(
+                actor_from_request(request),
+                self.get_object(),
+                reason=form.validated_data["reason"],
+                limit=form.validated_data["limit"],
+            )
+        except ValueError as exc:
+            raise ValidationError({"reason": [str(exc)]}) from exc
+        return Response({"logging": settings.SERVING_LOG_CONTENT, "results": entries})
 
     @extend_schema(responses={200: dict})
     @action(detail=True, methods=["get"])

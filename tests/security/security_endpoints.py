@@ -282,6 +282,7 @@ def serving_bodies(world: Any, side: Any) -> dict[tuple[str, str], dict[str, Any
         ("api:deployment-list", "POST"): {"model_version": side.model_version.pk, "suffix": "new"},
         ("api:deployment-detail", "PATCH"): {"pii_filter": True},
         ("api:deployment-keys", "POST"): {"name": "ci", "rate_limit_rpm": 10},
+        ("api:deployment-query-content", "POST"): {"reason": "Incident review for the matrix"},
         ("api:model-export-list", "POST"): {
             "model_version": side.model_version.pk,
             "password": PASSWORD,

@@ -139,6 +139,7 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("api:deployment-keys", "POST"): project("engineer", "owner"),
     ("api:deployment-revoke-key", "POST"): project("engineer", "owner"),
     ("api:deployment-usage", "GET"): ALL_MEMBERS,
+    ("api:deployment-query-content", "POST"): project("owner"),
     ("api:model-export-list", "POST"): project("owner", non_member="bad_request"),
     # The OpenAI-compatible API (/v1/, OpenAI-shaped errors). Base models are open to every
     # signed-in caller; a deployed model (the path's model) exists only for its project.
@@ -305,6 +306,7 @@ def test_role_actions_match_the_documented_policy() -> None:
         Action.UPLOAD_DATA,
         Action.EXPORT_MODEL,
         Action.REIDENTIFY,
+        Action.READ_QUERY_CONTENT,
     }
     assert {role: set(actions) for role, actions in ROLE_ACTIONS.items()} == {
         Role.VIEWER: viewer,

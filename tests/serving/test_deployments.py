@@ -162,3 +162,65 @@ def test_deployment_of_a_shredded_dataset_no_longer_answers(
     with pytest.raises(openai.NotFoundError) as caught:
         client.chat.completions.create(model=deployment["model_name"], messages=ASK)
     assert caught.value.code == "model_not_found"
+
+
+def _read_content(api_client_for: Any, user: Any, deployment_id: int, **body: Any) -> Any:
+    return api_client_for(user).post(
+        f"/api/v1/deployments/{deployment_id}/query-content/",
+        {"reason": "Investigating a customer complaint", **body},
+        format="json",
+    )
+
+
+def test_query_content_is_kept_only_when_the_setting_is_on_and_encrypted(
+    cast: Any,
+    api_client_for: Any,
+    fine_tuned_version: Any,
+    openai_for: Any,
+    raw_token: Any,
+    settings: Any,
+) -> None:
+    from pathlib import Path
+
+    from tests.at_rest import files_containing
+
+    deployment = _deploy(api_client_for, cast.engineer, fine_tuned_version).json()
+    client = openai_for(raw_token(cast.viewer))
+    secret_question = [{"role": "user", "content": "Is parcel ZX-48213-QQ delayed?"}]
+    client.chat.completions.create(
+        model=deployment["model_name"], messages=secret_question, max_tokens=3
+    )
+    assert _read_content(api_client_for, cast.owner, deployment["id"]).json()["results"] == []
+
+    settings.SERVING_LOG_CONTENT = True
+    whole = client.chat.completions.create(
+        model=deployment["model_name"], messages=secret_question, max_tokens=3, temperature=0
+    )
+    streamed = client.chat.completions.create(
+        model=deployment["model_name"],
+        messages=secret_question,
+        max_tokens=3,
+        temperature=0,
+        stream=True,
+    )
+    list(streamed)
+    read = _read_content(api_client_for, cast.owner, deployment["id"], limit=10).json()
+    assert read["logging"] is True and len(read["results"]) == 2
+    for entry in read["results"]:
+        assert entry["messages"] == secret_question and entry["caller"].startswith("token:")
+        assert entry["answers"] == [whole.choices[0].message.content]
+    event = AuditEvent.objects.get(action="inference.content_read", details__entries=2)
+    assert event.details["reason"] == "Investigating a customer complaint"
+    assert files_containing(Path(settings.DATA_DIR), "ZX-48213-QQ") == []
+
+
+def test_only_owners_read_query_content_and_only_with_a_reason(
+    cast: Any, api_client_for: Any, fine_tuned_version: Any
+) -> None:
+    deployment = _deploy(api_client_for, cast.engineer, fine_tuned_version).json()
+    for role in ("engineer", "steward", "viewer"):
+        response = _read_content(api_client_for, getattr(cast, role), deployment["id"])
+        assert response.status_code == 403
+    short = _read_content(api_client_for, cast.owner, deployment["id"], reason="why")
+    assert short.status_code == 400 and "reason" in str(short.json())
+    assert not AuditEvent.objects.filter(action="inference.content_read").exists()
