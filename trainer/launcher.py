@@ -96,7 +96,11 @@ class EngineRun:
 
     @property
     def succeeded(self) -> bool:
-        return self.returncode == 0 and self.summary is not None and not self.stopped
+        """Rank 0 reported a finished run. A stop request that lands after its result line
+        (the ranks have put their default handlers back and die of the signal while tearing
+        down) does not undo the training that already finished."""
+        finished = self.summary is not None and not self.stopped
+        return finished and (self.returncode == 0 or self.stop_requested)
 
 
 def torchrun_command(job_file: Path, processes: int) -> list[str]:

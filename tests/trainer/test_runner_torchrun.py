@@ -172,11 +172,12 @@ def test_worker_shutdown_stops_every_rank_at_a_checkpoint_and_the_job_resumes_to
 def test_cancelling_a_multi_process_job_stops_it_and_keeps_its_checkpoint(
     make_job: Callable[..., TrainingJob], cast: Any, when_step_reached: Any
 ) -> None:
-    job = make_job(max_steps=40, checkpoint_every=2, eval_every=100, log_interval_s=0)
+    # Enough steps that the cancel (read at most once a second) lands before the end.
+    job = make_job(max_steps=400, checkpoint_every=2, eval_every=1000, log_interval_s=0)
     when_step_reached(job, 2, lambda: services.request_cancel(Actor(user=cast.engineer), job))
     job = _run(job)
     assert job.status == JobStatus.CANCELLED, job.error + job.error_detail[-3000:]
-    assert 2 <= job.progress["step"] < 40
+    assert 2 <= job.progress["step"] < 400
     assert list_checkpoints(job)
     last = job.events.last()
     assert last.kind == "cancelled" and "last checkpoint was kept" in last.message
@@ -271,3 +272,15 @@ def test_engine_progress_lines_are_parsed_and_other_output_ignored() -> None:
     assert launcher._parse_line(line + "\n") == {"type": "log", "step": 3, "loss": 1.5}
     assert launcher._parse_line("warning: something\n") is None
     assert launcher._parse_line("{not json\n") is None
+
+
+def test_a_stop_that_lands_after_the_result_line_does_not_undo_a_finished_run() -> None:
+    finished = {"type": "result", "step": 40, "stopped": False}
+    # The ranks printed their result, then died of the SIGTERM a late cancel sent them.
+    late = launcher.EngineRun(returncode=1, summary=finished, stop_requested=True)
+    assert late.succeeded and not late.stopped
+    # Without a stop request, a non-zero exit after the result line is still a failure.
+    assert not launcher.EngineRun(returncode=1, summary=finished).succeeded
+    # Asked to stop before any result: stopped, not failed and not finished.
+    early = launcher.EngineRun(returncode=1, stop_requested=True)
+    assert early.stopped and not early.succeeded
