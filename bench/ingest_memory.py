@@ -129,8 +129,9 @@ def cpu_seconds():
     return usage.ru_utime + usage.ru_stime
 
 
-def run_baseline(size):
-    stream = io.BufferedReader(GeneratedJsonl(size), buffer_size=1 << 16)
+def run_baseline(size, source=None):
+    """``json.loads`` of every line of the generated stream (``GeneratedJsonl`` by default)."""
+    stream = io.BufferedReader((source or GeneratedJsonl)(size), buffer_size=1 << 16)
     rss_start, cpu_start = peak_rss_mb(), cpu_seconds()
     start, records = time.perf_counter(), 0
     for line in stream:
@@ -220,18 +221,7 @@ def _person(fake):
 
 
 def run_pii_baseline(size):
-    stream = io.BufferedReader(GeneratedPiiJsonl(size), buffer_size=1 << 16)
-    rss_start, cpu_start = peak_rss_mb(), cpu_seconds()
-    start, records = time.perf_counter(), 0
-    for line in stream:
-        json.loads(line)
-        records += 1
-    return {
-        "records": records,
-        "seconds": time.perf_counter() - start,
-        "cpu_seconds": cpu_seconds() - cpu_start,
-        "rss_start_mb": rss_start,
-    }
+    return run_baseline(size, GeneratedPiiJsonl)
 
 
 def run_full(size):

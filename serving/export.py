@@ -152,15 +152,10 @@ def merged_files(version: ModelVersion, weights: str = "safetensors") -> dict[st
 
 def _load_merged(version: ModelVersion) -> tuple[Any, Any]:
     """The decrypted final model of ``version`` with its adapter merged, and its tokenizer."""
-    from trainer.engine import CheckpointStore, load_final_model
+    from trainer.checkpoints import open_version_store
+    from trainer.engine import load_final_model
 
-    key = version.data_key
-    store = CheckpointStore(
-        version.artifact_dir,
-        data_key=vault.unwrap_data_key(key),
-        key_id=key.artifact_id,
-        artifact_id=key.artifact_id,
-    )
+    store = open_version_store(version)
     model, tokenizer, _config = load_final_model(store, merge_adapter=True)
     return model, tokenizer
 

@@ -131,15 +131,10 @@ def _load_base(base: BaseModel) -> LoadedModel:
 
 
 def _load_version(name: str, version: ModelVersion) -> LoadedModel:
-    from trainer.engine import CheckpointStore, load_final_model
+    from trainer.checkpoints import open_version_store
+    from trainer.engine import load_final_model
 
-    key_row = version.data_key
-    store = CheckpointStore(
-        version.artifact_dir,
-        data_key=vault.unwrap_data_key(key_row),
-        key_id=key_row.artifact_id,
-        artifact_id=key_row.artifact_id,
-    )
+    store = open_version_store(version)
     device = serving_device()
     model, tokenizer, _config = load_final_model(store, device=device, merge_adapter=True)
     if tokenizer.pad_token_id is None:

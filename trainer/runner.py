@@ -29,7 +29,7 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from datasets_app.versioning import iter_version_records
-from trainer import evaluations, launcher, services
+from trainer import checkpoints, evaluations, launcher, services
 from trainer.models import EvaluationStatus, JobStatus, ModelVersion, TrainingJob
 from trainer.services import Lease, LeaseLost
 from vault import services as vault
@@ -161,20 +161,10 @@ def _no_training_records() -> services.JobRequestError:
     return services.JobRequestError("dataset", "the dataset version has no training records")
 
 
-def checkpoint_dir(job: TrainingJob) -> Path:
-    return vault.blob_dir(job.data_key) / "checkpoints"
-
-
 def open_checkpoint_store(job: TrainingJob, keep_last: int) -> Any:
     """The job's encrypted checkpoint store (the same layout the engine CLI opens)."""
-    from trainer.engine import CheckpointStore
-
-    return CheckpointStore(
-        checkpoint_dir(job),
-        data_key=vault.unwrap_data_key(job.data_key),
-        key_id=job.data_key.artifact_id,
-        artifact_id=job.data_key.artifact_id,
-        keep_last=keep_last,
+    return checkpoints.open_store(
+        checkpoints.checkpoint_dir(job), job.data_key, keep_last=keep_last
     )
 
 
@@ -377,7 +367,7 @@ def write_engine_inputs(job: TrainingJob, config: Any) -> Path:
         "config": config.to_dict(),
         "dataset_path": str(vault.blob_path(job.data_key, ENGINE_DATASET_BLOB)),
         "dataset_artifact_id": artifact,
-        "checkpoint_dir": str(checkpoint_dir(job)),
+        "checkpoint_dir": str(checkpoints.checkpoint_dir(job)),
         "key_id": artifact,
         "artifact_id": artifact,
         "evaluate": False,  # evaluation is a task of its own
