@@ -23,14 +23,6 @@ SCORES = {"base": {"perplexity": 9.0}, "tuned": {"perplexity": 3.0}, "test_recor
 
 
 @pytest.fixture
-def sent(monkeypatch: Any) -> list[int]:
-    """Model version ids of the evaluation messages sent (none reach a broker)."""
-    messages: list[int] = []
-    monkeypatch.setattr(evaluations, "enqueue_evaluation", messages.append)
-    return messages
-
-
-@pytest.fixture
 def trained(
     cast: Any, tiny_base_model: Any, approved_version: Any, monkeypatch: Any
 ) -> ModelVersion:
@@ -105,7 +97,7 @@ def test_a_failed_evaluation_gives_a_reason_and_leaves_the_training_succeeded(
 
 
 def test_an_evaluation_whose_worker_stopped_answering_fails_and_writes_nothing_later(
-    trained: ModelVersion, scored: list[int], sent: list[int]
+    trained: ModelVersion, scored: list[int], sent_evaluations: list[int]
 ) -> None:
     claim = evaluations.claim_evaluation(trained.pk)
     assert claim is not None and evaluations.claim_evaluation(trained.pk) is None
@@ -115,7 +107,7 @@ def test_an_evaluation_whose_worker_stopped_answering_fails_and_writes_nothing_l
     requeue_expired_jobs()
     job = _job(trained)
     assert job.evaluation_status == EvaluationStatus.FAILED
-    assert job.evaluation_error == evaluations.WORKER_LOST and sent == []
+    assert job.evaluation_error == evaluations.WORKER_LOST and sent_evaluations == []
     assert job.status == JobStatus.SUCCEEDED
     evaluations.run_claimed_evaluation(claim)  # the old worker comes back and finishes
     job = _job(trained)
@@ -123,16 +115,16 @@ def test_an_evaluation_whose_worker_stopped_answering_fails_and_writes_nothing_l
 
 
 def test_a_pending_evaluation_whose_message_was_lost_is_sent_again_once(
-    trained: ModelVersion, sent: list[int]
+    trained: ModelVersion, sent_evaluations: list[int]
 ) -> None:
     requeue_expired_jobs()
-    assert sent == []  # not lost yet
+    assert sent_evaluations == []  # not lost yet
     TrainingJob.objects.filter(pk=trained.job_id).update(
         evaluation_expires_at=timezone.now() - timedelta(seconds=1)
     )
     requeue_expired_jobs()
     requeue_expired_jobs()
-    assert sent == [trained.pk]
+    assert sent_evaluations == [trained.pk]
     assert _job(trained).evaluation_expires_at > timezone.now()
 
 

@@ -14,50 +14,13 @@ from trainer.models import JobStatus, ModelVersion, TrainingJob
 from trainer.tasks import evaluate_model_version
 
 
-@pytest.fixture
-def sent_evaluations(monkeypatch: Any) -> list[int]:
-    """Model version ids of the evaluation messages the runner sent (none reach a broker)."""
-    sent: list[int] = []
-    monkeypatch.setattr(evaluations, "enqueue_evaluation", sent.append)
-    return sent
-
-
-@pytest.fixture
-def make_job(
-    cast: Any,
-    tiny_base_model: Any,
-    approved_version: Any,
-    monkeypatch: Any,
-    tiny_hyperparameters: dict,
-    sent_evaluations: list[int],
-) -> Any:
-    monkeypatch.setattr(services, "enqueue_job", lambda _id: None)
-
-    def make(**overrides: Any) -> TrainingJob:
-        return services.create_job(
-            Actor(user=cast.engineer),
-            approved_version,
-            base_model=tiny_base_model,
-            method=overrides.pop("method", "lora"),
-            hyperparameters=tiny_hyperparameters | overrides,
-        )
-
-    return make
-
-
-def _run(job: TrainingJob) -> TrainingJob:
-    lease = services.claim_job(job.pk, "test")
-    assert lease is not None
-    runner.run_claimed_job(lease)
-    job.refresh_from_db()
-    return job
-
-
 @pytest.mark.django_db(transaction=True)
 def test_claimed_job_trains_stores_a_model_version_then_its_evaluation_task_scores_it(
-    make_job: Any, sent_evaluations: list[int]
+    make_job: Any,
+    sent_evaluations: list[int],
+    run_job: Any,
 ) -> None:
-    job = _run(make_job())
+    job = run_job(make_job())
     assert job.status == JobStatus.SUCCEEDED, job.error
     assert job.progress["step"] == 6 and job.progress["loss"] > 0
     assert job.evaluation_status == "pending" and job.evaluation == {}
@@ -96,13 +59,15 @@ def test_cancel_requested_before_the_first_step_stops_the_run_keeping_a_checkpoi
 
 @pytest.mark.django_db(transaction=True)
 def test_job_whose_dataset_was_shredded_fails_with_a_readable_reason(
-    make_job: Any, cast: Any
+    make_job: Any,
+    cast: Any,
+    run_job: Any,
 ) -> None:
     from vault.services import destroy_data_key
 
     job = make_job()
     destroy_data_key(Actor(user=cast.owner), job.dataset_version.dataset.raw_key, reason="test")
-    job = _run(job)
+    job = run_job(job)
     assert job.status == JobStatus.FAILED
     assert "deleted" in job.error and "Traceback" not in job.error
     assert "Traceback" in job.error_detail
@@ -160,6 +125,7 @@ def test_a_dataset_without_test_records_is_evaluated_on_validation(
     monkeypatch: Any,
     tiny_hyperparameters: dict,
     version_from_records: Any,
+    run_job: Any,
 ) -> None:
     monkeypatch.setattr(services, "enqueue_job", lambda _id: None)
     monkeypatch.setattr(evaluations, "enqueue_evaluation", lambda _id: None)
@@ -175,7 +141,7 @@ def test_a_dataset_without_test_records_is_evaluated_on_validation(
         method="lora",
         hyperparameters=tiny_hyperparameters,
     )
-    job = _run(job)
+    job = run_job(job)
     assert job.status == JobStatus.SUCCEEDED, job.error
     evaluate_model_version(ModelVersion.objects.get(job=job).pk)
     job.refresh_from_db()

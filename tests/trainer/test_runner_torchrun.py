@@ -21,7 +21,7 @@ import torch
 
 from audit.services import Actor
 from tests.e2e.procs import wait_for
-from trainer import evaluations, launcher, runner, services
+from trainer import launcher, runner, services
 from trainer.checkpoints import list_checkpoints
 from trainer.models import JobStatus, ModelVersion, TrainingJob
 
@@ -32,44 +32,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 def two_processes(settings: Any) -> None:
     """The worker offers two processes; on this CPU-only host torchrun runs two gloo ranks."""
     settings.TRAINING_PROCESSES = 2
-
-
-@pytest.fixture
-def sent_evaluations(monkeypatch: Any) -> list[int]:
-    sent: list[int] = []
-    monkeypatch.setattr(evaluations, "enqueue_evaluation", sent.append)
-    return sent
-
-
-@pytest.fixture
-def make_job(
-    cast: Any,
-    tiny_base_model: Any,
-    approved_version: Any,
-    monkeypatch: Any,
-    tiny_hyperparameters: dict,
-    sent_evaluations: list[int],
-) -> Callable[..., TrainingJob]:
-    monkeypatch.setattr(services, "enqueue_job", lambda _id: None)
-
-    def make(base_model: Any = None, **overrides: Any) -> TrainingJob:
-        return services.create_job(
-            Actor(user=cast.engineer),
-            approved_version,
-            base_model=base_model or tiny_base_model,
-            method="lora",
-            hyperparameters=tiny_hyperparameters | overrides,
-        )
-
-    return make
-
-
-def _run(job: TrainingJob) -> TrainingJob:
-    lease = services.claim_job(job.pk, "test")
-    assert lease is not None
-    runner.run_claimed_job(lease)
-    job.refresh_from_db()
-    return job
 
 
 @pytest.fixture
@@ -104,11 +66,13 @@ def _engine_files(job: TrainingJob) -> list[str]:
 
 
 def test_two_gloo_processes_train_a_job_to_a_model_version_whose_weights_load(
-    make_job: Callable[..., TrainingJob], sent_evaluations: list[int]
+    make_job: Callable[..., TrainingJob],
+    sent_evaluations: list[int],
+    run_job: Any,
 ) -> None:
     from trainer.engine import load_final_model
 
-    job = _run(make_job())
+    job = run_job(make_job())
     assert job.status == JobStatus.SUCCEEDED, job.error + job.error_detail[-3000:]
     assert job.progress["step"] == 6 and job.progress["processes"] == 2
     assert job.progress["loss"] > 0 and job.evaluation_status == "pending"
@@ -150,19 +114,22 @@ def test_the_engine_gets_the_dataset_encrypted_under_the_job_key_only(
 
 
 def test_worker_shutdown_stops_every_rank_at_a_checkpoint_and_the_job_resumes_to_the_end(
-    make_job: Callable[..., TrainingJob], when_step_reached: Any, monkeypatch: Any
+    make_job: Callable[..., TrainingJob],
+    when_step_reached: Any,
+    monkeypatch: Any,
+    run_job: Any,
 ) -> None:
     monkeypatch.setattr(signal, "raise_signal", lambda _signum: None)  # keep pytest alive
     job = make_job(max_steps=40, checkpoint_every=2, eval_every=100, log_interval_s=0)
     when_step_reached(job, 2, lambda: os.kill(os.getpid(), signal.SIGTERM))
-    job = _run(job)
+    job = run_job(job)
     assert job.status == JobStatus.QUEUED and job.lease_owner == ""
     released = job.events.last()
     assert released.kind == "released", released.message
     stopped_at = max(c["step"] for c in list_checkpoints(job))
     assert 2 <= stopped_at < 40 and f"resume from step {stopped_at}" in released.message
 
-    job = _run(job)
+    job = run_job(job)
     assert job.status == JobStatus.SUCCEEDED, job.error + job.error_detail[-3000:]
     assert job.attempts == 2 and job.progress["step"] == 40
     resumed = job.events.get(kind="resumed")
@@ -170,12 +137,15 @@ def test_worker_shutdown_stops_every_rank_at_a_checkpoint_and_the_job_resumes_to
 
 
 def test_cancelling_a_multi_process_job_stops_it_and_keeps_its_checkpoint(
-    make_job: Callable[..., TrainingJob], cast: Any, when_step_reached: Any
+    make_job: Callable[..., TrainingJob],
+    cast: Any,
+    when_step_reached: Any,
+    run_job: Any,
 ) -> None:
     # Enough steps that the cancel (read at most once a second) lands before the end.
     job = make_job(max_steps=400, checkpoint_every=2, eval_every=1000, log_interval_s=0)
     when_step_reached(job, 2, lambda: services.request_cancel(Actor(user=cast.engineer), job))
-    job = _run(job)
+    job = run_job(job)
     assert job.status == JobStatus.CANCELLED, job.error + job.error_detail[-3000:]
     assert 2 <= job.progress["step"] < 400
     assert list_checkpoints(job)
@@ -199,6 +169,7 @@ def test_a_failing_engine_fails_the_job_with_its_last_error_line(
     tmp_path: Path,
     damage: str,
     reason: str,
+    run_job: Any,
 ) -> None:
     from trainer.base_models import register_base_model
 
@@ -210,7 +181,7 @@ def test_a_failing_engine_fails_the_job_with_its_last_error_line(
             weights.unlink()
         else:
             weights.write_bytes(b"not safetensors at all")
-    job = _run(job)
+    job = run_job(job)
     assert job.status == JobStatus.FAILED
     assert job.error.startswith(reason), job.error
     assert "Error" in job.error or "weights" in job.error
@@ -221,7 +192,9 @@ def test_a_failing_engine_fails_the_job_with_its_last_error_line(
 
 
 def test_a_worker_that_loses_its_lease_kills_its_engine_processes_and_writes_nothing(
-    make_job: Callable[..., TrainingJob], when_step_reached: Any
+    make_job: Callable[..., TrainingJob],
+    when_step_reached: Any,
+    run_job: Any,
 ) -> None:
     job = make_job(max_steps=40, checkpoint_every=2, eval_every=100, log_interval_s=0)
 
@@ -229,7 +202,7 @@ def test_a_worker_that_loses_its_lease_kills_its_engine_processes_and_writes_not
         TrainingJob.objects.filter(pk=job.pk).update(lease_owner="other-worker:1")
 
     when_step_reached(job, 2, steal_lease)
-    job = _run(job)
+    job = run_job(job)
     assert job.status == JobStatus.RUNNING and job.lease_owner == "other-worker:1"
     assert not job.events.filter(kind__in=["failed", "cancelled", "released"]).exists()
     assert psutil.Process().children(recursive=True) == []  # torchrun and its ranks are gone
