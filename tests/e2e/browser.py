@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from typing import Any
 
 import pytest
 
@@ -21,3 +22,14 @@ requires_chromium = pytest.mark.skipif(
     CHROMIUM is None,
     reason="Debian's chromium is not installed (.ci/run installs it: apt-get install chromium)",
 )
+
+PASSWORD = "pw-Long-123!"  # the cast's password (conftest.py)
+
+
+def sign_in(page: Any, base_url: str, username: str) -> None:
+    """Sign ``username`` of the cast in through the login form and wait for the home page."""
+    page.goto(f"{base_url}/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("#sign-in")
+    page.wait_for_url(f"{base_url}/")

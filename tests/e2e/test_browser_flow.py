@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 
-from tests.e2e.browser import requires_chromium
+from tests.e2e.browser import requires_chromium, sign_in
 from tests.e2e.procs import celery_process
 
 pytestmark = [
@@ -38,11 +38,7 @@ def test_sign_in_upload_approve_train_and_watch_it_succeed(
         + "\n"
     )
     page = browser_page
-    page.goto(f"{live_server.url}/login/")
-    page.fill("input[name=username]", "steward")
-    page.fill("input[name=password]", "pw-Long-123!")
-    page.click("#sign-in")
-    page.wait_for_url(f"{live_server.url}/")
+    sign_in(page, live_server.url, "steward")
     with celery_process("worker", "browser-worker"):
         page.click("text=Upload data")
         page.set_input_files("input[name=file]", str(data))

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.browser import requires_chromium
+from tests.e2e.browser import requires_chromium, sign_in
 
 pytestmark = [
     pytest.mark.browser,
@@ -49,11 +49,7 @@ def test_member_chats_in_the_playground_and_the_answer_streams_in(
     from audit.models import AuditEvent
 
     page = browser_page
-    page.goto(f"{live_server.url}/login/")
-    page.fill("input[name=username]", "viewer")
-    page.fill("input[name=password]", "pw-Long-123!")
-    page.click("#sign-in")
-    page.wait_for_url(f"{live_server.url}/")
+    sign_in(page, live_server.url, "viewer")
     page.goto(f"{live_server.url}/playground/")
     page.wait_for_selector("#pg-model option[value=tiny]", state="attached")
     page.fill("#pg-max-tokens", "8")

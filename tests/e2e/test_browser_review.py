@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.browser import requires_chromium
+from tests.e2e.browser import requires_chromium, sign_in
 
 pytestmark = [
     pytest.mark.browser,
@@ -56,11 +56,7 @@ def test_steward_accepts_a_finding_with_the_keyboard_and_it_persists(
     dataset = _dataset_with_one_finding(cast)
     finding = dataset.findings.get()
     page = browser_page
-    page.goto(f"{live_server.url}/login/")
-    page.fill("input[name=username]", "steward")
-    page.fill("input[name=password]", "pw-Long-123!")
-    page.click("#sign-in")
-    page.wait_for_url(f"{live_server.url}/")
+    sign_in(page, live_server.url, "steward")
     page.goto(f"{live_server.url}/datasets/{dataset.pk}/review/")
     page.wait_for_selector(f'mark.pii[data-finding="{finding.pk}"]')
     # The markup inside the record is text on the page, not an element.
