@@ -159,6 +159,67 @@ def approved_version(cast: Cast) -> Any:
     return make_approved_version(cast.project, fixture_records(), uploader=cast.steward)
 
 
+def make_review_dataset(
+    project: Any,
+    records: list[dict[str, Any]],
+    findings: list[tuple[int, int, int, str, float]],
+    *,
+    uploader: Any = None,
+    name: str = "tickets",
+    raw_too: bool = False,
+) -> Any:
+    """A dataset in ``needs_review`` holding ``records`` in its encrypted records blob (and as
+    its raw upload when ``raw_too``), with ``findings`` given as ``(record_index, start, end,
+    entity_type, score)`` pending on the ``text`` field; skips ingestion (fast)."""
+    import json
+
+    from datasets_app.ingestion import RECORDS_BLOB
+    from datasets_app.models import Dataset, DatasetStatus, Finding
+    from vault.services import create_data_key, write_blob
+
+    lines = b"".join(json.dumps(r).encode() + b"\n" for r in records)
+    raw_key, _ = create_data_key("upload")
+    if raw_too:
+        write_blob(raw_key, "raw", lines)
+    data_key, _ = create_data_key("dataset-records", parent=raw_key)
+    write_blob(data_key, RECORDS_BLOB, lines)
+    dataset = Dataset.objects.create(
+        project=project,
+        name=name,
+        status=DatasetStatus.NEEDS_REVIEW,
+        uploaded_by=uploader,
+        source_name=f"{name.replace(' ', '-')}.jsonl",
+        raw_key=raw_key,
+        data_key=data_key,
+        raw_sha256="0" * 64,
+        record_count=len(records),
+    )
+    for record_index, start, end, entity_type, score in findings:
+        Finding.objects.create(
+            dataset=dataset,
+            record_index=record_index,
+            start=start,
+            end=end,
+            entity_type=entity_type,
+            score=score,
+            recognizer="test",
+        )
+    return dataset
+
+
+@pytest.fixture
+def review_dataset_from(cast: Cast) -> Any:
+    """``make(records, findings, **options)`` -> ``make_review_dataset`` in the cast's project,
+    uploaded by the steward."""
+
+    def make(records: list[dict[str, Any]], findings: list[Any], **options: Any) -> Any:
+        return make_review_dataset(
+            cast.project, records, findings, uploader=cast.steward, **options
+        )
+
+    return make
+
+
 @pytest.fixture
 def version_from_records(cast: Cast) -> Any:
     """``make(records)`` -> an approved version of the cast's project holding ``records``;

@@ -7,7 +7,6 @@ are skipped (nothing is committed, so no task message is ever sent).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,39 +42,12 @@ class ApiWorld:
 
 
 @pytest.fixture
-def review_dataset(cast: Any) -> Any:
+def review_dataset(review_dataset_from: Any) -> Any:
     """A dataset of the cast's project in ``needs_review`` (uploaded by the steward), its
     records stored encrypted, with one pending finding and no version yet."""
-    from datasets_app.ingestion import RECORDS_BLOB
-    from datasets_app.models import Dataset, DatasetStatus, Finding
-    from vault.services import create_data_key, write_blob
-
-    lines = b"".join(json.dumps(r).encode() + b"\n" for r in RECORDS)
-    raw_key, _ = create_data_key("upload")
-    write_blob(raw_key, "raw", lines)
-    data_key, _ = create_data_key("dataset-records", parent=raw_key)
-    write_blob(data_key, RECORDS_BLOB, lines)
-    dataset = Dataset.objects.create(
-        project=cast.project,
-        name="tickets to review",
-        status=DatasetStatus.NEEDS_REVIEW,
-        uploaded_by=cast.steward,
-        source_name="tickets.jsonl",
-        raw_key=raw_key,
-        data_key=data_key,
-        raw_sha256="0" * 64,
-        record_count=len(RECORDS),
+    return review_dataset_from(
+        RECORDS, [(0, 0, 11, "PERSON", 0.9)], name="tickets to review", raw_too=True
     )
-    Finding.objects.create(
-        dataset=dataset,
-        record_index=0,
-        start=0,
-        end=11,
-        entity_type="PERSON",
-        score=0.9,
-        recognizer="test",
-    )
-    return dataset
 
 
 def _training(version: Any, base_model: Any, creator: Any) -> dict[str, Any]:

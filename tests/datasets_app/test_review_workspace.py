@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,45 +113,11 @@ RECORDS = [
 
 
 @pytest.fixture
-def review_dataset(cast: Any) -> Any:
+def review_dataset(review_dataset_from: Any) -> Any:
     """A dataset needing review, written through the vault, with two detector findings."""
-    from datasets_app.ingestion import RECORDS_BLOB
-    from datasets_app.models import Dataset, Finding
-    from vault.services import create_data_key, write_blob
-
-    raw_key, _ = create_data_key("upload")
-    data_key, _ = create_data_key("dataset-records", parent=raw_key)
-    write_blob(data_key, RECORDS_BLOB, b"".join(json.dumps(r).encode() + b"\n" for r in RECORDS))
-    dataset = Dataset.objects.create(
-        project=cast.project,
-        name="tickets",
-        status="needs_review",
-        uploaded_by=cast.steward,
-        source_name="t.jsonl",
-        raw_key=raw_key,
-        data_key=data_key,
-        raw_sha256="0" * 64,
-        record_count=len(RECORDS),
+    return review_dataset_from(
+        RECORDS, [(0, 5, 15, "PERSON", 0.85), (2, 5, 21, "EMAIL_ADDRESS", 1.0)]
     )
-    Finding.objects.create(
-        dataset=dataset,
-        record_index=0,
-        start=5,
-        end=15,
-        entity_type="PERSON",
-        score=0.85,
-        recognizer="test",
-    )
-    Finding.objects.create(
-        dataset=dataset,
-        record_index=2,
-        start=5,
-        end=21,
-        entity_type="EMAIL_ADDRESS",
-        score=1.0,
-        recognizer="test",
-    )
-    return dataset
 
 
 def test_steward_sees_escaped_highlighted_records_and_the_read_is_audited(

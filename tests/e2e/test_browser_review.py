@@ -3,7 +3,6 @@ walks to a finding with the keyboard and accepts it; the decision reaches the da
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -19,41 +18,10 @@ pytestmark = [
 TEXT = 'Call Mark Scott <img src=x onerror="document.title=1"> about the refund.'
 
 
-def _dataset_with_one_finding(cast: Any) -> Any:
-    from datasets_app.ingestion import RECORDS_BLOB
-    from datasets_app.models import Dataset, Finding
-    from vault.services import create_data_key, write_blob
-
-    raw_key, _ = create_data_key("upload")
-    data_key, _ = create_data_key("dataset-records", parent=raw_key)
-    write_blob(data_key, RECORDS_BLOB, json.dumps({"kind": "text", "text": TEXT}).encode() + b"\n")
-    dataset = Dataset.objects.create(
-        project=cast.project,
-        name="tickets",
-        status="needs_review",
-        uploaded_by=cast.steward,
-        source_name="t.jsonl",
-        raw_key=raw_key,
-        data_key=data_key,
-        raw_sha256="0" * 64,
-        record_count=1,
-    )
-    Finding.objects.create(
-        dataset=dataset,
-        record_index=0,
-        start=5,
-        end=15,
-        entity_type="PERSON",
-        score=0.85,
-        recognizer="test",
-    )
-    return dataset
-
-
 def test_steward_accepts_a_finding_with_the_keyboard_and_it_persists(
-    cast: Any, live_server: Any, browser_page: Any
+    cast: Any, live_server: Any, browser_page: Any, review_dataset_from: Any
 ) -> None:
-    dataset = _dataset_with_one_finding(cast)
+    dataset = review_dataset_from([{"kind": "text", "text": TEXT}], [(0, 5, 15, "PERSON", 0.85)])
     finding = dataset.findings.get()
     page = browser_page
     sign_in(page, live_server.url, "steward")
