@@ -231,27 +231,15 @@ def _events(
     when the stream ends, also when the client leaves early."""
     chunks = _Stream(request, target.name)
     totals = generation.StreamResult()
-    answers: list[str] = []
+    sent: list[list[str]] = []  # the pieces each choice sent, in choice order
     try:
         for ids, max_new in prompts:
             totals.prompt_tokens += len(ids)
             for _ in range(request.n):
-                parts: list[str] = []
-                answers.append("")
-                try:
-                    yield from _choice_events(
-                        chunks,
-                        len(answers) - 1,
-                        target,
-                        loaded,
-                        ids,
-                        request,
-                        max_new,
-                        totals,
-                        parts,
-                    )
-                finally:
-                    answers[-1] = "".join(parts)
+                sent.append([])
+                yield from _choice_events(
+                    chunks, len(sent) - 1, target, loaded, ids, request, max_new, totals, sent[-1]
+                )
         if request.include_usage:
             yield chunks.usage(totals.prompt_tokens, totals.completion_tokens)
     except Exception:  # headers are sent: the error travels as an event, as OpenAI does it
@@ -262,6 +250,7 @@ def _events(
             ).body()
         )
     finally:
+        answers = ["".join(pieces) for pieces in sent]
         _record(caller, target, request, totals.prompt_tokens, totals.completion_tokens, answers)
     yield shapes.sse("[DONE]")
 
