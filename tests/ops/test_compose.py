@@ -40,6 +40,16 @@ def test_gpu_worker_takes_the_training_queue_alone_with_a_gpu_reservation(compos
     assert devices[0]["driver"] == "nvidia"
 
 
+def test_gpu_worker_image_carries_bitsandbytes_for_qlora(compose: dict) -> None:
+    gpu = compose["services"]["gpu-worker"]
+    assert gpu["build"]["args"]["GPU_EXTRAS"] == "1"
+    assert gpu["image"] != compose["services"]["worker"]["image"]  # CPU images stay lean
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert (
+        'if [ "$GPU_EXTRAS" = "1" ]; then pip install --no-cache-dir bitsandbytes==' in dockerfile
+    )
+
+
 def test_no_default_secrets_in_compose(compose: dict) -> None:
     text = (ROOT / "docker-compose.yml").read_text().lower()
     assert "requirepass" in text  # Redis requires a password
