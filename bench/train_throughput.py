@@ -54,6 +54,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--precision", default=None, help="engine precision (default: as baseline)")
     parser.add_argument("--rows", type=int, default=None, help="engine packed rows per step")
     parser.add_argument(
+        "--compile",
+        default="auto",
+        help="engine compile mode(s), comma-separated (auto,on,off); the first gives the figures",
+    )
+    parser.add_argument(
+        "--warmup", type=int, default=5, help="untimed steps per side (compilation happens here)"
+    )
+    parser.add_argument(
         "--threads", type=int, default=None, help="CPU threads for both sides (default 1 on cpu)"
     )
     parser.add_argument("--side", choices=["engine", "baseline"], help=argparse.SUPPRESS)
@@ -148,8 +156,19 @@ def run_engine(args: argparse.Namespace) -> dict:
     from trainer.engine.config import TrainConfig
     from trainer.engine.data import IGNORE_INDEX, TokenizedRecord
     from trainer.engine.distributed import DistContext
-    from trainer.engine.methods import PreparedModel, _storage_dtype, apply_method
-    from trainer.engine.modeling import VARLEN_ATTENTION, set_attention, varlen_kernel_available
+    from trainer.engine.methods import (
+        PreparedModel,
+        _storage_dtype,
+        apply_method,
+        decoder_layers,
+        resolve_compile,
+    )
+    from trainer.engine.modeling import (
+        VARLEN_ATTENTION,
+        compile_layers,
+        set_attention,
+        varlen_kernel_available,
+    )
     from trainer.engine.steps import build_run, flush_losses, train_step
 
     work = workload(args)
@@ -159,7 +178,7 @@ def run_engine(args: argparse.Namespace) -> dict:
     cfg = TrainConfig(
         method=args.method,
         base_model_dir="(in memory)",
-        max_steps=work["steps"] + 5,
+        max_steps=work["steps"] + args.warmup,
         batch_size=rows,
         seq_len=work["max_len"],
         learning_rate=2e-4 if args.method == "lora" else 2e-5,
@@ -172,6 +191,7 @@ def run_engine(args: argparse.Namespace) -> dict:
         max_grad_norm=1.0,
         warmup_steps=0,
         lr_schedule="constant",
+        compile=args.compile,
     )
     device = torch.device(args.device)
     torch.manual_seed(0)
@@ -182,9 +202,12 @@ def run_engine(args: argparse.Namespace) -> dict:
         model = model.to(torch.bfloat16)
     varlen = varlen_kernel_available(device)
     set_attention(model, VARLEN_ATTENTION if varlen else "sdpa")
+    compiled = resolve_compile(cfg, device)
+    if compiled:
+        compile_layers(decoder_layers(model))
     prepared = PreparedModel(model, None, precision, varlen)
     run = build_run(cfg, DistContext(), device, prepared, records, [], pad_id=0)
-    for _ in range(5):
+    for _ in range(args.warmup):
         train_step(run)
     flush_losses(run)
     sync(args.device)
@@ -204,6 +227,7 @@ def run_engine(args: argparse.Namespace) -> dict:
         "tokens_per_step": tokens[-1] / work["steps"],
         "precision": precision,
         "varlen_attention": varlen,
+        "compiled": compiled,
         "final_loss": losses[-1],
     }
 
@@ -234,7 +258,8 @@ def run_baseline(args: argparse.Namespace) -> dict:
         marks: list[float] = []
 
         def on_step_end(self, targs, state, control, **kw):
-            if state.global_step >= 5 and (state.global_step - 5) % block_size(work) == 0:
+            warm = args.warmup
+            if state.global_step >= warm and (state.global_step - warm) % block_size(work) == 0:
                 sync(args.device)
                 self.marks.append(time.perf_counter())
 
@@ -251,7 +276,7 @@ def run_baseline(args: argparse.Namespace) -> dict:
     targs = TrainingArguments(
         output_dir="/tmp/soberana_bench_baseline",
         per_device_train_batch_size=args.batch,
-        max_steps=work["steps"] + 5,
+        max_steps=work["steps"] + args.warmup,
         learning_rate=2e-4 if args.method == "lora" else 2e-5,
         bf16=cuda,
         logging_steps=1000,
@@ -266,7 +291,7 @@ def run_baseline(args: argparse.Namespace) -> dict:
     Trainer(
         model=model, args=targs, train_dataset=data, data_collator=collate, callbacks=[meter]
     ).train()
-    timed = real_tokens[5 : work["steps"] + 5]
+    timed = real_tokens[args.warmup : work["steps"] + args.warmup]
     cumulative = [0]
     for count in timed:
         cumulative.append(cumulative[-1] + count)
@@ -310,39 +335,54 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(result))
         return
     baseline = run_side("baseline", argv)
-    engine = run_side("engine", argv)
-    ratio = engine["tokens_per_s"] / baseline["tokens_per_s"]
-    best_ratio = engine["best_block_tokens_per_s"] / baseline["best_block_tokens_per_s"]
+    modes = args.compile.split(",")
+    engines = [run_side("engine", [*argv, "--compile", mode]) for mode in modes]
     print(f"model {args.model}, method {args.method}, device {args.device}, quick {args.quick}")
     print(
         f"baseline (HF Trainer + PEFT, padded): {baseline['tokens_per_s']:.0f} tokens/s, "
         f"peak {baseline['peak_mem'] / 2**20:.0f} MiB, "
         f"{baseline['tokens_per_step']:.0f} tokens/step"
     )
-    print(
-        f"engine (packed, {engine['precision']}, varlen={engine['varlen_attention']}): "
-        f"{engine['tokens_per_s']:.0f} tokens/s, peak {engine['peak_mem'] / 2**20:.0f} MiB, "
-        f"{engine['tokens_per_step']:.0f} tokens/step"
-    )
-    print(
-        f"ratio engine/baseline: {ratio:.2f}x (fastest of 4 timed blocks each: {best_ratio:.2f}x)"
-    )
+    variants = []
+    for mode, engine in zip(modes, engines, strict=True):
+        ratio = engine["tokens_per_s"] / baseline["tokens_per_s"]
+        best_ratio = engine["best_block_tokens_per_s"] / baseline["best_block_tokens_per_s"]
+        print(
+            f"engine (packed, {engine['precision']}, varlen={engine['varlen_attention']}, "
+            f"compile={mode} -> {engine['compiled']}): {engine['tokens_per_s']:.0f} tokens/s, "
+            f"peak {engine['peak_mem'] / 2**20:.0f} MiB, "
+            f"{engine['tokens_per_step']:.0f} tokens/step; ratio {ratio:.2f}x "
+            f"(fastest of 4 timed blocks each: {best_ratio:.2f}x)"
+        )
+        variants.append(
+            {
+                "compile": mode,
+                "compiled": engine["compiled"],
+                "engine_tokens_per_s": round(engine["tokens_per_s"], 1),
+                "ratio": round(ratio, 3),
+                "engine_peak_mem": engine["peak_mem"],
+                "ratio_best_block": round(best_ratio, 3),
+            }
+        )
+    engine, first = engines[0], variants[0]
     figures = {
         "model": args.model,
         "method": args.method,
         "device": args.device,
         "quick": args.quick,
-        "engine_tokens_per_s": round(engine["tokens_per_s"], 1),
+        "engine_tokens_per_s": first["engine_tokens_per_s"],
         "baseline_tokens_per_s": round(baseline["tokens_per_s"], 1),
-        "ratio": round(ratio, 3),
+        "ratio": first["ratio"],
         "engine_peak_mem": engine["peak_mem"],
         "baseline_peak_mem": baseline["peak_mem"],
         "engine_tokens_per_step": round(engine["tokens_per_step"], 1),
         "baseline_tokens_per_step": round(baseline["tokens_per_step"], 1),
         "engine_precision": engine["precision"],
+        "engine_compiled": engine["compiled"],
         "engine_best_block_tokens_per_s": round(engine["best_block_tokens_per_s"], 1),
         "baseline_best_block_tokens_per_s": round(baseline["best_block_tokens_per_s"], 1),
-        "ratio_best_block": round(best_ratio, 3),
+        "ratio_best_block": first["ratio_best_block"],
+        "variants": variants,
     }
     print(json.dumps(figures))
 

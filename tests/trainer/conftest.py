@@ -1,20 +1,25 @@
-"""Fixtures of the runner and evaluation tests: jobs on the tiny model, run as a worker would."""
+"""Fixtures of the runner and evaluation tests: jobs on the tiny model, run as a worker would.
+
+Django is imported inside the fixtures, not here: this file is also collected for the engine
+tests in engine/, which run on GPU machines that have torch but no Django (bench/gpu_check.sh).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from audit.services import Actor
-from trainer import evaluations, runner, services
-from trainer.models import TrainingJob
+if TYPE_CHECKING:
+    from trainer.models import TrainingJob
 
 
 @pytest.fixture
 def sent_evaluations(monkeypatch: Any) -> list[int]:
     """Model version ids of the evaluation messages the runner sent (none reach a broker)."""
+    from trainer import evaluations
+
     sent: list[int] = []
     monkeypatch.setattr(evaluations, "enqueue_evaluation", sent.append)
     return sent
@@ -31,6 +36,9 @@ def make_job(
 ) -> Callable[..., TrainingJob]:
     """``make(base_model=None, method="lora", **hyperparameters)``: a queued job on the
     approved fixture version (no message is sent)."""
+    from audit.services import Actor
+    from trainer import services
+
     monkeypatch.setattr(services, "enqueue_job", lambda _id: None)
 
     def make(base_model: Any = None, method: str = "lora", **overrides: Any) -> TrainingJob:
@@ -48,6 +56,7 @@ def make_job(
 @pytest.fixture
 def run_job() -> Callable[[TrainingJob], TrainingJob]:
     """``run(job)``: claim the job as worker "test", run it to the end, return the row."""
+    from trainer import runner, services
 
     def run(job: TrainingJob) -> TrainingJob:
         lease = services.claim_job(job.pk, "test")

@@ -19,6 +19,10 @@ LR_SCHEDULES = ("cosine", "linear", "constant")
 SCRATCH_PRESETS = ("tiny", "10m", "50m", "125m", "350m", "1b")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16-mixed", "bf16")
+PARALLELISMS = ("auto", "ddp", "fsdp")
+# Methods whose weights FSDP may shard; adapters are small enough for DDP to replicate.
+FSDP_METHODS = ("full", "freeze", "from_scratch")
+COMPILE_MODES = ("auto", "on", "off")
 QLORA_UNAVAILABLE = "QLoRA needs an NVIDIA GPU with bitsandbytes; use method 'lora' on this machine"
 
 
@@ -118,12 +122,28 @@ class TrainConfig:
         default=False,
         metadata=_help("Recompute activations in backward: less memory, ~30% slower."),
     )
+    compile: str = field(
+        default="auto",
+        metadata=_help(
+            f"{COMPILE_MODES}: compile each decoder layer with torch.compile (fused kernels, "
+            "fewer launches; the first steps are slower while it compiles). auto = on CUDA."
+        ),
+    )
     device: str = field(default="auto", metadata=_help(f"Where to train: {DEVICES}."))
     max_processes: int = field(
         default=0,
         metadata=_help(
             "Most training processes (one per GPU, under torchrun) the job may use; 0 = as "
             "many as the worker offers. The engine itself follows torchrun's WORLD_SIZE."
+        ),
+    )
+    parallelism: str = field(
+        default="auto",
+        metadata=_help(
+            f"How several processes share the work, {PARALLELISMS}: ddp = every GPU holds the "
+            "whole model; fsdp = weights, gradients and optimizer state are sharded across the "
+            "GPUs (full / freeze / from_scratch only). auto = fsdp for those methods when more "
+            "than one process trains, ddp for adapters."
         ),
     )
     precision: str = field(
@@ -208,7 +228,15 @@ _FLOAT_FIELDS = (
     "lora_dropout",
     "log_interval_s",
 )
-_STR_FIELDS = ("method", "lr_schedule", "scratch_preset", "device", "precision")
+_STR_FIELDS = (
+    "method",
+    "lr_schedule",
+    "scratch_preset",
+    "device",
+    "precision",
+    "parallelism",
+    "compile",
+)
 
 
 def _check_types(cfg: TrainConfig) -> None:
@@ -261,6 +289,8 @@ def _check_choices(cfg: TrainConfig) -> None:
         "scratch_preset": SCRATCH_PRESETS,
         "device": DEVICES,
         "precision": PRECISIONS,
+        "parallelism": PARALLELISMS,
+        "compile": COMPILE_MODES,
     }
     for name, allowed in choices.items():
         if getattr(cfg, name) not in allowed:
@@ -316,6 +346,27 @@ def _check_method_requirements(cfg: TrainConfig) -> None:
         raise ConfigError("method", QLORA_UNAVAILABLE)
     if cfg.method == "freeze" and cfg.freeze_layers == 0:
         raise ConfigError("freeze_layers", "must be at least 1 for method 'freeze'")
+    if cfg.parallelism == "fsdp" and cfg.method not in FSDP_METHODS:
+        raise ConfigError(
+            "parallelism",
+            f"fsdp shards {', '.join(FSDP_METHODS)} only; method '{cfg.method}' trains a small "
+            "adapter with ddp: choose auto or ddp",
+        )
+
+
+def resolve_parallelism(cfg: TrainConfig, world_size: int) -> str:
+    """How a run of `world_size` processes trains: 'fsdp', 'ddp' or 'single' (no wrapper).
+
+    An explicit 'fsdp' holds even for one process (so one GPU exercises the FSDP code path);
+    otherwise one process needs neither, and 'auto' shards the methods of FSDP_METHODS.
+    """
+    if cfg.parallelism == "fsdp":
+        return "fsdp"
+    if world_size <= 1:
+        return "single"
+    if cfg.parallelism == "auto" and cfg.method in FSDP_METHODS:
+        return "fsdp"
+    return "ddp"
 
 
 def qlora_available(device: str) -> bool:

@@ -39,10 +39,28 @@ class DistContext:
         )
 
 
-def init_process_group(ctx: DistContext, device: torch.device) -> None:
-    """Join the torchrun process group once (no-op for a single process)."""
-    if ctx.enabled and not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+# What torchrun (or a manual launch) sets for init_process_group's default env:// rendezvous.
+_RENDEZVOUS_ENV = ("MASTER_ADDR", "MASTER_PORT", "RANK", "WORLD_SIZE")
+
+
+def init_process_group(
+    ctx: DistContext, device: torch.device, *, single_rank: bool = False
+) -> bool:
+    """Join the torchrun process group once; True when this call created it (the caller may
+    then destroy it), False when there was one already or none is needed.
+
+    A single process needs no group unless `single_rank` (FSDP needs one even for one rank):
+    under `torchrun --nproc-per-node 1` it joins torchrun's rendezvous, otherwise it makes a
+    private in-memory one-rank group (no port is opened). nccl on CUDA, gloo on the CPU.
+    """
+    if dist.is_initialized() or not (ctx.enabled or single_rank):
+        return False
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    if ctx.enabled or all(name in os.environ for name in _RENDEZVOUS_ENV):
+        dist.init_process_group(backend=backend)
+    else:
+        dist.init_process_group(backend=backend, store=dist.HashStore(), rank=0, world_size=1)
+    return True
 
 
 def sum_across_ranks(value: float, ctx: DistContext, device: torch.device) -> float:

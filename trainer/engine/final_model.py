@@ -52,8 +52,11 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def _weights(model: nn.Module, method: str) -> tuple[str, dict[str, torch.Tensor], dict[str, Any]]:
-    """(kind, tensors, JSON config) of what must be saved for `method`."""
+def _weights(
+    model: nn.Module, method: str, full_weights: dict[str, torch.Tensor] | None = None
+) -> tuple[str, dict[str, torch.Tensor], dict[str, Any]]:
+    """(kind, tensors, JSON config) of what must be saved for `method` (`full_weights`: the
+    model's parameters already gathered, under FSDP)."""
     if method in ADAPTER_METHODS:
         from peft import get_peft_model_state_dict
 
@@ -62,7 +65,7 @@ def _weights(model: nn.Module, method: str) -> tuple[str, dict[str, torch.Tensor
         )
         return "adapter", get_peft_model_state_dict(model), adapter_config
     base = unwrap_model(model)
-    tensors = {name: p for name, p in base.named_parameters()}  # tied weights appear once
+    tensors = full_weights or dict(base.named_parameters())  # tied weights appear once
     return "full", tensors, base.config.to_dict()
 
 
@@ -74,9 +77,14 @@ def save_final_model(
     *,
     step: int,
     metrics: dict[str, float | None],
+    full_weights: dict[str, torch.Tensor] | None = None,
 ) -> FinalModelInfo:
-    """Encrypt the final weights into `final/model.enc` and write `final/metadata.json`."""
-    kind, tensors, model_config = _weights(model, cfg.method)
+    """Encrypt the final weights into `final/model.enc` and write `final/metadata.json`.
+
+    Under FSDP `model` holds shards: pass `full_weights`, its named parameters gathered by
+    `fsdp.full_tensors` (same names), and they are saved instead, in the same format.
+    """
+    kind, tensors, model_config = _weights(model, cfg.method, full_weights)
     blobs = {"weights": container.tensors_to_bytes(tensors)}
     if cfg.method == "from_scratch":
         blobs["tokenizer"] = tokenizer.backend_tokenizer.to_str().encode()

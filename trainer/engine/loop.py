@@ -11,13 +11,16 @@ import time
 from dataclasses import dataclass, field
 
 import torch
+import torch.distributed as dist
 
 from .checkpoint import Checkpoint, CheckpointInfo, CheckpointStore
-from .config import TrainConfig
+from .config import TrainConfig, resolve_parallelism
 from .data import DataError, TokenizedRecord, TrainData, tokenize_split
 from .distributed import DistContext, any_rank, init_process_group
 from .final_model import FinalModelInfo, save_final_model
+from .fsdp import full_optimizer_state, full_tensors
 from .methods import prepare_model, resolve_device
+from .modeling import unwrap_model
 from .reporting import Reporter, Throttle
 from .resume import (
     check_resumable,
@@ -61,10 +64,29 @@ def train(
     """Train (or resume) the job described by `cfg` on `data`; see the module docstring.
 
     Raises ConfigError for unusable settings, DataError for bad records and CheckpointError
-    subclasses when the newest checkpoint cannot be trusted or does not match `cfg`.
+    subclasses when the newest checkpoint cannot be trusted or does not match `cfg`. A process
+    group this call had to create (FSDP in a single process) is destroyed before it returns.
     """
     ctx = DistContext.from_env()
-    run, resumed_from = _set_up(cfg, data, store, ctx)
+    device = _training_device(cfg, ctx)
+    single_rank = resolve_parallelism(cfg, ctx.world_size) == "fsdp"
+    created_group = init_process_group(ctx, device, single_rank=single_rank)
+    try:
+        return _train(cfg, data, reporter, store, ctx, device)
+    finally:
+        if created_group and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def _train(
+    cfg: TrainConfig,
+    data: TrainData,
+    reporter: Reporter,
+    store: CheckpointStore,
+    ctx: DistContext,
+    device: torch.device,
+) -> TrainResult:
+    run, resumed_from = _set_up(cfg, data, store, ctx, device)
     _event(run, reporter, "start", _start_message(run, resumed_from))
     log_throttle, window = Throttle(cfg.log_interval_s), _Window(run.state.step)
     started, stopped, early = time.monotonic() - run.state.elapsed_s, False, False
@@ -101,15 +123,23 @@ def train(
 # -- set-up ------------------------------------------------------------------------------------
 
 
-def _set_up(
-    cfg: TrainConfig, data: TrainData, store: CheckpointStore, ctx: DistContext
-) -> tuple[Run, int | None]:
-    """Build the run; restore the newest checkpoint when the store has one (returns its step)."""
+def _training_device(cfg: TrainConfig, ctx: DistContext) -> torch.device:
+    """The device of this process: under torchrun, the GPU of its local rank."""
     device = resolve_device(cfg)
     if device.type == "cuda" and ctx.enabled:
         device = torch.device("cuda", ctx.local_rank)
         torch.cuda.set_device(device)
-    init_process_group(ctx, device)
+    return device
+
+
+def _set_up(
+    cfg: TrainConfig,
+    data: TrainData,
+    store: CheckpointStore,
+    ctx: DistContext,
+    device: torch.device,
+) -> tuple[Run, int | None]:
+    """Build the run; restore the newest checkpoint when the store has one (returns its step)."""
     checkpoint = latest_checkpoint(store)
     if checkpoint is not None:
         check_resumable(cfg, checkpoint.manifest["config"])
@@ -178,11 +208,16 @@ def _early_stop_due(run: Run, val_loss: float | None) -> bool:
 
 
 def _save_checkpoint(run: Run, store: CheckpointStore) -> int:
-    """Rank 0 writes a checkpoint of the current step; returns the step."""
+    """Rank 0 writes a checkpoint of the current step; returns the step. Every rank must call
+    it: under FSDP gathering the full weights and optimizer state is a collective."""
     flush_losses(run)
+    weights, optimizer = run.trainable, run.optimizer
+    if run.sharded:
+        weights = full_tensors(run.trainable, keep=run.ctx.is_main)
+        optimizer = full_optimizer_state(run.optimizer, keep=run.ctx.is_main)
     if run.ctx.is_main:
         manifest, tensors = snapshot(
-            run.cfg, run.state, run.trainable, run.optimizer, world_size=run.ctx.world_size
+            run.cfg, run.state, weights, optimizer, world_size=run.ctx.world_size
         )
         blobs = {}
         if run.cfg.method == "from_scratch":
@@ -250,8 +285,8 @@ def _start_message(run: Run, resumed_from: int | None) -> str:
     return (
         f"{where}: method {run.cfg.method}, {trainable:,} of {total:,} parameters trainable, "
         f"device {run.device}, precision {run.prepared.precision}, "
-        f"{run.stream.batches_per_epoch()} "
-        f"micro-batches per epoch"
+        f"{run.parallelism} over {run.ctx.world_size} process(es), "
+        f"{run.stream.batches_per_epoch()} micro-batches per epoch"
     )
 
 
@@ -269,7 +304,10 @@ def _finish(
     state = run.state
     if state.step > 0 and last_saved != state.step:
         _save_checkpoint(run, store)
-    final = None
+    final, full_weights = None, None
+    if not stopped and run.sharded:  # a collective: every rank gathers, rank 0 keeps
+        named = dict(unwrap_model(run.prepared.model).named_parameters())
+        full_weights = full_tensors(named, keep=run.ctx.is_main)
     if not stopped and run.ctx.is_main:
         metrics = {
             "train_loss": state.losses[-1] if state.losses else None,
@@ -282,6 +320,7 @@ def _finish(
             run.cfg,
             step=state.step,
             metrics=metrics,
+            full_weights=full_weights,
         )
     _event(
         run,

@@ -18,7 +18,13 @@ from torch import nn
 
 from .config import ConfigError, TrainConfig
 from .data import as_messages, record_kind
-from .modeling import VARLEN_ATTENTION, set_attention, unwrap_model, varlen_kernel_available
+from .modeling import (
+    VARLEN_ATTENTION,
+    compile_layers,
+    set_attention,
+    unwrap_model,
+    varlen_kernel_available,
+)
 from .models import (
     build_scratch_model,
     load_causal_lm,
@@ -112,7 +118,16 @@ def prepare_model(
         _enable_activation_checkpointing(unwrap_model(model))
     varlen = varlen_kernel_available(device) and precision != "fp32"  # flash kernels are 16-bit
     set_attention(model, VARLEN_ATTENTION if varlen else "sdpa")
+    if resolve_compile(cfg, device):
+        compile_layers(decoder_layers(model))
     return PreparedModel(model, tokenizer, precision, varlen)
+
+
+def resolve_compile(cfg: TrainConfig, device: torch.device) -> bool:
+    """'auto' compiles on CUDA only: on a CPU the compile time outweighs what a short job gains."""
+    if cfg.compile != "auto":
+        return cfg.compile == "on"
+    return device.type == "cuda"
 
 
 def _enable_activation_checkpointing(model: nn.Module) -> None:

@@ -29,6 +29,7 @@ from .packing import Batch
 VARLEN_ATTENTION = "soberana_varlen"
 LOSS_CHUNK_TOKENS = 8192
 RECOMPUTE_ABOVE_BYTES = 64 * 2**20  # smaller logits are cheaper to keep than to recompute
+COMPILE_BACKEND = "inductor"  # tests swap in "aot_eager": same graphs, no code generation
 
 try:  # torch >= 2.9 ships a FlashAttention varlen op; older builds fall back to SDPA.
     from torch.nn.attention.varlen import varlen_attn as _varlen_attn
@@ -41,6 +42,11 @@ def varlen_kernel_available(device: torch.device) -> bool:
     return _varlen_attn is not None and device.type == "cuda"
 
 
+# Read once: inspecting the signature on every call costs host time on every layer of every
+# step, and torch.compile cannot trace `inspect`.
+_VARLEN_PARAMS = frozenset(inspect.signature(_varlen_attn).parameters) if _varlen_attn else ()
+
+
 def _varlen_call(
     query: torch.Tensor,
     key: torch.Tensor,
@@ -50,7 +56,7 @@ def _varlen_call(
     scale: float | None,
 ) -> torch.Tensor:
     """Call varlen_attn across the torch versions that spell 'causal' differently."""
-    params = inspect.signature(_varlen_attn).parameters
+    params = _VARLEN_PARAMS
     kwargs: dict[str, Any] = {"scale": scale} if "scale" in params else {}
     if "window_size" in params:
         kwargs["window_size"] = (-1, 0)
@@ -136,6 +142,28 @@ def set_attention(model: nn.Module, implementation: str) -> None:
         config = getattr(sub, "config", None)
         if config is not None and hasattr(config, "_attn_implementation"):
             config._attn_implementation = implementation
+
+
+def compile_layers(layers: nn.ModuleList, backend: str | None = None) -> None:
+    """Compile each decoder layer in place (regional compilation): the layers share one compiled
+    graph, so compile time is that of a single layer however deep the model.
+
+    Compiling fuses the element-wise work around the matmuls (norms, activations, rotary
+    embeddings, LoRA scaling and residual adds) into fewer kernels, which matters most when a
+    step's batch is small and the host's launch overhead dominates. A layer whose graph cannot be
+    compiled runs eagerly (`suppress_errors`): compilation is an optimisation and must never be
+    the reason a job fails.
+    """
+    import torch._dynamo
+
+    torch._dynamo.config.suppress_errors = True
+    # Training and validation batches differ in shape, and gradient checkpointing recompiles:
+    # allow a few more graphs per layer than the default before falling back to eager.
+    config = torch._dynamo.config
+    limit = "recompile_limit" if hasattr(config, "recompile_limit") else "cache_size_limit"
+    setattr(config, limit, max(getattr(config, limit), 32))
+    for layer in layers:
+        layer.compile(backend=backend or COMPILE_BACKEND, dynamic=None)
 
 
 def unwrap_model(model: nn.Module) -> nn.Module:

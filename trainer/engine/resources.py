@@ -5,6 +5,12 @@ platform offers. Memory = weights + gradients + AdamW state of the trainable wei
 activations (per token per layer; only the layer inputs with gradient checkpointing) + one chunk of
 logits + a fixed runtime overhead. Time = training FLOPs / an assumed sustained throughput. Both are
 estimates (typically within ~30% for memory); they are meant for go / no-go decisions.
+
+Memory is per GPU. Under FSDP (several processes, full / freeze / from_scratch) each GPU keeps
+1/processes of the weights, gradients and AdamW state, plus the weights it gathers to compute:
+the root (embeddings, LM head), kept whole through a step, and two decoder layers (one computing,
+one prefetched). With grad_accum > 1 the micro-batches that skip the gradient sync accumulate
+whole fp32 gradients, so those are not divided.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from .config import TrainConfig
+from .config import TrainConfig, resolve_parallelism
 from .modeling import LOSS_CHUNK_TOKENS
 
 GPU_FLOPS = 2.0e14  # sustained bf16 training FLOP/s assumed on a data-centre GPU (~25-40% MFU)
@@ -91,6 +97,22 @@ def _weight_bytes(cfg: TrainConfig, shape: Shape, precision: str) -> float:
     return total * 4.0
 
 
+def _state_bytes(cfg: TrainConfig, trainable: int, precision: str, shards: int) -> float:
+    """Gradients + AdamW m and v of the trainable weights, per GPU over `shards` FSDP shards."""
+    grad, adam = (2, 4) if precision == "bf16" else (4, 8)
+    per_gpu = trainable * (grad + adam) / shards
+    if shards > 1 and cfg.grad_accum > 1:
+        per_gpu += trainable * 4  # unsharded fp32 gradients accumulated between syncs
+    return per_gpu
+
+
+def _gathered_bytes(shape: Shape, precision: str) -> float:
+    """Weights FSDP holds whole while computing: the root and two decoder layers."""
+    element = 4 if precision == "fp32" else 2
+    root = shape.vocab * shape.hidden * (1 if shape.tied else 2) + shape.hidden
+    return (root + 2 * shape.layer_params()) * element
+
+
 def _activation_bytes(cfg: TrainConfig, shape: Shape, precision: str) -> float:
     """Saved activations of one micro-batch (the dominant non-weight term)."""
     element = 4 if precision == "fp32" else 2
@@ -103,21 +125,24 @@ def _activation_bytes(cfg: TrainConfig, shape: Shape, precision: str) -> float:
 
 
 def estimate_resources(
-    cfg: TrainConfig, model_config: Any, gpu_mem_bytes: int | None
+    cfg: TrainConfig, model_config: Any, gpu_mem_bytes: int | None, processes: int = 1
 ) -> dict[str, Any]:
-    """Estimate peak memory and wall time of `cfg` on a model shaped like `model_config`.
+    """Estimate peak memory (per GPU) and wall time of `cfg` on a model shaped like `model_config`.
 
-    `gpu_mem_bytes` is the GPU's memory (None = train on CPU, compared with host RAM). Returns
-    {peak_mem_bytes, fits, reason, est_seconds, breakdown: {...}}; never raises for a valid config.
+    `gpu_mem_bytes` is one GPU's memory (None = train on CPU, compared with host RAM);
+    `processes` the training processes (GPUs) of the job, which under FSDP share the weights and
+    training state (module docstring). Returns {peak_mem_bytes, fits, reason, est_seconds,
+    breakdown: {...}}; never raises for a valid config.
     """
     shape = Shape.from_config(model_config)
     on_gpu = gpu_mem_bytes is not None and cfg.device != "cpu"
     precision = cfg.precision if cfg.precision != "auto" else ("bf16-mixed" if on_gpu else "fp32")
     trainable = _trainable(cfg, shape)
-    state_bytes = trainable * (6 if precision == "bf16" else 12)  # grad + Adam m, v
+    shards = processes if resolve_parallelism(cfg, processes) == "fsdp" else 1
     breakdown = {
-        "weights": _weight_bytes(cfg, shape, precision),
-        "grads_and_optimizer": float(state_bytes),
+        "weights": _weight_bytes(cfg, shape, precision) / shards,
+        "grads_and_optimizer": _state_bytes(cfg, trainable, precision, shards),
+        "fsdp_gathered": _gathered_bytes(shape, precision) if shards > 1 else 0.0,
         "activations": _activation_bytes(cfg, shape, precision),
         "logits": float(min(LOSS_CHUNK_TOKENS, cfg.batch_size * cfg.seq_len) * shape.vocab * 4 * 3),
         "overhead": CUDA_OVERHEAD if on_gpu else 0.0,

@@ -15,6 +15,7 @@ from torch import nn
 
 from .checkpoint import Checkpoint, CheckpointError, CheckpointInfo, CheckpointStore
 from .config import ConfigError, TrainConfig
+from .fsdp import copy_full_
 from .state import load_optimizer_state, optimizer_state, restore_rng_state, rng_state
 
 # Fields that may change between a run and its resumption without changing the trajectory.
@@ -25,8 +26,12 @@ RESUMABLE_CHANGES = frozenset(
         "eval_generate_records",
         "eval_max_new_tokens",
         "device",
+        # Compiled layers compute the same function; only speed differs.
+        "compile",
         # The launcher's cap; what matters for the trajectory is the world size, checked apart.
         "max_processes",
+        # Checkpoints hold full tensors whether DDP or FSDP wrote them.
+        "parallelism",
     }
 )
 
@@ -90,12 +95,16 @@ def latest_checkpoint(store: CheckpointStore) -> Checkpoint | None:
 def snapshot(
     cfg: TrainConfig,
     state: LoopState,
-    trainable: dict[str, nn.Parameter],
-    optimizer: torch.optim.Optimizer,
+    trainable: dict[str, torch.Tensor],
+    optimizer: torch.optim.Optimizer | dict[str, Any],
     world_size: int = 1,
 ) -> tuple[dict[str, Any], dict[str, dict[str, torch.Tensor]]]:
     """(JSON manifest, tensor groups) describing the run right now (`world_size`: processes
-    training together, so a resume can insist on the same number)."""
+    training together, so a resume can insist on the same number).
+
+    `trainable` and `optimizer` (or its state dict) must hold full tensors: under FSDP pass
+    what `fsdp.full_tensors` / `fsdp.full_optimizer_state` gathered.
+    """
     names = list(trainable)
     optimizer_tensors, optimizer_json = optimizer_state(optimizer, names)
     rng_tensors, rng_json = rng_state()
@@ -118,15 +127,16 @@ def restore(
 ) -> LoopState:
     """Load weights, optimizer and RNG state from a checkpoint; return its LoopState.
 
-    Raises CheckpointError when the checkpoint does not cover this model's trainable weights.
+    Every rank loads the full checkpoint; sharded (FSDP) weights and optimizer state keep their
+    own slice of it. Raises CheckpointError when the checkpoint does not cover this model's
+    trainable weights.
     """
     saved = checkpoint.tensors["trainable"]
     missing = set(trainable) - set(saved)
     if missing:
         raise CheckpointError(f"checkpoint lacks trainable weights such as {sorted(missing)[:3]}")
-    with torch.no_grad():
-        for name, param in trainable.items():
-            param.copy_(saved[name].to(param.device, param.dtype))
+    for name, param in trainable.items():
+        copy_full_(param, saved[name])
     try:
         load_optimizer_state(
             optimizer,

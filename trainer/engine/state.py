@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from .config import TrainConfig
+from .fsdp import shard_like
 
 
 def _json_safe(value: Any) -> Any:
@@ -26,14 +27,15 @@ def _json_safe(value: Any) -> Any:
 
 
 def optimizer_state(
-    optimizer: torch.optim.Optimizer, param_names: list[str]
+    optimizer: torch.optim.Optimizer | dict[str, Any], param_names: list[str]
 ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Split `optimizer.state_dict()` into tensors ("state.<param>.<key>") and a JSON manifest.
 
-    `param_names` are the names of the optimizer's parameters in order; they are stored so a
-    checkpoint is never applied to a different set of parameters.
+    `optimizer` may also be such a state dict already (under FSDP: gathered into full tensors
+    by `fsdp.full_optimizer_state`). `param_names` are the names of the optimizer's parameters
+    in order; they are stored so a checkpoint is never applied to a different set of parameters.
     """
-    state = optimizer.state_dict()
+    state = optimizer if isinstance(optimizer, dict) else optimizer.state_dict()
     tensors: dict[str, torch.Tensor] = {}
     scalars: dict[str, dict[str, Any]] = {}
     for index, entry in state["state"].items():
@@ -56,7 +58,11 @@ def load_optimizer_state(
     manifest: dict[str, Any],
     param_names: list[str],
 ) -> None:
-    """Inverse of `optimizer_state`. Raises ValueError when the parameter names differ."""
+    """Inverse of `optimizer_state`. Raises ValueError when the parameter names differ.
+
+    State tensors of sharded (FSDP) parameters are cut to this rank's shard, so the full tensors
+    of a checkpoint load into a sharded optimizer as into an unsharded one.
+    """
     if manifest["names"] != param_names:
         raise ValueError("the checkpoint's optimizer covers different parameters than this model")
     per_param: dict[int, dict[str, Any]] = {}
@@ -65,6 +71,11 @@ def load_optimizer_state(
         per_param.setdefault(int(index), {})[key] = tensor
     for index, values in manifest["scalars"].items():
         per_param.setdefault(int(index), {}).update(values)
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    for index, values in per_param.items():
+        for key, value in values.items():
+            if isinstance(value, torch.Tensor) and index < len(params):
+                values[key] = shard_like(value, params[index])
     groups = manifest["param_groups"]
     for group in groups:
         if "betas" in group:

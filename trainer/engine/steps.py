@@ -16,10 +16,11 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from .config import TrainConfig
+from .config import TrainConfig, resolve_parallelism
 from .data import TokenizedRecord
 from .distributed import DistContext, sum_all_across_ranks
-from .methods import PreparedModel, trainable_parameters
+from .fsdp import FSDPModule, clip_gradients, shard_model
+from .methods import PreparedModel, decoder_layers, trainable_parameters
 from .modeling import PackedLossModel
 from .packing import Batch, BatchStream, fixed_batches
 from .resume import LoopState
@@ -42,6 +43,13 @@ class Run:
     pad_id: int
     state: LoopState = field(default_factory=LoopState)
     pending_losses: list[torch.Tensor] = field(default_factory=list)
+    parallelism: str = "single"  # 'single', 'ddp' or 'fsdp' (config.resolve_parallelism)
+
+    @property
+    def sharded(self) -> bool:
+        """True under FSDP: weights and optimizer state are DTensor shards, and gathering them
+        (checkpoints, the final model) is a collective every rank must join."""
+        return self.parallelism == "fsdp"
 
 
 def build_run(
@@ -53,8 +61,9 @@ def build_run(
     val_records: list[TokenizedRecord],
     pad_id: int,
 ) -> Run:
-    """Wire model, optimizer and data stream together (DDP-wrapped under torchrun)."""
-    trainable = trainable_parameters(prepared.model)
+    """Wire model, optimizer and data stream together, wrapped in DDP or sharded with FSDP as
+    `resolve_parallelism` decides (FSDP needs an initialised process group, even for one rank)."""
+    parallelism = resolve_parallelism(cfg, ctx.world_size)
     stream = BatchStream(
         train_records,
         seq_len=cfg.seq_len,
@@ -65,12 +74,26 @@ def build_run(
         world_size=ctx.world_size,
     )
     loss_model: nn.Module = PackedLossModel(prepared.model, varlen=prepared.varlen)
-    if ctx.enabled:
+    if parallelism == "fsdp":
+        layers = decoder_layers(prepared.model)
+        loss_model = shard_model(loss_model, layers, device, prepared.precision)
+    elif parallelism == "ddp":
         device_ids = [device.index] if device.type == "cuda" else None
         loss_model = DistributedDataParallel(loss_model, device_ids=device_ids)
+    trainable = trainable_parameters(prepared.model)  # after sharding: FSDP swaps in DTensors
     optimizer = build_optimizer(cfg, trainable, device)
     return Run(
-        cfg, ctx, device, prepared, loss_model, trainable, optimizer, stream, val_records, pad_id
+        cfg,
+        ctx,
+        device,
+        prepared,
+        loss_model,
+        trainable,
+        optimizer,
+        stream,
+        val_records,
+        pad_id,
+        parallelism=parallelism,
     )
 
 
@@ -149,7 +172,13 @@ def flush_losses(run: Run) -> list[float]:
 
 
 def _no_sync(model: nn.Module, last_micro_batch: bool) -> contextlib.AbstractContextManager:
-    """Skip DDP's gradient all-reduce on all but the last micro-batch of a step."""
+    """Skip the gradient all-reduce (DDP) / reduce-scatter (FSDP) on all but the last
+    micro-batch of a step."""
+    if isinstance(model, FSDPModule):
+        # FSDP reads the flag in backward, after this block: set it for the whole micro-batch.
+        # Skipped micro-batches accumulate unsharded gradients (docs/scaling.md).
+        model.set_requires_gradient_sync(last_micro_batch)
+        return contextlib.nullcontext()
     if last_micro_batch or not isinstance(model, DistributedDataParallel):
         return contextlib.nullcontext()
     return model.no_sync()
@@ -159,7 +188,7 @@ def _optimizer_step(run: Run) -> None:
     for group in run.optimizer.param_groups:
         group["lr"] = learning_rate_at(run.state.step, run.cfg)
     if run.cfg.max_grad_norm > 0:
-        torch.nn.utils.clip_grad_norm_(list(run.trainable.values()), run.cfg.max_grad_norm)
+        clip_gradients(list(run.trainable.values()), run.cfg.max_grad_norm)
     run.optimizer.step()
     run.optimizer.zero_grad(set_to_none=True)
 

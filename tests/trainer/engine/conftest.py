@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from engine_testkit import QA, TEXTS
+from engine_testkit import QA, TEXTS, make_small_config, text_splits
 
 from envelope import generate_data_key
-from trainer.engine import CheckpointStore, TrainConfig, TrainData, build_tiny_model
+from trainer.engine import CheckpointStore, TrainData, build_tiny_model
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -47,11 +47,7 @@ def make_store(tmp_path, data_key):
 
 @pytest.fixture
 def text_data() -> TrainData:
-    return TrainData(
-        train=[{"text": t} for t in TEXTS[:32]],
-        validation=[{"text": t} for t in TEXTS[32:36]],
-        test=[{"text": t} for t in TEXTS[36:]],
-    )
+    return text_splits()
 
 
 @pytest.fixture
@@ -63,21 +59,3 @@ def qa_data() -> TrainData:
 def small_config():
     """Factory of configs that train the tiny model in about a second."""
     return make_small_config
-
-
-def make_small_config(model_dir: str | None, **overrides) -> TrainConfig:
-    settings = dict(
-        method="lora",
-        base_model_dir=model_dir,
-        max_steps=12,
-        batch_size=2,
-        seq_len=96,
-        learning_rate=3e-3,
-        eval_every=6,
-        checkpoint_every=6,
-        log_interval_s=0.0,
-        scratch_vocab_size=320,
-        device="cpu",
-    )
-    settings.update(overrides)
-    return TrainConfig(**settings)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from trainer.engine import TrainConfig, TrainData
+
 TEXTS = [
     f"Invoice {i}: the customer in Valencia paid {i * 7} euros for the quick brown fox service."
     * (1 + i % 3)
@@ -31,3 +33,31 @@ class RecordingReporter:
         if self.crash_at is not None and self.calls == self.crash_at:
             raise RuntimeError("simulated worker crash")
         return self.stop_after is not None and self.calls > self.stop_after
+
+
+def text_splits() -> TrainData:
+    """Plain-text train / validation / test splits of TEXTS (the `text_data` fixture)."""
+    return TrainData(
+        train=[{"text": t} for t in TEXTS[:32]],
+        validation=[{"text": t} for t in TEXTS[32:36]],
+        test=[{"text": t} for t in TEXTS[36:]],
+    )
+
+
+def make_small_config(model_dir: str | None, **overrides) -> TrainConfig:
+    """A config that trains the tiny model in about a second (the `small_config` fixture)."""
+    settings = dict(
+        method="lora",
+        base_model_dir=model_dir,
+        max_steps=12,
+        batch_size=2,
+        seq_len=96,
+        learning_rate=3e-3,
+        eval_every=6,
+        checkpoint_every=6,
+        log_interval_s=0.0,
+        scratch_vocab_size=320,
+        device="cpu",
+    )
+    settings.update(overrides)
+    return TrainConfig(**settings)

@@ -121,6 +121,78 @@ def test_train_step_never_synchronises_host_and_gpu(tiny_model_dir, text_data, s
     assert len(flush_losses(run)) == 4
 
 
+def test_compiled_layers_on_cuda_train_like_eager_ones(
+    tiny_model_dir, text_data, make_store, small_config
+):
+    """The real backend (inductor) around the varlen flash-attention op: whole graphs, same
+    curve within bf16 rounding."""
+    from torch._dynamo.utils import counters
+
+    eager = train(
+        small_config(tiny_model_dir, device="cuda", max_steps=8),
+        text_data,
+        _Quiet(),
+        make_store("eager"),
+    )
+    torch._dynamo.reset()
+    counters.clear()
+    cfg = small_config(tiny_model_dir, device="cuda", max_steps=8, compile="on")
+    compiled = train(cfg, text_data, _Quiet(), make_store("compiled"))
+    assert counters["stats"]["calls_captured"] > 0
+    assert not counters["graph_break"]
+    torch.testing.assert_close(
+        torch.tensor(compiled.losses), torch.tensor(eager.losses), atol=2e-2, rtol=0
+    )
+
+
+def test_qlora_trains_on_a_4bit_base_and_evaluates(
+    tiny_model_dir, qa_data, make_store, small_config
+):
+    pytest.importorskip("bitsandbytes")
+    from trainer.engine import evaluate
+
+    cfg = small_config(
+        tiny_model_dir,
+        method="qlora",
+        device="cuda",
+        max_steps=20,
+        learning_rate=1e-2,
+        eval_generate_records=2,
+    )
+    prepared = prepare_model(cfg, torch.device("cuda"), train_records=qa_data.train)
+    quantized = [m for m in prepared.model.modules() if type(m).__name__ == "Linear4bit"]
+    assert quantized  # the frozen base really is 4-bit
+    del prepared
+    result = train(cfg, qa_data, _Quiet(), make_store("qlora"))
+    assert result.losses[-1] < result.losses[0] - 0.2
+    assert result.final_model is not None and result.final_model.kind == "adapter"
+    metrics = evaluate(cfg, qa_data, result, _Quiet())
+    assert metrics["tuned"]["perplexity"] < metrics["base"]["perplexity"]
+
+
+def test_fsdp_on_one_gpu_trains_like_no_wrapper(
+    tiny_model_dir, text_data, make_store, small_config
+):
+    """FSDP2 over NCCL (a private one-rank group bound to the GPU): same curve, full weights."""
+    import torch.distributed as dist
+
+    plain = train(
+        small_config(tiny_model_dir, method="full", device="cuda", max_steps=6),
+        text_data,
+        _Quiet(),
+        make_store("plain"),
+    )
+    cfg = small_config(
+        tiny_model_dir, method="full", device="cuda", max_steps=6, parallelism="fsdp"
+    )
+    sharded = train(cfg, text_data, _Quiet(), make_store("fsdp"))
+    assert not dist.is_initialized()  # the group it had to create is gone
+    assert sharded.final_model is not None and sharded.final_model.kind == "full"
+    torch.testing.assert_close(
+        torch.tensor(sharded.losses), torch.tensor(plain.losses), atol=1e-2, rtol=0
+    )
+
+
 class _Quiet:
     def __init__(self, crash_at: int | None = None) -> None:
         self.calls, self.crash_at = 0, crash_at

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from transformers import LlamaConfig
 
 from trainer.engine import TrainConfig, estimate_resources
@@ -53,3 +54,32 @@ def test_time_estimate_scales_with_steps():
 def test_accepts_a_plain_dict_config():
     as_dict = estimate_resources(TrainConfig(base_model_dir="/m"), SMOLLM2_1_7B.to_dict(), None)
     assert as_dict["peak_mem_bytes"] > 0 and "host" in as_dict["reason"]
+
+
+def test_fsdp_shares_full_fine_tuning_weights_and_state_among_the_gpus():
+    cfg = TrainConfig(
+        base_model_dir="/m", method="full", batch_size=2, seq_len=2048, gradient_checkpointing=True
+    )
+    one, four = (estimate_resources(cfg, SMOLLM2_1_7B, 24 * GiB, processes=n) for n in (1, 4))
+    for part in ("weights", "grads_and_optimizer"):
+        assert four["breakdown"][part] == pytest.approx(one["breakdown"][part] / 4, rel=1e-6)
+    assert one["breakdown"]["fsdp_gathered"] == 0 < four["breakdown"]["fsdp_gathered"]
+    assert not one["fits"] and four["fits"]  # 1.7B full fine-tuning: too big for one 24 GB GPU
+
+
+def test_ddp_adapters_keep_a_whole_copy_per_gpu_and_fsdp_accumulation_keeps_whole_gradients():
+    lora = TrainConfig(base_model_dir="/m", method="lora", batch_size=2, seq_len=2048)
+    assert (
+        estimate_resources(lora, SMOLLM2_1_7B, 80 * GiB, processes=4)["peak_mem_bytes"]
+        == estimate_resources(lora, SMOLLM2_1_7B, 80 * GiB)["peak_mem_bytes"]
+    )
+    state = {
+        accum: estimate_resources(
+            TrainConfig(base_model_dir="/m", method="full", grad_accum=accum),
+            SMOLLM2_1_7B,
+            80 * GiB,
+            processes=4,
+        )["breakdown"]["grads_and_optimizer"]
+        for accum in (1, 4)
+    }
+    assert state[4] == pytest.approx(state[1] + 4 * 1711e6, rel=0.01)  # + whole fp32 gradients

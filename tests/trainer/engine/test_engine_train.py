@@ -151,7 +151,7 @@ def test_resuming_with_another_number_of_processes_is_refused(
     train(small_config(tiny_model_dir), text_data, RecordingReporter(stop_after=3), store)
     # As if torchrun started two ranks (the process group itself is not needed to refuse).
     monkeypatch.setattr(DistContext, "from_env", classmethod(lambda cls: cls(world_size=2)))
-    monkeypatch.setattr("trainer.engine.loop.init_process_group", lambda ctx, device: None)
+    monkeypatch.setattr("trainer.engine.loop.init_process_group", lambda ctx, device, **_: False)
     with pytest.raises(ConfigError) as caught:
         train(small_config(tiny_model_dir), text_data, RecordingReporter(), store)
     assert caught.value.field == "max_processes"
