@@ -10,6 +10,11 @@ listed in ``datasets_app.ingestion``.
 Findings appear while the dataset is still ``processing``: ``services.findings_for`` hides
 them until ingestion ends, and the caller (``services.run_ingestion``) deletes them when it
 fails. Findings left by an interrupted earlier attempt are deleted before a new one starts.
+
+Every run holds the dataset's ingestion lease (``datasets_app.ingest_lease``): it is renewed
+per parsed record and per findings batch (throttled to every few seconds), and the deletion at
+the start and the final move to ``needs_review`` are fenced on it. A run that lost its lease
+raises ``IngestLeaseLost`` and leaves the findings to the new owner.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from django.db import transaction
 
 from audit.services import SYSTEM, record_event
 from datasets_app import ingestion
+from datasets_app.ingest_lease import IngestLease, IngestLeaseLost
 from datasets_app.models import Dataset, DatasetStatus, Finding
 from datasets_app.options import IngestOptions
 from datasets_app.uploads import RAW_BLOB
@@ -35,10 +41,11 @@ INSERT_BATCH = 1000
 
 
 class FindingWriter:
-    """Stores the findings of one dataset batch by batch and counts them by type."""
+    """Stores the findings of one leased dataset batch by batch and counts them by type."""
 
-    def __init__(self, dataset_id: int) -> None:
-        self.dataset_id = dataset_id
+    def __init__(self, lease: IngestLease) -> None:
+        self.lease = lease
+        self.dataset_id = lease.dataset_id
         self.by_type: Counter[str] = Counter()
 
     @property
@@ -46,11 +53,17 @@ class FindingWriter:
         return sum(self.by_type.values())
 
     def write(self, spans: Iterable[ingestion.FoundSpan]) -> None:
-        """Insert ``spans`` as pending findings (one bulk insert per INSERT_BATCH rows)."""
+        """Insert ``spans`` as pending findings (one bulk insert per INSERT_BATCH rows).
+
+        Keeps the lease alive first (called once per batch, with or without spans), in the
+        same transaction as the insert. Raises ``IngestLeaseLost``, inserting nothing, when
+        the lease is gone."""
         rows = [self._row(span) for span in spans]
-        if rows:
-            Finding.objects.bulk_create(rows, batch_size=INSERT_BATCH)
-            self.by_type.update(row.entity_type for row in rows)
+        with transaction.atomic():
+            self.lease.keep_alive()
+            if rows:
+                Finding.objects.bulk_create(rows, batch_size=INSERT_BATCH)
+        self.by_type.update(row.entity_type for row in rows)
 
     def _row(self, span: ingestion.FoundSpan) -> Finding:
         return Finding(
@@ -90,6 +103,7 @@ class _Run:
     """What both passes of one ingestion share."""
 
     dataset: Dataset
+    lease: IngestLease
     options: IngestOptions
     data_key: DataKey
     secret: bytes
@@ -98,14 +112,19 @@ class _Run:
     writer: FindingWriter
 
 
-def ingest(dataset: Dataset) -> None:
-    """Ingest ``dataset`` (in ``processing``) and leave it ``needs_review``.
+def ingest(dataset: Dataset, lease: IngestLease) -> None:
+    """Ingest ``dataset`` (in ``processing``, claimed with ``lease``) and leave it
+    ``needs_review``.
 
     Raises ``ingestion.IngestionError`` (a message for the user) on unusable input and lets
     other errors through; either way findings written so far stay for the caller to delete.
+    Raises ``IngestLeaseLost`` as soon as a renewal finds the lease taken over: the caller
+    must then write nothing (the findings are the new owner's to delete).
     """
-    discard_findings(dataset.pk)
-    run = _start(dataset)
+    with transaction.atomic():
+        lease.renew()  # fences the deletion: no claim wins between the check and the delete
+        discard_findings(dataset.pk)
+    run = _start(dataset, lease)
     result = _scan_records(run)
     if result.records == 0:
         vault.destroy_data_key(SYSTEM, run.data_key, reason="empty dataset")
@@ -118,18 +137,19 @@ def ingest(dataset: Dataset) -> None:
     _save(run, result)
 
 
-def _start(dataset: Dataset) -> _Run:
+def _start(dataset: Dataset, lease: IngestLease) -> _Run:
     options = IngestOptions.from_dict(dataset.options)
     data_key, raw_key = vault.create_data_key("dataset-records", parent=dataset.raw_key)
     detector = ingestion.detector_for(options)
     return _Run(
         dataset=dataset,
+        lease=lease,
         options=options,
         data_key=data_key,
         secret=hashlib.sha256(raw_key + b"finding-digest").digest(),
         detector=detector,
         index=detector.new_value_index(),
-        writer=FindingWriter(dataset.pk),
+        writer=FindingWriter(lease),
     )
 
 
@@ -140,7 +160,14 @@ def _scan_records(run: _Run) -> ingestion.IngestResult:
         vault.open_blob(run.dataset.raw_key, RAW_BLOB) as raw,
         vault.blob_writer(run.data_key, ingestion.RECORDS_BLOB) as out,
     ):
-        records = ingestion.clean_stream(run.dataset.source_name, raw, run.options, result)
+        records = ingestion.clean_stream(
+            run.dataset.source_name,
+            raw,
+            run.options,
+            result,
+            # Cleaning may drop many records in a row; keep the lease alive meanwhile too.
+            on_record=run.lease.keep_alive,
+        )
         for batch in ingestion.batched(records, ingestion.BATCH_SIZE):
             run.writer.write(
                 ingestion.scan_batch(batch, result.records, run.detector, run.secret, run.index)
@@ -161,13 +188,17 @@ def without_examples(report: dict[str, Any]) -> dict[str, Any]:
 
 
 def _save(run: _Run, result: ingestion.IngestResult) -> None:
-    """Write the cleaning report blob and move the dataset to ``needs_review``, atomically."""
+    """Write the cleaning report blob and move the dataset to ``needs_review``, atomically and
+    fenced on the lease (which it releases). Raises ``IngestLeaseLost``, changing no row, when
+    the lease is gone."""
     report = json.dumps(result.cleaning_report).encode()
     vault.write_blob(run.data_key, ingestion.CLEANING_REPORT_BLOB, report)
     by_type = dict(run.writer.by_type)
     with transaction.atomic():
-        Dataset.objects.filter(pk=run.dataset.pk).update(
+        saved = run.lease.owned().update(
             status=DatasetStatus.NEEDS_REVIEW,
+            ingest_lease_owner="",
+            ingest_lease_expires_at=None,
             data_key=run.data_key,
             record_count=result.records,
             languages=dict(result.languages),
@@ -181,6 +212,8 @@ def _save(run: _Run, result: ingestion.IngestResult) -> None:
             },
             source_format=result.parse_report.get("format", ""),
         )
+        if saved != 1:
+            raise IngestLeaseLost(f"dataset {run.dataset.pk}")
         record_event(
             SYSTEM,
             "dataset.ingest",

@@ -117,9 +117,17 @@ class IngestResult:
 
 
 def clean_stream(
-    name: str, stream: Any, options: IngestOptions, result: IngestResult
+    name: str,
+    stream: Any,
+    options: IngestOptions,
+    result: IngestResult,
+    *,
+    on_record: Callable[[], None] | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Parse and clean records, yielding stored-record dicts with a ``lang`` field."""
+    """Parse and clean records, yielding stored-record dicts with a ``lang`` field.
+
+    ``on_record`` is called once per parsed record, kept or dropped (the runner keeps its
+    lease alive with it); whatever it raises ends the stream."""
     from datasets_app.pipeline import cleaning, parsing
 
     parse_options = parsing.ParseOptions(
@@ -131,6 +139,8 @@ def clean_stream(
     cleaner = cleaning.Cleaner(cleaning.CleaningConfig.from_dict(options.cleaning))
     try:
         for record in parsing.iter_records(name, stream, parse_options, report):
+            if on_record is not None:
+                on_record()
             kept = cleaner.process(record)
             if kept is None:
                 continue

@@ -8,6 +8,17 @@ Dataset status machine::
 
     any state ──(owner or steward deletes: keys crypto-shredded)──▶ deleted
 
+While ``processing``, the ingestion lease says which worker may write (``ingest_lease``)::
+
+    unclaimed (owner "") ──(claim: UPDATE ... WHERE owner='' OR expires < now)──▶ owned
+        ▲                                       │ renewed every few seconds while it runs
+        │                                       ├──(ends: needs_review / failed, fenced)
+        └──(sweeper: lease expired, or never claimed for a lease; message re-sent)
+                            └──(sweeper, after INGEST_MAX_ATTEMPTS claims)──▶ failed
+
+``ingest_lease_expires_at`` is the owned lease's deadline; on an unclaimed dataset it is when the
+sweeper may re-send the message again (null: never re-sent). ``ingest_attempts`` counts claims.
+
 Record text never lives in the database: records are encrypted blobs under the dataset's data
 key, and findings store offsets, types and a keyed digest of the value, never the value.
 """
@@ -58,6 +69,10 @@ class Dataset(models.Model):
     record_count = models.IntegerField(default=0)
     languages = models.JSONField(default=dict, blank=True)
     purpose = models.CharField(max_length=32, default="training", blank=True)
+    # Ingestion lease (see the module docstring): "<worker>:<random hex>" of the owning worker.
+    ingest_lease_owner = models.CharField(max_length=64, blank=True)
+    ingest_lease_expires_at = models.DateTimeField(null=True, blank=True)
+    ingest_attempts = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at"]

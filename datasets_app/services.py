@@ -8,10 +8,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import Project
@@ -19,6 +21,12 @@ from accounts.roles import Action
 from accounts.services import require
 from audit.services import SYSTEM, Actor, record_event
 from datasets_app import ingest_runner, ingestion
+from datasets_app.ingest_lease import (
+    IngestLease,
+    IngestLeaseLost,
+    claim_ingestion,
+    lease_deadline,
+)
 from datasets_app.models import Dataset, DatasetStatus, DatasetVersion, Decision, Finding
 from datasets_app.options import IngestOptions
 from datasets_app.uploads import EncryptedUpload
@@ -67,22 +75,34 @@ def _enqueue_ingestion(dataset_id: int) -> None:
     ingest_dataset.delay(dataset_id)
 
 
-def run_ingestion(dataset_id: int) -> None:
-    """Ingest a dataset in ``processing``; leaves it ``needs_review`` or ``failed`` with a reason.
+def run_ingestion(dataset_id: int, worker: str = "") -> None:
+    """Claim and ingest a dataset in ``processing``; leaves it ``needs_review`` or ``failed``
+    with a reason.
 
-    Findings are written while ingestion runs (``ingest_runner``); on failure they are all
-    deleted with the move to ``failed``, so a failed dataset never shows a partial set.
+    Does nothing when the dataset cannot be claimed: another worker holds a fresh lease (a
+    duplicate or redelivered message), or it is no longer processing. Findings are written
+    while ingestion runs (``ingest_runner``); on failure they are all deleted with the move to
+    ``failed``, so a failed dataset never shows a partial set. A run whose lease is taken over
+    stops and writes nothing more (the new owner replaces its findings). Re-raises unexpected
+    errors after failing the dataset, for the worker log.
     """
-    dataset = Dataset.objects.select_related("raw_key").filter(pk=dataset_id).first()
-    if dataset is None or dataset.status != DatasetStatus.PROCESSING:
-        return  # a duplicate delivery of the message: the first one did the work
+    lease = claim_ingestion(dataset_id, worker)
+    if lease is None:
+        logger.info(
+            "dataset %s: nothing to ingest (another worker holds it, or it is done)", dataset_id
+        )
+        return
+    dataset = Dataset.objects.select_related("raw_key").get(pk=dataset_id)
     try:
-        ingest_runner.ingest(dataset)
+        ingest_runner.ingest(dataset, lease)
+    except IngestLeaseLost:
+        logger.warning("dataset %s: ingestion lease lost; another worker owns it now", dataset_id)
     except ingestion.IngestionError as exc:
-        _fail(dataset, str(exc))
+        _fail(lease, dataset, str(exc))
     except Exception:
         logger.exception("ingestion of dataset %s failed", dataset_id)
         _fail(
+            lease,
             dataset,
             "Processing failed because of an internal error; an administrator can "
             "see the details in the worker log.",
@@ -90,12 +110,86 @@ def run_ingestion(dataset_id: int) -> None:
         raise
 
 
-def _fail(dataset: Dataset, reason: str) -> None:
+def _fail(lease: IngestLease, dataset: Dataset, reason: str) -> bool:
+    """Move the leased dataset to ``failed`` and discard its findings, audited; fenced, so a
+    worker that lost its lease changes nothing (returns False)."""
     with transaction.atomic():
+        # The fenced UPDATE first: it locks the row, so no claim can win before the deletion.
+        failed = lease.owned().update(
+            status=DatasetStatus.FAILED,
+            error=reason,
+            ingest_lease_owner="",
+            ingest_lease_expires_at=None,
+        )
+        if not failed:
+            logger.warning("dataset %s: lease lost before recording its failure", dataset.pk)
+            return False
         ingest_runner.discard_findings(dataset.pk)
-        Dataset.objects.filter(pk=dataset.pk).update(status=DatasetStatus.FAILED, error=reason)
         record_event(
             SYSTEM, "dataset.ingest", obj=dataset, outcome="error", details={"reason": reason[:300]}
+        )
+    return True
+
+
+# --- ingestion sweeper -------------------------------------------------------------------
+
+
+def requeue_stalled_ingestions() -> list[int]:
+    """Find processing datasets nobody is ingesting: their lease expired (the worker died), or
+    they were never claimed for a whole lease (the message was lost). Returns the ids whose
+    ingestion message the caller must send again; those interrupted ``INGEST_MAX_ATTEMPTS``
+    times fail instead, with a reason and an audit entry.
+
+    A re-sent dataset is released (no owner) and not re-sent again for another lease, so a
+    message waiting behind a long ingestion is not duplicated at every sweep.
+    """
+    now = timezone.now()
+    never_claimed_since = now - timedelta(seconds=settings.INGEST_LEASE_SECONDS)
+    stalled = Dataset.objects.filter(status=DatasetStatus.PROCESSING).filter(
+        Q(ingest_lease_expires_at__lt=now)
+        | Q(ingest_lease_owner="", ingest_lease_expires_at=None, created_at__lt=never_claimed_since)
+    )
+    requeued: list[int] = []
+    for dataset in stalled.only("pk", "ingest_lease_owner", "ingest_attempts")[:100]:
+        # Conditional on what was read: a claim or renewal since then wins over the sweeper.
+        seen = Dataset.objects.filter(
+            pk=dataset.pk,
+            status=DatasetStatus.PROCESSING,
+            ingest_lease_owner=dataset.ingest_lease_owner,
+            ingest_attempts=dataset.ingest_attempts,
+        ).filter(Q(ingest_lease_expires_at__lt=now) | Q(ingest_lease_expires_at=None))
+        if dataset.ingest_attempts >= settings.INGEST_MAX_ATTEMPTS:
+            _fail_interrupted(dataset, seen)
+        elif seen.update(ingest_lease_owner="", ingest_lease_expires_at=lease_deadline()):
+            logger.warning(
+                "dataset %s: ingestion stalled after %s attempts; message sent again",
+                dataset.pk,
+                dataset.ingest_attempts,
+            )
+            requeued.append(dataset.pk)
+    return requeued
+
+
+def _fail_interrupted(dataset: Dataset, seen: QuerySet[Dataset]) -> None:
+    reason = (
+        f"Processing was interrupted {dataset.ingest_attempts} times (the worker stopped); "
+        "upload the file again or ask an administrator to check the ingestion worker."
+    )
+    with transaction.atomic():
+        if not seen.update(
+            status=DatasetStatus.FAILED,
+            error=reason,
+            ingest_lease_owner="",
+            ingest_lease_expires_at=None,
+        ):
+            return
+        ingest_runner.discard_findings(dataset.pk)
+        record_event(
+            SYSTEM,
+            "dataset.ingest",
+            obj=dataset,
+            outcome="error",
+            details={"reason": reason[:300], "attempts": dataset.ingest_attempts},
         )
 
 

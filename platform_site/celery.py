@@ -49,14 +49,21 @@ app.autodiscover_tasks()
 
 @app.on_after_finalize.connect
 def _schedule_lease_sweeper(sender: Celery, **_: object) -> None:
-    """Beat runs the lease sweeper so jobs of dead workers go back to the queue, and hourly
-    discards chunked uploads abandoned past SOBERANA_CHUNKED_UPLOAD_TTL_HOURS."""
+    """Beat runs the lease sweepers so jobs and datasets of dead workers are taken up again,
+    and hourly discards chunked uploads abandoned past SOBERANA_CHUNKED_UPLOAD_TTL_HOURS."""
     from django.conf import settings
 
     sender.conf.beat_schedule = {
         "requeue-expired-jobs": {
             "task": "trainer.tasks.requeue_expired_jobs",
             "schedule": float(settings.LEASE_SWEEP_SECONDS),
+        },
+        "requeue-stalled-ingestions": {
+            "task": "datasets_app.tasks.requeue_stalled_ingestions",
+            "schedule": float(settings.LEASE_SWEEP_SECONDS),
+            # It shares the ingestion queue with long runs: sweeps that waited a whole lease
+            # behind one are dropped instead of all running at once afterwards.
+            "options": {"expires": float(settings.INGEST_LEASE_SECONDS)},
         },
         "discard-abandoned-uploads": {
             "task": "datasets_app.tasks.discard_abandoned_uploads",

@@ -264,6 +264,10 @@ CELERY_TASK_ALWAYS_EAGER = False
 JOB_LEASE_SECONDS = env_int("SOBERANA_JOB_LEASE_SECONDS", 60, minimum=5)
 JOB_MAX_ATTEMPTS = env_int("SOBERANA_JOB_MAX_ATTEMPTS", 3, minimum=1)
 LEASE_SWEEP_SECONDS = env_int("SOBERANA_LEASE_SWEEP_SECONDS", 10, minimum=1)
+# A dataset whose ingestion worker is silent this long is taken over by the next message (the
+# sweeper re-sends it); renewed every few seconds while parsing, scanning and storing findings.
+INGEST_LEASE_SECONDS = env_int("SOBERANA_INGEST_LEASE_SECONDS", 300, minimum=5)
+INGEST_MAX_ATTEMPTS = env_int("SOBERANA_INGEST_MAX_ATTEMPTS", 3, minimum=1)
 MAX_RUNNING_JOBS_PER_PROJECT = env_int("SOBERANA_MAX_RUNNING_JOBS_PER_PROJECT", 2, minimum=1)
 # Memory of the GPUs jobs will run on (0: CPU). Jobs that will not fit are refused at submission.
 TARGET_GPU_MEMORY_GB = env_int("SOBERANA_TARGET_GPU_MEMORY_GB", 0, minimum=0)

@@ -42,6 +42,7 @@ class DatasetSerializer(serializers.ModelSerializer):
             "name",
             "status",
             "error",
+            "ingest_attempts",
             "created_at",
             "source_name",
             "source_format",

@@ -25,3 +25,10 @@ def test_training_messages_reach_the_training_queue_only() -> None:
 def test_ingestion_messages_reach_the_ingestion_queue() -> None:
     assert _route("datasets_app.tasks.ingest_dataset") == ("ingestion", "ingestion", "ingestion")
     assert _route("trainer.tasks.requeue_expired_jobs")[0] == "ingestion"
+
+
+def test_beat_sweeps_stalled_ingestions_on_the_ingestion_queue() -> None:
+    app.finalize()
+    entry = app.conf.beat_schedule["requeue-stalled-ingestions"]
+    assert entry["task"] == "datasets_app.tasks.requeue_stalled_ingestions"
+    assert _route(entry["task"])[0] == "ingestion"
