@@ -292,6 +292,7 @@ def _run_full_in(data_dir, size):
     )
     rss_start, cpu_start = peak_rss_mb(), cpu_seconds()
     start = time.perf_counter()
+    _start_progress_sampler(start)
     ingest_dataset(dataset.pk)  # the Celery task's own function, run in this process
     seconds = time.perf_counter() - start
     dataset = Dataset.objects.get(pk=dataset.pk)
@@ -310,6 +311,47 @@ def _run_full_in(data_dir, size):
     }
 
 
+def _read_bytes():
+    """Bytes this process has read so far (/proc/self/io rchar; 0 where /proc lacks it)."""
+    try:
+        for line in Path("/proc/self/io").read_text().splitlines():
+            if line.startswith("rchar:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _current_rss_mb():
+    try:
+        return (
+            int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGESIZE") / 2**20
+        )
+    except OSError:
+        return 0.0
+
+
+def _start_progress_sampler(start, every_s=60.0):
+    """A line on stderr every minute (elapsed, RSS now and peak, MB read), so a multi-hour run
+    shows its memory curve as it goes, and a run cut short still leaves figures."""
+    import threading
+
+    read_start = _read_bytes()
+
+    def sample():
+        while True:
+            time.sleep(every_s)
+            line = {
+                "elapsed_s": round(time.perf_counter() - start),
+                "rss_mb": round(_current_rss_mb()),
+                "peak_rss_mb": round(peak_rss_mb()),
+                "read_mb": round((_read_bytes() - read_start) / 2**20),
+            }
+            print("progress", json.dumps(line), file=sys.stderr, flush=True)
+
+    threading.Thread(target=sample, daemon=True).start()
+
+
 CHILD_MODES = {
     "baseline": run_baseline,
     "pipeline": run_pipeline,
@@ -326,7 +368,8 @@ def child(mode, size):
 
 def measure(mode, size):
     command = [sys.executable, __file__, "--child", mode, "--size-bytes", str(size)]
-    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    # stderr passes through: the full run's progress lines show while it runs.
+    output = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True).stdout
     return json.loads(output.strip().splitlines()[-1])
 
 

@@ -16,6 +16,8 @@ from typing import Any
 import torch
 from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
+from serving.sampling import SamplingParams
+
 
 class ContextLengthExceeded(ValueError):
     """The prompt (plus the requested completion) does not fit the model's context."""
@@ -36,16 +38,6 @@ class LoadedModel:
     tokenizer: Any
     context_length: int
     device: torch.device
-
-
-@dataclass(frozen=True)
-class SamplingParams:
-    """What a request asks of the decoder. ``max_tokens`` None means "as much as allowed"."""
-
-    max_tokens: int | None = None
-    temperature: float = 1.0
-    top_p: float = 1.0
-    stop: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

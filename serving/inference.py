@@ -11,15 +11,21 @@ import logging
 import time
 from collections.abc import Generator, Iterator
 from contextlib import closing
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
 from audit.services import record_event
-from serving import errors, generation, registry, services
+from ops.lazy import lazy_module
+from serving import errors, registry, services
 from serving.services import Caller
 from serving.v1 import shapes
 from serving.v1.requests import InferenceRequest
+
+if TYPE_CHECKING:
+    from serving import generation
+else:  # PyTorch loads with the first generation, not when the URL configuration is imported
+    generation = lazy_module("serving.generation")
 
 logger = logging.getLogger(__name__)
 

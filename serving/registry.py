@@ -11,16 +11,22 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
 from accounts.roles import Action
 from accounts.services import project_ids_allowing
-from serving.generation import LoadedModel, context_length_of
+from ops.lazy import lazy_module
 from serving.models import Deployment, DeploymentKey, DeploymentStatus
 from trainer.models import BaseModel, ModelVersion
 from vault import services as vault
+
+if TYPE_CHECKING:
+    from serving import generation
+    from serving.generation import LoadedModel
+else:  # PyTorch loads with the first model, not when the URL configuration is imported
+    generation = lazy_module("serving.generation")
 
 
 class ModelUnavailable(LookupError):
@@ -127,7 +133,9 @@ def _load_base(base: BaseModel) -> LoadedModel:
     device = serving_device()
     model = load_causal_lm(base.path, dtype=torch.float32).to(device).eval()
     tokenizer = load_tokenizer(base.path)
-    return LoadedModel(base.name, model, tokenizer, context_length_of(model, tokenizer), device)
+    return generation.LoadedModel(
+        base.name, model, tokenizer, generation.context_length_of(model, tokenizer), device
+    )
 
 
 def _load_version(name: str, version: ModelVersion) -> LoadedModel:
@@ -139,7 +147,9 @@ def _load_version(name: str, version: ModelVersion) -> LoadedModel:
     model, tokenizer, _config = load_final_model(store, device=device, merge_adapter=True)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    return LoadedModel(name, model, tokenizer, context_length_of(model, tokenizer), device)
+    return generation.LoadedModel(
+        name, model, tokenizer, generation.context_length_of(model, tokenizer), device
+    )
 
 
 class ModelCache:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from serving.errors import OpenAIError, bad_request
-from serving.generation import SamplingParams
+from serving.sampling import SamplingParams
 
 ROLES = ("system", "developer", "user", "assistant")
 UNSUPPORTED = ("tools", "functions", "tool_choice", "function_call", "audio")
