@@ -13,6 +13,8 @@ class WorkerHeartbeat(models.Model):
     queues = models.CharField(max_length=200, blank=True)
     pid = models.IntegerField(default=0)
     last_seen = models.DateTimeField(default=timezone.now)
+    # What the worker can run, measured once when it starts (training workers: GPUs, QLoRA).
+    capabilities = models.JSONField(default=dict, blank=True)
 
     def __str__(self) -> str:
         return self.name

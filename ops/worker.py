@@ -22,8 +22,12 @@ class HeartbeatStep(bootsteps.StartStopStep):
     def __init__(self, worker: Any, **kwargs: Any) -> None:
         super().__init__(worker, **kwargs)
         self.tref: Any = None
+        self.capabilities: dict[str, Any] = {}
 
     def start(self, worker: Any) -> None:
+        from trainer.services import worker_capabilities
+
+        self.capabilities = worker_capabilities(_queues(worker).split(","))
         self._beat(worker)
         self.tref = worker.timer.call_repeatedly(HEARTBEAT_SECONDS, self._beat, (worker,))
 
@@ -34,12 +38,21 @@ class HeartbeatStep(bootsteps.StartStopStep):
     def _beat(self, worker: Any) -> None:
         from ops.models import WorkerHeartbeat
 
-        queues = ",".join(sorted(q.name for q in worker.app.amqp.queues.consume_from.values()))
         try:
             close_old_connections()
             WorkerHeartbeat.objects.update_or_create(
                 name=worker.hostname,
-                defaults={"queues": queues, "pid": os.getpid(), "last_seen": timezone.now()},
+                defaults={
+                    "queues": _queues(worker),
+                    "pid": os.getpid(),
+                    "last_seen": timezone.now(),
+                    "capabilities": self.capabilities,
+                },
             )
         except DatabaseError:
             logger.warning("could not record worker heartbeat", exc_info=True)
+
+
+def _queues(worker: Any) -> str:
+    """The queues this worker consumes, comma-separated and sorted."""
+    return ",".join(sorted(q.name for q in worker.app.amqp.queues.consume_from.values()))

@@ -72,13 +72,52 @@ def build_engine_config(
     values["base_model_dir"] = base_model.path if base_model else None
     values.setdefault("device", settings.TRAINING_DEVICE)
     try:
-        config = TrainConfig.from_dict(values)
+        # The job runs on a training worker, not here: what this web process's machine can do
+        # (no GPU, no bitsandbytes in its image) says nothing about that.
+        config = TrainConfig.from_dict(values, can_train_here=False)
         if base_model is not None:
             config.check_against_model(base_model.max_seq_len)
     except ConfigError as exc:
         field = "base_model" if exc.field == "base_model_dir" else exc.field
         raise JobRequestError(field, exc.message) from exc
+    if config.method == "qlora" and not qlora_worker_available():
+        raise JobRequestError("method", QLORA_NO_WORKER)
     return config
+
+
+QLORA_NO_WORKER = (
+    "QLoRA needs a training worker with an NVIDIA GPU and bitsandbytes, and none has reported "
+    "in the last 10 minutes; use method 'lora' (same adapters, a 16-bit base), or start the "
+    "GPU worker (docker-compose's gpu-worker image has bitsandbytes)."
+)
+WORKER_CAPABILITIES_FRESH = timedelta(minutes=10)
+
+
+def worker_capabilities(queues: list[str]) -> dict[str, Any]:
+    """What a worker consuming `queues` can train, for its heartbeat: {} unless it takes the
+    training queue (so ingestion workers never import PyTorch), else the CUDA devices it sees
+    and whether QLoRA can run there."""
+    if "training" not in queues:
+        return {}
+    import torch
+
+    from trainer.engine.config import qlora_available
+
+    device = settings.TRAINING_DEVICE
+    return {
+        "cuda_devices": torch.cuda.device_count() if device != "cpu" else 0,
+        "qlora": qlora_available(device),
+    }
+
+
+def qlora_worker_available() -> bool:
+    """True when a training worker seen in the last 10 minutes can run QLoRA."""
+    from ops.models import WorkerHeartbeat
+
+    recent = WorkerHeartbeat.objects.filter(
+        queues__contains="training", last_seen__gte=timezone.now() - WORKER_CAPABILITIES_FRESH
+    )
+    return any(row.capabilities.get("qlora") for row in recent)
 
 
 def estimate_job(config: Any, base_model: BaseModel | None) -> dict[str, Any]:

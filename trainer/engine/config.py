@@ -176,15 +176,24 @@ class TrainConfig:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        """Build a config from a (JSON) dict; ConfigError for unknown fields or bad values."""
+    def from_dict(cls, data: dict[str, Any], *, can_train_here: bool = True) -> TrainConfig:
+        """Build a config from a (JSON) dict; ConfigError for unknown fields or bad values.
+
+        `can_train_here` also checks that this machine could run the job
+        (`check_can_train_here`): right for a job being submitted or started, wrong for the
+        config saved with a finished model, which a CPU-only server must still be able to read
+        (a QLoRA adapter is served on an unquantized base).
+        """
         if not isinstance(data, dict):
             raise ConfigError("config", "expected a JSON object of training settings")
         known = {f.name for f in dataclasses.fields(cls)}
         for key in data:
             if key not in known:
                 raise ConfigError(str(key), "unknown setting")
-        return cls(**data)
+        cfg = cls(**data)
+        if can_train_here:
+            check_can_train_here(cfg)
+        return cfg
 
     @classmethod
     def help_texts(cls) -> dict[str, str]:
@@ -342,8 +351,6 @@ def _check_ranges(cfg: TrainConfig) -> None:
 def _check_method_requirements(cfg: TrainConfig) -> None:
     if cfg.method != "from_scratch" and not cfg.base_model_dir:
         raise ConfigError("base_model_dir", f"is required for method '{cfg.method}'")
-    if cfg.method == "qlora" and not qlora_available(cfg.device):
-        raise ConfigError("method", QLORA_UNAVAILABLE)
     if cfg.method == "freeze" and cfg.freeze_layers == 0:
         raise ConfigError("freeze_layers", "must be at least 1 for method 'freeze'")
     if cfg.parallelism == "fsdp" and cfg.method not in FSDP_METHODS:
@@ -367,6 +374,13 @@ def resolve_parallelism(cfg: TrainConfig, world_size: int) -> str:
     if cfg.parallelism == "auto" and cfg.method in FSDP_METHODS:
         return "fsdp"
     return "ddp"
+
+
+def check_can_train_here(cfg: TrainConfig) -> None:
+    """Raise ConfigError('method') when this machine cannot run `cfg` (QLoRA without a GPU and
+    bitsandbytes). Checked at submission (`from_dict`) and again when training starts."""
+    if cfg.method == "qlora" and not qlora_available(cfg.device):
+        raise ConfigError("method", QLORA_UNAVAILABLE)
 
 
 def qlora_available(device: str) -> bool:

@@ -151,7 +151,7 @@ def load_final_model(
     data = store.read_file(path, "final")
     with envelope_errors(path):
         manifest, blobs = container.unpack(data)
-    cfg = TrainConfig.from_dict(manifest["config"])
+    cfg = TrainConfig.from_dict(manifest["config"], can_train_here=False)
     weights = container.tensors_from_bytes(blobs["weights"])
     if manifest["kind"] == "adapter":
         model, tokenizer = _rebuild_adapter(cfg, manifest, weights, dtype, merge_adapter)

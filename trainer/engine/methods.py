@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .config import ConfigError, TrainConfig
+from .config import ConfigError, TrainConfig, check_can_train_here
 from .data import as_messages, record_kind
 from .modeling import (
     VARLEN_ATTENTION,
@@ -98,6 +98,7 @@ def prepare_model(
     `saved_tokenizer` (from a checkpoint) replaces training a new from-scratch tokenizer, so a
     resumed from-scratch run sees identical token ids. Raises ConfigError on unusable settings.
     """
+    check_can_train_here(cfg)
     precision = resolve_precision(cfg, device)
     torch.manual_seed(cfg.seed)  # adapter / scratch initialisation is part of the repeatable run
     if cfg.method == "from_scratch":

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from trainer.engine import ConfigError, TrainConfig
 from trainer.engine.config import QLORA_UNAVAILABLE
+from trainer.engine.methods import prepare_model
 
 
 def test_defaults_are_valid_and_round_trip_through_json():
@@ -65,9 +67,20 @@ def test_unknown_setting_is_refused_by_name():
 def test_qlora_without_a_gpu_explains_the_alternative(monkeypatch):
     monkeypatch.setattr("torch.cuda.is_available", lambda: False)
     with pytest.raises(ConfigError) as caught:
-        TrainConfig(method="qlora", base_model_dir="/m")
+        TrainConfig.from_dict({"method": "qlora", "base_model_dir": "/m"})
     assert caught.value.field == "method"
     assert caught.value.message == QLORA_UNAVAILABLE
+    # ...and again when training starts, for a config built in code.
+    cfg = TrainConfig(method="qlora", base_model_dir="/m", device="cpu")
+    with pytest.raises(ConfigError, match="QLoRA needs an NVIDIA GPU"):
+        prepare_model(cfg, torch.device("cpu"), train_records=[])
+
+
+def test_a_saved_qlora_config_reads_back_on_a_machine_without_a_gpu(monkeypatch):
+    """A finished QLoRA model's config must load where it is served (often a CPU)."""
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    saved = {"method": "qlora", "base_model_dir": "/m", "device": "cuda"}
+    assert TrainConfig.from_dict(saved, can_train_here=False).method == "qlora"
 
 
 def test_warmup_must_be_shorter_than_the_run():

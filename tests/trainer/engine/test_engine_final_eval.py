@@ -89,3 +89,24 @@ def test_evaluate_full_and_from_scratch_models(tiny_model_dir, text_data, make_s
         assert metrics["tuned"]["perplexity"] > 1 and "bleu" not in metrics["tuned"]  # text only
         assert (metrics["base"] is None) == (method == "from_scratch")
         assert metrics["samples"] == []
+
+
+def test_a_qlora_adapter_loads_merges_and_evaluates_on_a_cpu(
+    tiny_model_dir, qa_data, make_store, small_config, monkeypatch
+):
+    """QLoRA trains on a GPU, but its adapter is served and exported where there may be none:
+    the saved config must read back there and the adapter apply to the unquantized base."""
+    # Train as QLoRA does, minus the 4-bit base this machine cannot build: same adapter, same
+    # saved config (method 'qlora').
+    monkeypatch.setattr("trainer.engine.methods.check_can_train_here", lambda cfg: None)
+    monkeypatch.setattr("trainer.engine.methods._qlora_quantization", lambda: None)
+    cfg = small_config(tiny_model_dir, method="qlora", max_steps=8, eval_generate_records=2)
+    store = make_store()
+    train(cfg, qa_data, RecordingReporter(), store)
+    monkeypatch.undo()
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    model, _, saved = load_final_model(store, merge_adapter=True)  # what serving does
+    assert saved.method == "qlora"
+    assert not any("lora_" in name for name, _ in model.named_parameters())
+    metrics = evaluate(cfg, qa_data, store, RecordingReporter())
+    assert metrics["tuned"]["perplexity"] > 0 and metrics["base"] is not None
