@@ -104,20 +104,37 @@ def worker_capabilities(queues: list[str]) -> dict[str, Any]:
     from trainer.engine.config import qlora_available
 
     device = settings.TRAINING_DEVICE
+    gpus = torch.cuda.device_count() if device != "cpu" else 0
     return {
-        "cuda_devices": torch.cuda.device_count() if device != "cpu" else 0,
+        "cuda_devices": gpus,
         "qlora": qlora_available(device),
+        # What runner.training_processes offers a job on this worker (before max_processes).
+        "processes": settings.TRAINING_PROCESSES or max(1, gpus),
     }
 
 
-def qlora_worker_available() -> bool:
-    """True when a training worker seen in the last 10 minutes can run QLoRA."""
+def _fresh_training_workers() -> list[dict[str, Any]]:
+    """Capabilities of the training workers seen in the last 10 minutes."""
     from ops.models import WorkerHeartbeat
 
     recent = WorkerHeartbeat.objects.filter(
         queues__contains="training", last_seen__gte=timezone.now() - WORKER_CAPABILITIES_FRESH
     )
-    return any(row.capabilities.get("qlora") for row in recent)
+    return [row.capabilities for row in recent]
+
+
+def qlora_worker_available() -> bool:
+    """True when a training worker seen in the last 10 minutes can run QLoRA."""
+    return any(caps.get("qlora") for caps in _fresh_training_workers())
+
+
+def processes_for_estimate(config: Any) -> int:
+    """Processes a job will train with, for the memory estimate: the fewest any fresh training
+    worker offers (any of them may take the job), capped by its max_processes; 1 when none
+    has reported."""
+    offers = [int(caps["processes"]) for caps in _fresh_training_workers() if caps.get("processes")]
+    offered = min(offers) if offers else 1
+    return min(offered, config.max_processes or offered)
 
 
 def estimate_job(config: Any, base_model: BaseModel | None) -> dict[str, Any]:
@@ -138,7 +155,9 @@ def estimate_job(config: Any, base_model: BaseModel | None) -> dict[str, Any]:
         )
     model_config = AutoConfig.from_pretrained(base_model.path, local_files_only=True)
     gpu_bytes = settings.TARGET_GPU_MEMORY_GB * 2**30 if settings.TARGET_GPU_MEMORY_GB else None
-    estimate = estimate_resources(config, model_config, gpu_bytes)
+    estimate = estimate_resources(
+        config, model_config, gpu_bytes, processes=processes_for_estimate(config)
+    )
     estimate.pop("breakdown", None)
     return estimate
 

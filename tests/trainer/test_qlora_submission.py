@@ -61,4 +61,19 @@ def test_over_the_api_the_refusal_is_a_400_naming_method(
 def test_only_training_workers_measure_what_they_can_run():
     assert worker_capabilities(["ingestion", "default"]) == {}  # no torch import needed
     measured = worker_capabilities(["training"])
-    assert measured == {"cuda_devices": 0, "qlora": False}  # no GPU on this machine
+    assert measured == {"cuda_devices": 0, "qlora": False, "processes": 1}  # no GPU here
+
+
+def test_the_memory_estimate_counts_the_gpus_fsdp_shards_over(db, tiny_base_model):
+    """Full fine-tuning shards over the processes a worker offers: the fewest offered by any
+    fresh training worker (any may take the job), capped by the job's max_processes."""
+    from trainer.engine import TrainConfig
+    from trainer.services import processes_for_estimate
+
+    cfg = TrainConfig(method="full", base_model_dir=tiny_base_model.path)
+    assert processes_for_estimate(cfg) == 1  # nobody reported
+    WorkerHeartbeat.objects.create(name="big", queues="training", capabilities={"processes": 8})
+    WorkerHeartbeat.objects.create(name="small", queues="training", capabilities={"processes": 4})
+    assert processes_for_estimate(cfg) == 4
+    capped = TrainConfig(method="full", base_model_dir=tiny_base_model.path, max_processes=2)
+    assert processes_for_estimate(capped) == 2
