@@ -62,16 +62,25 @@ spec = {
     "result": str(work / "result.json"),
 }
 (work / "spec.json").write_text(json.dumps(spec))
-t = time.time()
-proc = subprocess.run(
-    torchrun + ["tests/trainer/engine/torchrun_train.py", str(work / "spec.json")],
-    input=key.hex() + "\n",
-    capture_output=True,
-    text=True,
-    env=env,
-    timeout=400,
+
+
+def launch(args: list[str], timeout: int) -> tuple[subprocess.CompletedProcess, float]:
+    """Run `args` under torchrun (one rank), the data key on stdin; (process, seconds)."""
+    start = time.time()
+    proc = subprocess.run(
+        torchrun + args,
+        input=key.hex() + "\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
+    return proc, round(time.time() - start, 1)
+
+
+proc, report["driver_s"] = launch(
+    ["tests/trainer/engine/torchrun_train.py", str(work / "spec.json")], 400
 )
-report["driver_s"] = round(time.time() - t, 1)
 report["driver_rc"] = proc.returncode
 (OUT / "driver_stderr.txt").write_text(proc.stderr[-200000:])
 if proc.returncode == 0:
@@ -126,16 +135,7 @@ job = {
     "evaluate": True,
 }
 (work / "job.json").write_text(json.dumps(job))
-t = time.time()
-proc = subprocess.run(
-    torchrun + ["-m", "trainer.engine", "--config", str(work / "job.json")],
-    input=key.hex() + "\n",
-    capture_output=True,
-    text=True,
-    env=env,
-    timeout=300,
-)
-report["cli_s"] = round(time.time() - t, 1)
+proc, report["cli_s"] = launch(["-m", "trainer.engine", "--config", str(work / "job.json")], 300)
 report["cli_rc"] = proc.returncode
 report["cli_lines"] = [line for line in proc.stdout.splitlines() if line.startswith("{")][:2] + [
     line for line in proc.stdout.splitlines() if line.startswith("{")

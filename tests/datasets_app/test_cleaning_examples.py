@@ -22,17 +22,10 @@ RECORDS = [
 
 
 @pytest.fixture
-def dataset(cast: Any, api_client_for: Any, monkeypatch: pytest.MonkeyPatch) -> Dataset:
-    monkeypatch.setattr("datasets_app.services._enqueue_ingestion", lambda _id: None)
-    body = "".join(json.dumps(r) + "\n" for r in RECORDS).encode()
-    response = api_client_for(cast.steward).post(
-        "/api/v1/datasets/",
-        {"file": SimpleUploadedFile("t.jsonl", body), "project": cast.project.pk},
-        format="multipart",
-    )
-    assert response.status_code == 202, response.content
-    run_ingestion(response.json()["id"])
-    return Dataset.objects.get(pk=response.json()["id"])
+def dataset(upload: Any) -> Dataset:
+    dataset_id = upload(RECORDS)  # the shared upload fixture (tests/datasets_app/conftest.py)
+    run_ingestion(dataset_id)
+    return Dataset.objects.get(pk=dataset_id)
 
 
 @pytest.fixture
