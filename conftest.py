@@ -230,3 +230,24 @@ def version_from_records(cast: Cast) -> Any:
 
     make.default_records = fixture_records  # type: ignore[attr-defined]
     return make
+
+
+@pytest.fixture
+def received() -> Any:
+    """``listen(signal)`` -> a list that gets the arguments of each send of ``signal`` (a dict,
+    ``sender`` included, ``signal`` left out) for the rest of the test."""
+    connected: list[tuple[Any, Callable[..., None]]] = []
+
+    def listen(signal: Any) -> list[dict[str, Any]]:
+        sends: list[dict[str, Any]] = []
+
+        def record(signal: Any, **arguments: Any) -> None:
+            sends.append(arguments)
+
+        signal.connect(record, weak=False)
+        connected.append((signal, record))
+        return sends
+
+    yield listen
+    for signal, record in connected:
+        signal.disconnect(record)

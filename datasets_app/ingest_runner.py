@@ -33,7 +33,9 @@ from datasets_app import ingestion
 from datasets_app.ingest_lease import IngestLease, IngestLeaseLost
 from datasets_app.models import Dataset, DatasetStatus, Finding
 from datasets_app.options import IngestOptions
+from datasets_app.signals import ingestion_finished
 from datasets_app.uploads import RAW_BLOB
+from ops.signals import send_on_commit
 from vault import services as vault
 from vault.models import DataKey
 
@@ -219,4 +221,10 @@ def _save(run: _Run, result: ingestion.IngestResult) -> None:
             "dataset.ingest",
             obj=run.dataset,
             details={"records": result.records, "findings": run.writer.total},
+        )
+        send_on_commit(
+            ingestion_finished,
+            sender=Dataset,
+            dataset_id=run.dataset.pk,
+            outcome=DatasetStatus.NEEDS_REVIEW.value,
         )

@@ -29,7 +29,9 @@ from datasets_app.ingest_lease import (
 )
 from datasets_app.models import Dataset, DatasetStatus, DatasetVersion, Decision, Finding
 from datasets_app.options import IngestOptions
+from datasets_app.signals import dataset_approved, ingestion_finished
 from datasets_app.uploads import EncryptedUpload
+from ops.signals import send_on_commit
 from vault import services as vault
 
 logger = logging.getLogger(__name__)
@@ -128,7 +130,12 @@ def _fail(lease: IngestLease, dataset: Dataset, reason: str) -> bool:
         record_event(
             SYSTEM, "dataset.ingest", obj=dataset, outcome="error", details={"reason": reason[:300]}
         )
+        _send_ingestion_finished(dataset.pk, DatasetStatus.FAILED.value)
     return True
+
+
+def _send_ingestion_finished(dataset_id: int, outcome: str) -> None:
+    send_on_commit(ingestion_finished, sender=Dataset, dataset_id=dataset_id, outcome=outcome)
 
 
 # --- ingestion sweeper -------------------------------------------------------------------
@@ -191,6 +198,7 @@ def _fail_interrupted(dataset: Dataset, seen: QuerySet[Dataset]) -> None:
             outcome="error",
             details={"reason": reason[:300], "attempts": dataset.ingest_attempts},
         )
+        _send_ingestion_finished(dataset.pk, DatasetStatus.FAILED.value)
 
 
 # --- review ------------------------------------------------------------------------------
@@ -336,11 +344,7 @@ def approve_dataset(actor: Actor, dataset: Dataset) -> DatasetVersion:
             "This project requires a different data steward than the "
             "uploader to approve the dataset."
         )
-    version = freeze_reviewed_version(actor, dataset)
-    from serving.services import on_dataset_approved  # fine-tuning jobs waiting for this file
-
-    on_dataset_approved(dataset.pk)
-    return version
+    return freeze_reviewed_version(actor, dataset)
 
 
 def freeze_reviewed_version(
@@ -348,7 +352,7 @@ def freeze_reviewed_version(
 ) -> DatasetVersion:
     """Build the next version from the current decisions and audit the approval (the caller
     has authorized it). Raises DatasetStateError when the dataset's options demand a complete
-    review and findings are still pending."""
+    review and findings are still pending. Sends ``dataset_approved`` once committed."""
     from datasets_app.versioning import build_version
 
     options = IngestOptions.from_dict(dataset.options)
@@ -364,6 +368,8 @@ def freeze_reviewed_version(
     if automatic:
         details["automatic"] = True
     record_event(actor, "dataset.approve", obj=dataset, details=details)
+    dataset.status = DatasetStatus.APPROVED
+    send_on_commit(dataset_approved, sender=Dataset, dataset=dataset, version=version)
     return version
 
 

@@ -96,12 +96,3 @@ def file_object(dataset: Dataset) -> dict[str, Any]:
         "soberana_status": dataset.status,
         "records": dataset.record_count,
     }
-
-
-def after_ingestion(dataset_id: int) -> None:
-    """Called in the worker when ingestion of a dataset ends: approve a fine-tune file where
-    the project allows it, then move on the fine-tuning jobs waiting for it."""
-    from serving.fine_tuning import advance_fine_tunes_for_dataset
-
-    auto_approve(dataset_id)
-    advance_fine_tunes_for_dataset(dataset_id)

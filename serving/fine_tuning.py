@@ -23,6 +23,7 @@ from accounts.roles import Action
 from accounts.services import PermissionDenied, project_ids_allowing, require
 from audit.services import SYSTEM, Actor, record_event
 from datasets_app.models import Dataset, DatasetStatus
+from serving.files import auto_approvable, auto_approve
 from serving.models import FineTuneJob, FineTuneStatus
 from serving.naming import file_id, valid_suffix
 from trainer import services as trainer
@@ -207,8 +208,6 @@ def advance_fine_tune(fine_tune_id: int) -> None:
 
 def _ready(dataset_id: int) -> Dataset:
     """The dataset, approved first when its project approves fine-tune files by itself."""
-    from serving.files import auto_approvable, auto_approve
-
     dataset = Dataset.objects.select_related("project").get(pk=dataset_id)
     if auto_approvable(dataset):
         auto_approve(dataset_id)

@@ -361,14 +361,3 @@ def usage_totals(rows: QuerySet[UsageDay]) -> dict[str, int]:
         "prompt_tokens": sums["p"] or 0,
         "completion_tokens": sums["c"] or 0,
     }
-
-
-# --- hook called by datasets_app.services.approve_dataset ---------------------------------
-
-
-def on_dataset_approved(dataset_id: int) -> None:
-    """After the approval commits, fine-tuning jobs waiting for this file move on."""
-    from serving.fine_tuning import advance_fine_tunes_for_dataset
-
-    # robust: a failure here is logged and never turns the steward's approval into an error.
-    transaction.on_commit(lambda: advance_fine_tunes_for_dataset(dataset_id), robust=True)

@@ -1,60 +1,48 @@
-"""Hooks that let serving follow the other apps without them knowing about it.
+"""How the OpenAI-compatible layer follows datasets and training: receivers of the signals
+those apps declare (``datasets_app.signals``, ``trainer.signals``), connected in
+``ServingConfig.ready``.
 
-* When the ingestion task of a dataset ends (Celery ``task_postrun`` in the worker), a
-  fine-tune file is approved where its project allows it and waiting jobs move on.
-* When a ``ModelVersion`` is created (the training runner stores it), the fine-tuning job
-  behind it, if any, is deployed under its ``fine_tuned_model`` name.
+* ``ingestion_finished``: a fine-tune file is approved where its project allows it
+  (``auto_approve_redaction``) and the fine-tuning jobs waiting for it move on (or fail with it).
+* ``dataset_approved``: the fine-tuning jobs waiting for that file move on.
+* ``model_version_stored``: the fine-tuning job behind the training job, if any, is deployed
+  under its ``fine_tuned_model`` name.
 
-Both run inside other apps' code paths (the worker, the training runner): a failure here is
-logged and never breaks ingestion or training.
+Each runs after the producer's transaction committed, in the producer's process (a worker, or
+the web process of a steward's approval); a receiver that raises is logged and never undoes
+ingestion, approval or training (``ops.signals.send_on_commit``).
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-from celery.signals import task_postrun
-from django.db import DatabaseError, transaction
-from django.db.models.signals import post_save
-
-logger = logging.getLogger(__name__)
-INGESTION_TASK = "datasets_app.tasks.ingest_dataset"
+from datasets_app.signals import dataset_approved, ingestion_finished
+from serving.files import auto_approve
+from serving.fine_tuning import advance_fine_tunes_for_dataset, deploy_finished
+from trainer.signals import model_version_stored
 
 
 def connect() -> None:
     """Connect the receivers (called from ``ServingConfig.ready``)."""
-    from trainer.models import ModelVersion
-
-    task_postrun.connect(ingestion_finished, weak=False, dispatch_uid="serving-ingestion")
-    post_save.connect(
-        model_version_saved, sender=ModelVersion, weak=False, dispatch_uid="serving-model-version"
-    )
+    ingestion_finished.connect(follow_ingestion, dispatch_uid="serving-ingestion-finished")
+    dataset_approved.connect(follow_approval, dispatch_uid="serving-dataset-approved")
+    model_version_stored.connect(deploy_model_version, dispatch_uid="serving-model-version")
 
 
-def ingestion_finished(sender: Any = None, args: Any = None, **_: Any) -> None:
-    """After ``ingest_dataset(dataset_id)``: auto-approval and waiting fine-tuning jobs."""
-    if getattr(sender, "name", "") != INGESTION_TASK or not args:
-        return
-    from serving.files import after_ingestion
-
-    try:
-        after_ingestion(int(args[0]))
-    except (DatabaseError, ValueError, OSError):
-        logger.exception("serving: follow-up of the ingestion of dataset %s failed", args[0])
+def follow_ingestion(sender: Any, dataset_id: int, outcome: str, **_: Any) -> None:
+    """Ingestion ended: approve the file where its project allows it, then move on (or fail)
+    the jobs waiting for it."""
+    if outcome == "needs_review":
+        auto_approve(dataset_id)
+    advance_fine_tunes_for_dataset(dataset_id)
 
 
-def model_version_saved(sender: Any, instance: Any, created: bool, **_: Any) -> None:
-    """A new model version: deploy it if a fine-tuning job asked for it (after commit)."""
-    if not created:
-        return
-    transaction.on_commit(lambda: _deploy(instance))
+def follow_approval(sender: Any, dataset: Any, version: Any, **_: Any) -> None:
+    """A file was approved: the fine-tuning jobs waiting for it move on."""
+    advance_fine_tunes_for_dataset(dataset.pk)
 
 
-def _deploy(version: Any) -> None:
-    from serving.fine_tuning import deploy_finished
-
-    try:
-        deploy_finished(version)
-    except (DatabaseError, ValueError, OSError):
-        logger.exception("serving: deploying model version %s failed", version.pk)
+def deploy_model_version(sender: Any, model_version: Any, job: Any, **_: Any) -> None:
+    """A fine-tuning job's model is trained: serve it under its ``fine_tuned_model`` name."""
+    deploy_finished(model_version)

@@ -24,7 +24,8 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from trainer import services
+from ops.signals import send_on_commit
+from trainer import services, signals
 from trainer.models import EvaluationStatus, JobStatus, ModelVersion, TrainingJob
 from vault import services as vault
 
@@ -167,16 +168,27 @@ def _record(
             name: (evaluation.get(name) or {}).get("perplexity") for name in ("base", "tuned")
         }
         services.add_event(job, "evaluated", "Evaluation finished.", data=perplexity)
+        _send_evaluation_finished(claim.version_id, "done")
 
 
 def _fail(claim: EvaluationClaim, reason: str, detail: str) -> None:
-    if _running(claim).update(
-        evaluation_status=EvaluationStatus.FAILED,
-        evaluation_error=reason,
-        evaluation_expires_at=None,
-    ):
-        logger.warning("evaluation of job %s failed: %s", claim.job_id, detail[-2000:])
-        services.add_event(claim.job_id, "evaluation_failed", reason, level="warning")
+    with transaction.atomic():
+        if _running(claim).update(
+            evaluation_status=EvaluationStatus.FAILED,
+            evaluation_error=reason,
+            evaluation_expires_at=None,
+        ):
+            logger.warning("evaluation of job %s failed: %s", claim.job_id, detail[-2000:])
+            services.add_event(claim.job_id, "evaluation_failed", reason, level="warning")
+            _send_evaluation_finished(claim.version_id, "failed")
+
+
+def _send_evaluation_finished(version_id: int, outcome: str) -> None:
+    """``evaluation_finished`` for the evaluation whose end the caller's transaction writes."""
+    version = ModelVersion.objects.get(pk=version_id)
+    send_on_commit(
+        signals.evaluation_finished, sender=ModelVersion, model_version=version, outcome=outcome
+    )
 
 
 def sweep_evaluations() -> list[int]:
@@ -188,13 +200,16 @@ def sweep_evaluations() -> list[int]:
     dead = TrainingJob.objects.filter(
         evaluation_status=EvaluationStatus.RUNNING, evaluation_expires_at__lt=now
     )
-    for job_id in list(dead.values_list("pk", flat=True)):
-        if dead.filter(pk=job_id).update(
-            evaluation_status=EvaluationStatus.FAILED,
-            evaluation_error=WORKER_LOST,
-            evaluation_expires_at=None,
-        ):
-            services.add_event(job_id, "evaluation_failed", WORKER_LOST, level="warning")
+    for job_id, version_id in list(dead.values_list("pk", "model_version")):
+        with transaction.atomic():
+            if dead.filter(pk=job_id).update(
+                evaluation_status=EvaluationStatus.FAILED,
+                evaluation_error=WORKER_LOST,
+                evaluation_expires_at=None,
+            ):
+                services.add_event(job_id, "evaluation_failed", WORKER_LOST, level="warning")
+                if version_id is not None:
+                    _send_evaluation_finished(version_id, "failed")
     lost = TrainingJob.objects.filter(
         evaluation_status=EvaluationStatus.PENDING, evaluation_expires_at__lt=now
     )

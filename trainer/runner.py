@@ -30,7 +30,7 @@ from django.db import close_old_connections
 
 from datasets_app.versioning import iter_version_records
 from trainer import checkpoints, evaluations, launcher, services
-from trainer.models import EvaluationStatus, JobStatus, ModelVersion, TrainingJob
+from trainer.models import JobStatus, ModelVersion, TrainingJob
 from trainer.services import Lease, LeaseLost
 from vault import services as vault
 
@@ -257,9 +257,7 @@ def _train_and_record(job: TrainingJob, config: Any, lease: Lease, reporter: Job
         _record_stop(job, lease, reporter, outcome.step)
         return
     version = _store_model_version(job, store)
-    if not services.finish_job(
-        lease, JobStatus.SUCCEEDED, evaluation_status=EvaluationStatus.PENDING
-    ):
+    if not services.record_success(lease, version):
         raise LeaseLost(f"job {job.pk}")
     services.add_event(job, "succeeded", "Training finished; evaluation queued.")
     evaluations.enqueue_evaluation(version.pk)

@@ -22,7 +22,16 @@ from accounts.roles import Action
 from accounts.services import project_ids_allowing, require
 from audit.services import SYSTEM, Actor, record_event
 from datasets_app.models import DatasetStatus, DatasetVersion
-from trainer.models import BaseModel, JobEvent, JobStatus, TrainingJob
+from ops.signals import send_on_commit
+from trainer import signals
+from trainer.models import (
+    BaseModel,
+    EvaluationStatus,
+    JobEvent,
+    JobStatus,
+    ModelVersion,
+    TrainingJob,
+)
 from vault import services as vault
 
 HYPERPARAMETER_DEFAULTS: dict[str, Any] = {
@@ -346,7 +355,8 @@ def finish_job(
     error_detail: str = "",
     evaluation_status: str | None = None,
 ) -> bool:
-    """Move a running job to a terminal status (fenced). False when the lease was lost.
+    """Move a running job to a terminal status (fenced), audited, and send ``job_finished``
+    once that commits. False (nothing written, nothing sent) when the lease was lost.
 
     ``evaluation_status='pending'`` (with a succeeded job) is set in the same UPDATE, so a
     succeeded job always has its evaluation recorded as due."""
@@ -361,8 +371,9 @@ def finish_job(
     if evaluation_status is not None:
         fields["evaluation_status"] = evaluation_status
         fields["evaluation_expires_at"] = pending_evaluation_deadline()
-    done = _owned(lease).update(**fields) == 1
-    if done:
+    with transaction.atomic():
+        if _owned(lease).update(**fields) != 1:
+            return False
         record_event(
             SYSTEM,
             f"job.{status}",
@@ -371,7 +382,28 @@ def finish_job(
             outcome="error" if error else "allowed",
             details={"reason": error[:300]} if error else {},
         )
-    return done
+        _send_job_finished(lease.job_id, status)
+    return True
+
+
+def record_success(lease: Lease, version: ModelVersion) -> bool:
+    """Move the leased job to ``succeeded`` with its evaluation due, and send
+    ``job_finished`` then ``model_version_stored`` once that commits. Fenced: False (nothing
+    written, nothing sent) when the lease was lost."""
+    with transaction.atomic():
+        if not finish_job(lease, JobStatus.SUCCEEDED, evaluation_status=EvaluationStatus.PENDING):
+            return False
+        job = TrainingJob.objects.get(pk=lease.job_id)
+        send_on_commit(
+            signals.model_version_stored, sender=ModelVersion, model_version=version, job=job
+        )
+    return True
+
+
+def _send_job_finished(job_id: int, status: str) -> None:
+    """``job_finished`` for a job whose terminal status the caller's transaction writes."""
+    job = TrainingJob.objects.get(pk=job_id)
+    send_on_commit(signals.job_finished, sender=TrainingJob, job=job, status=str(status))
 
 
 def pending_evaluation_deadline() -> Any:
@@ -409,6 +441,7 @@ def request_cancel(actor: Actor, job: TrainingJob) -> TrainingJob:
             status=JobStatus.CANCELLED, finished_at=timezone.now()
         ):
             add_event(job, "cancelled", "Cancelled before it started.")
+            _send_job_finished(job.pk, JobStatus.CANCELLED)
         elif TrainingJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
             cancel_requested=True
         ):
@@ -456,10 +489,12 @@ def _fail_exhausted(job: TrainingJob) -> None:
         f"The job's worker stopped answering {job.attempts} times (for example it ran out "
         "of memory or the machine restarted). Try a smaller batch size or sequence length."
     )
-    if TrainingJob.objects.filter(
-        pk=job.pk, lease_owner=job.lease_owner, status=JobStatus.RUNNING
-    ).update(status=JobStatus.FAILED, error=reason, finished_at=timezone.now(), lease_owner=""):
-        add_event(job, "failed", reason, level="error")
+    with transaction.atomic():
+        if TrainingJob.objects.filter(
+            pk=job.pk, lease_owner=job.lease_owner, status=JobStatus.RUNNING
+        ).update(status=JobStatus.FAILED, error=reason, finished_at=timezone.now(), lease_owner=""):
+            add_event(job, "failed", reason, level="error")
+            _send_job_finished(job.pk, JobStatus.FAILED)
 
 
 def _stale_queued_jobs(now: Any) -> list[int]:

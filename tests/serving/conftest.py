@@ -95,7 +95,7 @@ def fake_detector(monkeypatch: pytest.MonkeyPatch) -> FakeDetector:
 
 @pytest.fixture
 def inline_ingestion(monkeypatch: pytest.MonkeyPatch, fake_detector: FakeDetector) -> None:
-    """Uploads are ingested in the request (through the Celery task, so its signals fire) and
+    """Uploads are ingested in the request (through the Celery task, as a worker runs it) and
     training messages go nowhere (tests run jobs in-process)."""
     from datasets_app.tasks import ingest_dataset
 
