@@ -74,7 +74,7 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
         body = {"error": {"code": "not_found", "message": message, "detail": {"detail": message}}}
         return JsonResponse(body, status=status.HTTP_404_NOT_FOUND)
     if request.path.startswith("/v1/"):
-        from serving.errors import not_found as openai_not_found
+        from openai_api.errors import not_found as openai_not_found
 
         error = openai_not_found(f"Unknown URL: {request.method} {request.path}")
         return JsonResponse(error.body(), status=error.status_code)

@@ -43,6 +43,6 @@ urlpatterns = [
     path("datasets/", include("datasets_app.urls")),
     path("jobs/", include("trainer.urls")),
     # Serving: the OpenAI-compatible API, the playground and usage pages.
-    path("v1/", include("serving.v1.urls")),
+    path("v1/", include("openai_api.urls")),
     path("", include("serving.urls")),
 ]

@@ -2,11 +2,10 @@ from django.apps import AppConfig
 
 
 class ServingConfig(AppConfig):
-    """Private serving: the OpenAI-compatible API, deployments, keys, usage, playground."""
+    """Private serving: deployments, their keys, usage and rate limits, model loading and
+    generation, export, the playground."""
 
     name = "serving"
 
     def ready(self) -> None:
-        from serving import schema, signals  # noqa: F401  (schema registers an extension)
-
-        signals.connect()
+        from serving import schema  # noqa: F401  (registers the bearer scheme's extension)

@@ -88,7 +88,7 @@ def _training(version: Any, base_model: Any, creator: Any) -> dict[str, Any]:
 
 def _fine_tune(dataset: Any, base_model: Any, creator: Any) -> Any:
     from audit.services import Actor
-    from serving import fine_tuning
+    from openai_api import fine_tuning
 
     request = fine_tuning.FineTuneRequest(
         training_file=dataset,

@@ -232,7 +232,8 @@ def _add_serving(side: Side, base_model: Any) -> None:
     """A deployment of the side's model version with one key, its usage of one query, and a
     fine-tuning job on the approved dataset, made through the serving services."""
     from audit.services import Actor
-    from serving import fine_tuning, services
+    from openai_api import fine_tuning
+    from serving import services
 
     engineer = Actor(user=side.users["engineer"])
     side.deployment = services.create_deployment(engineer, side.model_version, suffix="live")

@@ -239,7 +239,7 @@ def test_another_projects_model_version_cannot_be_deployed_or_exported(
 
 @pytest.mark.parametrize("role", A_MEMBERS)
 def test_another_projects_files_cannot_be_uploaded_to_or_trained_on(role: str, world: Any) -> None:
-    from serving.models import FineTuneJob
+    from openai_api.models import FineTuneJob
 
     api = world.api(role)
     datasets, jobs = Dataset.objects.count(), FineTuneJob.objects.count()

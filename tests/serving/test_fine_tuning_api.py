@@ -12,7 +12,7 @@ import pytest
 from serving_helpers import chat_jsonl, run_training_job
 
 from audit.models import AuditEvent
-from serving.models import FineTuneJob
+from openai_api.models import FineTuneJob
 
 pytestmark = pytest.mark.django_db(transaction=True)
 TINY = {

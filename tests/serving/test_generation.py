@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from openai_api.errors import OpenAIError
+from openai_api.requests import parse_chat, parse_completion
 from serving import generation
-from serving.errors import OpenAIError
-from serving.v1.requests import parse_chat, parse_completion
 
 
 @pytest.fixture(scope="module")

@@ -137,8 +137,8 @@ def test_an_unknown_or_unfinished_job_has_nothing_to_evaluate(trained: ModelVers
 def test_job_api_and_page_say_evaluation_pending_and_fine_tuning_still_reports_succeeded(
     trained: ModelVersion, cast: Any, api_client_for: Any, client: Any
 ) -> None:
-    from serving.models import FineTuneJob, FineTuneStatus
-    from serving.v1.objects import status_of
+    from openai_api.models import FineTuneJob, FineTuneStatus
+    from openai_api.objects import status_of
 
     engineer = api_client_for(cast.engineer)
     body = engineer.get(f"/api/v1/jobs/{trained.job_id}/").json()

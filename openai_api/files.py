@@ -19,7 +19,7 @@ from datasets_app.models import Dataset, DatasetStatus
 from datasets_app.options import IngestOptions
 from datasets_app.services import DatasetStateError, freeze_reviewed_version
 from datasets_app.uploads import EncryptedUpload
-from serving.naming import file_id
+from openai_api.naming import file_id
 
 logger = logging.getLogger(__name__)
 FINE_TUNE_PURPOSE = "fine-tune"

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 
 from audit.services import record_event
+from openai_api import errors, shapes
+from openai_api.requests import InferenceRequest
 from ops.lazy import lazy_module
-from serving import errors, registry, services
+from serving import registry, services
 from serving.services import Caller
-from serving.v1 import shapes
-from serving.v1.requests import InferenceRequest
 
 if TYPE_CHECKING:
     from serving import generation

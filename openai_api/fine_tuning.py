@@ -23,9 +23,11 @@ from accounts.roles import Action
 from accounts.services import PermissionDenied, project_ids_allowing, require
 from audit.services import SYSTEM, Actor, record_event
 from datasets_app.models import Dataset, DatasetStatus
-from serving.files import auto_approvable, auto_approve
-from serving.models import FineTuneJob, FineTuneStatus
-from serving.naming import file_id, valid_suffix
+from openai_api.files import auto_approvable, auto_approve
+from openai_api.models import FineTuneJob, FineTuneStatus
+from openai_api.naming import file_id
+from serving.naming import valid_suffix
+from serving.services import DeploymentError, create_deployment
 from trainer import services as trainer
 from trainer.engine_meta import METHOD_CHOICES
 from trainer.models import BaseModel, ModelVersion
@@ -291,8 +293,6 @@ def cancel_fine_tune(actor: Actor, job: FineTuneJob) -> FineTuneJob:
 def deploy_finished(version: ModelVersion) -> None:
     """Serve the model version of a finished fine-tuning job under its ``fine_tuned_model``
     name. Falls back to the job-id name when the suffix is taken. Never raises for a refusal."""
-    from serving.services import DeploymentError, create_deployment
-
     job = FineTuneJob.objects.filter(
         training_job_id=version.job_id, deployment__isnull=True
     ).first()

@@ -1,6 +1,6 @@
 """How the OpenAI-compatible layer follows datasets and training: receivers of the signals
 those apps declare (``datasets_app.signals``, ``trainer.signals``), connected in
-``ServingConfig.ready``.
+``OpenAIApiConfig.ready``.
 
 * ``ingestion_finished``: a fine-tune file is approved where its project allows it
   (``auto_approve_redaction``) and the fine-tuning jobs waiting for it move on (or fail with it).
@@ -18,16 +18,16 @@ from __future__ import annotations
 from typing import Any
 
 from datasets_app.signals import dataset_approved, ingestion_finished
-from serving.files import auto_approve
-from serving.fine_tuning import advance_fine_tunes_for_dataset, deploy_finished
+from openai_api.files import auto_approve
+from openai_api.fine_tuning import advance_fine_tunes_for_dataset, deploy_finished
 from trainer.signals import model_version_stored
 
 
 def connect() -> None:
-    """Connect the receivers (called from ``ServingConfig.ready``)."""
-    ingestion_finished.connect(follow_ingestion, dispatch_uid="serving-ingestion-finished")
-    dataset_approved.connect(follow_approval, dispatch_uid="serving-dataset-approved")
-    model_version_stored.connect(deploy_model_version, dispatch_uid="serving-model-version")
+    """Connect the receivers (called from ``OpenAIApiConfig.ready``)."""
+    ingestion_finished.connect(follow_ingestion, dispatch_uid="openai-api-ingestion-finished")
+    dataset_approved.connect(follow_approval, dispatch_uid="openai-api-dataset-approved")
+    model_version_stored.connect(deploy_model_version, dispatch_uid="openai-api-model-version")
 
 
 def follow_ingestion(sender: Any, dataset_id: int, outcome: str, **_: Any) -> None:

@@ -1,7 +1,7 @@
 """The OpenAI-compatible inference endpoints: models, chat completions, completions.
 
 Views authenticate (deployment keys, user tokens, browser sessions with CSRF), parse the body
-and call ``serving.inference.answer``; every error is an OpenAI error object.
+and call ``openai_api.inference.answer``; every error is an OpenAI error object.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from serving import errors, inference, registry
+from openai_api import errors, inference, shapes
+from openai_api.requests import parse_chat, parse_completion
+from openai_api.schema import OpenAIAutoSchema, openai_error_responses
+from serving import registry
 from serving.auth import InferenceAuthentication, MayInfer, caller_of
 from serving.models import DeploymentKey
-from serving.schema import OpenAIAutoSchema, openai_error_responses
-from serving.v1 import shapes
-from serving.v1.requests import parse_chat, parse_completion
 
 TAGS = ["OpenAI-compatible"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from serving.errors import OpenAIError, bad_request
+from openai_api.errors import OpenAIError, bad_request
 from serving.sampling import SamplingParams
 
 ROLES = ("system", "developer", "user", "assistant")

@@ -21,14 +21,13 @@ from datasets_app.api.views import resolve_upload_project, uploaded_file
 from datasets_app.models import Dataset
 from datasets_app.services import visible_datasets
 from datasets_app.uploads import discard_request_uploads
-from serving import errors, files
-from serving import fine_tuning as ft
+from openai_api import errors, files, objects, shapes
+from openai_api import fine_tuning as ft
+from openai_api.models import FineTuneJob
+from openai_api.naming import BadId, parse_id
+from openai_api.schema import openai_error_responses
+from openai_api.views import TAGS, OpenAIView, json_body
 from serving.auth import UserWithScopes
-from serving.models import FineTuneJob
-from serving.naming import BadId, parse_id
-from serving.schema import openai_error_responses
-from serving.v1 import objects, shapes
-from serving.v1.views import TAGS, OpenAIView, json_body
 from trainer.models import BaseModel
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from datasets_app.models import DatasetStatus
-from serving.models import FineTuneJob, FineTuneStatus
-from serving.naming import file_id, job_id
+from openai_api.models import FineTuneJob, FineTuneStatus
+from openai_api.naming import file_id, job_id
 from trainer import checkpoints
 from trainer import services as trainer
 

@@ -3,8 +3,8 @@ OpenAI clients call them)."""
 
 from django.urls import path
 
-from serving.v1 import fine_tuning_views as ftv
-from serving.v1 import views
+from openai_api import fine_tuning_views as ftv
+from openai_api import views
 
 urlpatterns = [
     path("models", views.ModelListView.as_view(), name="openai-models"),
