@@ -15,11 +15,12 @@ from django.utils import timezone
 from accounts.models import ApiToken, Membership, Project, hash_token
 from accounts.roles import Action, Role, role_allows
 from audit.services import Actor, record_event
+from ops.errors import ActionDenied
 
 TOKEN_PREFIX = "sob_"  # noqa: S105 (a public prefix, not a secret)
 
 
-class PermissionDenied(Exception):
+class PermissionDenied(ActionDenied):
     """The actor may not take this action on this object."""
 
 

@@ -5,16 +5,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ops.errors import InvalidField
+
 OPERATORS = ("placeholder", "surrogate", "mask", "drop")
 
 
-class OptionsError(ValueError):
+class OptionsError(InvalidField):
     """An option is invalid; ``field`` names it."""
-
-    def __init__(self, field_name: str, message: str) -> None:
-        super().__init__(f"{field_name}: {message}")
-        self.field = field_name
-        self.message = message
 
 
 @dataclass

@@ -31,16 +31,15 @@ from datasets_app.models import Dataset, DatasetStatus, DatasetVersion, Decision
 from datasets_app.options import IngestOptions
 from datasets_app.signals import dataset_approved, ingestion_finished
 from datasets_app.uploads import EncryptedUpload
+from ops.errors import StateConflict
 from ops.signals import send_on_commit
 from vault import services as vault
 
 logger = logging.getLogger(__name__)
 
 
-class DatasetStateError(Exception):
+class DatasetStateError(StateConflict):
     """The dataset is not in a state that allows this action; ``status_code`` suggests 409."""
-
-    status_code = 409
 
 
 def create_dataset(

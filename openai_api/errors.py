@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
-from django.http import Http404
+from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -67,6 +67,12 @@ def model_not_found(name: str) -> OpenAIError:
 
 def not_found(message: str, param: str | None = None) -> OpenAIError:
     return OpenAIError(message, status_code=404, param=param, code="not_found")
+
+
+def unknown_url(request: HttpRequest) -> JsonResponse:
+    """The answer to a ``/v1/`` URL no route matches (``console.errors.not_found``)."""
+    error = not_found(f"Unknown URL: {request.method} {request.path}")
+    return JsonResponse(error.body(), status=error.status_code)
 
 
 def rate_limited(limit: int, retry_after: int) -> OpenAIError:

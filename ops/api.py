@@ -11,10 +11,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from accounts.services import PermissionDenied
-from datasets_app.options import OptionsError
-from datasets_app.services import DatasetStateError
-from trainer.services import JobRequestError
+from ops.errors import ActionDenied, InvalidField, StateConflict
 
 
 class Conflict(exceptions.APIException):
@@ -25,15 +22,15 @@ class Conflict(exceptions.APIException):
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Map service exceptions to 4xx and wrap every error in the same envelope."""
-    if isinstance(exc, PermissionDenied):
+    if isinstance(exc, ActionDenied):
         # Objects outside the caller's projects are already 404 (querysets are scoped by
         # membership); this is a member whose role does not allow the action.
         exc = exceptions.PermissionDenied("Your role in this project does not allow this action.")
     elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(exc.messages)
-    elif isinstance(exc, DatasetStateError):
+    elif isinstance(exc, StateConflict):
         exc = Conflict(str(exc))
-    elif isinstance(exc, JobRequestError | OptionsError):
+    elif isinstance(exc, InvalidField):
         exc = exceptions.ValidationError({exc.field: [exc.message]})
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
@@ -67,15 +64,11 @@ class PayloadTooLarge(exceptions.APIException):
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    """Django's 404 handler: a URL no route matches answers in the error shape of its API
-    (clients parse JSON there), and with the usual page elsewhere."""
+    """A URL no route matches: the error envelope under ``/api/`` (clients parse JSON there),
+    the usual page elsewhere. ``console.errors.not_found`` (Django's 404 handler) calls it for
+    every path no other API claims."""
     if request.path.startswith("/api/"):
         message = str(exceptions.NotFound.default_detail)
         body = {"error": {"code": "not_found", "message": message, "detail": {"detail": message}}}
         return JsonResponse(body, status=status.HTTP_404_NOT_FOUND)
-    if request.path.startswith("/v1/"):
-        from openai_api.errors import not_found as openai_not_found
-
-        error = openai_not_found(f"Unknown URL: {request.method} {request.path}")
-        return JsonResponse(error.body(), status=error.status_code)
     return page_not_found(request, exception)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+# The project's Celery app: platform_site.celery makes it the current one when the settings
+# package loads, in every process. Named this way, ops imports no project module.
+from celery import current_app as celery_app
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
-
-from platform_site.celery import app as celery_app
 
 WORKER_STALE_SECONDS = 30
 
@@ -32,7 +33,7 @@ def _broker_ok() -> bool:
 
 
 def _workers() -> list[dict[str, str]]:
-    """Workers whose heartbeat is recent (see ops.worker.HeartbeatStep)."""
+    """Workers whose heartbeat is recent (see console.worker.HeartbeatStep)."""
     from ops.models import WorkerHeartbeat
 
     cutoff = timezone.now() - timedelta(seconds=WORKER_STALE_SECONDS)

@@ -73,7 +73,7 @@ def _schedule_lease_sweeper(sender: Celery, **_: object) -> None:
 
 
 def _install_worker_steps() -> None:
-    from ops.worker import HeartbeatStep
+    from console.worker import HeartbeatStep
 
     app.steps["worker"].add(HeartbeatStep)
 

@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "datasets_app",
     "trainer",
     "ops",
+    "console",
 ]
 
 MIDDLEWARE = [

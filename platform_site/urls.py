@@ -28,7 +28,7 @@ router.register("deployments", DeploymentViewSet, basename="deployment")
 router.register("model-exports", ModelExportViewSet, basename="model-export")
 
 # Unknown URLs under /api/ and /v1/ answer JSON errors, like every other API error.
-handler404 = "ops.api.not_found"
+handler404 = "console.errors.not_found"
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
@@ -39,7 +39,7 @@ urlpatterns = [
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
-    path("", include("ops.urls")),
+    path("", include("console.urls")),
     path("datasets/", include("datasets_app.urls")),
     path("jobs/", include("trainer.urls")),
     # Serving: the OpenAI-compatible API, the playground and usage pages.

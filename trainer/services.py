@@ -22,6 +22,7 @@ from accounts.roles import Action
 from accounts.services import project_ids_allowing, require
 from audit.services import SYSTEM, Actor, record_event
 from datasets_app.models import DatasetStatus, DatasetVersion
+from ops.errors import InvalidField
 from ops.signals import send_on_commit
 from trainer import signals
 from trainer.models import (
@@ -48,13 +49,8 @@ HYPERPARAMETER_DEFAULTS: dict[str, Any] = {
 }
 
 
-class JobRequestError(ValueError):
+class JobRequestError(InvalidField):
     """A job request is invalid; ``field`` names the offending input."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 class LeaseLost(Exception):

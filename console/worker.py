@@ -1,4 +1,8 @@
-"""A Celery bootstep that records a heartbeat row for /healthz every few seconds."""
+"""A Celery bootstep that records a heartbeat row (``ops.models.WorkerHeartbeat``) for /healthz
+every few seconds, with what the worker can run (``trainer.services.worker_capabilities``).
+
+Installed by ``platform_site.celery`` while the settings load, before the app registry is
+ready: models and services are imported when the worker starts, not at import."""
 
 from __future__ import annotations
 

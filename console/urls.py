@@ -1,5 +1,5 @@
 from django.urls import path
 
-from ops import views
+from console import views
 
 urlpatterns = [path("", views.home, name="home")]
