@@ -11,7 +11,8 @@ import hashlib
 import json
 import logging
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
@@ -207,14 +208,38 @@ STATS_SAMPLE = 20_000
 DEFAULT_TOKENS_PER_SECOND = 400.0
 
 
+@dataclass(frozen=True)
+class StatsTokenizer:
+    """The tokenizer a new version's tokens are counted with: a local model directory."""
+
+    name: str
+    path: str
+    max_seq_len: int
+
+
+StatsTokenizerSource = Callable[[], StatsTokenizer | None]
+_stats_tokenizer: list[StatsTokenizerSource] = []
+
+
+def use_stats_tokenizer(source: StatsTokenizerSource) -> None:
+    """Count tokens with the tokenizer ``source()`` names (None: no statistics). The app that
+    owns base models calls this once from its ``AppConfig.ready`` (``trainer``: the default
+    base model's), so that datasets_app never imports it."""
+    _stats_tokenizer[:] = [source]
+
+
+def stats_tokenizer() -> StatsTokenizer | None:
+    """The tokenizer to count with, or None when no app provides one."""
+    return _stats_tokenizer[0]() if _stats_tokenizer else None
+
+
 def compute_token_stats(key: Any, *, seq_len: int = 1024) -> dict[str, Any]:
     """Token statistics of a version's records with the default base model's tokenizer (on up
     to ``STATS_SAMPLE`` records, scaled up); empty when no base model is registered or its
     tokenizer cannot be loaded (the statistics inform, they must not block an approval)."""
     from datasets_app.pipeline.stats import token_stats
-    from trainer.models import BaseModel
 
-    base = BaseModel.objects.filter(is_default=True).first()
+    base = stats_tokenizer()
     if base is None:
         return {}
     from transformers import AutoTokenizer

