@@ -82,7 +82,8 @@ def test_upload_to_trained_model_offline_with_nothing_plaintext_at_rest(
     monkeypatch: Any,
 ) -> None:
     from datasets_app.services import run_ingestion
-    from trainer import runner, services
+    from trainer import lease as leases
+    from trainer import runner
 
     monkeypatch.setattr("datasets_app.services._enqueue_ingestion", lambda _id: None)
     monkeypatch.setattr("trainer.services.enqueue_job", lambda _id: None)
@@ -120,7 +121,7 @@ def test_upload_to_trained_model_offline_with_nothing_plaintext_at_rest(
     )
     assert response.status_code == 201, response.content
     job_id = response.json()["id"]
-    lease = services.claim_job(job_id, "test-worker")
+    lease = leases.claim_job(job_id, "test-worker")
     assert lease is not None
     runner.run_claimed_job(lease)
     # Evaluation is a task of its own on the training queue: run it as the worker would.

@@ -16,17 +16,23 @@ import logging
 import threading
 import traceback
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from ops.signals import send_on_commit
 from trainer import services, signals
-from trainer.models import EvaluationStatus, JobStatus, ModelVersion, TrainingJob
+from trainer.engine_io import (
+    audit_decryption,
+    engine_config,
+    explain_failure,
+    finite_json,
+    load_training_data,
+    open_checkpoint_store,
+)
+from trainer.lease import EVALUATION, Heartbeat, claim_stage, finish_stage, renew_stage
+from trainer.models import EvaluationStatus, ModelVersion, TrainingJob
 from vault import services as vault
 
 logger = logging.getLogger(__name__)
@@ -77,36 +83,19 @@ def enqueue_evaluation(version_id: int) -> None:
 def claim_evaluation(version_id: int) -> EvaluationClaim | None:
     """Take a pending evaluation; None when there is none (done, running elsewhere, unknown)."""
     job_id = ModelVersion.objects.filter(pk=version_id).values_list("job_id", flat=True).first()
-    if job_id is None:
+    if job_id is None or not claim_stage(EVALUATION, job_id):
         return None
-    won = TrainingJob.objects.filter(
-        pk=job_id, status=JobStatus.SUCCEEDED, evaluation_status=EvaluationStatus.PENDING
-    ).update(
-        evaluation_status=EvaluationStatus.RUNNING,
-        evaluation_expires_at=_lease_deadline(),
-        evaluation_error="",
-    )
-    return EvaluationClaim(job_id=job_id, version_id=version_id) if won == 1 else None
-
-
-def _lease_deadline() -> Any:
-    return timezone.now() + timedelta(seconds=settings.JOB_LEASE_SECONDS)
-
-
-def _running(claim: EvaluationClaim) -> QuerySet[TrainingJob]:
-    return TrainingJob.objects.filter(pk=claim.job_id, evaluation_status=EvaluationStatus.RUNNING)
+    return EvaluationClaim(job_id=job_id, version_id=version_id)
 
 
 def renew_evaluation(claim: EvaluationClaim) -> bool:
     """Extend the running evaluation's lease; False when the sweeper gave up on it."""
-    return _running(claim).update(evaluation_expires_at=_lease_deadline()) == 1
+    return renew_stage(EVALUATION, claim.job_id)
 
 
 def run_claimed_evaluation(claim: EvaluationClaim) -> None:
     """Evaluate and record a claimed model version. Never raises for evaluation errors: they
     become ``evaluation_status='failed'`` with a reason; the job stays succeeded."""
-    from trainer.runner import Heartbeat, explain_failure
-
     job = TrainingJob.objects.select_related(
         "dataset_version__data_key", "base_model", "data_key"
     ).get(pk=claim.job_id)
@@ -126,11 +115,8 @@ def run_claimed_evaluation(claim: EvaluationClaim) -> None:
 def _evaluate(job: TrainingJob) -> tuple[dict[str, Any], list[Any]]:
     """Score base and tuned model on the test split (validation when the test split is empty)."""
     from trainer.engine import evaluate
-    from trainer.runner import audit_decryption, load_training_data, open_checkpoint_store
 
-    config = services.build_engine_config(
-        job.dataset_version, job.base_model, job.method, job.hyperparameters
-    )
+    config = engine_config(job)
     services.add_event(job, "evaluating", "Evaluating the trained model on the test split.")
     data = load_training_data(job)
     store = open_checkpoint_store(job, config.keep_last)
@@ -143,8 +129,6 @@ def _evaluate(job: TrainingJob) -> tuple[dict[str, Any], list[Any]]:
 def split_samples(metrics: dict[str, Any]) -> tuple[dict[str, Any], list[Any]]:
     """(metrics fit for the database, samples). Sample generations contain data: they are
     stored encrypted, never in a row. NaN and infinities become None (JSON has neither)."""
-    from trainer.runner import finite_json
-
     evaluation = finite_json(dict(metrics))
     samples = evaluation.pop("samples", []) or []
     return evaluation, samples
@@ -157,11 +141,7 @@ def _record(
     evaluation the sweeper gave up on writes nothing."""
     vault.write_blob(job.data_key, SAMPLES_BLOB, json.dumps(samples).encode())
     with transaction.atomic():
-        if not _running(claim).update(
-            evaluation_status=EvaluationStatus.DONE,
-            evaluation=evaluation,
-            evaluation_expires_at=None,
-        ):
+        if not finish_stage(EVALUATION, claim.job_id, EvaluationStatus.DONE, evaluation=evaluation):
             return
         ModelVersion.objects.filter(pk=claim.version_id).update(metrics=evaluation)
         perplexity = {
@@ -173,11 +153,7 @@ def _record(
 
 def _fail(claim: EvaluationClaim, reason: str, detail: str) -> None:
     with transaction.atomic():
-        if _running(claim).update(
-            evaluation_status=EvaluationStatus.FAILED,
-            evaluation_error=reason,
-            evaluation_expires_at=None,
-        ):
+        if finish_stage(EVALUATION, claim.job_id, EvaluationStatus.FAILED, error=reason):
             logger.warning("evaluation of job %s failed: %s", claim.job_id, detail[-2000:])
             services.add_event(claim.job_id, "evaluation_failed", reason, level="warning")
             _send_evaluation_finished(claim.version_id, "failed")

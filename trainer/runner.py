@@ -20,18 +20,27 @@ import signal
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections
 
-from datasets_app.versioning import iter_version_records
 from trainer import checkpoints, evaluations, launcher, services
+from trainer import lease as leases
+from trainer.engine_io import (
+    EngineProcessError,
+    audit_decryption,
+    engine_config,
+    explain_failure,
+    finite_json,
+    iter_engine_records,
+    load_training_data,
+    no_training_records,
+    open_checkpoint_store,
+)
+from trainer.lease import Heartbeat, Lease, LeaseLost
 from trainer.models import JobStatus, ModelVersion, TrainingJob
-from trainer.services import Lease, LeaseLost
 from vault import services as vault
 
 logger = logging.getLogger(__name__)
@@ -59,7 +68,7 @@ class JobReporter:
             "processes": self.processes,
         }
         progress.update({k: finite_json(metrics[k]) for k in PROGRESS_KEYS if k in metrics})
-        if not services.record_progress(self.lease, progress):
+        if not leases.record_progress(self.lease, progress):
             self.lost.set()
             raise LeaseLost(f"job {self.lease.job_id}")
         services.add_event(
@@ -78,94 +87,8 @@ class JobReporter:
         now = time.monotonic()
         if now - self._last_cancel_check >= 1.0:
             self._last_cancel_check = now
-            self._cancel = services.cancel_requested(self.lease)
+            self._cancel = leases.cancel_requested(self.lease)
         return self._cancel
-
-
-def finite_json(value: Any) -> Any:
-    """``value`` with every NaN or infinite float replaced by None, recursively: JSON has no
-    NaN, and PostgreSQL refuses it in a JSON column."""
-    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
-        return None
-    if isinstance(value, dict):
-        return {key: finite_json(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [finite_json(item) for item in value]
-    return value
-
-
-class Heartbeat(threading.Thread):
-    """Renews a lease while the engine works (model loading can take minutes between steps):
-    calls ``renew`` every third of the lease; sets ``lost`` and ends when it returns False."""
-
-    def __init__(self, name: str, renew: Callable[[], bool], lost: threading.Event) -> None:
-        super().__init__(daemon=True, name=f"heartbeat-{name}")
-        self.renew = renew
-        self.lost = lost
-        self.stopped = threading.Event()
-
-    def run(self) -> None:
-        interval = max(1.0, settings.JOB_LEASE_SECONDS / 3)
-        while not self.stopped.wait(interval):
-            try:
-                if not self.renew():
-                    self.lost.set()
-                    return
-            except Exception:  # a transient database error must not kill the heartbeat
-                logger.warning("heartbeat %s failed", self.name, exc_info=True)
-            finally:
-                close_old_connections()
-
-
-def iter_engine_records(job: TrainingJob) -> Iterator[dict[str, Any]]:
-    """The approved version's records as the engine takes them: with their ``split``, without
-    the ingestion's bookkeeping (language, source).
-
-    With a separate validation version (OpenAI's ``validation_file``), every record of that
-    version validates, and the training version's own validation split trains too; its test
-    split still serves the evaluation."""
-    separate = job.validation_version is not None
-    for record in iter_version_records(job.dataset_version):
-        record = _engine_record(record)
-        if separate and record["split"] == "validation":
-            record["split"] = "train"
-        yield record
-    if separate:
-        for record in iter_version_records(job.validation_version):
-            yield {**_engine_record(record), "split": "validation"}
-
-
-def _engine_record(record: dict[str, Any]) -> dict[str, Any]:
-    record.pop("lang", None)
-    record.pop("source", None)
-    record.setdefault("split", "train")
-    return record
-
-
-def load_training_data(job: TrainingJob) -> Any:
-    """The approved version's records, decrypted into memory, split into train/val/test."""
-    from trainer.engine import TrainData
-
-    splits: dict[str, list[dict[str, Any]]] = {"train": [], "validation": [], "test": []}
-    for record in iter_engine_records(job):
-        splits.setdefault(record.pop("split"), []).append(record)
-    if not splits["train"]:
-        raise _no_training_records()
-    # A small dataset can hash no record into the test split: evaluate on validation instead
-    # (the evaluation says which split it used).
-    test = splits["test"] or splits["validation"]
-    return TrainData(train=splits["train"], validation=splits["validation"], test=test)
-
-
-def _no_training_records() -> services.JobRequestError:
-    return services.JobRequestError("dataset", "the dataset version has no training records")
-
-
-def open_checkpoint_store(job: TrainingJob, keep_last: int) -> Any:
-    """The job's encrypted checkpoint store (the same layout the engine CLI opens)."""
-    return checkpoints.open_store(
-        checkpoints.checkpoint_dir(job), job.data_key, keep_last=keep_last
-    )
 
 
 def training_processes(job: TrainingJob, config: Any) -> int:
@@ -198,12 +121,10 @@ def run_claimed_job(lease: Lease) -> None:
     job = TrainingJob.objects.select_related(
         "dataset_version__data_key", "base_model", "data_key"
     ).get(pk=lease.job_id)
-    config = services.build_engine_config(
-        job.dataset_version, job.base_model, job.method, job.hyperparameters
-    )
+    config = engine_config(job)
     reporter = JobReporter(lease, config.max_steps, training_processes(job, config))
     reporter.estimate = (job.progress or {}).get("estimate", {})
-    heartbeat = Heartbeat(f"job-{lease.job_id}", lambda: services.renew_lease(lease), reporter.lost)
+    heartbeat = Heartbeat(f"job-{lease.job_id}", lambda: leases.renew_lease(lease), reporter.lost)
     heartbeat.start()
     previous_handler = _catch_sigterm()
     try:
@@ -213,7 +134,7 @@ def run_claimed_job(lease: Lease) -> None:
     except Exception as exc:
         logger.exception("job %s failed", job.pk)
         detail = getattr(exc, "detail", "") or traceback.format_exc()
-        services.finish_job(
+        leases.finish_job(
             lease, JobStatus.FAILED, error=explain_failure(exc), error_detail=detail[-20000:]
         )
         services.add_event(job, "failed", explain_failure(exc), level="error")
@@ -257,7 +178,7 @@ def _train_and_record(job: TrainingJob, config: Any, lease: Lease, reporter: Job
         _record_stop(job, lease, reporter, outcome.step)
         return
     version = _store_model_version(job, store)
-    if not services.record_success(lease, version):
+    if not leases.record_success(lease, version):
         raise LeaseLost(f"job {job.pk}")
     services.add_event(job, "succeeded", "Training finished; evaluation queued.")
     evaluations.enqueue_evaluation(version.pk)
@@ -294,14 +215,14 @@ def _record_stop(job: TrainingJob, lease: Lease, reporter: JobReporter, step: in
     cancel (cancelled, checkpoint kept)."""
     if reporter.lost.is_set():
         raise LeaseLost(f"job {job.pk}")
-    if SHUTDOWN.is_set() and not services.cancel_requested(lease):
-        services.release_job(
+    if SHUTDOWN.is_set() and not leases.cancel_requested(lease):
+        leases.release_job(
             lease,
             f"The worker was stopped; the job is back in the queue and will resume from step "
             f"{step}.",
         )
         return
-    services.finish_job(lease, JobStatus.CANCELLED)
+    leases.finish_job(lease, JobStatus.CANCELLED)
     services.add_event(job, "cancelled", f"Cancelled at step {step}; the last checkpoint was kept.")
 
 
@@ -309,15 +230,6 @@ def _record_stop(job: TrainingJob, lease: Lease, reporter: JobReporter, step: in
 
 ENGINE_DATASET_BLOB = "engine-dataset.jsonl"
 ENGINE_JOB_FILE = "engine-job.json"
-
-
-class EngineProcessError(RuntimeError):
-    """The torchrun processes failed; the message is the engine's last error line and
-    ``detail`` the tail of their stderr (for admins)."""
-
-    def __init__(self, message: str, detail: str) -> None:
-        super().__init__(message)
-        self.detail = detail
 
 
 def _train_in_processes(
@@ -359,7 +271,7 @@ def write_engine_inputs(job: TrainingJob, config: Any) -> Path:
             writer.write(json.dumps(record).encode() + b"\n")
     if not trainable:
         remove_engine_inputs(job)
-        raise _no_training_records()
+        raise no_training_records()
     artifact = job.data_key.artifact_id
     spec = {
         "config": config.to_dict(),
@@ -382,23 +294,6 @@ def remove_engine_inputs(job: TrainingJob) -> None:
         (vault.blob_dir(job.data_key) / name).unlink(missing_ok=True)
 
 
-def audit_decryption(job: TrainingJob, purpose: str, step: int) -> None:
-    """Decrypting training data, checkpoints or the trained model is an audited access."""
-    from audit.services import SYSTEM, record_event
-
-    record_event(
-        SYSTEM,
-        "checkpoint.decrypt" if purpose != "train" else "dataset.decrypt",
-        obj=job,
-        details={
-            "purpose": purpose,
-            "step": step,
-            "dataset_version": job.dataset_version_id,
-            "validation_version": job.validation_version_id,
-        },
-    )
-
-
 def _store_model_version(job: TrainingJob, store: Any) -> ModelVersion:
     """Record the trained model (its metrics arrive with the evaluation task)."""
     version, _ = ModelVersion.objects.update_or_create(
@@ -419,24 +314,3 @@ def _store_model_version(job: TrainingJob, store: Any) -> ModelVersion:
         },
     )
     return version
-
-
-def explain_failure(exc: BaseException, activity: str = "Training") -> str:
-    """A reason a user can act on, from an exception raised while training (or evaluating)."""
-    from trainer.engine import ConfigError
-
-    text = str(exc)
-    if isinstance(exc, EngineProcessError) and text.startswith("ConfigError: "):
-        return f"Invalid configuration: {text.removeprefix('ConfigError: ')}"
-    if isinstance(exc, ConfigError | services.JobRequestError):
-        return f"Invalid configuration: {text}"
-    if isinstance(exc, MemoryError) or "out of memory" in text.lower():
-        return (
-            "The job ran out of memory. Lower batch_size or seq_len, enable "
-            "gradient_checkpointing, or use LoRA instead of a full fine-tune."
-        )
-    if isinstance(exc, vault.KeyDestroyedError):
-        return "The dataset behind this job was deleted and its data destroyed."
-    if isinstance(exc, EngineProcessError):
-        return f"{activity} failed: {text[:300]}"
-    return f"{activity} failed: {type(exc).__name__}: {text[:300]}"

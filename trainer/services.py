@@ -1,36 +1,31 @@
-"""Verbs on training jobs: create, claim, heartbeat, progress, finish, cancel, requeue.
+"""Verbs on training jobs: validate and create, cancel, requeue, add to the history.
 
-Worker-side verbs are fenced by the lease owner token: each is a conditional UPDATE whose row
-count says whether this worker still owns the job. A worker that gets ``LeaseLost`` stops at
-once without writing anything else.
+The worker side (claim, heartbeat, progress, finish), fenced by the lease, is
+``trainer.lease``'s.
 """
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.roles import Action
 from accounts.services import project_ids_allowing, require
-from audit.services import SYSTEM, Actor, record_event
+from audit.services import Actor, record_event
 from datasets_app.models import DatasetStatus, DatasetVersion
 from ops.errors import InvalidField
 from ops.signals import send_on_commit
 from trainer import signals
 from trainer.models import (
     BaseModel,
-    EvaluationStatus,
     JobEvent,
     JobStatus,
-    ModelVersion,
     TrainingJob,
 )
 from vault import services as vault
@@ -51,10 +46,6 @@ HYPERPARAMETER_DEFAULTS: dict[str, Any] = {
 
 class JobRequestError(InvalidField):
     """A job request is invalid; ``field`` names the offending input."""
-
-
-class LeaseLost(Exception):
-    """This worker no longer owns the job (lease expired and taken over, or job finished)."""
 
 
 def visible_jobs(user: Any) -> QuerySet[TrainingJob]:
@@ -266,137 +257,7 @@ def add_event(
     )
 
 
-# --- worker side: claim, heartbeat, progress, finish --------------------------------------
-
-
-@dataclass(frozen=True)
-class Lease:
-    """Proof of ownership of a running job."""
-
-    job_id: int
-    owner: str
-    attempt: int
-
-
-def claim_job(job_id: int, worker: str) -> Lease | None:
-    """Take a queued job: ``UPDATE ... WHERE status='queued'``; None when someone else won.
-
-    Also refuses when the project already runs its limit of jobs (the job stays queued and is
-    offered again by the sweeper).
-    """
-    job = TrainingJob.objects.filter(pk=job_id).only("project_id", "status").first()
-    if job is None or job.status != JobStatus.QUEUED:
-        return None
-    running = TrainingJob.objects.filter(project_id=job.project_id, status=JobStatus.RUNNING)
-    if running.count() >= settings.MAX_RUNNING_JOBS_PER_PROJECT:
-        return None
-    owner = f"{worker}:{uuid.uuid4().hex}"
-    now = timezone.now()
-    won = TrainingJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
-        status=JobStatus.RUNNING,
-        lease_owner=owner,
-        attempts=F("attempts") + 1,
-        lease_expires_at=now + timedelta(seconds=settings.JOB_LEASE_SECONDS),
-        heartbeat_at=now,
-        started_at=now,
-        cancel_requested=False,
-    )
-    if won != 1:
-        return None
-    attempt = TrainingJob.objects.values_list("attempts", flat=True).get(pk=job_id)
-    return Lease(job_id=job_id, owner=owner, attempt=attempt)
-
-
-def _owned(lease: Lease) -> QuerySet[TrainingJob]:
-    return TrainingJob.objects.filter(
-        pk=lease.job_id, lease_owner=lease.owner, status=JobStatus.RUNNING
-    )
-
-
-def renew_lease(lease: Lease) -> bool:
-    """Extend the lease; False when it was lost (the caller must stop)."""
-    now = timezone.now()
-    return (
-        _owned(lease).update(
-            heartbeat_at=now, lease_expires_at=now + timedelta(seconds=settings.JOB_LEASE_SECONDS)
-        )
-        == 1
-    )
-
-
-def record_progress(lease: Lease, progress: dict[str, Any]) -> bool:
-    """Store the latest progress on the row and renew the lease; False when the lease is lost."""
-    now = timezone.now()
-    return (
-        _owned(lease).update(
-            progress=progress,
-            heartbeat_at=now,
-            lease_expires_at=now + timedelta(seconds=settings.JOB_LEASE_SECONDS),
-        )
-        == 1
-    )
-
-
-def cancel_requested(lease: Lease) -> bool:
-    """True when a user asked to cancel the job, or the lease is no longer ours."""
-    row = _owned(lease).values_list("cancel_requested", flat=True).first()
-    return row is None or bool(row)
-
-
-def finish_job(
-    lease: Lease,
-    status: str,
-    *,
-    error: str = "",
-    error_detail: str = "",
-    evaluation_status: str | None = None,
-) -> bool:
-    """Move a running job to a terminal status (fenced), audited, and send ``job_finished``
-    once that commits. False (nothing written, nothing sent) when the lease was lost.
-
-    ``evaluation_status='pending'`` (with a succeeded job) is set in the same UPDATE, so a
-    succeeded job always has its evaluation recorded as due."""
-    fields: dict[str, Any] = {
-        "status": status,
-        "finished_at": timezone.now(),
-        "lease_owner": "",
-        "lease_expires_at": None,
-        "error": error,
-        "error_detail": error_detail,
-    }
-    if evaluation_status is not None:
-        fields["evaluation_status"] = evaluation_status
-        fields["evaluation_expires_at"] = pending_evaluation_deadline()
-    with transaction.atomic():
-        if _owned(lease).update(**fields) != 1:
-            return False
-        record_event(
-            SYSTEM,
-            f"job.{status}",
-            object_type="trainer.trainingjob",
-            object_id=str(lease.job_id),
-            outcome="error" if error else "allowed",
-            details={"reason": error[:300]} if error else {},
-        )
-        _send_job_finished(lease.job_id, status)
-    return True
-
-
-def record_success(lease: Lease, version: ModelVersion) -> bool:
-    """Move the leased job to ``succeeded`` with its evaluation due, and send
-    ``job_finished`` then ``model_version_stored`` once that commits. Fenced: False (nothing
-    written, nothing sent) when the lease was lost."""
-    with transaction.atomic():
-        if not finish_job(lease, JobStatus.SUCCEEDED, evaluation_status=EvaluationStatus.PENDING):
-            return False
-        job = TrainingJob.objects.get(pk=lease.job_id)
-        send_on_commit(
-            signals.model_version_stored, sender=ModelVersion, model_version=version, job=job
-        )
-    return True
-
-
-def _send_job_finished(job_id: int, status: str) -> None:
+def send_job_finished(job_id: int, status: str) -> None:
     """``job_finished`` for a job whose terminal status the caller's transaction writes."""
     job = TrainingJob.objects.get(pk=job_id)
     send_on_commit(signals.job_finished, sender=TrainingJob, job=job, status=str(status))
@@ -407,22 +268,6 @@ def pending_evaluation_deadline() -> Any:
     one: the message usually waits behind a training job on the same queue, and re-sending it
     every lease would pile up duplicates (harmless, but noise)."""
     return timezone.now() + timedelta(seconds=10 * settings.JOB_LEASE_SECONDS)
-
-
-def release_job(lease: Lease, reason: str) -> bool:
-    """Give a running job back to the queue (the worker is shutting down). Fenced."""
-    released = (
-        _owned(lease).update(
-            status=JobStatus.QUEUED,
-            lease_owner="",
-            lease_expires_at=None,
-            heartbeat_at=timezone.now(),
-        )
-        == 1
-    )
-    if released:
-        add_event(lease.job_id, "released", reason, level="warning")
-    return released
 
 
 # --- user side: cancel --------------------------------------------------------------------
@@ -437,7 +282,7 @@ def request_cancel(actor: Actor, job: TrainingJob) -> TrainingJob:
             status=JobStatus.CANCELLED, finished_at=timezone.now()
         ):
             add_event(job, "cancelled", "Cancelled before it started.")
-            _send_job_finished(job.pk, JobStatus.CANCELLED)
+            send_job_finished(job.pk, JobStatus.CANCELLED)
         elif TrainingJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
             cancel_requested=True
         ):
@@ -490,7 +335,7 @@ def _fail_exhausted(job: TrainingJob) -> None:
             pk=job.pk, lease_owner=job.lease_owner, status=JobStatus.RUNNING
         ).update(status=JobStatus.FAILED, error=reason, finished_at=timezone.now(), lease_owner=""):
             add_event(job, "failed", reason, level="error")
-            _send_job_finished(job.pk, JobStatus.FAILED)
+            send_job_finished(job.pk, JobStatus.FAILED)
 
 
 def _stale_queued_jobs(now: Any) -> list[int]:

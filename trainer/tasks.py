@@ -9,12 +9,13 @@ from __future__ import annotations
 from celery import shared_task
 
 from trainer import evaluations, runner, services
+from trainer import lease as leases
 
 
 @shared_task(acks_late=True, ignore_result=True, bind=True)
 def run_training_job(self: object, job_id: int) -> None:
     """Claim and run one training job; a duplicate or late message finds nothing to claim."""
-    lease = services.claim_job(job_id, worker=getattr(self.request, "hostname", "") or "worker")
+    lease = leases.claim_job(job_id, worker=getattr(self.request, "hostname", "") or "worker")
     if lease is None:
         return
     runner.run_claimed_job(lease)

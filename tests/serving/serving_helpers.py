@@ -11,10 +11,11 @@ def run_training_job(job_id: int) -> Any:
     evaluation (a task of its own) is not sent: these tests do not need the scores."""
     from unittest import mock
 
-    from trainer import runner, services
+    from trainer import lease as leases
+    from trainer import runner
     from trainer.models import TrainingJob
 
-    lease = services.claim_job(job_id, "test")
+    lease = leases.claim_job(job_id, "test")
     assert lease is not None
     with mock.patch("trainer.evaluations.enqueue_evaluation"):
         runner.run_claimed_job(lease)

@@ -213,7 +213,7 @@ def test_validation_file_waits_for_its_own_review_and_is_what_validates(
     from audit.services import Actor
     from datasets_app.models import Dataset
     from datasets_app.services import approve_dataset
-    from trainer.runner import iter_engine_records
+    from trainer.engine_io import iter_engine_records
 
     steward, engineer = clients["steward"], clients["engineer"]
     training_file = _upload(steward)

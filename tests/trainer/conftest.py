@@ -56,10 +56,11 @@ def make_job(
 @pytest.fixture
 def run_job() -> Callable[[TrainingJob], TrainingJob]:
     """``run(job)``: claim the job as worker "test", run it to the end, return the row."""
-    from trainer import runner, services
+    from trainer import lease as leases
+    from trainer import runner
 
     def run(job: TrainingJob) -> TrainingJob:
-        lease = services.claim_job(job.pk, "test")
+        lease = leases.claim_job(job.pk, "test")
         assert lease is not None
         runner.run_claimed_job(lease)
         job.refresh_from_db()

@@ -9,6 +9,7 @@ import pytest
 
 from audit.services import Actor
 from trainer import evaluations, runner, services
+from trainer import lease as leases
 from trainer.base_models import BaseModelError, ensure_default_base_model, register_base_model
 from trainer.models import JobStatus, ModelVersion
 from trainer.tasks import evaluate_model_version
@@ -44,7 +45,7 @@ def test_default_model_is_converted_once_registered_and_trains_on_real_weights(
             "device": "cpu",
         },
     )
-    lease = services.claim_job(job.pk, "test")
+    lease = leases.claim_job(job.pk, "test")
     runner.run_claimed_job(lease)
     job.refresh_from_db()
     assert job.status == JobStatus.SUCCEEDED, job.error

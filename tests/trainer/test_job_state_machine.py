@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from trainer import lease as leases
 from trainer import services
 from trainer.models import JobStatus, TrainingJob
 
@@ -27,8 +28,8 @@ def job(cast: Any, tiny_base_model: Any, approved_version: Any, monkeypatch: Any
 
 
 def test_only_one_of_two_claims_wins(job: TrainingJob) -> None:
-    first = services.claim_job(job.pk, "worker-a")
-    second = services.claim_job(job.pk, "worker-b")
+    first = leases.claim_job(job.pk, "worker-a")
+    second = leases.claim_job(job.pk, "worker-b")
     assert first is not None and second is None
     job.refresh_from_db()
     assert job.status == JobStatus.RUNNING and job.attempts == 1
@@ -36,14 +37,14 @@ def test_only_one_of_two_claims_wins(job: TrainingJob) -> None:
 
 
 def test_a_worker_whose_lease_was_taken_over_cannot_write(job: TrainingJob) -> None:
-    stale = services.claim_job(job.pk, "worker-a")
+    stale = leases.claim_job(job.pk, "worker-a")
     TrainingJob.objects.filter(pk=job.pk).update(lease_expires_at=timezone.now() - timedelta(1))
     assert services.requeue_expired_jobs() == [job.pk]
-    fresh = services.claim_job(job.pk, "worker-b")
+    fresh = leases.claim_job(job.pk, "worker-b")
     assert fresh is not None and fresh.attempt == 2
-    assert services.record_progress(stale, {"step": 99}) is False
-    assert services.finish_job(stale, JobStatus.SUCCEEDED) is False
-    assert services.renew_lease(fresh) is True
+    assert leases.record_progress(stale, {"step": 99}) is False
+    assert leases.finish_job(stale, JobStatus.SUCCEEDED) is False
+    assert leases.renew_lease(fresh) is True
     job.refresh_from_db()
     assert job.status == JobStatus.RUNNING and job.progress.get("step") != 99
 
@@ -52,7 +53,7 @@ def test_expired_job_fails_with_a_readable_reason_after_max_attempts(
     job: TrainingJob, settings: Any
 ) -> None:
     settings.JOB_MAX_ATTEMPTS = 1
-    services.claim_job(job.pk, "worker-a")
+    leases.claim_job(job.pk, "worker-a")
     TrainingJob.objects.filter(pk=job.pk).update(lease_expires_at=timezone.now() - timedelta(1))
     assert services.requeue_expired_jobs() == []
     job.refresh_from_db()
@@ -66,16 +67,16 @@ def test_cancelling_a_queued_job_stops_it_at_once(job: TrainingJob, cast: Any) -
     services.request_cancel(Actor(user=cast.engineer), job)
     job.refresh_from_db()
     assert job.status == JobStatus.CANCELLED
-    assert services.claim_job(job.pk, "worker-a") is None
+    assert leases.claim_job(job.pk, "worker-a") is None
 
 
 def test_cancelling_a_running_job_is_seen_by_its_worker(job: TrainingJob, cast: Any) -> None:
     from audit.services import Actor
 
-    lease = services.claim_job(job.pk, "worker-a")
-    assert services.cancel_requested(lease) is False
+    lease = leases.claim_job(job.pk, "worker-a")
+    assert leases.cancel_requested(lease) is False
     services.request_cancel(Actor(user=cast.engineer), job)
-    assert services.cancel_requested(lease) is True
+    assert leases.cancel_requested(lease) is True
 
 
 def test_viewer_cannot_cancel(job: TrainingJob, cast: Any) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from audit.services import Actor
 from trainer import evaluations, runner, services
+from trainer import lease as leases
 from trainer.checkpoints import list_checkpoints
 from trainer.models import JobStatus, ModelVersion, TrainingJob
 from trainer.tasks import evaluate_model_version
@@ -47,7 +48,7 @@ def test_cancel_requested_before_the_first_step_stops_the_run_keeping_a_checkpoi
     make_job: Any, cast: Any
 ) -> None:
     job = make_job(max_steps=200)
-    lease = services.claim_job(job.pk, "test")
+    lease = leases.claim_job(job.pk, "test")
     services.request_cancel(Actor(user=cast.engineer), job)
     runner.run_claimed_job(lease)
     job.refresh_from_db()
@@ -85,7 +86,7 @@ def test_sigterm_checkpoints_and_hands_the_job_back_to_the_queue(
 
     monkeypatch.setattr(signal, "raise_signal", lambda _signum: None)  # keep pytest alive
     job = make_job(max_steps=500)
-    lease = services.claim_job(job.pk, "test")
+    lease = leases.claim_job(job.pk, "test")
 
     def stop_when_training() -> None:
         wait_for(

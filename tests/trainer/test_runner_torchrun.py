@@ -21,7 +21,7 @@ import torch
 
 from audit.services import Actor
 from tests.e2e.procs import wait_for
-from trainer import launcher, runner, services
+from trainer import engine_io, launcher, runner, services
 from trainer.checkpoints import list_checkpoints
 from trainer.models import JobStatus, ModelVersion, TrainingJob
 
@@ -83,7 +83,7 @@ def test_two_gloo_processes_train_a_job_to_a_model_version_whose_weights_load(
     version = ModelVersion.objects.get(job=job)
     assert sent_evaluations == [version.pk]
     assert 6 in [c["step"] for c in list_checkpoints(job)]
-    model, tokenizer, config = load_final_model(runner.open_checkpoint_store(job, keep_last=2))
+    model, tokenizer, config = load_final_model(engine_io.open_checkpoint_store(job, keep_last=2))
     assert config.method == "lora"
     ids = tokenizer("the quick brown fox", return_tensors="pt")["input_ids"]
     assert torch.isfinite(model(input_ids=ids).logits).all()

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from audit.services import Actor
 from trainer import evaluations, services
+from trainer import lease as leases
 from trainer.models import EvaluationStatus, JobStatus, ModelVersion, TrainingJob
 from trainer.signals import evaluation_finished, job_finished, model_version_stored
 
@@ -38,10 +39,10 @@ def test_a_fenced_finish_sends_job_finished_once_after_commit(
     job: TrainingJob, received: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     sends = received(job_finished)
-    lease = services.claim_job(job.pk, "worker-a")
+    lease = leases.claim_job(job.pk, "worker-a")
     with django_capture_on_commit_callbacks(execute=True):
         with transaction.atomic():
-            assert services.finish_job(lease, JobStatus.FAILED, error="boom")
+            assert leases.finish_job(lease, JobStatus.FAILED, error="boom")
             assert sends == []
     assert [(s["sender"], s["job"].pk, s["status"]) for s in sends] == [
         (TrainingJob, job.pk, "failed")
@@ -53,11 +54,11 @@ def test_a_worker_that_lost_its_lease_sends_nothing(
     job: TrainingJob, received: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     sends = received(job_finished)
-    stale = services.claim_job(job.pk, "worker-a")
+    stale = leases.claim_job(job.pk, "worker-a")
     TrainingJob.objects.filter(pk=job.pk).update(lease_owner="worker-b:1")
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.finish_job(stale, JobStatus.SUCCEEDED) is False
-        assert services.record_success(stale, _version(job)) is False
+        assert leases.finish_job(stale, JobStatus.SUCCEEDED) is False
+        assert leases.record_success(stale, _version(job)) is False
     assert sends == []
 
 
@@ -65,10 +66,10 @@ def test_a_rolled_back_finish_sends_nothing(
     job: TrainingJob, received: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     sends = received(job_finished)
-    lease = services.claim_job(job.pk, "worker-a")
+    lease = leases.claim_job(job.pk, "worker-a")
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(Rollback):
         with transaction.atomic():
-            services.finish_job(lease, JobStatus.CANCELLED)
+            leases.finish_job(lease, JobStatus.CANCELLED)
             raise Rollback
     assert sends == []
     assert TrainingJob.objects.get(pk=job.pk).status == JobStatus.RUNNING
@@ -84,10 +85,10 @@ def test_success_sends_job_finished_then_model_version_stored(
         lambda **_: order.append("model_version_stored"), weak=False, dispatch_uid="t2"
     )
     try:
-        lease = services.claim_job(job.pk, "worker-a")
+        lease = leases.claim_job(job.pk, "worker-a")
         version = _version(job)
         with django_capture_on_commit_callbacks(execute=True):
-            assert services.record_success(lease, version)
+            assert leases.record_success(lease, version)
     finally:
         job_finished.disconnect(dispatch_uid="t1")
         model_version_stored.disconnect(dispatch_uid="t2")
@@ -104,7 +105,7 @@ def test_cancelling_a_queued_job_sends_cancelled_and_a_running_one_waits_for_its
 ) -> None:
     sends = received(job_finished)
     queued, running = make_job(max_steps=4), make_job(max_steps=4)
-    services.claim_job(running.pk, "worker-a")
+    leases.claim_job(running.pk, "worker-a")
     with django_capture_on_commit_callbacks(execute=True):
         services.request_cancel(Actor(user=cast.engineer), queued)
         services.request_cancel(Actor(user=cast.engineer), running)
@@ -116,7 +117,7 @@ def test_the_sweeper_failing_an_exhausted_job_sends_failed(
 ) -> None:
     settings.JOB_MAX_ATTEMPTS = 1
     sends = received(job_finished)
-    services.claim_job(job.pk, "worker-a")
+    leases.claim_job(job.pk, "worker-a")
     TrainingJob.objects.filter(pk=job.pk).update(lease_expires_at=timezone.now() - timedelta(1))
     with django_capture_on_commit_callbacks(execute=True):
         services.requeue_expired_jobs()
