@@ -153,6 +153,32 @@ def test_project_that_auto_approves_starts_the_job_without_review(clients: Any, 
     assert records == 30
 
 
+def test_a_job_waiting_for_ingestion_is_approved_trained_and_deployed_through_the_signals(
+    clients: Any, cast: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """file -> ingestion_finished -> auto-approval -> dataset_approved -> training job ->
+    model_version_stored -> deployment, with the job created while the file still processes."""
+    from datasets_app.tasks import ingest_dataset
+
+    cast.project.auto_approve_redaction = True
+    cast.project.save()
+    monkeypatch.setattr("datasets_app.services._enqueue_ingestion", lambda _id: None)
+    uploaded = _upload(clients["steward"])
+    assert uploaded.model_extra["soberana_status"] == "processing"
+    engineer = clients["engineer"]
+    job = engineer.fine_tuning.jobs.create(
+        training_file=uploaded.id, model="tiny", suffix="waiting", hyperparameters=TINY
+    )
+    assert job.status == "validating_files"
+
+    ingest_dataset.apply(args=[int(uploaded.id[5:])])  # what the ingestion worker runs
+    assert engineer.fine_tuning.jobs.retrieve(job.id).status == "queued"
+    assert run_training_job(FineTuneJob.objects.get().training_job_id).status == "succeeded"
+    job = engineer.fine_tuning.jobs.retrieve(job.id)
+    assert job.status == "succeeded" and job.fine_tuned_model == "ft:tiny:acme-support:waiting"
+    assert job.fine_tuned_model in [m.id for m in engineer.models.list().data]
+
+
 def test_cancelling_a_waiting_job_stops_it(clients: Any) -> None:
     uploaded = _upload(clients["steward"])
     job = clients["engineer"].fine_tuning.jobs.create(training_file=uploaded.id, model="tiny")
