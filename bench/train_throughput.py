@@ -32,6 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from trainer.engine import registry  # noqa: E402  (after the path: the bench runs as a script)
+
 SHAPES = {  # vocab, hidden, intermediate, layers, heads, kv_heads, max_positions, rope_theta
     "tiny": (1000, 64, 128, 2, 4, 4, 512, 10000.0),
     "smollm2-135m": (49152, 576, 1536, 30, 9, 3, 8192, 100000.0),
@@ -146,7 +148,7 @@ def engine_precision(args: argparse.Namespace) -> str:
         return args.precision
     if args.device == "cpu":
         return "fp32"
-    return "bf16-mixed" if args.method == "lora" else "bf16"
+    return "bf16-mixed" if registry.method(args.method).adapter else "bf16"
 
 
 def run_engine(args: argparse.Namespace) -> dict:
@@ -181,7 +183,7 @@ def run_engine(args: argparse.Namespace) -> dict:
         max_steps=work["steps"] + args.warmup,
         batch_size=rows,
         seq_len=work["max_len"],
-        learning_rate=2e-4 if args.method == "lora" else 2e-5,
+        learning_rate=2e-4 if registry.method(args.method).adapter else 2e-5,
         device=args.device,
         precision=precision,
         lora_r=16,
@@ -267,7 +269,7 @@ def run_baseline(args: argparse.Namespace) -> dict:
     cuda = args.device == "cuda"
     with torch.device(args.device):
         model = LlamaForCausalLM(llama_config(args)).to(torch.bfloat16 if cuda else torch.float32)
-    if args.method == "lora":
+    if registry.method(args.method).adapter:
         model = get_peft_model(
             model,
             LoraConfig(r=16, lora_alpha=32, target_modules="all-linear", task_type="CAUSAL_LM"),
@@ -277,7 +279,7 @@ def run_baseline(args: argparse.Namespace) -> dict:
         output_dir="/tmp/soberana_bench_baseline",
         per_device_train_batch_size=args.batch,
         max_steps=work["steps"] + args.warmup,
-        learning_rate=2e-4 if args.method == "lora" else 2e-5,
+        learning_rate=2e-4 if registry.method(args.method).adapter else 2e-5,
         bf16=cuda,
         logging_steps=1000,
         save_strategy="no",

@@ -22,6 +22,7 @@ from accounts.roles import Action
 from accounts.services import project_ids_allowing, require
 from audit.services import SYSTEM, Actor, record_event
 from datasets_app.models import DatasetStatus, DatasetVersion
+from trainer.engine import registry
 from trainer.models import BaseModel, JobEvent, JobStatus, TrainingJob
 from vault import services as vault
 
@@ -80,9 +81,19 @@ def build_engine_config(
     except ConfigError as exc:
         field = "base_model" if exc.field == "base_model_dir" else exc.field
         raise JobRequestError(field, exc.message) from exc
-    if config.method == "qlora" and not qlora_worker_available():
+    if registry.method(config.method).quantized and not qlora_worker_available():
         raise JobRequestError("method", QLORA_NO_WORKER)
+    if version is not None:  # None: an OpenAI job validated before its file is approved
+        check_record_kinds(config, version, "objective")
     return config
+
+
+def check_record_kinds(config: Any, version: DatasetVersion, field: str) -> None:
+    """JobRequestError(field) when the version holds records the config's objective cannot
+    train on (preference pairs for a supervised job, plain examples for DPO, ...)."""
+    problem = registry.record_kinds_error(config.objective, version.record_kinds or {})
+    if problem:
+        raise JobRequestError(field, problem)
 
 
 QLORA_NO_WORKER = (
@@ -190,9 +201,11 @@ def create_job(
     if version.dataset.status == DatasetStatus.DELETED:
         raise JobRequestError("dataset", "the dataset was deleted and its data destroyed")
     _check_validation_version(version, validation_version)
-    if base_model is None and method != "from_scratch":
+    if base_model is None and registry.method(method).needs_base_model:
         raise JobRequestError("base_model", "a base model is required for this method")
     config = build_engine_config(version, base_model, method, hyperparameters)
+    if validation_version is not None:
+        check_record_kinds(config, validation_version, "validation_version")
     estimate = estimate_job(config, base_model)
     if estimate and not estimate["fits"]:
         raise JobRequestError(

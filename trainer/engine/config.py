@@ -14,14 +14,17 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-METHODS = ("lora", "dora", "qlora", "full", "freeze", "from_scratch")
+from . import registry
+
+METHODS = registry.method_names()
+OBJECTIVES = registry.objective_names()
 LR_SCHEDULES = ("cosine", "linear", "constant")
 SCRATCH_PRESETS = ("tiny", "10m", "50m", "125m", "350m", "1b")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16-mixed", "bf16")
 PARALLELISMS = ("auto", "ddp", "fsdp")
 # Methods whose weights FSDP may shard; adapters are small enough for DDP to replicate.
-FSDP_METHODS = ("full", "freeze", "from_scratch")
+FSDP_METHODS = registry.shardable_methods()
 COMPILE_MODES = ("auto", "on", "off")
 QLORA_UNAVAILABLE = "QLoRA needs an NVIDIA GPU with bitsandbytes; use method 'lora' on this machine"
 
@@ -43,7 +46,17 @@ def _help(text: str) -> dict[str, str]:
 class TrainConfig:
     """Every knob of a training job. Construct directly or with `from_dict`; both validate."""
 
-    method: str = field(default="lora", metadata=_help(f"Training method, one of {METHODS}."))
+    method: str = field(
+        default=registry.DEFAULT_METHOD,
+        metadata=_help(f"Which weights train (the parameterization), one of {METHODS}."),
+    )
+    objective: str = field(
+        default=registry.DEFAULT_OBJECTIVE,
+        metadata=_help(
+            f"What the loss rewards, one of {OBJECTIVES}: supervised learns from examples; "
+            "dpo, orpo and kto learn from preferences."
+        ),
+    )
     base_model_dir: str | None = field(
         default=None,
         metadata=_help(
@@ -167,6 +180,7 @@ class TrainConfig:
         _check_choices(self)
         _check_ranges(self)
         _check_method_requirements(self)
+        _check_objective(self)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-safe dict that `from_dict` turns back into an equal config."""
@@ -239,6 +253,7 @@ _FLOAT_FIELDS = (
 )
 _STR_FIELDS = (
     "method",
+    "objective",
     "lr_schedule",
     "scratch_preset",
     "device",
@@ -294,6 +309,7 @@ def _check_target_modules(cfg: TrainConfig) -> None:
 def _check_choices(cfg: TrainConfig) -> None:
     choices = {
         "method": METHODS,
+        "objective": OBJECTIVES,
         "lr_schedule": LR_SCHEDULES,
         "scratch_preset": SCRATCH_PRESETS,
         "device": DEVICES,
@@ -349,16 +365,41 @@ def _check_ranges(cfg: TrainConfig) -> None:
 
 
 def _check_method_requirements(cfg: TrainConfig) -> None:
-    if cfg.method != "from_scratch" and not cfg.base_model_dir:
+    method = registry.method(cfg.method)
+    if method.needs_base_model and not cfg.base_model_dir:
         raise ConfigError("base_model_dir", f"is required for method '{cfg.method}'")
-    if cfg.method == "freeze" and cfg.freeze_layers == 0:
-        raise ConfigError("freeze_layers", "must be at least 1 for method 'freeze'")
-    if cfg.parallelism == "fsdp" and cfg.method not in FSDP_METHODS:
+    if method.freezes_layers and cfg.freeze_layers == 0:
+        raise ConfigError("freeze_layers", f"must be at least 1 for method '{cfg.method}'")
+    if cfg.parallelism == "fsdp" and not method.shardable:
         raise ConfigError(
             "parallelism",
             f"fsdp shards {', '.join(FSDP_METHODS)} only; method '{cfg.method}' trains a small "
             "adapter with ddp: choose auto or ddp",
         )
+
+
+def _check_objective(cfg: TrainConfig) -> None:
+    """The objective must train through the method, and settings of other objectives must
+    keep their defaults (a setting that would be ignored is refused, naming it)."""
+    problem = registry.combination_error(cfg.method, cfg.objective)
+    if problem:
+        raise ConfigError("objective", problem)
+    mine = registry.objective(cfg.objective).settings
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    for name, owners in _OBJECTIVE_SETTINGS.items():
+        if name not in mine and getattr(cfg, name) != defaults[name]:
+            raise ConfigError(
+                name,
+                f"applies to objective {' / '.join(owners)}, not to '{cfg.objective}'",
+            )
+
+
+# Every objective-specific setting and the objectives it belongs to.
+_OBJECTIVE_SETTINGS = {
+    name: registry.setting_owners(name)
+    for settings in registry.objective_settings().values()
+    for name in settings
+}
 
 
 def resolve_parallelism(cfg: TrainConfig, world_size: int) -> str:
@@ -371,7 +412,7 @@ def resolve_parallelism(cfg: TrainConfig, world_size: int) -> str:
         return "fsdp"
     if world_size <= 1:
         return "single"
-    if cfg.parallelism == "auto" and cfg.method in FSDP_METHODS:
+    if cfg.parallelism == "auto" and registry.method(cfg.method).shardable:
         return "fsdp"
     return "ddp"
 
@@ -379,7 +420,7 @@ def resolve_parallelism(cfg: TrainConfig, world_size: int) -> str:
 def check_can_train_here(cfg: TrainConfig) -> None:
     """Raise ConfigError('method') when this machine cannot run `cfg` (QLoRA without a GPU and
     bitsandbytes). Checked at submission (`from_dict`) and again when training starts."""
-    if cfg.method == "qlora" and not qlora_available(cfg.device):
+    if registry.method(cfg.method).quantized and not qlora_available(cfg.device):
         raise ConfigError("method", QLORA_UNAVAILABLE)
 
 

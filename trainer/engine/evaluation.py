@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from . import registry
 from .checkpoint import CheckpointStore
 from .config import TrainConfig
 from .data import TrainData, as_messages, plain_generation_prompt, record_kind, tokenize_split
@@ -67,7 +68,7 @@ def _base_model(
     cfg: TrainConfig, tuned: nn.Module, device: torch.device, dtype: torch.dtype
 ) -> Iterator[nn.Module | None]:
     """The untuned model: adapters disabled in place, or the base weights loaded beside."""
-    if cfg.method == "from_scratch":
+    if not registry.method(cfg.method).needs_base_model:
         yield None
     elif hasattr(tuned, "disable_adapter"):
         with tuned.disable_adapter():

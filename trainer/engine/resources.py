@@ -19,6 +19,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from . import registry
 from .config import TrainConfig, resolve_parallelism
 from .modeling import LOSS_CHUNK_TOKENS
 
@@ -77,9 +78,10 @@ class Shape:
 
 
 def _trainable(cfg: TrainConfig, shape: Shape) -> int:
-    if cfg.method in ("lora", "dora", "qlora"):
-        return shape.lora_params(cfg.lora_r, cfg.method == "dora")
-    if cfg.method == "freeze":
+    method = registry.method(cfg.method)
+    if method.adapter:
+        return shape.lora_params(cfg.lora_r, method.dora)
+    if method.freezes_layers:
         frozen = (
             shape.vocab * shape.hidden + min(cfg.freeze_layers, shape.layers) * shape.layer_params()
         )
@@ -89,10 +91,11 @@ def _trainable(cfg: TrainConfig, shape: Shape) -> int:
 
 def _weight_bytes(cfg: TrainConfig, shape: Shape, precision: str) -> float:
     total = shape.total_params()
-    if cfg.method == "qlora":
+    method = registry.method(cfg.method)
+    if method.quantized:
         embeddings = shape.vocab * shape.hidden * (1 if shape.tied else 2)
         return embeddings * 2 + (total - embeddings) * 0.55  # nf4 + double-quantised scales
-    if precision == "bf16" or (precision == "bf16-mixed" and cfg.method in ("lora", "dora")):
+    if precision == "bf16" or (precision == "bf16-mixed" and method.adapter):
         return total * 2.0
     return total * 4.0
 
