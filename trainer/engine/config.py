@@ -112,6 +112,19 @@ class TrainConfig:
         default=16000,
         metadata=_help("from_scratch: BPE vocabulary trained on the train split (256..262144)."),
     )
+    beta: float = field(
+        default=0.1,
+        metadata=_help(
+            "dpo / kto: how far the model may move from the reference (higher = stay closer), "
+            "0 < beta <= 100."
+        ),
+    )
+    label_smoothing: float = field(
+        default=0.0,
+        metadata=_help(
+            "dpo: probability that a preference label is wrong (conservative DPO), 0 <= x < 0.5."
+        ),
+    )
     eval_every: int = field(
         default=100, metadata=_help("Validation loss every N steps; 0 = only at the end.")
     )
@@ -243,6 +256,8 @@ _INT_FIELDS = (
     "max_processes",
 )
 _FLOAT_FIELDS = (
+    "beta",
+    "label_smoothing",
     "learning_rate",
     "min_lr_ratio",
     "weight_decay",
@@ -350,6 +365,7 @@ _RANGES: tuple[tuple[str, float, float, bool], ...] = (
     ("eval_generate_records", 0, 10_000, True),
     ("eval_max_new_tokens", 1, 4096, True),
     ("max_processes", 0, 1024, True),
+    ("beta", 0.0, 100.0, False),
 )
 
 
@@ -360,6 +376,8 @@ def _check_ranges(cfg: TrainConfig) -> None:
         if too_low or value > high:
             bracket = "[" if low_inclusive else "("
             raise ConfigError(name, f"must be in {bracket}{low:g}, {high:g}]; got {value!r}")
+    if not 0.0 <= cfg.label_smoothing < 0.5:
+        raise ConfigError("label_smoothing", f"must be in [0, 0.5); got {cfg.label_smoothing!r}")
     if cfg.warmup_steps >= cfg.max_steps and cfg.warmup_steps > 0:
         raise ConfigError("warmup_steps", f"must be smaller than max_steps ({cfg.max_steps})")
 

@@ -24,6 +24,7 @@ from .methods import prepare_model, resolve_device
 from .modeling import unwrap_model
 from .recipes import recipe_for
 from .recipes.base import Recipe
+from .reference import attach_reference
 from .reporting import Reporter, Throttle
 from .resume import (
     check_resumable,
@@ -91,10 +92,11 @@ def _train(
 ) -> TrainResult:
     run, resumed_from = _set_up(cfg, data, store, ctx, device)
     _event(run, reporter, "start", _start_message(run, resumed_from))
+    ready = _reference_ready(run, store, reporter, resuming=resumed_from is not None)
     log_throttle, window = Throttle(cfg.log_interval_s), _Window(run.state.step)
-    started, stopped, early = time.monotonic() - run.state.elapsed_s, False, False
+    started, stopped, early = time.monotonic() - run.state.elapsed_s, not ready, False
     last_saved = resumed_from
-    while run.state.step < cfg.max_steps:
+    while ready and run.state.step < cfg.max_steps:
         if any_rank(reporter.should_stop(), ctx, run.device):
             stopped = True
             break
@@ -159,6 +161,21 @@ def _set_up(
     run.state = restore(checkpoint, run.trainable, run.optimizer)
     run.stream.seek(run.state.data_position)
     return run, checkpoint.step
+
+
+def _reference_ready(
+    run: Run, store: CheckpointStore, reporter: Reporter, *, resuming: bool
+) -> bool:
+    """Attach the cached reference log-probabilities when the recipe needs them (full
+    fine-tuning of DPO / KTO; reference.py). False when a stop was requested meanwhile."""
+    assert run.recipe is not None
+    if not run.recipe.uses_reference_cache(run.cfg):
+        return True
+    splits = {"train": run.train_records, "validation": run.val_records}
+    if not resuming:
+        count = sum(len(split) for split in splits.values())
+        _event(run, reporter, "reference", f"scoring {count} examples with the starting model")
+    return attach_reference(run, store, splits, resuming=resuming, should_stop=reporter.should_stop)
 
 
 def _saved_tokenizer(checkpoint: Checkpoint | None, cfg: TrainConfig) -> object | None:

@@ -18,7 +18,7 @@ from torch import nn
 
 from . import registry
 from .config import ConfigError, TrainConfig, check_can_train_here
-from .data import as_messages, record_kind
+from .data import as_messages, prompt_messages, record_kind
 from .modeling import (
     VARLEN_ATTENTION,
     compile_layers,
@@ -79,10 +79,14 @@ def _storage_dtype(cfg: TrainConfig, precision: str) -> torch.dtype:
 def record_texts(records: Iterable[dict[str, Any]]) -> Iterable[str]:
     """Every string of a split's records, for training a from-scratch tokenizer."""
     for index, record in enumerate(records):
-        if record_kind(record, index) == "text":
+        kind = record_kind(record, index)
+        if kind == registry.TEXT:
             yield record["text"]
-        else:
+        elif kind in (registry.PROMPT_COMPLETION, registry.CHAT):
             yield from (m["content"] for m in as_messages(record))
+        else:  # preference records: the prompt's turns, then every answer
+            yield from (m["content"] for m in prompt_messages(record))
+            yield from (record[k] for k in ("chosen", "rejected", "completion") if k in record)
 
 
 def prepare_model(

@@ -66,7 +66,8 @@ class Objective:
     `record_kinds`: the record shapes it trains on. `settings`: the TrainConfig fields that
     belong to it (refused, naming the field, when set for another objective). `reference`: it
     compares the policy with a frozen reference model (DPO, KTO). `methods`: the
-    parameterizations it may train through.
+    parameterizations it may train through. `reference_forwards` / `policy_forwards`: forward
+    passes without gradient it adds per trained token (for the time estimate).
     """
 
     name: str
@@ -75,6 +76,8 @@ class Objective:
     methods: tuple[str, ...]
     settings: tuple[str, ...] = ()
     reference: bool = False
+    reference_forwards: float = 0.0
+    policy_forwards: float = 0.0
 
     @property
     def preference(self) -> bool:
@@ -142,6 +145,16 @@ OBJECTIVES: dict[str, Objective] = {
             "prompt/completion and chat records.",
             record_kinds=(TEXT, PROMPT_COMPLETION, CHAT),
             methods=tuple(METHODS),
+        ),
+        Objective(
+            "dpo",
+            "Direct Preference Optimization: prefer the chosen answer over the rejected one, "
+            "relative to the untrained model (sigmoid loss, beta).",
+            record_kinds=(PREFERENCE,),
+            methods=_WITH_BASE,
+            settings=("beta", "label_smoothing"),
+            reference=True,
+            reference_forwards=1.0,
         ),
     )
 }

@@ -6,6 +6,10 @@ activations (per token per layer; only the layer inputs with gradient checkpoint
 logits + a fixed runtime overhead. Time = training FLOPs / an assumed sustained throughput. Both are
 estimates (typically within ~30% for memory); they are meant for go / no-go decisions.
 
+Preference objectives pack a pair (or a KTO answer) into the same rows of seq_len tokens, so their
+activations are counted like any micro-batch's; their reference model costs no memory (the base
+with adapters off, or cached numbers for full fine-tuning) but forward passes, added to the time.
+
 Memory is per GPU. Under FSDP (several processes, full / freeze / from_scratch) each GPU keeps
 1/processes of the weights, gradients and AdamW state, plus the weights it gathers to compute:
 the root (embeddings, LM head), kept whole through a step, and two decoder layers (one computing,
@@ -177,7 +181,16 @@ def _seconds(cfg: TrainConfig, shape: Shape, trainable: int, on_gpu: bool) -> fl
     )  # attention scores, mean context
     if cfg.gradient_checkpointing:
         per_token *= 4 / 3  # one extra forward
+    per_token += 2 * shape.total_params() * _forwards_without_gradient(cfg)
     return tokens * per_token / (GPU_FLOPS if on_gpu else CPU_FLOPS)
+
+
+def _forwards_without_gradient(cfg: TrainConfig) -> float:
+    """Forward passes without gradient per trained token that the objective adds: the reference
+    model's (every step with adapters; once, over about as many tokens, for full fine-tuning's
+    cache, reference.py) and KTO's policy pass over its KL sequences."""
+    objective = registry.objective(cfg.objective)
+    return objective.reference_forwards + objective.policy_forwards
 
 
 def _host_memory() -> int:

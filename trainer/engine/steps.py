@@ -50,6 +50,7 @@ class Run:
     pending_losses: list[torch.Tensor] = field(default_factory=list)
     parallelism: str = "single"  # 'single', 'ddp' or 'fsdp' (config.resolve_parallelism)
     recipe: Recipe | None = None
+    train_records: list = field(default_factory=list)
     # Statistics of the recipe (e.g. reward accuracy) since the last report: device sums and
     # host denominators per step, materialised with the losses.
     pending_stats: list[tuple[torch.Tensor, dict[str, float]]] = field(default_factory=list)
@@ -103,6 +104,7 @@ def build_run(
         pad_id,
         parallelism=parallelism,
         recipe=recipe,
+        train_records=train_records,
     )
 
 

@@ -10,6 +10,15 @@ TEXTS = [
     for i in range(40)
 ]
 QA = [{"prompt": f"What is {i} plus {i}?", "completion": f"It is {2 * i}."} for i in range(40)]
+# Preference pairs: the right sum, briefly, over a wrong one with a hedge.
+PAIRS = [
+    {
+        "prompt": f"What is {i} plus {i}?",
+        "chosen": f"It is {2 * i}.",
+        "rejected": f"It is {2 * i + 1}, I think.",
+    }
+    for i in range(40)
+]
 
 
 class RecordingReporter:
@@ -42,6 +51,11 @@ def text_splits() -> TrainData:
         validation=[{"text": t} for t in TEXTS[32:36]],
         test=[{"text": t} for t in TEXTS[36:]],
     )
+
+
+def pair_splits() -> TrainData:
+    """Train / validation / test splits of PAIRS (the `pair_data` fixture)."""
+    return TrainData(train=PAIRS[:30], validation=PAIRS[30:34], test=PAIRS[34:])
 
 
 def make_small_config(model_dir: str | None, **overrides) -> TrainConfig:

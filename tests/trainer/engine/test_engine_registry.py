@@ -41,6 +41,32 @@ def test_every_method_and_objective_has_help_text():
     assert all(text for _, text in registry.objective_choices())
 
 
+@pytest.mark.parametrize("objective", ["dpo"])
+def test_a_preference_objective_from_scratch_is_refused_naming_objective(objective):
+    with pytest.raises(ConfigError) as caught:
+        TrainConfig(method="from_scratch", objective=objective)
+    assert caught.value.field == "objective" and "from_scratch" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("objective", "setting", "value"),
+    [("supervised", "beta", 0.5), ("supervised", "label_smoothing", 0.1)],
+)
+def test_a_setting_of_another_objective_is_refused_naming_it(objective, setting, value):
+    with pytest.raises(ConfigError) as caught:
+        TrainConfig(base_model_dir="/m", objective=objective, **{setting: value})
+    assert caught.value.field == setting and objective in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"), [("beta", 0.0), ("beta", -1.0), ("label_smoothing", 0.5)]
+)
+def test_objective_settings_out_of_range_are_refused(setting, value):
+    with pytest.raises(ConfigError) as caught:
+        TrainConfig(base_model_dir="/m", objective="dpo", **{setting: value})
+    assert caught.value.field == setting
+
+
 def test_an_unknown_objective_is_refused_naming_it():
     with pytest.raises(ConfigError) as caught:
         TrainConfig.from_dict({"base_model_dir": "/m", "objective": "ppo"})
@@ -51,6 +77,9 @@ def test_record_shapes_that_do_not_fit_the_objective_are_explained():
     assert registry.record_kinds_error("supervised", ["chat", "text"]) is None
     message = registry.record_kinds_error("supervised", ["preference"])
     assert '{"text"}' in message and "preference records" in message
+    assert "suits objective dpo" in message
+    message = registry.record_kinds_error("dpo", ["prompt_completion"])
+    assert '"chosen", "rejected"' in message and "suits objective supervised" in message
 
 
 def test_no_module_outside_the_registry_compares_method_or_objective_names():

@@ -1,0 +1,199 @@
+"""The preference losses against TRL 1.16 (the reference implementation people use): the same tiny
+model, the same token ids, the same loss and the same gradients.
+
+The engine tokenizes the records and packs them into rows (each sequence attends only to itself);
+TRL gets the same prompt / answer token ids through its own collator (padded, one sequence per
+row) and computes its loss with its own trainer code. Models are fp32 on the CPU, so the two
+agree to float rounding.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+pytest.importorskip("trl")
+
+from datasets import Dataset
+from engine_testkit import make_small_config
+from peft import LoraConfig, get_peft_model
+
+from trainer.engine.models import load_causal_lm, load_tokenizer
+from trainer.engine.recipes import recipe_for
+from trainer.engine.recipes.preference import PreferenceLoss
+from trainer.engine.recipes.preference_data import collate_examples, fixed_rows
+
+PAIRS = [
+    {"prompt": "What is 2 plus 2?", "chosen": "It is 4.", "rejected": "It is 5, I believe."},
+    {"prompt": "Name a colour.", "chosen": "Blue.", "rejected": "A quick brown fox."},
+    {
+        "messages": [
+            {"role": "system", "content": "Answer briefly."},
+            {"role": "user", "content": "Where did the customer pay?"},
+        ],
+        "chosen": "In Valencia.",
+        "rejected": "The customer in Valencia paid 21 euros for the service, I think.",
+    },
+    {"prompt": "What is 7 plus 7?", "chosen": "It is 14.", "rejected": "Fourteen or so."},
+]
+LORA = dict(r=4, lora_alpha=8, lora_dropout=0.0, target_modules="all-linear", task_type="CAUSAL_LM")
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tiny_model_dir):
+    return load_tokenizer(tiny_model_dir)
+
+
+def _engine_batch(tiny_model_dir, tokenizer, records, **settings):
+    """(recipe, config, one micro-batch holding every example)."""
+    cfg = make_small_config(tiny_model_dir, seq_len=512, **settings)
+    recipe = recipe_for(cfg)
+    split = recipe.prepare(records, tokenizer, "train")
+    assert len(split) == len(records) or settings["objective"] == "kto"
+    rows = fixed_rows(split, cfg.seq_len)
+    batch = collate_examples(
+        rows, split, cfg.seq_len, tokenizer.pad_token_id, all_targets=recipe.all_targets
+    )
+    return recipe, cfg, split, batch
+
+
+def _trl_pair(example):
+    chosen, rejected = example.sequences
+    prompt = list(chosen.ids[: chosen.prompt_len])
+    assert prompt == list(rejected.ids[: rejected.prompt_len])  # one prompt, as TRL expects
+    return {
+        "prompt_ids": prompt,
+        "chosen_ids": list(chosen.ids[chosen.prompt_len :]),
+        "rejected_ids": list(rejected.ids[rejected.prompt_len :]),
+    }
+
+
+def _perturb_adapters(model, seed=0):
+    """LoRA B starts at zero (the adapter is a no-op); move it so policy != reference."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if "lora_B" in name:
+                param.copy_(torch.randn(param.shape, generator=generator) * 0.2)
+
+
+def _trainable_grads(model):
+    return {n: p.grad.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+
+
+def _assert_same_grads(engine_model, trl_model):
+    ours, theirs = _trainable_grads(engine_model), _trainable_grads(trl_model)
+    assert ours.keys() == theirs.keys() and ours
+    for name in ours:
+        torch.testing.assert_close(ours[name], theirs[name], atol=2e-6, rtol=2e-4, msg=name)
+    assert any(g.abs().sum() > 0 for g in ours.values())
+
+
+def _text_dataset():
+    return Dataset.from_list([{"prompt": "p", "chosen": "c", "rejected": "r"}] * 2)
+
+
+def _models(tiny_model_dir, adapter):
+    """(policy for TRL, policy for the engine, TRL's reference model or None)."""
+    base = load_causal_lm(tiny_model_dir, dtype=torch.float32)
+    if adapter:
+        return base, copy.deepcopy(base), None
+    return base, copy.deepcopy(base), copy.deepcopy(base).eval()
+
+
+def _engine_lora_from(trl_model, engine_base):
+    """The engine's LoRA model with exactly TRL's adapter weights."""
+    model = get_peft_model(engine_base, LoraConfig(**LORA))
+    trained = {n: p for n, p in trl_model.named_parameters() if p.requires_grad}
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if param.requires_grad:
+                param.copy_(trained[name])
+    return model
+
+
+@pytest.mark.parametrize("method", ["lora", "full"])
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.2])
+def test_dpo_loss_and_gradients_equal_trl(
+    method, label_smoothing, tiny_model_dir, tokenizer, tmp_path
+):
+    from trl import DPOConfig, DPOTrainer
+
+    recipe, cfg, split, batch = _engine_batch(
+        tiny_model_dir,
+        tokenizer,
+        PAIRS,
+        method=method,
+        objective="dpo",
+        beta=0.3,
+        label_smoothing=label_smoothing,
+    )
+    adapter = method == "lora"
+    trl_policy, engine_policy, trl_reference = _models(tiny_model_dir, adapter)
+    args = DPOConfig(
+        output_dir=str(tmp_path),
+        beta=0.3,
+        report_to=[],
+        use_cpu=True,
+        bf16=False,  # TRL's default is bf16 autocast, even on a CPU
+        gradient_checkpointing=False,
+        max_length=None,
+        per_device_train_batch_size=len(PAIRS),
+    )
+    trainer = DPOTrainer(
+        model=trl_policy,
+        ref_model=trl_reference,
+        args=args,
+        train_dataset=_text_dataset(),
+        processing_class=tokenizer,
+        peft_config=LoraConfig(**LORA) if adapter else None,
+    )
+    trl_model = trainer.model
+    if adapter:
+        _perturb_adapters(trl_model)
+        engine_model = _engine_lora_from(trl_model, engine_policy)
+    else:
+        engine_model = engine_policy
+        batch.reference = PreferenceLoss(trl_reference, recipe, varlen=False, adapter=False)(
+            batch, phase="reference"
+        )
+        _nudge_full_weights(engine_model, trl_model)
+    trl_model.train()
+    examples = [_trl_pair(example) for example in _in_batch_order(split, batch)]
+    inputs = trainer.data_collator(examples)
+    trl_loss = (1 - label_smoothing) * trainer.compute_loss(trl_model, inputs)
+    if label_smoothing:  # cDPO = sigmoid loss of the pair and of the swapped pair
+        swapped = [
+            {**e, "chosen_ids": e["rejected_ids"], "rejected_ids": e["chosen_ids"]}
+            for e in examples
+        ]
+        trl_loss = trl_loss + label_smoothing * trainer.compute_loss(
+            trl_model, trainer.data_collator(swapped)
+        )
+    trl_loss.backward()
+
+    engine_model.train()
+    module = PreferenceLoss(engine_model, recipe, varlen=False, adapter=adapter)
+    out = module(batch)
+    ours = out["dpo"] / batch.n_examples
+    ours.backward()
+
+    torch.testing.assert_close(ours.detach(), trl_loss.detach(), atol=1e-6, rtol=1e-5)
+    assert abs(float(ours) - 0.6931) > 1e-3  # policy and reference differ: a real test
+    _assert_same_grads(engine_model, trl_model)
+
+
+def _in_batch_order(split, batch):
+    return [split[int(i)] for i in batch.example_index]
+
+
+def _nudge_full_weights(engine_model, trl_model, seed=1):
+    """Full fine-tuning: move both policies the same way away from the reference."""
+    generator = torch.Generator().manual_seed(seed)
+    theirs = dict(trl_model.named_parameters())
+    with torch.no_grad():
+        for name, param in engine_model.named_parameters():
+            param.add_(torch.randn(param.shape, generator=generator) * 0.02)
+            theirs[name].copy_(param)
