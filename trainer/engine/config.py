@@ -125,6 +125,10 @@ class TrainConfig:
             "dpo: probability that a preference label is wrong (conservative DPO), 0 <= x < 0.5."
         ),
     )
+    orpo_lambda: float = field(
+        default=0.1,
+        metadata=_help("orpo: weight of the odds-ratio term beside the next-token loss (0..100]."),
+    )
     eval_every: int = field(
         default=100, metadata=_help("Validation loss every N steps; 0 = only at the end.")
     )
@@ -258,6 +262,7 @@ _INT_FIELDS = (
 _FLOAT_FIELDS = (
     "beta",
     "label_smoothing",
+    "orpo_lambda",
     "learning_rate",
     "min_lr_ratio",
     "weight_decay",
@@ -366,6 +371,7 @@ _RANGES: tuple[tuple[str, float, float, bool], ...] = (
     ("eval_max_new_tokens", 1, 4096, True),
     ("max_processes", 0, 1024, True),
     ("beta", 0.0, 100.0, False),
+    ("orpo_lambda", 0.0, 100.0, False),
 )
 
 

@@ -156,6 +156,14 @@ OBJECTIVES: dict[str, Objective] = {
             reference=True,
             reference_forwards=1.0,
         ),
+        Objective(
+            "orpo",
+            "Odds Ratio Preference Optimization: next-token loss on the chosen answer plus "
+            "orpo_lambda x an odds-ratio penalty on the rejected one; needs no reference model.",
+            record_kinds=(PREFERENCE,),
+            methods=_WITH_BASE,
+            settings=("orpo_lambda",),
+        ),
     )
 }
 

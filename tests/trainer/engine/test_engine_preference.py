@@ -243,3 +243,27 @@ def test_objectives_refuse_records_of_the_wrong_shape(
     broken = TrainData(train=[{"prompt": "q", "chosen": "a"}])
     with pytest.raises(DataError, match="'chosen', 'rejected'"):
         train(_dpo(small_config, tiny_model_dir), broken, RecordingReporter(), make_store("c"))
+
+
+@pytest.mark.parametrize("method", ["lora", "full"])
+def test_orpo_needs_no_reference_and_raises_the_held_out_margin(
+    method, tiny_model_dir, pair_data, make_store, small_config
+):
+    cfg = small_config(
+        tiny_model_dir,
+        method=method,
+        objective="orpo",
+        orpo_lambda=1.0,
+        learning_rate=1e-2 if method == "lora" else 1e-3,
+        max_steps=12,
+        eval_generate_records=0,
+    )
+    store = make_store()
+    reporter = RecordingReporter()
+    result = train(cfg, pair_data, reporter, store)
+    assert not (store.directory / CACHE_DIR).exists()  # no reference model, no cache
+    assert not any(kind == "reference" for kind, _ in reporter.events)
+    assert result.losses[-1] < result.losses[0] - 0.5
+    tuned = evaluate(cfg, pair_data, result, RecordingReporter())["tuned"]
+    assert tuned["reward_accuracy"] >= 0.75
+    assert tuned["reward_margin"] > tuned["base_reward_margin"]

@@ -197,3 +197,62 @@ def _nudge_full_weights(engine_model, trl_model, seed=1):
         for name, param in engine_model.named_parameters():
             param.add_(torch.randn(param.shape, generator=generator) * 0.02)
             theirs[name].copy_(param)
+
+
+def _orpo_features(example):
+    """TRL ORPO's tokenized row: each sequence with its prompt masked out of the labels."""
+    features = {}
+    for name, sequence in zip(("chosen", "rejected"), example.sequences, strict=True):
+        ids = list(sequence.ids)
+        features[f"{name}_input_ids"] = ids
+        features[f"{name}_attention_mask"] = [1] * len(ids)
+        features[f"{name}_labels"] = [-100] * sequence.prompt_len + ids[sequence.prompt_len :]
+    return features
+
+
+@pytest.mark.parametrize("method", ["lora", "full"])
+def test_orpo_loss_and_gradients_equal_trl(method, tiny_model_dir, tokenizer, tmp_path):
+    from trl.experimental.orpo import ORPOConfig, ORPOTrainer
+
+    recipe, cfg, split, batch = _engine_batch(
+        tiny_model_dir, tokenizer, PAIRS, method=method, objective="orpo", orpo_lambda=0.4
+    )
+    adapter = method == "lora"
+    trl_policy, engine_policy, _ = _models(tiny_model_dir, adapter)
+    args = ORPOConfig(
+        output_dir=str(tmp_path),
+        beta=0.4,
+        report_to=[],
+        use_cpu=True,
+        bf16=False,
+        gradient_checkpointing=False,
+        per_device_train_batch_size=len(PAIRS),
+        remove_unused_columns=False,
+    )
+    trainer = ORPOTrainer(
+        model=trl_policy,
+        args=args,
+        train_dataset=_text_dataset(),
+        processing_class=tokenizer,
+        peft_config=LoraConfig(**LORA) if adapter else None,
+    )
+    trl_model = trainer.model
+    if adapter:
+        _perturb_adapters(trl_model)
+        engine_model = _engine_lora_from(trl_model, engine_policy)
+    else:
+        engine_model = engine_policy
+        _nudge_full_weights(engine_model, trl_model)
+    trl_model.train()
+    inputs = trainer.data_collator([_orpo_features(e) for e in _in_batch_order(split, batch)])
+    trl_loss = trainer.compute_loss(trl_model, inputs)
+    trl_loss.backward()
+
+    engine_model.train()
+    out = PreferenceLoss(engine_model, recipe, varlen=False, adapter=adapter)(batch)
+    counts = recipe.counts(batch)
+    ours = out["nll"] / counts["chosen_tokens"] + out["odds_ratio"] / counts["pairs"]
+    ours.backward()
+
+    torch.testing.assert_close(ours.detach(), trl_loss.detach(), atol=1e-6, rtol=1e-5)
+    _assert_same_grads(engine_model, trl_model)
