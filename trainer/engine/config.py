@@ -129,6 +129,14 @@ class TrainConfig:
         default=0.1,
         metadata=_help("orpo: weight of the odds-ratio term beside the next-token loss (0..100]."),
     )
+    desirable_weight: float = field(
+        default=1.0,
+        metadata=_help("kto: weight of the loss on answers labelled good (0..100]."),
+    )
+    undesirable_weight: float = field(
+        default=1.0,
+        metadata=_help("kto: weight of the loss on answers labelled bad (0..100]."),
+    )
     eval_every: int = field(
         default=100, metadata=_help("Validation loss every N steps; 0 = only at the end.")
     )
@@ -263,6 +271,8 @@ _FLOAT_FIELDS = (
     "beta",
     "label_smoothing",
     "orpo_lambda",
+    "desirable_weight",
+    "undesirable_weight",
     "learning_rate",
     "min_lr_ratio",
     "weight_decay",
@@ -372,6 +382,8 @@ _RANGES: tuple[tuple[str, float, float, bool], ...] = (
     ("max_processes", 0, 1024, True),
     ("beta", 0.0, 100.0, False),
     ("orpo_lambda", 0.0, 100.0, False),
+    ("desirable_weight", 0.0, 100.0, False),
+    ("undesirable_weight", 0.0, 100.0, False),
 )
 
 

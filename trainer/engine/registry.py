@@ -164,6 +164,18 @@ OBJECTIVES: dict[str, Objective] = {
             methods=_WITH_BASE,
             settings=("orpo_lambda",),
         ),
+        Objective(
+            "kto",
+            "Kahneman-Tversky Optimization: learn from answers marked good or bad (label "
+            "true/false), unpaired; preference pairs are split into one of each.",
+            record_kinds=(UNPAIRED_PREFERENCE, PREFERENCE),
+            methods=_WITH_BASE,
+            settings=("beta", "desirable_weight", "undesirable_weight"),
+            reference=True,
+            # The reference scores each answer and its KL sequence; the policy the KL sequence.
+            reference_forwards=2.0,
+            policy_forwards=1.0,
+        ),
     )
 }
 

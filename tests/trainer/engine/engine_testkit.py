@@ -53,6 +53,22 @@ def text_splits() -> TrainData:
     )
 
 
+# Unpaired answers marked good (the right sum) or bad (a wrong one with a hedge), for KTO.
+ANSWERS = [
+    {
+        "prompt": f"What is {i} plus {i}?",
+        "completion": f"It is {2 * i}." if i % 2 == 0 else f"It is {2 * i + 1}, I think.",
+        "label": i % 2 == 0,
+    }
+    for i in range(40)
+]
+
+
+def answer_splits() -> TrainData:
+    """Train / validation / test splits of ANSWERS."""
+    return TrainData(train=ANSWERS[:30], validation=ANSWERS[30:34], test=ANSWERS[34:])
+
+
 def pair_splits() -> TrainData:
     """Train / validation / test splits of PAIRS (the `pair_data` fixture)."""
     return TrainData(train=PAIRS[:30], validation=PAIRS[30:34], test=PAIRS[34:])

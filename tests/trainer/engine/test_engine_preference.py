@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from engine_testkit import PAIRS, RecordingReporter
+from engine_testkit import PAIRS, RecordingReporter, answer_splits
 
 from envelope import generate_data_key
 from trainer.engine import CheckpointError, DataError, TrainData, evaluate, train
@@ -267,3 +267,74 @@ def test_orpo_needs_no_reference_and_raises_the_held_out_margin(
     tuned = evaluate(cfg, pair_data, result, RecordingReporter())["tuned"]
     assert tuned["reward_accuracy"] >= 0.75
     assert tuned["reward_margin"] > tuned["base_reward_margin"]
+
+
+def _kto(small_config, model_dir, **overrides):
+    settings = dict(objective="kto", beta=0.5, learning_rate=1e-2, max_steps=12)
+    return small_config(model_dir, **{**settings, **overrides})
+
+
+def test_kto_learns_from_unpaired_answers_and_reports_kl_and_reward_accuracy(
+    tiny_model_dir, make_store, small_config
+):
+    data = answer_splits()
+    cfg = _kto(small_config, tiny_model_dir, eval_generate_records=0)
+    reporter = RecordingReporter()
+    result = train(cfg, data, reporter, make_store())
+    assert result.losses[-1] < result.losses[0] - 0.05
+    last = reporter.logs[-1][1]
+    assert last["kl"] >= 0 and last["reward_chosen"] > last["reward_rejected"]
+    tuned = evaluate(cfg, data, result, RecordingReporter())["tuned"]
+    assert tuned["test_answers"] == len(data.test)
+    assert tuned["reward_accuracy"] > 0.5 and tuned["reward_margin"] > 0
+
+
+def test_kto_splits_pairs_into_a_good_and_a_bad_answer_with_mismatched_kl_sequences(
+    tiny_model_dir, small_config
+):
+    cfg = _kto(small_config, tiny_model_dir)
+    tokenizer = load_tokenizer(tiny_model_dir)
+    split = recipe_for(cfg).prepare(PAIRS[:3], tokenizer, "train")
+    assert [e.label for e in split.examples] == [True, True, True, False, False, False]
+    for example in split.examples:  # each KL sequence: its prompt, another prompt's answer
+        kl, own = example.kl, example.sequences[0]
+        assert kl.ids[: kl.prompt_len] == own.ids[: own.prompt_len]
+        assert kl.ids[kl.prompt_len :] != own.ids[own.prompt_len :]
+    answers = [tokenizer.decode(e.sequences[0].ids[e.sequences[0].prompt_len :]) for e in split]
+    assert answers[0].startswith(PAIRS[0]["chosen"]) and answers[3].startswith(PAIRS[0]["rejected"])
+
+
+def test_kto_with_full_fine_tuning_resumes_to_the_uninterrupted_curve(
+    tiny_model_dir, make_store, small_config
+):
+    data = answer_splits()
+    cfg = _kto(small_config, tiny_model_dir, method="full", learning_rate=3e-4, checkpoint_every=5)
+    whole = train(cfg, data, RecordingReporter(), make_store("whole"))
+    store = make_store("crashed")
+    crash_at = 7 + _reference_batches(cfg, tiny_model_dir, data)
+    with pytest.raises(RuntimeError, match="crash"):
+        train(cfg, data, RecordingReporter(crash_at=crash_at), store)
+    resumed = train(cfg, data, RecordingReporter(), store)
+    assert resumed.resumed_from_step == 5
+    torch.testing.assert_close(
+        torch.tensor(resumed.losses), torch.tensor(whole.losses), atol=1e-5, rtol=0
+    )
+
+
+def test_kto_takes_its_kl_estimate_over_the_whole_step(tiny_model_dir, make_store, small_config):
+    data = answer_splits()
+    big = train(
+        _kto(small_config, tiny_model_dir, batch_size=2, max_steps=4),
+        data,
+        RecordingReporter(),
+        make_store("big"),
+    )
+    accumulated = train(
+        _kto(small_config, tiny_model_dir, batch_size=1, grad_accum=2, max_steps=4),
+        data,
+        RecordingReporter(),
+        make_store("accumulated"),
+    )
+    torch.testing.assert_close(
+        torch.tensor(accumulated.losses), torch.tensor(big.losses), atol=1e-5, rtol=1e-5
+    )

@@ -9,6 +9,7 @@ agree to float rounding.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 
 import pytest
@@ -20,9 +21,11 @@ from datasets import Dataset
 from engine_testkit import make_small_config
 from peft import LoraConfig, get_peft_model
 
+from trainer.engine.distributed import DistContext
 from trainer.engine.models import load_causal_lm, load_tokenizer
 from trainer.engine.recipes import recipe_for
-from trainer.engine.recipes.preference import PreferenceLoss
+from trainer.engine.recipes.base import StepContext
+from trainer.engine.recipes.preference import PreferenceLoss, sequence_logps
 from trainer.engine.recipes.preference_data import collate_examples, fixed_rows
 
 PAIRS = [
@@ -256,3 +259,112 @@ def test_orpo_loss_and_gradients_equal_trl(method, tiny_model_dir, tokenizer, tm
 
     torch.testing.assert_close(ours.detach(), trl_loss.detach(), atol=1e-6, rtol=1e-5)
     _assert_same_grads(engine_model, trl_model)
+
+
+ANSWERS = [
+    {"prompt": "What is 2 plus 2?", "completion": "It is 4.", "label": True},
+    {"prompt": "Name a colour.", "completion": "A quick brown fox.", "label": False},
+    {
+        "messages": [{"role": "user", "content": "Where did the customer pay?"}],
+        "completion": "In Valencia.",
+        "label": True,
+    },
+    {"prompt": "What is 7 plus 7?", "completion": "Fifteen, I believe.", "label": False},
+    {"prompt": "What is 1 plus 1?", "completion": "It is 2.", "label": True},
+]
+
+
+def _trl_answer(example):
+    sequence, kl = example.sequences[0], example.kl
+    return {
+        "prompt_ids": list(sequence.ids[: sequence.prompt_len]),
+        "completion_ids": list(sequence.ids[sequence.prompt_len :]),
+        "KL_completion_ids": list(kl.ids[kl.prompt_len :]),
+        "label": example.label,
+    }
+
+
+@pytest.mark.parametrize("method", ["lora", "full"])
+def test_kto_loss_and_gradients_equal_trl(method, tiny_model_dir, tokenizer, tmp_path):
+    from trl import KTOConfig, KTOTrainer
+
+    weights = dict(beta=0.4, desirable_weight=1.3, undesirable_weight=0.8)
+    recipe, cfg, split, batch = _engine_batch(
+        tiny_model_dir, tokenizer, ANSWERS, method=method, objective="kto", **weights
+    )
+    adapter = method == "lora"
+    trl_policy, engine_policy, trl_reference = _models(tiny_model_dir, adapter)
+    args = KTOConfig(
+        output_dir=str(tmp_path),
+        **weights,
+        report_to=[],
+        use_cpu=True,
+        bf16=False,
+        gradient_checkpointing=False,
+        max_length=None,
+        per_device_train_batch_size=len(ANSWERS),
+    )
+    dataset = Dataset.from_list([{"prompt": "p", "completion": "c", "label": b} for b in (1, 0)])
+    trainer = KTOTrainer(
+        model=trl_policy,
+        ref_model=trl_reference,
+        args=args,
+        train_dataset=dataset.cast_column("label", _bool_feature()),
+        processing_class=tokenizer,
+        peft_config=LoraConfig(**LORA) if adapter else None,
+    )
+    trl_model = trainer.model
+    if adapter:
+        _perturb_adapters(trl_model)
+        engine_model = _engine_lora_from(trl_model, engine_policy)
+    else:
+        engine_model = engine_policy
+        batch.reference = PreferenceLoss(trl_reference, recipe, varlen=False, adapter=False)(
+            batch, phase="reference"
+        )
+    # Moves the policy away from the reference (gently for full fine-tuning: every weight).
+    _favour_kl_answers(engine_model, trl_model, batch, lr=0.5 if adapter else 0.01)
+    trl_model.train()
+    inputs = trainer.data_collator([_trl_answer(e) for e in _in_batch_order(split, batch)])
+    trl_loss = trainer.compute_loss(trl_model, inputs)
+    trl_loss.backward()
+
+    engine_model.train()
+    module = PreferenceLoss(engine_model, recipe, varlen=False, adapter=adapter)
+    recipe.before_batches(
+        StepContext(module, DistContext(), torch.device("cpu"), _no_autocast), [batch]
+    )
+    assert float(batch.kl_value) > 0.01  # the KL term is live, not clamped away
+    out = module(batch)
+    ours = out["kto"] / recipe.counts(batch)["answers"]
+    ours.backward()
+
+    torch.testing.assert_close(ours.detach(), trl_loss.detach(), atol=1e-6, rtol=1e-5)
+    _assert_same_grads(engine_model, trl_model)
+
+
+def _favour_kl_answers(engine_model, trl_model, batch, lr, steps=10):
+    """Make the policy like the mismatched answers more than the reference does, so the KL
+    estimate is positive (a clamped estimate would not test it); TRL's model gets the result."""
+    trainable = [p for p in engine_model.parameters() if p.requires_grad]
+    optimizer = torch.optim.SGD(trainable, lr=lr)
+    for _ in range(steps):
+        loss = -sequence_logps(engine_model, batch.kl, varlen=False).answer.sum()
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+    theirs = dict(trl_model.named_parameters())
+    with torch.no_grad():
+        for name, param in engine_model.named_parameters():
+            if param.requires_grad:
+                theirs[name].copy_(param)
+
+
+def _bool_feature():
+    from datasets import Value
+
+    return Value("bool")
+
+
+def _no_autocast():
+    return contextlib.nullcontext()

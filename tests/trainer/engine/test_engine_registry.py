@@ -41,7 +41,7 @@ def test_every_method_and_objective_has_help_text():
     assert all(text for _, text in registry.objective_choices())
 
 
-@pytest.mark.parametrize("objective", ["dpo", "orpo"])
+@pytest.mark.parametrize("objective", ["dpo", "orpo", "kto"])
 def test_a_preference_objective_from_scratch_is_refused_naming_objective(objective):
     with pytest.raises(ConfigError) as caught:
         TrainConfig(method="from_scratch", objective=objective)
@@ -55,6 +55,8 @@ def test_a_preference_objective_from_scratch_is_refused_naming_objective(objecti
         ("supervised", "label_smoothing", 0.1),
         ("orpo", "beta", 0.5),
         ("dpo", "orpo_lambda", 0.2),
+        ("kto", "label_smoothing", 0.1),
+        ("dpo", "desirable_weight", 2.0),
     ],
 )
 def test_a_setting_of_another_objective_is_refused_naming_it(objective, setting, value):
@@ -65,10 +67,16 @@ def test_a_setting_of_another_objective_is_refused_naming_it(objective, setting,
 
 @pytest.mark.parametrize(
     ("setting", "value"),
-    [("beta", 0.0), ("beta", -1.0), ("label_smoothing", 0.5), ("orpo_lambda", 0.0)],
+    [
+        ("beta", 0.0),
+        ("beta", -1.0),
+        ("label_smoothing", 0.5),
+        ("orpo_lambda", 0.0),
+        ("undesirable_weight", 0.0),
+    ],
 )
 def test_objective_settings_out_of_range_are_refused(setting, value):
-    objective = "orpo" if setting == "orpo_lambda" else "dpo"
+    objective = {"orpo_lambda": "orpo", "undesirable_weight": "kto"}.get(setting, "dpo")
     with pytest.raises(ConfigError) as caught:
         TrainConfig(base_model_dir="/m", objective=objective, **{setting: value})
     assert caught.value.field == setting
@@ -84,7 +92,8 @@ def test_record_shapes_that_do_not_fit_the_objective_are_explained():
     assert registry.record_kinds_error("supervised", ["chat", "text"]) is None
     message = registry.record_kinds_error("supervised", ["preference"])
     assert '{"text"}' in message and "preference records" in message
-    assert "suits objective dpo or orpo" in message
+    assert "suits objective dpo or orpo or kto" in message
+    assert registry.record_kinds_error("kto", ["preference", "unpaired_preference"]) is None
     message = registry.record_kinds_error("dpo", ["prompt_completion"])
     assert '"chosen", "rejected"' in message and "suits objective supervised" in message
 

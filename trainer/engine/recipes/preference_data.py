@@ -7,9 +7,9 @@ across micro-batches or ranks); position ids restart at 0 for each sequence and 
 inside it (varlen attention on CUDA, a block-diagonal mask on the CPU, exactly as for packed
 supervised records), so every sequence gets the log-probabilities it would get alone.
 
-A KTO example also carries a *KL sequence*: its prompt with another example's answer (rotated
-by one within consecutive groups of `batch_size` examples, as TRL does), run without gradient
-to estimate the KL term. KL sequences are packed into rows of their own (`PreferenceBatch.kl`).
+A KTO example also carries a *KL sequence*: its prompt with the previous example's answer (TRL's
+rotation by one), run without gradient to estimate the KL term. KL sequences are packed into rows
+of their own (`PreferenceBatch.kl`).
 
 Targets are the answer's tokens (the prompt's with `all_targets`, for ORPO's next-token term);
 `target_sequence` says which sequence of the micro-batch each target belongs to, so the loss
@@ -113,18 +113,16 @@ def fit_pair(
     return chosen.truncated(half), rejected.truncated(seq_len - half)
 
 
-def with_kl_sequences(examples: list[PreferenceExample], group: int) -> list[PreferenceExample]:
-    """Give each example a KL sequence: its prompt with the answer of the previous example in
-    its group of `group` consecutive examples (the first takes the last's), cut to its length
-    budget as the example itself was."""
-    out = []
-    for start in range(0, len(examples), group):
-        chunk = examples[start : start + group]
-        for position, example in enumerate(chunk):
-            donor = chunk[position - 1].sequences[0]
-            kl = example.sequences[0].with_answer_of(donor)
-            out.append(replace(example, kl=kl))
-    return out
+def with_kl_sequences(examples: list[PreferenceExample], seq_len: int) -> list[PreferenceExample]:
+    """Give each example a KL sequence: its prompt with the previous example's answer (the
+    first takes the last's: TRL's rotation by one), cut to seq_len."""
+    return [
+        replace(
+            example,
+            kl=example.sequences[0].with_answer_of(examples[k - 1].sequences[0]).truncated(seq_len),
+        )
+        for k, example in enumerate(examples)
+    ]
 
 
 # -- micro-batches -----------------------------------------------------------------------------
