@@ -9,9 +9,14 @@ block-diagonal attention, target-only chunked loss, fused AdamW on CUDA) on an i
 no checkpoint I/O is timed on either side. Tokens are counted without padding. Each side runs in
 its own subprocess so peak memory (CUDA max allocated, or CPU max RSS) is its own.
 
+With `--objective dpo` the baseline is TRL's `DPOTrainer` with PEFT instead, on preference pairs
+(bench/dpo_sides.py).
+
 Usage:
   python bench/train_throughput.py --device cpu --quick
   python bench/train_throughput.py --device cuda --method lora --model smollm2-1.7b
+  python bench/train_throughput.py --device cpu --objective dpo
+  python bench/train_throughput.py --device cuda --objective dpo --model smollm2-1.7b
 The last line of output is a JSON object with the figures. On CPU both sides use one thread by
 default (`--threads N` to change), so neither side suffers from OpenMP oversubscription on a
 shared machine.
@@ -28,6 +33,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -48,11 +54,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--quick", action="store_true", help="short records, few steps")
     parser.add_argument("--method", choices=["lora", "full"], default="lora")
+    parser.add_argument(
+        "--objective",
+        choices=["supervised", "dpo"],  # the objectives with a baseline (BASELINE_NAMES)
+        default="supervised",
+        help="dpo: engine DPO against TRL's DPOTrainer + PEFT on the same pairs",
+    )
     parser.add_argument("--model", choices=list(SHAPES), default=None)
     parser.add_argument(
         "--steps", type=int, default=None, help="timed steps (after 5 warm-up steps)"
     )
-    parser.add_argument("--batch", type=int, default=8, help="baseline records per step")
+    parser.add_argument(
+        "--batch", type=int, default=8, help="baseline records (dpo: pairs) per step"
+    )
     parser.add_argument("--precision", default=None, help="engine precision (default: as baseline)")
     parser.add_argument("--rows", type=int, default=None, help="engine packed rows per step")
     parser.add_argument(
@@ -309,6 +323,31 @@ def run_baseline(args: argparse.Namespace) -> dict:
 # -- driver --------------------------------------------------------------------------------------
 
 
+def _sides(objective: str) -> dict[str, Any]:
+    """{"engine", "baseline": functions of the args, "name": the baseline's name}."""
+    if objective not in BASELINE_NAMES:
+        raise SystemExit(f"no baseline for objective {objective!r}")
+    if objective in PREFERENCE_SIDES:
+        from bench import dpo_sides
+
+        engine, baseline = PREFERENCE_SIDES[objective]
+        return {
+            "engine": getattr(dpo_sides, engine),
+            "baseline": getattr(dpo_sides, baseline),
+            "name": BASELINE_NAMES[objective],
+        }
+    return {"engine": run_engine, "baseline": run_baseline, "name": BASELINE_NAMES[objective]}
+
+
+BASELINE_NAMES = {"supervised": "HF Trainer", "dpo": "TRL DPOTrainer"}
+PREFERENCE_SIDES = {"dpo": ("run_engine_dpo", "run_baseline_dpo")}
+
+
+def _side(args: argparse.Namespace) -> dict:
+    """Run this process's side of the comparison."""
+    return _sides(args.objective)[args.side](args)
+
+
 def run_side(side: str, argv: list[str]) -> dict:
     """Run one side in a fresh interpreter; its last stdout line is its JSON result."""
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONUNBUFFERED="1")
@@ -333,15 +372,19 @@ def main(argv: list[str] | None = None) -> None:
             import torch
 
             torch.set_num_threads(args.threads)
-        result = run_engine(args) if args.side == "engine" else run_baseline(args)
-        print(json.dumps(result))
+        print(json.dumps(_side(args)))
         return
     baseline = run_side("baseline", argv)
     modes = args.compile.split(",")
     engines = [run_side("engine", [*argv, "--compile", mode]) for mode in modes]
-    print(f"model {args.model}, method {args.method}, device {args.device}, quick {args.quick}")
     print(
-        f"baseline (HF Trainer + PEFT, padded): {baseline['tokens_per_s']:.0f} tokens/s, "
+        f"model {args.model}, method {args.method}, objective {args.objective}, "
+        f"device {args.device}, quick {args.quick}"
+    )
+    name = _sides(args.objective)["name"]
+    peft = " + PEFT" if registry.method(args.method).adapter else ""
+    print(
+        f"baseline ({name}{peft}, padded): {baseline['tokens_per_s']:.0f} tokens/s, "
         f"peak {baseline['peak_mem'] / 2**20:.0f} MiB, "
         f"{baseline['tokens_per_step']:.0f} tokens/step"
     )
@@ -370,6 +413,7 @@ def main(argv: list[str] | None = None) -> None:
     figures = {
         "model": args.model,
         "method": args.method,
+        "objective": args.objective,
         "device": args.device,
         "quick": args.quick,
         "engine_tokens_per_s": first["engine_tokens_per_s"],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -171,7 +172,7 @@ def _reference_ready(
     assert run.recipe is not None
     if not run.recipe.uses_reference_cache(run.cfg):
         return True
-    splits = {"train": run.train_records, "validation": run.val_records}
+    splits: dict[str, Any] = {"train": run.train_records, "validation": run.val_records}
     if not resuming:
         count = sum(len(split) for split in splits.values())
         _event(run, reporter, "reference", f"scoring {count} examples with the starting model")

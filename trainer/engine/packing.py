@@ -250,7 +250,8 @@ class BatchStream:
         """The rows of an epoch (subclasses pack other kinds of examples)."""
         return plan_rows(self.records, self.seq_len, seed=self.seed, epoch=epoch)
 
-    def _collate(self, rows: list[list[Segment]]) -> Batch:
+    def _collate(self, rows: list[list[Segment]]) -> Any:
+        """The micro-batch of `rows` (a Batch here; subclasses build their own kind)."""
         return collate(rows, self.records, self.seq_len, self.pad_id)
 
     def batches_per_epoch(self) -> int:

@@ -88,11 +88,11 @@ class Recipe(Protocol):
     def evaluation_records(self, records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]: ...
 
     def sequence_scores(
-        self, model: nn.Module, tokenizer: Any, examples: list, cfg: TrainConfig
+        self, model: nn.Module, tokenizer: Any, examples: Any, cfg: TrainConfig
     ) -> torch.Tensor | None: ...
 
     def preference_metrics(
-        self, tuned: torch.Tensor, base: torch.Tensor | None, examples: list
+        self, tuned: torch.Tensor, base: torch.Tensor | None, examples: Any
     ) -> dict[str, float]: ...
 
 
@@ -112,11 +112,11 @@ class RecipeDefaults:
         return list(records)
 
     def sequence_scores(
-        self, model: nn.Module, tokenizer: Any, examples: list, cfg: TrainConfig
+        self, model: nn.Module, tokenizer: Any, examples: Any, cfg: TrainConfig
     ) -> torch.Tensor | None:
         return None
 
     def preference_metrics(
-        self, tuned: torch.Tensor, base: torch.Tensor | None, examples: list
+        self, tuned: torch.Tensor, base: torch.Tensor | None, examples: Any
     ) -> dict[str, float]:
         return {}

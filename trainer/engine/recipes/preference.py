@@ -63,8 +63,8 @@ def sequence_logps(model: nn.Module, packed: PackedSequences, *, varlen: bool) -
 
 
 @contextlib.contextmanager
-def adapters_disabled(model: nn.Module) -> Iterator[None]:
-    """The base model: PEFT adapters switched off for the block."""
+def adapters_disabled(model: Any) -> Iterator[None]:
+    """The base model: the PEFT model's adapters switched off for the block."""
     with model.disable_adapter():
         yield
 
@@ -151,7 +151,8 @@ class PreferenceRecipe(RecipeDefaults):
     ) -> PreferenceSplit:
         """The split's examples; those whose answers lost every token to seq_len are counted
         in `dropped`. DataError for a record this objective cannot train on."""
-        kept, dropped = [], 0
+        kept: list[PreferenceExample] = []
+        dropped = 0
         for index, record in enumerate(records):
             for example in self.examples_of(record, tokenizer, index):
                 if all(s.answer_tokens > 0 for s in example.sequences):

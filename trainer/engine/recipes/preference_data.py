@@ -212,7 +212,9 @@ def pack_sequences(
     all_targets: bool,
 ) -> PackedSequences:
     """Rows of (sequence number, sequence) as packed tensors (see PackedSequences)."""
-    row_lists, owners, answers = [], [], []
+    row_lists: list[RowLists] = []
+    owners: list[int] = []
+    answers: list[bool] = []
     n_tokens, n_sequences = 0, 0
     for row in rows:
         lists = _row(row, seq_len, pad_id, all_targets, owners, answers)
