@@ -21,12 +21,13 @@ from typing import Any
 
 from bench.train_throughput import (
     SHAPES,
+    baseline_figures,
     block_size,
-    engine_precision,
+    engine_config,
+    engine_model,
     llama_config,
-    peak_memory,
     sync,
-    throughput,
+    timed_engine_steps,
 )
 from trainer.engine import registry
 
@@ -66,107 +67,36 @@ def pair_workload(args: argparse.Namespace) -> dict:
 
 def run_engine_dpo(args: argparse.Namespace) -> dict:
     import torch
-    from transformers import LlamaForCausalLM
 
-    from trainer.engine.config import TrainConfig
     from trainer.engine.distributed import DistContext
-    from trainer.engine.methods import (
-        PreparedModel,
-        _storage_dtype,
-        apply_method,
-        decoder_layers,
-        resolve_compile,
-    )
-    from trainer.engine.modeling import (
-        VARLEN_ATTENTION,
-        compile_layers,
-        set_attention,
-        varlen_kernel_available,
-    )
     from trainer.engine.recipes.preference_data import (
         PreferenceExample,
         PreferenceSplit,
         TokenSequence,
     )
     from trainer.engine.reference import compute_reference
-    from trainer.engine.steps import build_run, flush_losses, train_step
+    from trainer.engine.steps import build_run
 
     work = pair_workload(args)
     split = PreferenceSplit(
         [
             PreferenceExample(
-                k,
-                (
-                    TokenSequence(tuple(p + c), len(p)),
-                    TokenSequence(tuple(p + r), len(p)),
-                ),
+                k, (TokenSequence(tuple(p + c), len(p)), TokenSequence(tuple(p + r), len(p)))
             )
             for k, (p, c, r) in enumerate(work["pairs"])
         ]
     )
     rows = args.rows or max(1, math.ceil(args.batch * work["mean_pair_tokens"] / work["seq_len"]))
-    precision = engine_precision(args)
-    adapter = registry.method(args.method).adapter
-    cfg = TrainConfig(
-        method=args.method,
-        objective="dpo",
-        beta=BETA,
-        base_model_dir="(in memory)",
-        max_steps=work["steps"] + args.warmup,
-        batch_size=rows,
-        seq_len=work["seq_len"],
-        learning_rate=2e-4 if adapter else 2e-5,
-        device=args.device,
-        precision=precision,
-        lora_r=16,
-        lora_alpha=32,
-        eval_every=0,
-        checkpoint_every=0,
-        max_grad_norm=1.0,
-        warmup_steps=0,
-        lr_schedule="constant",
-        compile=args.compile,
+    cfg = engine_config(
+        args, steps=work["steps"], rows=rows, seq_len=work["seq_len"], objective="dpo", beta=BETA
     )
+    prepared, compiled = engine_model(args, cfg)
     device = torch.device(args.device)
-    torch.manual_seed(0)
-    with torch.device(device):
-        model = LlamaForCausalLM(llama_config(args)).to(_storage_dtype(cfg, precision))
-    model = apply_method(cfg, model, precision)
-    if precision == "bf16":
-        model = model.to(torch.bfloat16)
-    varlen = varlen_kernel_available(device)
-    set_attention(model, VARLEN_ATTENTION if varlen else "sdpa")
-    compiled = resolve_compile(cfg, device)
-    if compiled:
-        compile_layers(decoder_layers(model))
-    prepared = PreparedModel(model, None, precision, varlen)
     run = build_run(cfg, DistContext(), device, prepared, split, PreferenceSplit([]), pad_id=0)
-    if not adapter:  # full fine-tuning: the reference pass, once, before the timed steps
+    if not registry.method(args.method).adapter:
+        # Full fine-tuning: the reference pass, once, before the timed steps.
         split.reference = compute_reference(run, split, lambda: False)
-    for _ in range(args.warmup):
-        train_step(run)
-    flush_losses(run)
-    sync(args.device)
-    marks, tokens = [time.perf_counter()], [0]
-    losses: list[float] = []
-    for step in range(1, work["steps"] + 1):
-        tokens.append(tokens[-1] + train_step(run))
-        if step % block_size(work) == 0:
-            losses = flush_losses(run)
-            sync(args.device)
-            marks.append(time.perf_counter())
-    rate, best = throughput(marks, tokens[:: block_size(work)])
-    return {
-        "tokens_per_s": rate,
-        "best_block_tokens_per_s": best,
-        "peak_mem": peak_memory(args.device),
-        "rows_per_step": rows,
-        "tokens_per_step": tokens[-1] / work["steps"],
-        "precision": precision,
-        "varlen_attention": varlen,
-        "compiled": compiled,
-        "final_loss": losses[-1],
-    }
+    return timed_engine_steps(args, run, work, compiled)
 
 
 def run_baseline_dpo(args: argparse.Namespace) -> dict:
@@ -241,17 +171,7 @@ def run_baseline_dpo(args: argparse.Namespace) -> dict:
 
     trainer.data_collator = counting
     trainer.train()
-    timed = real_tokens[args.warmup : work["steps"] + args.warmup]
-    cumulative = [0]
-    for count in timed:
-        cumulative.append(cumulative[-1] + count)
-    rate, best = throughput(meter.marks, cumulative[:: block_size(work)])
-    return {
-        "tokens_per_s": rate,
-        "best_block_tokens_per_s": best,
-        "peak_mem": peak_memory(args.device),
-        "tokens_per_step": sum(timed) / len(timed),
-    }
+    return baseline_figures(args, work, real_tokens, meter.marks)
 
 
 def _id_tokenizer(vocab: int) -> Any:

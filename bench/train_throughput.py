@@ -165,13 +165,37 @@ def engine_precision(args: argparse.Namespace) -> str:
     return "bf16-mixed" if registry.method(args.method).adapter else "bf16"
 
 
-def run_engine(args: argparse.Namespace) -> dict:
+def engine_config(args: argparse.Namespace, *, steps: int, rows: int, seq_len: int, **extra: Any):
+    """The engine's TrainConfig of a bench run (constant LR, no evaluation or checkpoints)."""
+    from trainer.engine.config import TrainConfig
+
+    return TrainConfig(
+        method=args.method,
+        base_model_dir="(in memory)",
+        max_steps=steps + args.warmup,
+        batch_size=rows,
+        seq_len=seq_len,
+        learning_rate=2e-4 if registry.method(args.method).adapter else 2e-5,
+        device=args.device,
+        precision=engine_precision(args),
+        lora_r=16,
+        lora_alpha=32,
+        eval_every=0,
+        checkpoint_every=0,
+        max_grad_norm=1.0,
+        warmup_steps=0,
+        lr_schedule="constant",
+        compile=args.compile,
+        **extra,
+    )
+
+
+def engine_model(args: argparse.Namespace, cfg: Any) -> tuple[Any, bool]:
+    """(PreparedModel, compiled): the randomly initialised model of `args.model` with the
+    method applied, its attention path and compiled layers set as train() would."""
     import torch
     from transformers import LlamaForCausalLM
 
-    from trainer.engine.config import TrainConfig
-    from trainer.engine.data import IGNORE_INDEX, TokenizedRecord
-    from trainer.engine.distributed import DistContext
     from trainer.engine.methods import (
         PreparedModel,
         _storage_dtype,
@@ -185,49 +209,32 @@ def run_engine(args: argparse.Namespace) -> dict:
         set_attention,
         varlen_kernel_available,
     )
-    from trainer.engine.steps import build_run, flush_losses, train_step
 
-    work = workload(args)
-    records = [TokenizedRecord(t.tolist(), [IGNORE_INDEX, *t[1:].tolist()]) for t in work["ids"]]
-    rows = args.rows or max(1, math.ceil(args.batch * work["mean_len"] / work["max_len"]))
-    precision = engine_precision(args)
-    cfg = TrainConfig(
-        method=args.method,
-        base_model_dir="(in memory)",
-        max_steps=work["steps"] + args.warmup,
-        batch_size=rows,
-        seq_len=work["max_len"],
-        learning_rate=2e-4 if registry.method(args.method).adapter else 2e-5,
-        device=args.device,
-        precision=precision,
-        lora_r=16,
-        lora_alpha=32,
-        eval_every=0,
-        checkpoint_every=0,
-        max_grad_norm=1.0,
-        warmup_steps=0,
-        lr_schedule="constant",
-        compile=args.compile,
-    )
     device = torch.device(args.device)
     torch.manual_seed(0)
     with torch.device(device):
-        model = LlamaForCausalLM(llama_config(args)).to(_storage_dtype(cfg, precision))
-    model = apply_method(cfg, model, precision)
-    if precision == "bf16":
+        model = LlamaForCausalLM(llama_config(args)).to(_storage_dtype(cfg, cfg.precision))
+    model = apply_method(cfg, model, cfg.precision)
+    if cfg.precision == "bf16":
         model = model.to(torch.bfloat16)
     varlen = varlen_kernel_available(device)
     set_attention(model, VARLEN_ATTENTION if varlen else "sdpa")
     compiled = resolve_compile(cfg, device)
     if compiled:
         compile_layers(decoder_layers(model))
-    prepared = PreparedModel(model, None, precision, varlen)
-    run = build_run(cfg, DistContext(), device, prepared, records, [], pad_id=0)
+    return PreparedModel(model, None, cfg.precision, varlen), compiled
+
+
+def timed_engine_steps(args: argparse.Namespace, run: Any, work: dict, compiled: bool) -> dict:
+    """Warm up, then time the run's steps in blocks; the engine side's figures."""
+    from trainer.engine.steps import flush_losses, train_step
+
     for _ in range(args.warmup):
         train_step(run)
     flush_losses(run)
     sync(args.device)
     marks, tokens = [time.perf_counter()], [0]
+    losses: list[float] = []
     for step in range(1, work["steps"] + 1):
         tokens.append(tokens[-1] + train_step(run))
         if step % block_size(work) == 0:
@@ -239,13 +246,29 @@ def run_engine(args: argparse.Namespace) -> dict:
         "tokens_per_s": rate,
         "best_block_tokens_per_s": best,
         "peak_mem": peak_memory(args.device),
-        "rows_per_step": rows,
+        "rows_per_step": run.cfg.batch_size,
         "tokens_per_step": tokens[-1] / work["steps"],
-        "precision": precision,
-        "varlen_attention": varlen,
+        "precision": run.prepared.precision,
+        "varlen_attention": run.prepared.varlen,
         "compiled": compiled,
         "final_loss": losses[-1],
     }
+
+
+def run_engine(args: argparse.Namespace) -> dict:
+    import torch
+
+    from trainer.engine.data import IGNORE_INDEX, TokenizedRecord
+    from trainer.engine.distributed import DistContext
+    from trainer.engine.steps import build_run
+
+    work = workload(args)
+    records = [TokenizedRecord(t.tolist(), [IGNORE_INDEX, *t[1:].tolist()]) for t in work["ids"]]
+    rows = args.rows or max(1, math.ceil(args.batch * work["mean_len"] / work["max_len"]))
+    cfg = engine_config(args, steps=work["steps"], rows=rows, seq_len=work["max_len"])
+    prepared, compiled = engine_model(args, cfg)
+    run = build_run(cfg, DistContext(), torch.device(args.device), prepared, records, [], 0)
+    return timed_engine_steps(args, run, work, compiled)
 
 
 # -- baseline side (after /work/shared/bench/hf_trainer_baseline.py) --------------------------
@@ -307,11 +330,18 @@ def run_baseline(args: argparse.Namespace) -> dict:
     Trainer(
         model=model, args=targs, train_dataset=data, data_collator=collate, callbacks=[meter]
     ).train()
+    return baseline_figures(args, work, real_tokens, meter.marks)
+
+
+def baseline_figures(
+    args: argparse.Namespace, work: dict, real_tokens: list[int], marks: list[float]
+) -> dict:
+    """The baseline side's figures from the real tokens of every step and its block marks."""
     timed = real_tokens[args.warmup : work["steps"] + args.warmup]
     cumulative = [0]
     for count in timed:
         cumulative.append(cumulative[-1] + count)
-    rate, best = throughput(meter.marks, cumulative[:: block_size(work)])
+    rate, best = throughput(marks, cumulative[:: block_size(work)])
     return {
         "tokens_per_s": rate,
         "best_block_tokens_per_s": best,

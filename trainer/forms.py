@@ -13,6 +13,7 @@ class JobForm(forms.Form):
     objective = forms.ChoiceField(
         choices=[(name, name) for name in registry.objective_names()],
         initial=registry.DEFAULT_OBJECTIVE,
+        required=False,  # a form posted without it trains as before: supervised
         help_text=" ".join(f"{name}: {text}" for name, text in registry.objective_choices()),
     )
     method = forms.ChoiceField(
@@ -27,6 +28,6 @@ class JobForm(forms.Form):
     checkpoint_every = forms.IntegerField(min_value=1, initial=10)
 
     def hyperparameters(self) -> dict[str, float | int | str]:
-        keys = ("objective", "max_steps", "learning_rate", "batch_size", "seq_len")
-        keys += ("checkpoint_every",)
-        return {key: self.cleaned_data[key] for key in keys}
+        keys = ("max_steps", "learning_rate", "batch_size", "seq_len", "checkpoint_every")
+        values = {key: self.cleaned_data[key] for key in keys}
+        return {"objective": self.cleaned_data["objective"] or registry.DEFAULT_OBJECTIVE, **values}

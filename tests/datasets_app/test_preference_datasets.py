@@ -134,3 +134,30 @@ def test_a_job_whose_objective_does_not_fit_the_records_is_refused_naming_object
     response = client.post("/api/v1/jobs/", examples, format="json")
     assert response.status_code == 400
     assert '"chosen", "rejected"' in response.json()["error"]["detail"]["objective"][0]
+
+
+def test_the_job_form_trains_the_objective_it_is_given_and_supervised_without_one(
+    cast, approved_pairs, tiny_base_model
+):
+    from django.test import Client
+
+    from trainer.models import TrainingJob
+
+    page = Client()
+    page.force_login(cast.engineer)
+    url = f"/jobs/new/?dataset={approved_pairs.dataset_id}"
+    form = {
+        "dataset": approved_pairs.dataset_id,
+        "method": "lora",
+        "max_steps": 2,
+        "learning_rate": 0.001,
+        "batch_size": 1,
+        "seq_len": 64,
+        "checkpoint_every": 1,
+        "base_model": tiny_base_model.pk,
+    }
+    assert "objective" in page.get(url).content.decode()
+    refused = page.post(url, form)  # no objective: supervised, which these pairs do not fit
+    assert refused.status_code == 400 and "preference records" in refused.content.decode()
+    assert page.post(url, form | {"objective": "dpo"}).status_code == 302
+    assert TrainingJob.objects.get().hyperparameters["objective"] == "dpo"

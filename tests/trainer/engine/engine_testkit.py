@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
 from trainer.engine import TrainConfig, TrainData
+
+ROOT = Path(__file__).resolve().parents[3]
 
 TEXTS = [
     f"Invoice {i}: the customer in Valencia paid {i * 7} euros for the quick brown fox service."
@@ -91,3 +101,28 @@ def make_small_config(model_dir: str | None, **overrides) -> TrainConfig:
     )
     settings.update(overrides)
     return TrainConfig(**settings)
+
+
+def launch_ranks(tmp: Path, spec: dict[str, Any], data_key: bytes, ranks: int = 2) -> dict:
+    """Run torchrun_train.py over `ranks` gloo processes on `spec` (its docstring), the data
+    key on rank 0's stdin; return what rank 0 wrote to spec["result"]."""
+    (tmp / "spec.json").write_text(json.dumps(spec))
+    torchrun = shutil.which("torchrun") or str(Path(sys.executable).parent / "torchrun")
+    proc = subprocess.run(
+        [
+            torchrun,
+            "--standalone",
+            f"--nproc-per-node={ranks}",
+            str(Path(__file__).with_name("torchrun_train.py")),
+            str(tmp / "spec.json"),
+        ],
+        input=data_key.hex() + "\n",
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT)),
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(Path(spec["result"]).read_text())

@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from engine_testkit import PAIRS, RecordingReporter, answer_splits
+from engine_testkit import PAIRS, RecordingReporter, answer_splits, pair_splits
 
 from envelope import generate_data_key
 from trainer.engine import CheckpointError, DataError, TrainData, evaluate, train
@@ -146,23 +146,26 @@ def test_a_stop_during_the_reference_pass_stops_before_training_and_saves_nothin
     assert resumed.step == 12 and resumed.resumed_from_step is None
 
 
-def test_dpo_gradient_accumulation_matches_one_big_batch(
-    tiny_model_dir, pair_data, make_store, small_config
+@pytest.mark.parametrize("objective", ["dpo", "kto"])  # kto: the KL over the whole step
+def test_preference_gradient_accumulation_matches_one_big_batch(
+    objective, tiny_model_dir, make_store, small_config
 ):
-    big = train(
-        _dpo(small_config, tiny_model_dir, batch_size=2, max_steps=4),
-        pair_data,
-        RecordingReporter(),
-        make_store("big"),
-    )
-    accumulated = train(
-        _dpo(small_config, tiny_model_dir, batch_size=1, grad_accum=2, max_steps=4),
-        pair_data,
-        RecordingReporter(),
-        make_store("accumulated"),
-    )
+    make = _dpo if objective == "dpo" else _kto
+    data = pair_splits() if objective == "dpo" else answer_splits()
+    losses = [
+        train(
+            make(small_config, tiny_model_dir, max_steps=4, **settings),
+            data,
+            RecordingReporter(),
+            make_store(name),
+        ).losses
+        for name, settings in (
+            ("big", {"batch_size": 2}),
+            ("acc", {"batch_size": 1, "grad_accum": 2}),
+        )
+    ]
     torch.testing.assert_close(
-        torch.tensor(accumulated.losses), torch.tensor(big.losses), atol=1e-5, rtol=1e-5
+        torch.tensor(losses[1]), torch.tensor(losses[0]), atol=1e-5, rtol=1e-5
     )
 
 
@@ -318,23 +321,4 @@ def test_kto_with_full_fine_tuning_resumes_to_the_uninterrupted_curve(
     assert resumed.resumed_from_step == 5
     torch.testing.assert_close(
         torch.tensor(resumed.losses), torch.tensor(whole.losses), atol=1e-5, rtol=0
-    )
-
-
-def test_kto_takes_its_kl_estimate_over_the_whole_step(tiny_model_dir, make_store, small_config):
-    data = answer_splits()
-    big = train(
-        _kto(small_config, tiny_model_dir, batch_size=2, max_steps=4),
-        data,
-        RecordingReporter(),
-        make_store("big"),
-    )
-    accumulated = train(
-        _kto(small_config, tiny_model_dir, batch_size=1, grad_accum=2, max_steps=4),
-        data,
-        RecordingReporter(),
-        make_store("accumulated"),
-    )
-    torch.testing.assert_close(
-        torch.tensor(accumulated.losses), torch.tensor(big.losses), atol=1e-5, rtol=1e-5
     )

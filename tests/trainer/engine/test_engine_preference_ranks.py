@@ -5,21 +5,14 @@ over the ranks), each compared with one process training the same global batch."
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
-from engine_testkit import RecordingReporter, make_small_config, pair_splits
+from engine_testkit import RecordingReporter, launch_ranks, make_small_config, pair_splits
 
 from trainer.engine import CheckpointStore, load_final_model, train
 
-ROOT = Path(__file__).resolve().parents[3]
 STOP_AT = 3
 DPO: dict[str, Any] = dict(
     objective="dpo", beta=0.5, max_steps=6, eval_every=3, checkpoint_every=3, grad_accum=2
@@ -42,26 +35,7 @@ def two_ranks(tmp_path_factory, tiny_model_dir, data_key) -> dict[str, Any]:
         "runs": runs,
         "result": str(tmp / "result.json"),
     }
-    (tmp / "spec.json").write_text(json.dumps(spec))
-    torchrun = shutil.which("torchrun") or str(Path(sys.executable).parent / "torchrun")
-    proc = subprocess.run(
-        [
-            torchrun,
-            "--standalone",
-            "--nproc-per-node=2",
-            str(Path(__file__).with_name("torchrun_train.py")),
-            str(tmp / "spec.json"),
-        ],
-        input=data_key.hex() + "\n",
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT)),
-        timeout=600,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads((tmp / "result.json").read_text())["runs"]
+    result = launch_ranks(tmp, spec, data_key)["runs"]
     named = dict(zip(("whole", "stopped", "resumed", "full"), result, strict=True))
     return {"runs": named, "full_store": tmp / "full"}
 

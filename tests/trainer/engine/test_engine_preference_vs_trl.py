@@ -135,34 +135,20 @@ def test_dpo_loss_and_gradients_equal_trl(
     )
     adapter = method == "lora"
     trl_policy, engine_policy, trl_reference = _models(tiny_model_dir, adapter)
-    args = DPOConfig(
-        output_dir=str(tmp_path),
+    trainer = _trl_trainer(
+        (DPOTrainer, DPOConfig),
+        tmp_path,
+        tokenizer,
+        trl_policy,
+        adapter,
+        reference=trl_reference,
         beta=0.3,
-        report_to=[],
-        use_cpu=True,
-        bf16=False,  # TRL's default is bf16 autocast, even on a CPU
-        gradient_checkpointing=False,
         max_length=None,
         per_device_train_batch_size=len(PAIRS),
     )
-    trainer = DPOTrainer(
-        model=trl_policy,
-        ref_model=trl_reference,
-        args=args,
-        train_dataset=_text_dataset(),
-        processing_class=tokenizer,
-        peft_config=LoraConfig(**LORA) if adapter else None,
-    )
-    trl_model = trainer.model
-    if adapter:
-        _perturb_adapters(trl_model)
-        engine_model = _engine_lora_from(trl_model, engine_policy)
-    else:
-        engine_model = engine_policy
-        batch.reference = PreferenceLoss(trl_reference, recipe, varlen=False, adapter=False)(
-            batch, phase="reference"
-        )
-        _nudge_full_weights(engine_model, trl_model)
+    if not adapter:
+        _cache_reference(batch, trl_reference, recipe)
+    engine_model, trl_model = _same_start(trainer, engine_policy, adapter)
     trl_model.train()
     examples = [_trl_pair(example) for example in _in_batch_order(split, batch)]
     inputs = trainer.data_collator(examples)
@@ -186,6 +172,51 @@ def test_dpo_loss_and_gradients_equal_trl(
     torch.testing.assert_close(ours.detach(), trl_loss.detach(), atol=1e-6, rtol=1e-5)
     assert abs(float(ours) - 0.6931) > 1e-3  # policy and reference differ: a real test
     _assert_same_grads(engine_model, trl_model)
+
+
+def _trl_trainer(
+    classes, tmp_path, tokenizer, policy, adapter, *, reference=None, dataset=None, **settings
+):
+    """TRL's trainer (`classes`: trainer and config) in fp32 on the CPU, without gradient
+    checkpointing, with LoRA for an adapter run and `reference` as its frozen reference."""
+    trainer_class, config_class = classes
+    args = config_class(
+        output_dir=str(tmp_path),
+        report_to=[],
+        use_cpu=True,
+        bf16=False,  # TRL's default is bf16 autocast, even on a CPU
+        gradient_checkpointing=False,
+        **settings,
+    )
+    extra = {"ref_model": reference} if reference is not None else {}
+    return trainer_class(
+        model=policy,
+        args=args,
+        train_dataset=dataset if dataset is not None else _text_dataset(),
+        processing_class=tokenizer,
+        peft_config=LoraConfig(**LORA) if adapter else None,
+        **extra,
+    )
+
+
+def _same_start(trainer, engine_policy, adapter, *, move_full=True):
+    """(engine model, TRL's model) with the same weights, away from the reference: random
+    adapters for LoRA (copied into the engine's PEFT model), a nudge of every weight for full
+    fine-tuning (unless the test moves them itself)."""
+    trl_model = trainer.model
+    if adapter:
+        _perturb_adapters(trl_model)
+        return _engine_lora_from(trl_model, engine_policy), trl_model
+    if move_full:
+        _nudge_full_weights(engine_policy, trl_model)
+    return engine_policy, trl_model
+
+
+def _cache_reference(batch, reference_model, recipe):
+    """Full fine-tuning: the reference log-probabilities of the batch, as the cache holds them."""
+    batch.reference = PreferenceLoss(reference_model, recipe, varlen=False, adapter=False)(
+        batch, phase="reference"
+    )
 
 
 def _in_batch_order(split, batch):
@@ -222,30 +253,17 @@ def test_orpo_loss_and_gradients_equal_trl(method, tiny_model_dir, tokenizer, tm
     )
     adapter = method == "lora"
     trl_policy, engine_policy, _ = _models(tiny_model_dir, adapter)
-    args = ORPOConfig(
-        output_dir=str(tmp_path),
+    trainer = _trl_trainer(
+        (ORPOTrainer, ORPOConfig),
+        tmp_path,
+        tokenizer,
+        trl_policy,
+        adapter,
         beta=0.4,
-        report_to=[],
-        use_cpu=True,
-        bf16=False,
-        gradient_checkpointing=False,
         per_device_train_batch_size=len(PAIRS),
         remove_unused_columns=False,
     )
-    trainer = ORPOTrainer(
-        model=trl_policy,
-        args=args,
-        train_dataset=_text_dataset(),
-        processing_class=tokenizer,
-        peft_config=LoraConfig(**LORA) if adapter else None,
-    )
-    trl_model = trainer.model
-    if adapter:
-        _perturb_adapters(trl_model)
-        engine_model = _engine_lora_from(trl_model, engine_policy)
-    else:
-        engine_model = engine_policy
-        _nudge_full_weights(engine_model, trl_model)
+    engine_model, trl_model = _same_start(trainer, engine_policy, adapter)
     trl_model.train()
     inputs = trainer.data_collator([_orpo_features(e) for e in _in_batch_order(split, batch)])
     trl_loss = trainer.compute_loss(trl_model, inputs)
@@ -294,34 +312,22 @@ def test_kto_loss_and_gradients_equal_trl(method, tiny_model_dir, tokenizer, tmp
     )
     adapter = method == "lora"
     trl_policy, engine_policy, trl_reference = _models(tiny_model_dir, adapter)
-    args = KTOConfig(
-        output_dir=str(tmp_path),
+    dataset = Dataset.from_list([{"prompt": "p", "completion": "c", "label": b} for b in (1, 0)])
+    trainer = _trl_trainer(
+        (KTOTrainer, KTOConfig),
+        tmp_path,
+        tokenizer,
+        trl_policy,
+        adapter,
+        reference=trl_reference,
+        dataset=dataset.cast_column("label", _bool_feature()),
         **weights,
-        report_to=[],
-        use_cpu=True,
-        bf16=False,
-        gradient_checkpointing=False,
         max_length=None,
         per_device_train_batch_size=len(ANSWERS),
     )
-    dataset = Dataset.from_list([{"prompt": "p", "completion": "c", "label": b} for b in (1, 0)])
-    trainer = KTOTrainer(
-        model=trl_policy,
-        ref_model=trl_reference,
-        args=args,
-        train_dataset=dataset.cast_column("label", _bool_feature()),
-        processing_class=tokenizer,
-        peft_config=LoraConfig(**LORA) if adapter else None,
-    )
-    trl_model = trainer.model
-    if adapter:
-        _perturb_adapters(trl_model)
-        engine_model = _engine_lora_from(trl_model, engine_policy)
-    else:
-        engine_model = engine_policy
-        batch.reference = PreferenceLoss(trl_reference, recipe, varlen=False, adapter=False)(
-            batch, phase="reference"
-        )
+    if not adapter:
+        _cache_reference(batch, trl_reference, recipe)
+    engine_model, trl_model = _same_start(trainer, engine_policy, adapter, move_full=False)
     # Moves the policy away from the reference (gently for full fine-tuning: every weight).
     _favour_kl_answers(engine_model, trl_model, batch, lr=0.5 if adapter else 0.01)
     trl_model.train()

@@ -96,6 +96,18 @@ class Recipe(Protocol):
     ) -> dict[str, float]: ...
 
 
+def stream_settings(cfg: TrainConfig, ctx: DistContext, pad_id: int) -> dict[str, Any]:
+    """The keyword arguments every recipe's training stream takes from the run (packing.py)."""
+    return {
+        "seq_len": cfg.seq_len,
+        "rows_per_batch": cfg.batch_size,
+        "pad_id": pad_id,
+        "seed": cfg.seed,
+        "rank": ctx.rank,
+        "world_size": ctx.world_size,
+    }
+
+
 class RecipeDefaults:
     """Defaults for the optional parts of the protocol: no statistics, nothing to do before a
     step, no reference model, and the usual evaluation only."""

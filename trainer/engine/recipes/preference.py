@@ -27,7 +27,7 @@ from ..data import DataError, prompt_messages, record_kind
 from ..distributed import DistContext
 from ..methods import PreparedModel
 from ..modeling import target_log_probs
-from .base import RecipeDefaults, StepContext
+from .base import RecipeDefaults, StepContext, stream_settings
 from .preference_data import (
     ExampleStream,
     PackedSequences,
@@ -169,14 +169,7 @@ class PreferenceRecipe(RecipeDefaults):
         self, examples: PreferenceSplit, cfg: TrainConfig, ctx: DistContext, pad_id: int
     ) -> ExampleStream:
         return ExampleStream(
-            examples,
-            all_targets=self.all_targets,
-            seq_len=cfg.seq_len,
-            rows_per_batch=cfg.batch_size,
-            pad_id=pad_id,
-            seed=cfg.seed,
-            rank=ctx.rank,
-            world_size=ctx.world_size,
+            examples, all_targets=self.all_targets, **stream_settings(cfg, ctx, pad_id)
         )
 
     def eval_batches(

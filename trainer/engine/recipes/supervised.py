@@ -19,7 +19,7 @@ from ..distributed import DistContext
 from ..methods import PreparedModel
 from ..modeling import PackedLossModel
 from ..packing import Batch, BatchStream, fixed_batches
-from .base import RecipeDefaults
+from .base import RecipeDefaults, stream_settings
 
 
 class SupervisedLoss(PackedLossModel):
@@ -45,15 +45,7 @@ class Supervised(RecipeDefaults):
     def train_stream(
         self, examples: list[TokenizedRecord], cfg: TrainConfig, ctx: DistContext, pad_id: int
     ) -> BatchStream:
-        return BatchStream(
-            examples,
-            seq_len=cfg.seq_len,
-            rows_per_batch=cfg.batch_size,
-            pad_id=pad_id,
-            seed=cfg.seed,
-            rank=ctx.rank,
-            world_size=ctx.world_size,
-        )
+        return BatchStream(examples, **stream_settings(cfg, ctx, pad_id))
 
     def eval_batches(
         self, examples: list[TokenizedRecord], cfg: TrainConfig, pad_id: int
