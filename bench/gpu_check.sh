@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The checks a lent GPU machine runs, as one prepared script (device time is scarce: one call).
 #
-#   bench/gpu_check.sh [tests] [lora] [full] [fsdp] [qlora-bench]   (default: all of them)
+#   bench/gpu_check.sh [tests] [lora] [full] [fsdp] [dpo]   (default: tests lora full fsdp)
 #
-# Expects python3 with torch (CUDA), transformers, peft and accelerate. Extra packages the
+# Expects python3 with torch (CUDA), transformers, peft and accelerate (and trl + datasets for
+# `dpo`, the engine's DPO against TRL's DPOTrainer with PEFT). Extra packages the
 # machine lacks (bitsandbytes for QLoRA, cryptography for the encrypted checkpoints of the
 # tests) can come as a tarball of an unpacked site folder in .whl/site.tgz (see bench/RESULTS.md).
 # Every section has its own time limit, so one hang costs that section, not the whole call.
@@ -23,7 +24,7 @@ sections=${*:-tests lora full fsdp}
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
 $PY - <<'PY' | tee -a "$OUT/gpu.txt"
 import importlib
-for name in ("torch", "transformers", "peft", "accelerate", "bitsandbytes"):
+for name in ("torch", "transformers", "peft", "accelerate", "bitsandbytes", "trl"):
     try:
         print(name, importlib.import_module(name).__version__)
     except Exception as exc:  # noqa: BLE001 - report whatever is missing
@@ -52,6 +53,9 @@ for s in $sections; do
         --model smollm2-1.7b --steps 16 --warmup 6 --compile auto ;;
     fsdp)
       section fsdp 180 $PY bench/fsdp_check.py ;;
+    dpo)
+      section dpo 300 $PY bench/train_throughput.py --device cuda --objective dpo \
+        --model smollm2-1.7b --steps 16 --warmup 6 --compile auto ;;
     *) echo "unknown section $s" ;;
   esac
 done

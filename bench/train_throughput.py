@@ -9,9 +9,14 @@ block-diagonal attention, target-only chunked loss, fused AdamW on CUDA) on an i
 no checkpoint I/O is timed on either side. Tokens are counted without padding. Each side runs in
 its own subprocess so peak memory (CUDA max allocated, or CPU max RSS) is its own.
 
+With `--objective dpo` the baseline is TRL's `DPOTrainer` with PEFT instead, on preference pairs
+(bench/dpo_sides.py).
+
 Usage:
   python bench/train_throughput.py --device cpu --quick
   python bench/train_throughput.py --device cuda --method lora --model smollm2-1.7b
+  python bench/train_throughput.py --device cpu --objective dpo
+  python bench/train_throughput.py --device cuda --objective dpo --model smollm2-1.7b
 The last line of output is a JSON object with the figures. On CPU both sides use one thread by
 default (`--threads N` to change), so neither side suffers from OpenMP oversubscription on a
 shared machine.
@@ -28,9 +33,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from trainer.engine import registry  # noqa: E402  (after the path: the bench runs as a script)
 
 SHAPES = {  # vocab, hidden, intermediate, layers, heads, kv_heads, max_positions, rope_theta
     "tiny": (1000, 64, 128, 2, 4, 4, 512, 10000.0),
@@ -46,11 +54,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--quick", action="store_true", help="short records, few steps")
     parser.add_argument("--method", choices=["lora", "full"], default="lora")
+    parser.add_argument(
+        "--objective",
+        choices=["supervised", "dpo"],  # the objectives with a baseline (BASELINE_NAMES)
+        default="supervised",
+        help="dpo: engine DPO against TRL's DPOTrainer + PEFT on the same pairs",
+    )
     parser.add_argument("--model", choices=list(SHAPES), default=None)
     parser.add_argument(
         "--steps", type=int, default=None, help="timed steps (after 5 warm-up steps)"
     )
-    parser.add_argument("--batch", type=int, default=8, help="baseline records per step")
+    parser.add_argument(
+        "--batch", type=int, default=8, help="baseline records (dpo: pairs) per step"
+    )
     parser.add_argument("--precision", default=None, help="engine precision (default: as baseline)")
     parser.add_argument("--rows", type=int, default=None, help="engine packed rows per step")
     parser.add_argument(
@@ -146,16 +162,40 @@ def engine_precision(args: argparse.Namespace) -> str:
         return args.precision
     if args.device == "cpu":
         return "fp32"
-    return "bf16-mixed" if args.method == "lora" else "bf16"
+    return "bf16-mixed" if registry.method(args.method).adapter else "bf16"
 
 
-def run_engine(args: argparse.Namespace) -> dict:
+def engine_config(args: argparse.Namespace, *, steps: int, rows: int, seq_len: int, **extra: Any):
+    """The engine's TrainConfig of a bench run (constant LR, no evaluation or checkpoints)."""
+    from trainer.engine.config import TrainConfig
+
+    return TrainConfig(
+        method=args.method,
+        base_model_dir="(in memory)",
+        max_steps=steps + args.warmup,
+        batch_size=rows,
+        seq_len=seq_len,
+        learning_rate=2e-4 if registry.method(args.method).adapter else 2e-5,
+        device=args.device,
+        precision=engine_precision(args),
+        lora_r=16,
+        lora_alpha=32,
+        eval_every=0,
+        checkpoint_every=0,
+        max_grad_norm=1.0,
+        warmup_steps=0,
+        lr_schedule="constant",
+        compile=args.compile,
+        **extra,
+    )
+
+
+def engine_model(args: argparse.Namespace, cfg: Any) -> tuple[Any, bool]:
+    """(PreparedModel, compiled): the randomly initialised model of `args.model` with the
+    method applied, its attention path and compiled layers set as train() would."""
     import torch
     from transformers import LlamaForCausalLM
 
-    from trainer.engine.config import TrainConfig
-    from trainer.engine.data import IGNORE_INDEX, TokenizedRecord
-    from trainer.engine.distributed import DistContext
     from trainer.engine.methods import (
         PreparedModel,
         _storage_dtype,
@@ -169,49 +209,32 @@ def run_engine(args: argparse.Namespace) -> dict:
         set_attention,
         varlen_kernel_available,
     )
-    from trainer.engine.steps import build_run, flush_losses, train_step
 
-    work = workload(args)
-    records = [TokenizedRecord(t.tolist(), [IGNORE_INDEX, *t[1:].tolist()]) for t in work["ids"]]
-    rows = args.rows or max(1, math.ceil(args.batch * work["mean_len"] / work["max_len"]))
-    precision = engine_precision(args)
-    cfg = TrainConfig(
-        method=args.method,
-        base_model_dir="(in memory)",
-        max_steps=work["steps"] + args.warmup,
-        batch_size=rows,
-        seq_len=work["max_len"],
-        learning_rate=2e-4 if args.method == "lora" else 2e-5,
-        device=args.device,
-        precision=precision,
-        lora_r=16,
-        lora_alpha=32,
-        eval_every=0,
-        checkpoint_every=0,
-        max_grad_norm=1.0,
-        warmup_steps=0,
-        lr_schedule="constant",
-        compile=args.compile,
-    )
     device = torch.device(args.device)
     torch.manual_seed(0)
     with torch.device(device):
-        model = LlamaForCausalLM(llama_config(args)).to(_storage_dtype(cfg, precision))
-    model = apply_method(cfg, model, precision)
-    if precision == "bf16":
+        model = LlamaForCausalLM(llama_config(args)).to(_storage_dtype(cfg, cfg.precision))
+    model = apply_method(cfg, model, cfg.precision)
+    if cfg.precision == "bf16":
         model = model.to(torch.bfloat16)
     varlen = varlen_kernel_available(device)
     set_attention(model, VARLEN_ATTENTION if varlen else "sdpa")
     compiled = resolve_compile(cfg, device)
     if compiled:
         compile_layers(decoder_layers(model))
-    prepared = PreparedModel(model, None, precision, varlen)
-    run = build_run(cfg, DistContext(), device, prepared, records, [], pad_id=0)
+    return PreparedModel(model, None, cfg.precision, varlen), compiled
+
+
+def timed_engine_steps(args: argparse.Namespace, run: Any, work: dict, compiled: bool) -> dict:
+    """Warm up, then time the run's steps in blocks; the engine side's figures."""
+    from trainer.engine.steps import flush_losses, train_step
+
     for _ in range(args.warmup):
         train_step(run)
     flush_losses(run)
     sync(args.device)
     marks, tokens = [time.perf_counter()], [0]
+    losses: list[float] = []
     for step in range(1, work["steps"] + 1):
         tokens.append(tokens[-1] + train_step(run))
         if step % block_size(work) == 0:
@@ -223,13 +246,29 @@ def run_engine(args: argparse.Namespace) -> dict:
         "tokens_per_s": rate,
         "best_block_tokens_per_s": best,
         "peak_mem": peak_memory(args.device),
-        "rows_per_step": rows,
+        "rows_per_step": run.cfg.batch_size,
         "tokens_per_step": tokens[-1] / work["steps"],
-        "precision": precision,
-        "varlen_attention": varlen,
+        "precision": run.prepared.precision,
+        "varlen_attention": run.prepared.varlen,
         "compiled": compiled,
         "final_loss": losses[-1],
     }
+
+
+def run_engine(args: argparse.Namespace) -> dict:
+    import torch
+
+    from trainer.engine.data import IGNORE_INDEX, TokenizedRecord
+    from trainer.engine.distributed import DistContext
+    from trainer.engine.steps import build_run
+
+    work = workload(args)
+    records = [TokenizedRecord(t.tolist(), [IGNORE_INDEX, *t[1:].tolist()]) for t in work["ids"]]
+    rows = args.rows or max(1, math.ceil(args.batch * work["mean_len"] / work["max_len"]))
+    cfg = engine_config(args, steps=work["steps"], rows=rows, seq_len=work["max_len"])
+    prepared, compiled = engine_model(args, cfg)
+    run = build_run(cfg, DistContext(), torch.device(args.device), prepared, records, [], 0)
+    return timed_engine_steps(args, run, work, compiled)
 
 
 # -- baseline side (after /work/shared/bench/hf_trainer_baseline.py) --------------------------
@@ -267,7 +306,7 @@ def run_baseline(args: argparse.Namespace) -> dict:
     cuda = args.device == "cuda"
     with torch.device(args.device):
         model = LlamaForCausalLM(llama_config(args)).to(torch.bfloat16 if cuda else torch.float32)
-    if args.method == "lora":
+    if registry.method(args.method).adapter:
         model = get_peft_model(
             model,
             LoraConfig(r=16, lora_alpha=32, target_modules="all-linear", task_type="CAUSAL_LM"),
@@ -277,7 +316,7 @@ def run_baseline(args: argparse.Namespace) -> dict:
         output_dir="/tmp/soberana_bench_baseline",
         per_device_train_batch_size=args.batch,
         max_steps=work["steps"] + args.warmup,
-        learning_rate=2e-4 if args.method == "lora" else 2e-5,
+        learning_rate=2e-4 if registry.method(args.method).adapter else 2e-5,
         bf16=cuda,
         logging_steps=1000,
         save_strategy="no",
@@ -291,11 +330,18 @@ def run_baseline(args: argparse.Namespace) -> dict:
     Trainer(
         model=model, args=targs, train_dataset=data, data_collator=collate, callbacks=[meter]
     ).train()
+    return baseline_figures(args, work, real_tokens, meter.marks)
+
+
+def baseline_figures(
+    args: argparse.Namespace, work: dict, real_tokens: list[int], marks: list[float]
+) -> dict:
+    """The baseline side's figures from the real tokens of every step and its block marks."""
     timed = real_tokens[args.warmup : work["steps"] + args.warmup]
     cumulative = [0]
     for count in timed:
         cumulative.append(cumulative[-1] + count)
-    rate, best = throughput(meter.marks, cumulative[:: block_size(work)])
+    rate, best = throughput(marks, cumulative[:: block_size(work)])
     return {
         "tokens_per_s": rate,
         "best_block_tokens_per_s": best,
@@ -305,6 +351,31 @@ def run_baseline(args: argparse.Namespace) -> dict:
 
 
 # -- driver --------------------------------------------------------------------------------------
+
+
+def _sides(objective: str) -> dict[str, Any]:
+    """{"engine", "baseline": functions of the args, "name": the baseline's name}."""
+    if objective not in BASELINE_NAMES:
+        raise SystemExit(f"no baseline for objective {objective!r}")
+    if objective in PREFERENCE_SIDES:
+        from bench import dpo_sides
+
+        engine, baseline = PREFERENCE_SIDES[objective]
+        return {
+            "engine": getattr(dpo_sides, engine),
+            "baseline": getattr(dpo_sides, baseline),
+            "name": BASELINE_NAMES[objective],
+        }
+    return {"engine": run_engine, "baseline": run_baseline, "name": BASELINE_NAMES[objective]}
+
+
+BASELINE_NAMES = {"supervised": "HF Trainer", "dpo": "TRL DPOTrainer"}
+PREFERENCE_SIDES = {"dpo": ("run_engine_dpo", "run_baseline_dpo")}
+
+
+def _side(args: argparse.Namespace) -> dict:
+    """Run this process's side of the comparison."""
+    return _sides(args.objective)[args.side](args)
 
 
 def run_side(side: str, argv: list[str]) -> dict:
@@ -331,15 +402,19 @@ def main(argv: list[str] | None = None) -> None:
             import torch
 
             torch.set_num_threads(args.threads)
-        result = run_engine(args) if args.side == "engine" else run_baseline(args)
-        print(json.dumps(result))
+        print(json.dumps(_side(args)))
         return
     baseline = run_side("baseline", argv)
     modes = args.compile.split(",")
     engines = [run_side("engine", [*argv, "--compile", mode]) for mode in modes]
-    print(f"model {args.model}, method {args.method}, device {args.device}, quick {args.quick}")
     print(
-        f"baseline (HF Trainer + PEFT, padded): {baseline['tokens_per_s']:.0f} tokens/s, "
+        f"model {args.model}, method {args.method}, objective {args.objective}, "
+        f"device {args.device}, quick {args.quick}"
+    )
+    name = _sides(args.objective)["name"]
+    peft = " + PEFT" if registry.method(args.method).adapter else ""
+    print(
+        f"baseline ({name}{peft}, padded): {baseline['tokens_per_s']:.0f} tokens/s, "
         f"peak {baseline['peak_mem'] / 2**20:.0f} MiB, "
         f"{baseline['tokens_per_step']:.0f} tokens/step"
     )
@@ -368,6 +443,7 @@ def main(argv: list[str] | None = None) -> None:
     figures = {
         "model": args.model,
         "method": args.method,
+        "objective": args.objective,
         "device": args.device,
         "quick": args.quick,
         "engine_tokens_per_s": first["engine_tokens_per_s"],

@@ -109,7 +109,6 @@ def redact_file(
 
 
 def _output_shape(record: dict[str, Any]) -> dict[str, Any]:
-    if record.get("kind") == "text":
-        return {"text": record["text"]}
-    keys = ("prompt", "completion") if record.get("kind") == "prompt_completion" else ("messages",)
-    return {key: record[key] for key in keys}
+    """The record in its input shape: its fields without the pipeline's bookkeeping."""
+    keys = ("text", "prompt", "completion", "messages", "chosen", "rejected", "label")
+    return {key: record[key] for key in keys if key in record}

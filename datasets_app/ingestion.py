@@ -49,13 +49,43 @@ def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
         yield batch
 
 
+TEXT_KEYS = ("text", "prompt", "completion", "chosen", "rejected")
+
+
 def record_fields(record: dict[str, Any]) -> list[tuple[str, str]]:
-    """The (field path, text) pairs of a stored record that PII detection scans."""
-    if record.get("messages"):
-        return [(f"messages.{i}.content", m["content"]) for i, m in enumerate(record["messages"])]
-    if record.get("prompt") is not None:
-        return [("prompt", record["prompt"]), ("completion", record.get("completion") or "")]
-    return [("text", record.get("text") or "")]
+    """The (field path, text) pairs of a stored record that PII detection scans: every message
+    content, then text / prompt / completion / chosen / rejected (both answers of a preference
+    pair, so a value found in one is found, and redacted alike, in the other)."""
+    messages = record.get("messages") or []
+    fields = [(f"messages.{i}.content", m["content"]) for i, m in enumerate(messages)]
+    fields += [(key, record[key]) for key in TEXT_KEYS if isinstance(record.get(key), str)]
+    return fields or [("text", record.get("text") or "")]
+
+
+def prompt_text(record: dict[str, Any]) -> str:
+    """The prompt of a preference record (its text, or its conversation's contents)."""
+    if isinstance(record.get("prompt"), str):
+        return record["prompt"]
+    return " ".join(m["content"] for m in record.get("messages") or [])
+
+
+def split_text(record: dict[str, Any]) -> str:
+    """What decides a record's split: its prompt for preference records, so every answer to a
+    prompt (a pair, or KTO's good and bad answers) lands in one split; else all its text."""
+    from datasets_app.pipeline.records import PREFERENCE_KINDS  # here: the package loads NLP
+
+    if record.get("kind") in PREFERENCE_KINDS:
+        return prompt_text(record)
+    return " ".join(text for _, text in record_fields(record))
+
+
+def trained_text(record: dict[str, Any]) -> str:
+    """The text training reads, for token statistics: a pair trains its prompt twice, once
+    before each answer, so both sides count."""
+    if record.get("kind") == "preference":
+        prompt = prompt_text(record)
+        return " ".join((prompt, record["chosen"], prompt, record["rejected"]))
+    return " ".join(text for _, text in record_fields(record))
 
 
 def set_field(record: dict[str, Any], path: str, value: str) -> None:

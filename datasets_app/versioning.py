@@ -155,7 +155,7 @@ def build_version(
                 continue
             # The split hashes the text before redaction: pseudonyms depend on the dataset's
             # key, and the same data must land in the same split on every upload.
-            text = " ".join(t for _, t in ingestion.record_fields(original))
+            text = ingestion.split_text(original)
             record["split"] = assign_split(
                 normalize_for_split(text), seed=options.split_seed, ratios=options.split_ratios
             )
@@ -253,7 +253,7 @@ def compute_token_stats(key: Any, *, seq_len: int = 1024) -> dict[str, Any]:
     with vault.open_blob(key, VERSION_BLOB) as stream:
         for line in stream:
             record = json.loads(line)
-            texts.append(" ".join(t for _, t in ingestion.record_fields(record)))
+            texts.append(ingestion.trained_text(record))
             if len(texts) >= STATS_SAMPLE:
                 break
     stats = token_stats(

@@ -1,3 +1,7 @@
-"""Facts about the engine the web layer needs without importing torch."""
+"""Facts about the engine the web layer needs without importing torch: the training methods and
+objectives, read from the engine's registry (`trainer.engine.registry`, the one list)."""
 
-METHOD_CHOICES = ["lora", "dora", "qlora", "full", "freeze", "from_scratch"]
+from trainer.engine import registry
+
+METHOD_CHOICES = list(registry.method_names())
+OBJECTIVE_CHOICES = list(registry.objective_names())

@@ -22,12 +22,8 @@ from datasets_app.models import DatasetStatus, DatasetVersion
 from ops.errors import InvalidField
 from ops.signals import send_on_commit
 from trainer import signals
-from trainer.models import (
-    BaseModel,
-    JobEvent,
-    JobStatus,
-    TrainingJob,
-)
+from trainer.engine import registry
+from trainer.models import BaseModel, JobEvent, JobStatus, TrainingJob
 from vault import services as vault
 
 HYPERPARAMETER_DEFAULTS: dict[str, Any] = {
@@ -76,9 +72,19 @@ def build_engine_config(
     except ConfigError as exc:
         field = "base_model" if exc.field == "base_model_dir" else exc.field
         raise JobRequestError(field, exc.message) from exc
-    if config.method == "qlora" and not qlora_worker_available():
+    if registry.method(config.method).quantized and not qlora_worker_available():
         raise JobRequestError("method", QLORA_NO_WORKER)
+    if version is not None:  # None: an OpenAI job validated before its file is approved
+        check_record_kinds(config, version, "objective")
     return config
+
+
+def check_record_kinds(config: Any, version: DatasetVersion, field: str) -> None:
+    """JobRequestError(field) when the version holds records the config's objective cannot
+    train on (preference pairs for a supervised job, plain examples for DPO, ...)."""
+    problem = registry.record_kinds_error(config.objective, version.record_kinds or {})
+    if problem:
+        raise JobRequestError(field, problem)
 
 
 QLORA_NO_WORKER = (
@@ -186,9 +192,11 @@ def create_job(
     if version.dataset.status == DatasetStatus.DELETED:
         raise JobRequestError("dataset", "the dataset was deleted and its data destroyed")
     _check_validation_version(version, validation_version)
-    if base_model is None and method != "from_scratch":
+    if base_model is None and registry.method(method).needs_base_model:
         raise JobRequestError("base_model", "a base model is required for this method")
     config = build_engine_config(version, base_model, method, hyperparameters)
+    if validation_version is not None:
+        check_record_kinds(config, validation_version, "validation_version")
     estimate = estimate_job(config, base_model)
     if estimate and not estimate["fits"]:
         raise JobRequestError(

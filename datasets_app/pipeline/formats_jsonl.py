@@ -1,4 +1,8 @@
-"""JSON Lines reader: one JSON object per line in the text, prompt+completion or chat shape."""
+"""JSON Lines reader: one JSON object per line in the text, prompt+completion or chat shape, or
+a preference shape: ``{"prompt", "chosen", "rejected"}`` (TRL; the prompt as text or messages,
+answers as text or one assistant message), OpenAI's DPO ``{"input": {"messages"},
+"preferred_output", "non_preferred_output"}``, or KTO's unpaired ``{"prompt", "completion",
+"label": true|false}``."""
 
 from __future__ import annotations
 
@@ -16,7 +20,11 @@ from datasets_app.pipeline.records import (
 )
 from datasets_app.pipeline.textstream import LineDecoder, iter_raw_lines
 
-SHAPE_HINT = 'expected a JSON object with "text", "prompt"+"completion" or "messages"'
+SHAPE_HINT = (
+    'expected a JSON object with "text", "prompt"+"completion", "messages", '
+    '"prompt"+"chosen"+"rejected", "prompt"+"completion"+"label", or OpenAI\'s "input"+'
+    '"preferred_output"+"non_preferred_output"'
+)
 
 
 class BadRow(ValueError):
@@ -65,6 +73,8 @@ def record_from_mapping(
     """
     if text_columns:
         return Record(kind="text", text=_join_columns(obj, text_columns), source=source)
+    if _is_preference(obj):
+        return preference_record(obj, source=source)
     if "messages" in obj:
         return Record(kind="chat", messages=parse_messages(obj["messages"]), source=source)
     if "prompt" in obj or "completion" in obj:
@@ -75,6 +85,78 @@ def record_from_mapping(
     if "text" in obj:
         return Record(kind="text", text=_string(obj, "text"), source=source)
     raise BadRow(SHAPE_HINT)
+
+
+def _is_preference(obj: Mapping[str, Any]) -> bool:
+    keys = ("chosen", "rejected", "label", "preferred_output", "non_preferred_output")
+    return any(key in obj for key in keys)
+
+
+def preference_record(obj: Mapping[str, Any], *, source: str) -> Record:
+    """A preference (pair) or unpaired-preference (KTO) record from any of the shapes in the
+    module docstring; raises BadRow naming the field at fault."""
+    if "preferred_output" in obj or "non_preferred_output" in obj:
+        return _openai_preference(obj, source)
+    prompt = _prompt(obj)
+    if "label" in obj:
+        if not isinstance(obj["label"], bool):
+            raise BadRow('"label" must be true (a good answer) or false (a bad one)')
+        if "completion" not in obj:
+            raise BadRow('an answer with a "label" needs its "completion"')
+        completion = _answer(obj, "completion")
+        return Record(
+            kind="unpaired_preference",
+            completion=completion,
+            label=obj["label"],
+            **prompt,
+            source=source,
+        )
+    if "chosen" not in obj or "rejected" not in obj:
+        raise BadRow('a preference needs both "chosen" and "rejected"')
+    chosen, rejected = _answer(obj, "chosen"), _answer(obj, "rejected")
+    return Record(kind="preference", chosen=chosen, rejected=rejected, **prompt, source=source)
+
+
+def _openai_preference(obj: Mapping[str, Any], source: str) -> Record:
+    """OpenAI's DPO line: {"input": {"messages": [...]}, "preferred_output": [assistant message],
+    "non_preferred_output": [assistant message]}."""
+    conversation = obj.get("input")
+    if not isinstance(conversation, Mapping) or "messages" not in conversation:
+        raise BadRow('"input" must be an object with "messages"')
+    for key in ("preferred_output", "non_preferred_output"):
+        if key not in obj:
+            raise BadRow(f'a preference needs "{key}"')
+    return Record(
+        kind="preference",
+        messages=parse_messages(conversation["messages"]),
+        chosen=_answer(obj, "preferred_output"),
+        rejected=_answer(obj, "non_preferred_output"),
+        source=source,
+    )
+
+
+def _prompt(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """{"prompt": text} or {"messages": conversation}: a prompt as text, as a list of messages
+    (TRL's conversational form), or the conversation under "messages"."""
+    if ("prompt" in obj) == ("messages" in obj):
+        raise BadRow('a preference needs a "prompt" (text or messages) or "messages", not both')
+    if "messages" in obj:
+        return {"messages": parse_messages(obj["messages"])}
+    if isinstance(obj["prompt"], list):
+        return {"messages": parse_messages(obj["prompt"])}
+    return {"prompt": _string(obj, "prompt")}
+
+
+def _answer(obj: Mapping[str, Any], key: str) -> str:
+    """An answer given as text or as a list holding one assistant message."""
+    value = obj[key]
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        messages = parse_messages(value)
+        if len(messages) == 1 and messages[0].role == "assistant":
+            return messages[0].content
+    raise BadRow(f'"{key}" must be a string or a list holding one assistant message')
 
 
 def parse_messages(value: object) -> tuple[Message, ...]:

@@ -11,8 +11,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-RecordKind = Literal["text", "prompt_completion", "chat"]
-RECORD_KINDS: frozenset[str] = frozenset({"text", "prompt_completion", "chat"})
+RecordKind = Literal["text", "prompt_completion", "chat", "preference", "unpaired_preference"]
+RECORD_KINDS: frozenset[str] = frozenset(
+    {"text", "prompt_completion", "chat", "preference", "unpaired_preference"}
+)
+# The kinds that hold a prompt (as text or as the conversation so far) and answers to it.
+PREFERENCE_KINDS: frozenset[str] = frozenset({"preference", "unpaired_preference"})
+_FIELDS = ("text", "prompt", "completion", "messages", "chosen", "rejected", "label")
 CHAT_ROLES: frozenset[str] = frozenset({"system", "user", "assistant"})
 MiB = 1024 * 1024
 GiB = 1024 * MiB
@@ -52,11 +57,15 @@ class Message:
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    """One training example in one of three shapes.
+    """One training record in one of five shapes.
 
     Guarantees (checked on construction, InvalidRecord otherwise): ``text`` kind has only
     ``text``; ``prompt_completion`` has both ``prompt`` and ``completion``; ``chat`` has a
-    non-empty tuple of Message. ``lang`` is filled by the Cleaner (ISO 639-1 or "unknown").
+    non-empty tuple of Message. Preference kinds have a prompt, as ``prompt`` (text) or as
+    ``messages`` (the conversation the answers reply to), and answers: ``preference`` a
+    ``chosen`` and a ``rejected`` one, ``unpaired_preference`` a ``completion`` and a boolean
+    ``label`` (true = a good answer). ``lang`` is filled by the Cleaner (ISO 639-1 or
+    "unknown").
     """
 
     kind: RecordKind
@@ -66,33 +75,38 @@ class Record:
     messages: tuple[Message, ...] | None = None
     source: str = ""
     lang: str | None = None
+    chosen: str | None = None
+    rejected: str | None = None
+    label: bool | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in RECORD_KINDS:
             raise InvalidRecord(f'unknown record kind "{self.kind}"')
         self._check_shape()
-        if self.kind == "chat":
+        if self.messages is not None:
             self._check_messages()
+        if self.label is not None and not isinstance(self.label, bool):
+            raise InvalidRecord('"label" must be true or false')
         if self.lang is not None and not isinstance(self.lang, str):
             raise InvalidRecord('"lang" must be a string')
 
     def _check_shape(self) -> None:
-        present = {
-            name
-            for name in ("text", "prompt", "completion", "messages")
-            if getattr(self, name) is not None
-        }
-        expected = {
+        present = {name for name in _FIELDS if getattr(self, name) is not None}
+        answers = {
             "text": {"text"},
             "prompt_completion": {"prompt", "completion"},
             "chat": {"messages"},
+            "preference": {"chosen", "rejected"},
+            "unpaired_preference": {"completion", "label"},
         }[self.kind]
-        if present != expected:
-            raise InvalidRecord(
-                f"a {self.kind} record needs exactly: {', '.join(sorted(expected))}"
-            )
-        for name in ("text", "prompt", "completion"):
-            if name in expected and not isinstance(getattr(self, name), str):
+        expected = [answers]
+        if self.kind in PREFERENCE_KINDS:  # the prompt as text or as a conversation
+            expected = [answers | {"prompt"}, answers | {"messages"}]
+        if present not in expected:
+            needs = " or ".join(", ".join(sorted(option)) for option in expected)
+            raise InvalidRecord(f"a {self.kind} record needs exactly: {needs}")
+        for name in ("text", "prompt", "completion", "chosen", "rejected"):
+            if name in present and not isinstance(getattr(self, name), str):
                 raise InvalidRecord(f'"{name}" must be a string')
 
     def _check_messages(self) -> None:
@@ -101,13 +115,16 @@ class Record:
         if not all(isinstance(message, Message) for message in self.messages):
             raise InvalidRecord("chat messages must be Message instances")
 
+    def _text_names(self) -> list[str]:
+        """Names of the string fields, in text_fields order (after any messages)."""
+        order = ("text", "prompt", "completion", "chosen", "rejected")
+        return [name for name in order if isinstance(getattr(self, name), str)]
+
     def text_fields(self) -> list[str]:
-        """Returns every text this record carries, in order (for PII, dedup, length)."""
-        if self.kind == "text":
-            return [self.text or ""]
-        if self.kind == "prompt_completion":
-            return [self.prompt or "", self.completion or ""]
-        return [message.content for message in self.messages or ()]
+        """Returns every text this record carries, in order (for PII, dedup, length): the
+        messages' contents, then text / prompt / completion / chosen / rejected."""
+        fields = [message.content for message in self.messages or ()]
+        return fields + [getattr(self, name) for name in self._text_names()]
 
     def joined_text(self) -> str:
         """Returns all text joined by blank lines; chat roles are not included."""
@@ -115,16 +132,7 @@ class Record:
 
     def map_text(self, transform: Callable[[str], str]) -> Record:
         """Returns a copy with ``transform`` applied to every text field (same kind/source/lang)."""
-        if self.kind == "text":
-            return dataclasses.replace(self, text=transform(self.text or ""))
-        if self.kind == "prompt_completion":
-            return dataclasses.replace(
-                self,
-                prompt=transform(self.prompt or ""),
-                completion=transform(self.completion or ""),
-            )
-        messages = tuple(Message(m.role, transform(m.content)) for m in self.messages or ())
-        return dataclasses.replace(self, messages=messages)
+        return self.with_text_fields([transform(text) for text in self.text_fields()])
 
     def with_text_fields(self, fields: list[str]) -> Record:
         """Inverse of text_fields: returns a copy whose texts are ``fields`` (same count)."""
@@ -132,14 +140,13 @@ class Record:
             raise InvalidRecord(
                 f"expected {len(self.text_fields())} text fields, got {len(fields)}"
             )
-        if self.kind == "text":
-            return dataclasses.replace(self, text=fields[0])
-        if self.kind == "prompt_completion":
-            return dataclasses.replace(self, prompt=fields[0], completion=fields[1])
-        messages = tuple(
-            Message(m.role, f) for m, f in zip(self.messages or (), fields, strict=True)
-        )
-        return dataclasses.replace(self, messages=messages)
+        count = len(self.messages or ())
+        changes: dict[str, Any] = dict(zip(self._text_names(), fields[count:], strict=True))
+        if self.messages is not None:
+            changes["messages"] = tuple(
+                Message(m.role, f) for m, f in zip(self.messages, fields[:count], strict=True)
+            )
+        return dataclasses.replace(self, **changes)
 
     def with_lang(self, lang: str) -> Record:
         """Returns a copy whose ``lang`` is set."""
@@ -148,12 +155,11 @@ class Record:
     def to_dict(self) -> dict[str, Any]:
         """Returns a JSON-ready dict: kind, its fields, source, and lang when set."""
         out: dict[str, Any] = {"kind": self.kind}
-        if self.kind == "text":
-            out["text"] = self.text
-        elif self.kind == "prompt_completion":
-            out["prompt"], out["completion"] = self.prompt, self.completion
-        else:
-            out["messages"] = [message.to_dict() for message in self.messages or ()]
+        if self.messages is not None:
+            out["messages"] = [message.to_dict() for message in self.messages]
+        for name in (*self._text_names(), "label"):
+            if getattr(self, name) is not None:
+                out[name] = getattr(self, name)
         out["source"] = self.source
         if self.lang is not None:
             out["lang"] = self.lang
@@ -164,7 +170,7 @@ class Record:
         """Inverse of to_dict. Raises InvalidRecord for anything that is not a valid record."""
         if not isinstance(data, Mapping):
             raise InvalidRecord("a record must be an object")
-        unknown = set(data) - {"kind", "text", "prompt", "completion", "messages", "source", "lang"}
+        unknown = set(data) - {"kind", "source", "lang", *_FIELDS}
         if unknown:
             raise InvalidRecord(f"unknown record fields: {', '.join(sorted(unknown))}")
         messages = data.get("messages")
@@ -180,6 +186,9 @@ class Record:
             messages=messages,
             source=str(data.get("source", "")),
             lang=data.get("lang"),
+            chosen=data.get("chosen"),
+            rejected=data.get("rejected"),
+            label=data.get("label"),
         )
 
 

@@ -63,7 +63,17 @@
     const head = table.insertRow();
     ["Model", "Perplexity (test split)"].forEach((h) => { const th = document.createElement("th"); th.textContent = h; head.appendChild(th); });
     rows.forEach(([name, ppl]) => { const tr = table.insertRow(); tr.insertCell().textContent = name; tr.insertCell().textContent = ppl; });
-    box.replaceChildren(table);
+    const tuned = evaluation.tuned || {};
+    const parts = [table];
+    if (tuned.reward_accuracy !== undefined) {
+      // Preference objectives: how often the tuned model prefers the preferred answer.
+      const p = document.createElement("p");
+      p.id = "evaluation-rewards";
+      p.textContent = "Reward accuracy " + fmt(100 * tuned.reward_accuracy, 1) + "%, mean margin " +
+        fmt(tuned.reward_margin, 3) + " on the test examples.";
+      parts.push(p);
+    }
+    box.replaceChildren(...parts);
   }
 
   async function pollEvents() {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import Q
 from rest_framework import serializers
 
-from trainer.engine_meta import METHOD_CHOICES
+from trainer.engine import registry
 from trainer.models import BaseModel, JobEvent, ModelVersion, TrainingJob
 
 
@@ -25,6 +25,9 @@ class JobSerializer(serializers.ModelSerializer):
     base_model = serializers.IntegerField(source="base_model_id", read_only=True, allow_null=True)
     model_version = serializers.SerializerMethodField()
     queue_position = serializers.SerializerMethodField()
+    objective = serializers.SerializerMethodField(
+        help_text=f"What the loss rewards: one of {', '.join(registry.objective_names())}."
+    )
 
     class Meta:
         model = TrainingJob
@@ -36,6 +39,7 @@ class JobSerializer(serializers.ModelSerializer):
             "validation_version",
             "base_model",
             "method",
+            "objective",
             "hyperparameters",
             "priority",
             "status",
@@ -62,6 +66,9 @@ class JobSerializer(serializers.ModelSerializer):
         )
         return ahead.count() + 1
 
+    def get_objective(self, obj: TrainingJob) -> str:
+        return str(obj.hyperparameters.get("objective", registry.DEFAULT_OBJECTIVE))
+
     def get_model_version(self, obj: TrainingJob) -> int | None:
         version = ModelVersion.objects.filter(job=obj).values_list("pk", flat=True).first()
         return version
@@ -77,9 +84,34 @@ class JobCreateSerializer(serializers.Serializer):
         "the training dataset's validation split then trains too.",
     )
     base_model = serializers.IntegerField(required=False, allow_null=True)
-    method = serializers.ChoiceField(choices=METHOD_CHOICES, default="lora")
+    method = serializers.ChoiceField(
+        choices=registry.method_names(),
+        default=registry.DEFAULT_METHOD,
+        help_text="Which weights train. "
+        + " ".join(f"{name}: {text}" for name, text in registry.method_choices()),
+    )
+    objective = serializers.ChoiceField(
+        choices=registry.objective_names(),
+        required=False,
+        help_text="What the loss rewards (default supervised). "
+        + " ".join(f"{name}: {text}" for name, text in registry.objective_choices()),
+    )
     hyperparameters = serializers.DictField(required=False, default=dict)
     priority = serializers.IntegerField(required=False, default=0, min_value=-10, max_value=10)
+
+    def validate(self, attrs: dict) -> dict:
+        """Carry `objective` into the hyperparameters (where the engine's config reads it);
+        refuse two different objectives, naming the field."""
+        objective = attrs.pop("objective", None)
+        hyperparameters = attrs["hyperparameters"]
+        given = hyperparameters.get("objective")
+        if objective is not None and given is not None and given != objective:
+            raise serializers.ValidationError(
+                {"objective": [f"{objective!r} differs from hyperparameters.objective {given!r}"]}
+            )
+        if objective is not None:
+            attrs["hyperparameters"] = {**hyperparameters, "objective": objective}
+        return attrs
 
 
 class JobEventSerializer(serializers.ModelSerializer):

@@ -17,6 +17,7 @@ from datasets_app.models import DatasetVersion
 from datasets_app.services import visible_datasets
 from trainer import checkpoints, services
 from trainer.api import serializers as s
+from trainer.engine import registry
 from trainer.models import BaseModel, ModelVersion, TrainingJob
 
 
@@ -126,7 +127,7 @@ def _resolve_version(
 
 def _resolve_base_model(base_model_id: int | None, method: str) -> BaseModel | None:
     if base_model_id is None:
-        if method == "from_scratch":
+        if not registry.method(method).needs_base_model:
             return None
         default = BaseModel.objects.filter(is_default=True).first()
         if default is None:

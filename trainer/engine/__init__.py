@@ -5,7 +5,8 @@ TrainConfig / ConfigError, TrainData, Reporter, CheckpointStore, train, evaluate
 convert_gguf_to_safetensors, build_tiny_model, estimate_resources.
 
 Names are imported lazily on first use, so `from trainer.engine import TrainConfig` (e.g. to
-validate a job form in the web process) does not load torch or transformers.
+validate a job form in the web process) does not load torch or transformers; neither does
+`from trainer.engine import registry`, the one list of methods and objectives.
 """
 
 from __future__ import annotations

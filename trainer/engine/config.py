@@ -14,14 +14,17 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-METHODS = ("lora", "dora", "qlora", "full", "freeze", "from_scratch")
+from . import registry
+
+METHODS = registry.method_names()
+OBJECTIVES = registry.objective_names()
 LR_SCHEDULES = ("cosine", "linear", "constant")
 SCRATCH_PRESETS = ("tiny", "10m", "50m", "125m", "350m", "1b")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16-mixed", "bf16")
 PARALLELISMS = ("auto", "ddp", "fsdp")
 # Methods whose weights FSDP may shard; adapters are small enough for DDP to replicate.
-FSDP_METHODS = ("full", "freeze", "from_scratch")
+FSDP_METHODS = registry.shardable_methods()
 COMPILE_MODES = ("auto", "on", "off")
 QLORA_UNAVAILABLE = "QLoRA needs an NVIDIA GPU with bitsandbytes; use method 'lora' on this machine"
 
@@ -43,7 +46,17 @@ def _help(text: str) -> dict[str, str]:
 class TrainConfig:
     """Every knob of a training job. Construct directly or with `from_dict`; both validate."""
 
-    method: str = field(default="lora", metadata=_help(f"Training method, one of {METHODS}."))
+    method: str = field(
+        default=registry.DEFAULT_METHOD,
+        metadata=_help(f"Which weights train (the parameterization), one of {METHODS}."),
+    )
+    objective: str = field(
+        default=registry.DEFAULT_OBJECTIVE,
+        metadata=_help(
+            f"What the loss rewards, one of {OBJECTIVES}: supervised learns from examples; "
+            "dpo, orpo and kto learn from preferences."
+        ),
+    )
     base_model_dir: str | None = field(
         default=None,
         metadata=_help(
@@ -98,6 +111,31 @@ class TrainConfig:
     scratch_vocab_size: int = field(
         default=16000,
         metadata=_help("from_scratch: BPE vocabulary trained on the train split (256..262144)."),
+    )
+    beta: float = field(
+        default=0.1,
+        metadata=_help(
+            "dpo / kto: how far the model may move from the reference (higher = stay closer), "
+            "0 < beta <= 100."
+        ),
+    )
+    label_smoothing: float = field(
+        default=0.0,
+        metadata=_help(
+            "dpo: probability that a preference label is wrong (conservative DPO), 0 <= x < 0.5."
+        ),
+    )
+    orpo_lambda: float = field(
+        default=0.1,
+        metadata=_help("orpo: weight of the odds-ratio term beside the next-token loss (0..100]."),
+    )
+    desirable_weight: float = field(
+        default=1.0,
+        metadata=_help("kto: weight of the loss on answers labelled good (0..100]."),
+    )
+    undesirable_weight: float = field(
+        default=1.0,
+        metadata=_help("kto: weight of the loss on answers labelled bad (0..100]."),
     )
     eval_every: int = field(
         default=100, metadata=_help("Validation loss every N steps; 0 = only at the end.")
@@ -167,6 +205,7 @@ class TrainConfig:
         _check_choices(self)
         _check_ranges(self)
         _check_method_requirements(self)
+        _check_objective(self)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-safe dict that `from_dict` turns back into an equal config."""
@@ -229,6 +268,11 @@ _INT_FIELDS = (
     "max_processes",
 )
 _FLOAT_FIELDS = (
+    "beta",
+    "label_smoothing",
+    "orpo_lambda",
+    "desirable_weight",
+    "undesirable_weight",
     "learning_rate",
     "min_lr_ratio",
     "weight_decay",
@@ -239,6 +283,7 @@ _FLOAT_FIELDS = (
 )
 _STR_FIELDS = (
     "method",
+    "objective",
     "lr_schedule",
     "scratch_preset",
     "device",
@@ -294,6 +339,7 @@ def _check_target_modules(cfg: TrainConfig) -> None:
 def _check_choices(cfg: TrainConfig) -> None:
     choices = {
         "method": METHODS,
+        "objective": OBJECTIVES,
         "lr_schedule": LR_SCHEDULES,
         "scratch_preset": SCRATCH_PRESETS,
         "device": DEVICES,
@@ -334,6 +380,10 @@ _RANGES: tuple[tuple[str, float, float, bool], ...] = (
     ("eval_generate_records", 0, 10_000, True),
     ("eval_max_new_tokens", 1, 4096, True),
     ("max_processes", 0, 1024, True),
+    ("beta", 0.0, 100.0, False),
+    ("orpo_lambda", 0.0, 100.0, False),
+    ("desirable_weight", 0.0, 100.0, False),
+    ("undesirable_weight", 0.0, 100.0, False),
 )
 
 
@@ -344,21 +394,48 @@ def _check_ranges(cfg: TrainConfig) -> None:
         if too_low or value > high:
             bracket = "[" if low_inclusive else "("
             raise ConfigError(name, f"must be in {bracket}{low:g}, {high:g}]; got {value!r}")
+    if not 0.0 <= cfg.label_smoothing < 0.5:
+        raise ConfigError("label_smoothing", f"must be in [0, 0.5); got {cfg.label_smoothing!r}")
     if cfg.warmup_steps >= cfg.max_steps and cfg.warmup_steps > 0:
         raise ConfigError("warmup_steps", f"must be smaller than max_steps ({cfg.max_steps})")
 
 
 def _check_method_requirements(cfg: TrainConfig) -> None:
-    if cfg.method != "from_scratch" and not cfg.base_model_dir:
+    method = registry.method(cfg.method)
+    if method.needs_base_model and not cfg.base_model_dir:
         raise ConfigError("base_model_dir", f"is required for method '{cfg.method}'")
-    if cfg.method == "freeze" and cfg.freeze_layers == 0:
-        raise ConfigError("freeze_layers", "must be at least 1 for method 'freeze'")
-    if cfg.parallelism == "fsdp" and cfg.method not in FSDP_METHODS:
+    if method.freezes_layers and cfg.freeze_layers == 0:
+        raise ConfigError("freeze_layers", f"must be at least 1 for method '{cfg.method}'")
+    if cfg.parallelism == "fsdp" and not method.shardable:
         raise ConfigError(
             "parallelism",
             f"fsdp shards {', '.join(FSDP_METHODS)} only; method '{cfg.method}' trains a small "
             "adapter with ddp: choose auto or ddp",
         )
+
+
+def _check_objective(cfg: TrainConfig) -> None:
+    """The objective must train through the method, and settings of other objectives must
+    keep their defaults (a setting that would be ignored is refused, naming it)."""
+    problem = registry.combination_error(cfg.method, cfg.objective)
+    if problem:
+        raise ConfigError("objective", problem)
+    mine = registry.objective(cfg.objective).settings
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    for name, owners in _OBJECTIVE_SETTINGS.items():
+        if name not in mine and getattr(cfg, name) != defaults[name]:
+            raise ConfigError(
+                name,
+                f"applies to objective {' / '.join(owners)}, not to '{cfg.objective}'",
+            )
+
+
+# Every objective-specific setting and the objectives it belongs to.
+_OBJECTIVE_SETTINGS = {
+    name: registry.setting_owners(name)
+    for settings in registry.objective_settings().values()
+    for name in settings
+}
 
 
 def resolve_parallelism(cfg: TrainConfig, world_size: int) -> str:
@@ -371,7 +448,7 @@ def resolve_parallelism(cfg: TrainConfig, world_size: int) -> str:
         return "fsdp"
     if world_size <= 1:
         return "single"
-    if cfg.parallelism == "auto" and cfg.method in FSDP_METHODS:
+    if cfg.parallelism == "auto" and registry.method(cfg.method).shardable:
         return "fsdp"
     return "ddp"
 
@@ -379,7 +456,7 @@ def resolve_parallelism(cfg: TrainConfig, world_size: int) -> str:
 def check_can_train_here(cfg: TrainConfig) -> None:
     """Raise ConfigError('method') when this machine cannot run `cfg` (QLoRA without a GPU and
     bitsandbytes). Checked at submission (`from_dict`) and again when training starts."""
-    if cfg.method == "qlora" and not qlora_available(cfg.device):
+    if registry.method(cfg.method).quantized and not qlora_available(cfg.device):
         raise ConfigError("method", QLORA_UNAVAILABLE)
 
 

@@ -1,11 +1,17 @@
 """Records -> token ids and per-token labels.
 
-Three record shapes are accepted: `{"text"}` (causal LM on every token), `{"prompt", "completion"}`
-and `{"messages": [...]}`. The last two go through the tokenizer's chat template (or a plain
-"User:/Assistant:" concatenation when it has none) and only completion / assistant tokens get a
-label; every other label is -100. Labels are *unshifted*: labels[i] is the token at i when it is a
-target. The first label of every record is always -100 because nothing precedes it, which is what
-makes a packed row compute exactly the same loss as the records run one by one.
+Examples (the supervised objective) come in three shapes: `{"text"}` (causal LM on every token),
+`{"prompt", "completion"}` and `{"messages": [...]}`. The last two go through the tokenizer's chat
+template (or a plain "User:/Assistant:" concatenation when it has none) and only completion /
+assistant tokens get a label; every other label is -100. Labels are *unshifted*: labels[i] is the
+token at i when it is a target. The first label of every record is always -100 because nothing
+precedes it, which is what makes a packed row compute exactly the same loss as the records run
+one by one.
+
+Preferences (dpo, orpo, kto; recipes/preference.py) come in two: `{"chosen", "rejected"}` pairs
+and unpaired `{"completion", "label": true|false}`, each with a prompt given as `"prompt"` (text,
+a user turn) or `"messages"` (the conversation so far). An answer is tokenized as the last
+assistant turn of the prompt's conversation (`tokenize_answer`).
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from . import registry
 
 IGNORE_INDEX = -100
 _ROLES = ("system", "user", "assistant", "tool")
@@ -58,20 +66,40 @@ class TokenizedRecord:
 
 
 def record_kind(record: object, index: int = 0) -> str:
-    """Return 'text', 'completion' or 'chat' for a record; raise DataError for anything else."""
+    """The shape of a record, in the registry's words: 'text', 'prompt_completion', 'chat',
+    'preference' or 'unpaired_preference'; DataError for anything else."""
     if not isinstance(record, dict):
         raise DataError(f"record {index}: expected an object, got {type(record).__name__}")
     if isinstance(record.get("text"), str):
-        return "text"
+        return registry.TEXT
+    if "chosen" in record or "label" in record:
+        return _preference_kind(record, index)
     if isinstance(record.get("prompt"), str) and isinstance(record.get("completion"), str):
-        return "completion"
-    messages = record.get("messages")
-    if isinstance(messages, list) and messages and all(_is_message(m) for m in messages):
-        return "chat"
+        return registry.PROMPT_COMPLETION
+    if _is_conversation(record.get("messages")):
+        return registry.CHAT
     raise DataError(
         f"record {index}: expected {{'text'}}, {{'prompt','completion'}} or {{'messages': [...]}}"
         " with string values"
     )
+
+
+def _preference_kind(record: dict[str, Any], index: int) -> str:
+    has_prompt = isinstance(record.get("prompt"), str) or _is_conversation(record.get("messages"))
+    pair = isinstance(record.get("chosen"), str) and isinstance(record.get("rejected"), str)
+    if has_prompt and pair:
+        return registry.PREFERENCE
+    unpaired = isinstance(record.get("completion"), str) and isinstance(record.get("label"), bool)
+    if has_prompt and unpaired:
+        return registry.UNPAIRED_PREFERENCE
+    raise DataError(
+        f"record {index}: expected {{'prompt' or 'messages', 'chosen', 'rejected'}} or "
+        "{'prompt' or 'messages', 'completion', 'label': true|false} with string answers"
+    )
+
+
+def _is_conversation(messages: object) -> bool:
+    return isinstance(messages, list) and bool(messages) and all(_is_message(m) for m in messages)
 
 
 def _is_message(message: object) -> bool:
@@ -84,7 +112,7 @@ def _is_message(message: object) -> bool:
 
 def as_messages(record: dict[str, Any]) -> list[dict[str, str]]:
     """A completion or chat record as a chat message list."""
-    if "messages" in record and record_kind(record) == "chat":
+    if "messages" in record and record_kind(record) == registry.CHAT:
         return [{"role": m["role"], "content": m["content"]} for m in record["messages"]]
     return [
         {"role": "user", "content": record["prompt"]},
@@ -92,12 +120,43 @@ def as_messages(record: dict[str, Any]) -> list[dict[str, str]]:
     ]
 
 
+def prompt_messages(record: dict[str, Any]) -> list[dict[str, str]]:
+    """The conversation a preference record's answers reply to: its messages, or its text
+    prompt as one user turn."""
+    if isinstance(record.get("messages"), list):
+        return [{"role": m["role"], "content": m["content"]} for m in record["messages"]]
+    return [{"role": "user", "content": record["prompt"]}]
+
+
 def tokenize_record(record: dict[str, Any], tokenizer: Any, index: int = 0) -> TokenizedRecord:
-    """Tokenize one record into ids and unshifted labels (see module doc); raises DataError."""
+    """Tokenize one example into ids and unshifted labels (see module doc); raises DataError,
+    also for a preference record (those train with a preference objective)."""
     kind = record_kind(record, index)
-    if kind == "text":
+    if kind == registry.TEXT:
         return _tokenize_text(record["text"], tokenizer)
+    if kind in (registry.PREFERENCE, registry.UNPAIRED_PREFERENCE):
+        raise DataError(
+            f"record {index}: a {kind} record, not an example; "
+            f"train it with objective {' / '.join(_objectives_for(kind))}"
+        )
     return _tokenize_chat(as_messages(record), tokenizer, index)
+
+
+def _objectives_for(kind: str) -> list[str]:
+    return [name for name, o in registry.OBJECTIVES.items() if kind in o.record_kinds]
+
+
+def tokenize_answer(
+    messages: list[dict[str, str]], answer: str, tokenizer: Any, index: int = 0
+) -> tuple[list[int], int]:
+    """Token ids of `messages` followed by the assistant turn `answer`, and where the answer
+    starts: (ids, prompt_len), ids[prompt_len:] being the answer's tokens (with the template's
+    end-of-turn). prompt_len == len(ids) when the answer has no token. Raises DataError."""
+    turns = [*messages, {"role": "assistant", "content": answer}]
+    tokenized = _tokenize_chat(turns, tokenizer, index, last_turn_only=True)
+    ids, labels = tokenized.input_ids, tokenized.labels
+    start = next((i for i, label in enumerate(labels) if label != IGNORE_INDEX), len(ids))
+    return ids, start
 
 
 def _tokenize_text(text: str, tokenizer: Any) -> TokenizedRecord:
@@ -110,14 +169,19 @@ def _tokenize_text(text: str, tokenizer: Any) -> TokenizedRecord:
     return TokenizedRecord(ids, labels)
 
 
-def _tokenize_chat(messages: list[dict[str, str]], tokenizer: Any, index: int) -> TokenizedRecord:
-    """Render the conversation, tokenize once with offsets, label tokens inside assistant spans."""
+def _tokenize_chat(
+    messages: list[dict[str, str]], tokenizer: Any, index: int, *, last_turn_only: bool = False
+) -> TokenizedRecord:
+    """Render the conversation, tokenize once with offsets, label tokens inside assistant spans
+    (only the last one with `last_turn_only`)."""
     if getattr(tokenizer, "chat_template", None):
         text, spans = render_chat_with_spans(messages, tokenizer, index)
         prefix_ids: list[int] = []
     else:
         text, spans = render_plain_with_spans(messages, tokenizer)
         prefix_ids = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
+    if last_turn_only:
+        spans = spans[-1:]
     encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     ids = prefix_ids + list(encoded["input_ids"])
     labels = [IGNORE_INDEX] * len(prefix_ids)

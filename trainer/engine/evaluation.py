@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from . import registry
 from .checkpoint import CheckpointStore
 from .config import TrainConfig
 from .data import TrainData, as_messages, plain_generation_prompt, record_kind, tokenize_split
@@ -24,6 +25,8 @@ from .loop import TrainResult
 from .modeling import per_token_losses, set_attention
 from .models import load_causal_lm
 from .packing import fixed_batches
+from .recipes import recipe_for
+from .recipes.base import Recipe
 from .reporting import Reporter
 
 MAX_PERPLEXITY_ROWS = 256
@@ -41,7 +44,10 @@ def evaluate(
 
     Result: {"base": {...} | None (from-scratch has no base), "tuned": {...}, "samples": [...],
     "test_records": n}. Each model's dict has perplexity, loss and target_tokens, and when the test
-    split has prompt/completion or chat records: exact_match, bleu, rouge_l, generated.
+    split has prompt/completion or chat records: exact_match, bleu, rouge_l, generated. For a
+    preference objective these scores are of the preferred answers, and "tuned" also has the
+    objective's reward_accuracy and reward_margin on the test examples (recipe
+    `preference_metrics`) and test_pairs (or test_examples) scored.
     Raises CheckpointError when the final model is missing or cannot be authenticated.
     """
     store = store_or_result.store if isinstance(store_or_result, TrainResult) else store_or_result
@@ -49,11 +55,22 @@ def evaluate(
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     tuned, tokenizer, saved_cfg = load_final_model(store, device=device, dtype=dtype)
     reporter.event("evaluate", f"scoring {len(data.test)} test records")
-    prompts = _generation_cases(data.test, cfg.eval_generate_records)
+    recipe = recipe_for(saved_cfg)
+    records = recipe.evaluation_records(data.test)
+    prompts = _generation_cases(records, cfg.eval_generate_records)
+    examples = _preference_examples(recipe, saved_cfg, data.test, tokenizer)
     result: dict[str, Any] = {"test_records": len(data.test)}
+    base_scores = None
     with _base_model(saved_cfg, tuned, device, dtype) as base:
-        result["base"] = _score(base, tokenizer, data, prompts, cfg) if base is not None else None
-    result["tuned"] = _score(tuned, tokenizer, data, prompts, cfg)
+        if base is not None:
+            result["base"] = _score(base, tokenizer, records, prompts, cfg)
+            base_scores = recipe.sequence_scores(base, tokenizer, examples, saved_cfg)
+        else:
+            result["base"] = None
+    result["tuned"] = _score(tuned, tokenizer, records, prompts, cfg)
+    tuned_scores = recipe.sequence_scores(tuned, tokenizer, examples, saved_cfg)
+    if tuned_scores is not None:
+        result["tuned"].update(recipe.preference_metrics(tuned_scores, base_scores, examples))
     result["samples"] = _samples(prompts, result)
     for name in ("base", "tuned"):
         if result[name] is not None:
@@ -67,7 +84,7 @@ def _base_model(
     cfg: TrainConfig, tuned: nn.Module, device: torch.device, dtype: torch.dtype
 ) -> Iterator[nn.Module | None]:
     """The untuned model: adapters disabled in place, or the base weights loaded beside."""
-    if cfg.method == "from_scratch":
+    if not registry.method(cfg.method).needs_base_model:
         yield None
     elif hasattr(tuned, "disable_adapter"):
         with tuned.disable_adapter():
@@ -79,14 +96,23 @@ def _base_model(
         del base
 
 
+def _preference_examples(
+    recipe: Recipe, cfg: TrainConfig, records: list[dict[str, Any]], tokenizer: Any
+) -> Any:
+    """The test split as the recipe's examples, for the preference scores (None otherwise)."""
+    if not registry.objective(cfg.objective).preference or not records:
+        return None
+    return recipe.prepare(records, tokenizer, "test")
+
+
 def _score(
     model: nn.Module,
     tokenizer: Any,
-    data: TrainData,
+    records: list[dict[str, Any]],
     prompts: list[dict[str, Any]],
     cfg: TrainConfig,
 ) -> dict[str, Any]:
-    scores = perplexity(model, tokenizer, data.test, cfg.seq_len)
+    scores = perplexity(model, tokenizer, records, cfg.seq_len)
     if prompts:
         generated = generate(
             model, tokenizer, [p["prompt"] for p in prompts], cfg.eval_max_new_tokens
@@ -125,7 +151,7 @@ def _generation_cases(records: list[dict[str, Any]], limit: int) -> list[dict[st
     for index, record in enumerate(records):
         if len(cases) >= limit:
             break
-        if record_kind(record, index) == "text":
+        if record_kind(record, index) == registry.TEXT:
             continue
         messages = as_messages(record)
         last = max((i for i, m in enumerate(messages) if m["role"] == "assistant"), default=None)

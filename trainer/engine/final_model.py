@@ -23,10 +23,9 @@ from tokenizers import Tokenizer
 from torch import nn
 from transformers import AutoConfig, AutoModelForCausalLM
 
-from . import container
+from . import container, registry
 from .checkpoint import CheckpointError, CheckpointStore, envelope_errors
 from .config import TrainConfig
-from .methods import ADAPTER_METHODS
 from .modeling import set_attention, unwrap_model
 from .models import load_causal_lm, load_tokenizer
 from .tokenizer_build import wrap_tokenizer
@@ -57,7 +56,7 @@ def _weights(
 ) -> tuple[str, dict[str, torch.Tensor], dict[str, Any]]:
     """(kind, tensors, JSON config) of what must be saved for `method` (`full_weights`: the
     model's parameters already gathered, under FSDP)."""
-    if method in ADAPTER_METHODS:
+    if registry.method(method).adapter:
         from peft import get_peft_model_state_dict
 
         adapter_config = json.loads(
@@ -86,7 +85,7 @@ def save_final_model(
     """
     kind, tensors, model_config = _weights(model, cfg.method, full_weights)
     blobs = {"weights": container.tensors_to_bytes(tensors)}
-    if cfg.method == "from_scratch":
+    if registry.method(cfg.method).trains_tokenizer:
         blobs["tokenizer"] = tokenizer.backend_tokenizer.to_str().encode()
     manifest = {
         "format": FORMAT,
@@ -113,6 +112,7 @@ def _metadata(
         "format": FORMAT,
         "kind": kind,
         "method": cfg.method,
+        "objective": cfg.objective,
         "base_model_dir": cfg.base_model_dir,
         "step": step,
         "metrics": metrics,

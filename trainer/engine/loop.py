@@ -9,18 +9,23 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 import torch.distributed as dist
 
+from . import registry
 from .checkpoint import Checkpoint, CheckpointInfo, CheckpointStore
 from .config import TrainConfig, resolve_parallelism
-from .data import DataError, TokenizedRecord, TrainData, tokenize_split
+from .data import DataError, TrainData
 from .distributed import DistContext, any_rank, init_process_group
 from .final_model import FinalModelInfo, save_final_model
 from .fsdp import full_optimizer_state, full_tensors
 from .methods import prepare_model, resolve_device
 from .modeling import unwrap_model
+from .recipes import recipe_for
+from .recipes.base import Recipe
+from .reference import attach_reference
 from .reporting import Reporter, Throttle
 from .resume import (
     check_resumable,
@@ -30,7 +35,7 @@ from .resume import (
     snapshot,
 )
 from .state import learning_rate_at
-from .steps import Run, build_run, flush_losses, train_step, validation_loss
+from .steps import Run, build_run, flush_losses, take_stats, train_step, validation_metrics
 from .tokenizer_build import wrap_tokenizer
 
 
@@ -88,21 +93,22 @@ def _train(
 ) -> TrainResult:
     run, resumed_from = _set_up(cfg, data, store, ctx, device)
     _event(run, reporter, "start", _start_message(run, resumed_from))
+    ready = _reference_ready(run, store, reporter, resuming=resumed_from is not None)
     log_throttle, window = Throttle(cfg.log_interval_s), _Window(run.state.step)
-    started, stopped, early = time.monotonic() - run.state.elapsed_s, False, False
+    started, stopped, early = time.monotonic() - run.state.elapsed_s, not ready, False
     last_saved = resumed_from
-    while run.state.step < cfg.max_steps:
+    while ready and run.state.step < cfg.max_steps:
         if any_rank(reporter.should_stop(), ctx, run.device):
             stopped = True
             break
         window.tokens += train_step(run)
-        val_loss = _maybe_validate(run)
-        early = _early_stop_due(run, val_loss)
+        validation = _maybe_validate(run)
+        early = _early_stop_due(run, validation["loss"] if validation else None)
         run.state.elapsed_s = time.monotonic() - started
         if _due(run.state.step, cfg.checkpoint_every):
             last_saved = _save_checkpoint(run, store)
         if ctx.is_main and (log_throttle.ready() or run.state.step == cfg.max_steps):
-            reporter.log(run.state.step, window.metrics(run, val_loss))
+            reporter.log(run.state.step, window.metrics(run, validation))
         if early:
             message = f"no validation improvement in {cfg.early_stopping_patience} evaluations"
             _event(run, reporter, "early_stop", message)
@@ -146,15 +152,31 @@ def _set_up(
         # Checkpoints from before the world size was recorded come from single-process runs.
         check_same_world_size(checkpoint.manifest.get("world_size", 1), ctx.world_size)
     saved_tokenizer = _saved_tokenizer(checkpoint, cfg)
+    recipe = recipe_for(cfg)
     prepared = prepare_model(cfg, device, train_records=data.train, saved_tokenizer=saved_tokenizer)
-    train_records, val_records = _tokenize(data, prepared.tokenizer)
+    train_examples, val_examples = _prepare_splits(recipe, data, prepared.tokenizer)
     pad_id = prepared.tokenizer.pad_token_id
-    run = build_run(cfg, ctx, device, prepared, train_records, val_records, pad_id)
+    run = build_run(cfg, ctx, device, prepared, train_examples, val_examples, pad_id, recipe)
     if checkpoint is None:
         return run, None
     run.state = restore(checkpoint, run.trainable, run.optimizer)
     run.stream.seek(run.state.data_position)
     return run, checkpoint.step
+
+
+def _reference_ready(
+    run: Run, store: CheckpointStore, reporter: Reporter, *, resuming: bool
+) -> bool:
+    """Attach the cached reference log-probabilities when the recipe needs them (full
+    fine-tuning of DPO / KTO; reference.py). False when a stop was requested meanwhile."""
+    assert run.recipe is not None
+    if not run.recipe.uses_reference_cache(run.cfg):
+        return True
+    splits: dict[str, Any] = {"train": run.train_records, "validation": run.val_records}
+    if not resuming:
+        count = sum(len(split) for split in splits.values())
+        _event(run, reporter, "reference", f"scoring {count} examples with the starting model")
+    return attach_reference(run, store, splits, resuming=resuming, should_stop=reporter.should_stop)
 
 
 def _saved_tokenizer(checkpoint: Checkpoint | None, cfg: TrainConfig) -> object | None:
@@ -167,14 +189,13 @@ def _saved_tokenizer(checkpoint: Checkpoint | None, cfg: TrainConfig) -> object 
     )
 
 
-def _tokenize(
-    data: TrainData, tokenizer: object
-) -> tuple[list[TokenizedRecord], list[TokenizedRecord]]:
-    train_records, _ = tokenize_split(data.train, tokenizer)
-    if not train_records:
+def _prepare_splits(recipe: Recipe, data: TrainData, tokenizer: object) -> tuple[list, list]:
+    """The recipe's examples of the train and validation splits; DataError for bad records or
+    a train split with nothing to learn."""
+    train_examples = recipe.prepare(data.train, tokenizer, "train")
+    if not train_examples:
         raise DataError("the train split has no record with trainable tokens")
-    val_records, _ = tokenize_split(data.validation, tokenizer)
-    return train_records, val_records
+    return train_examples, recipe.prepare(data.validation, tokenizer, "validation")
 
 
 # -- validation, early stopping, checkpoints ------------------------------------------------------
@@ -184,14 +205,15 @@ def _due(step: int, every: int) -> bool:
     return every > 0 and step % every == 0
 
 
-def _maybe_validate(run: Run) -> float | None:
+def _maybe_validate(run: Run) -> dict[str, float] | None:
+    """Validation metrics when an evaluation is due ({"loss", recipe statistics}), else None."""
     step = run.state.step
     if not (_due(step, run.cfg.eval_every) or step == run.cfg.max_steps):
         return None
-    val_loss = validation_loss(run)
-    if val_loss is not None:
-        run.state.val_losses.append([step, val_loss])
-    return val_loss
+    metrics = validation_metrics(run)
+    if metrics is not None:
+        run.state.val_losses.append([step, metrics["loss"]])
+    return metrics
 
 
 def _early_stop_due(run: Run, val_loss: float | None) -> bool:
@@ -220,7 +242,7 @@ def _save_checkpoint(run: Run, store: CheckpointStore) -> int:
             run.cfg, run.state, weights, optimizer, world_size=run.ctx.world_size
         )
         blobs = {}
-        if run.cfg.method == "from_scratch":
+        if registry.method(run.cfg.method).trains_tokenizer:
             blobs["tokenizer"] = run.prepared.tokenizer.backend_tokenizer.to_str().encode()
         store.save(
             run.state.step,
@@ -250,7 +272,7 @@ class _Window:
         """True when steps ran since the last log() call."""
         return step != self.last_logged_step
 
-    def metrics(self, run: Run, val_loss: float | None) -> dict[str, float]:
+    def metrics(self, run: Run, validation: dict[str, float] | None) -> dict[str, float]:
         flush_losses(run)
         losses = run.state.losses[self.last_logged_step : run.state.step]
         now = time.monotonic()
@@ -264,8 +286,9 @@ class _Window:
             "eta_s": per_step * (run.cfg.max_steps - run.state.step),
             "epoch": float(run.stream.epoch),
         }
-        if val_loss is not None:
-            metrics["val_loss"] = val_loss
+        metrics.update(take_stats(run))
+        for name, value in (validation or {}).items():
+            metrics[f"val_{name}"] = value
         if run.device.type == "cuda":
             metrics["gpu_mem_bytes"] = float(torch.cuda.max_memory_allocated(run.device))
         self.tokens, self.window_start = 0, now
@@ -283,7 +306,8 @@ def _start_message(run: Run, resumed_from: int | None) -> str:
     trainable = sum(p.numel() for p in run.trainable.values())
     where = f"resuming from step {resumed_from}" if resumed_from is not None else "starting"
     return (
-        f"{where}: method {run.cfg.method}, {trainable:,} of {total:,} parameters trainable, "
+        f"{where}: objective {run.cfg.objective}, method {run.cfg.method}, "
+        f"{trainable:,} of {total:,} parameters trainable, "
         f"device {run.device}, precision {run.prepared.precision}, "
         f"{run.parallelism} over {run.ctx.world_size} process(es), "
         f"{run.stream.batches_per_epoch()} micro-batches per epoch"

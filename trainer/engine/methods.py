@@ -16,8 +16,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from . import registry
 from .config import ConfigError, TrainConfig, check_can_train_here
-from .data import as_messages, record_kind
+from .data import as_messages, prompt_messages, record_kind
 from .modeling import (
     VARLEN_ATTENTION,
     compile_layers,
@@ -33,8 +34,6 @@ from .models import (
     max_positions,
 )
 from .tokenizer_build import train_bpe_tokenizer
-
-ADAPTER_METHODS = ("lora", "dora", "qlora")
 
 
 @dataclass
@@ -72,7 +71,7 @@ def resolve_precision(cfg: TrainConfig, device: torch.device) -> str:
 
 def _storage_dtype(cfg: TrainConfig, precision: str) -> torch.dtype:
     """dtype the base weights are loaded in; frozen-base methods can hold them in bf16."""
-    if precision == "bf16" or (precision == "bf16-mixed" and cfg.method in ADAPTER_METHODS):
+    if precision == "bf16" or (precision == "bf16-mixed" and registry.method(cfg.method).adapter):
         return torch.bfloat16
     return torch.float32
 
@@ -80,10 +79,14 @@ def _storage_dtype(cfg: TrainConfig, precision: str) -> torch.dtype:
 def record_texts(records: Iterable[dict[str, Any]]) -> Iterable[str]:
     """Every string of a split's records, for training a from-scratch tokenizer."""
     for index, record in enumerate(records):
-        if record_kind(record, index) == "text":
+        kind = record_kind(record, index)
+        if kind == registry.TEXT:
             yield record["text"]
-        else:
+        elif kind in (registry.PROMPT_COMPLETION, registry.CHAT):
             yield from (m["content"] for m in as_messages(record))
+        else:  # preference records: the prompt's turns, then every answer
+            yield from (m["content"] for m in prompt_messages(record))
+            yield from (record[k] for k in ("chosen", "rejected", "completion") if k in record)
 
 
 def prepare_model(
@@ -99,9 +102,10 @@ def prepare_model(
     resumed from-scratch run sees identical token ids. Raises ConfigError on unusable settings.
     """
     check_can_train_here(cfg)
+    method = registry.method(cfg.method)
     precision = resolve_precision(cfg, device)
     torch.manual_seed(cfg.seed)  # adapter / scratch initialisation is part of the repeatable run
-    if cfg.method == "from_scratch":
+    if method.from_scratch:
         tokenizer = saved_tokenizer or train_bpe_tokenizer(
             record_texts(train_records), cfg.scratch_vocab_size, model_max_length=cfg.seq_len
         )
@@ -109,7 +113,7 @@ def prepare_model(
     else:
         model, tokenizer = _load_base(cfg, device, precision)
     model = apply_method(cfg, model, precision)
-    if cfg.method != "qlora":
+    if not method.quantized:  # 4-bit weights were loaded straight onto their GPU
         model = (
             model.to(device=device, dtype=torch.bfloat16)
             if precision == "bf16"
@@ -144,7 +148,7 @@ def _load_base(cfg: TrainConfig, device: torch.device, precision: str) -> tuple[
     config = load_model_config(cfg.base_model_dir)
     cfg.check_against_model(max_positions(config))
     tokenizer = load_tokenizer(cfg.base_model_dir)
-    quantization = _qlora_quantization() if cfg.method == "qlora" else None
+    quantization = _qlora_quantization() if registry.method(cfg.method).quantized else None
     model = load_causal_lm(
         cfg.base_model_dir,
         dtype=_storage_dtype(cfg, precision),
@@ -174,11 +178,12 @@ def _qlora_quantization() -> object:
 
 def apply_method(cfg: TrainConfig, model: nn.Module, precision: str) -> nn.Module:
     """Mark what trains: LoRA/DoRA adapters, all weights, or all but the frozen bottom layers."""
-    if cfg.method in ADAPTER_METHODS:
+    method = registry.method(cfg.method)
+    if method.adapter:
         return _wrap_lora(cfg, model, precision)
     for param in model.parameters():
         param.requires_grad_(True)
-    if cfg.method == "freeze":
+    if method.freezes_layers:
         freeze_bottom(model, cfg.freeze_layers)
     return model
 
@@ -191,7 +196,7 @@ def _wrap_lora(cfg: TrainConfig, model: nn.Module, precision: str) -> nn.Module:
         lora_alpha=cfg.lora_alpha,
         lora_dropout=cfg.lora_dropout,
         target_modules=cfg.lora_target_modules,
-        use_dora=cfg.method == "dora",
+        use_dora=registry.method(cfg.method).dora,
         task_type="CAUSAL_LM",
     )
     try:

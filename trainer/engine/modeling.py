@@ -234,6 +234,26 @@ class PackedLossModel(nn.Module):
         return total
 
 
+def _chunk_log_probs(hidden: torch.Tensor, targets: torch.Tensor, head: nn.Module) -> torch.Tensor:
+    return -F.cross_entropy(head(hidden).float(), targets, reduction="none")
+
+
+def target_log_probs(model: nn.Module, batch: Batch, *, varlen: bool) -> torch.Tensor:
+    """Log-probability (fp32) of every target token of a batch, in row-major order, with
+    gradient when enabled: the per-token quantity preference objectives sum per sequence.
+    Chunked like PackedLossModel, so large vocabularies never hold all logits at once."""
+    hidden, targets = target_hidden_states(model, batch, varlen)
+    head = unwrap_model(model).get_output_embeddings()
+    recompute = torch.is_grad_enabled() and _logits_bytes(hidden, head) > RECOMPUTE_ABOVE_BYTES
+    parts = []
+    for h, y in zip(hidden.split(LOSS_CHUNK_TOKENS), targets.split(LOSS_CHUNK_TOKENS), strict=True):
+        if recompute:
+            parts.append(checkpoint(_chunk_log_probs, h, y, head, use_reentrant=False))
+        else:
+            parts.append(_chunk_log_probs(h, y, head))
+    return torch.cat(parts) if parts else hidden.new_zeros(0, dtype=torch.float32)
+
+
 @torch.no_grad()
 def per_token_losses(model: nn.Module, batch: Batch, *, varlen: bool = False) -> torch.Tensor:
     """Loss of every target token of a batch, in row-major order (used by tests and evaluation)."""

@@ -13,8 +13,9 @@ the data position (epoch, next micro-batch index).
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -95,14 +96,35 @@ def plan_rows(
     records: Sequence[TokenizedRecord], seq_len: int, *, seed: int, epoch: int, shuffle: bool = True
 ) -> list[list[Segment]]:
     """Deterministic first-fit packing of (shuffled) records into rows of at most seq_len tokens."""
-    order = list(range(len(records)))
+    order = _epoch_order(len(records), seed, epoch, shuffle)
+    return first_fit(
+        (segment for index in order for segment in chunk_record(index, records[index], seq_len)),
+        seq_len,
+    )
+
+
+def plan_units(
+    lengths: Sequence[int], seq_len: int, *, seed: int, epoch: int, shuffle: bool = True
+) -> list[list[Segment]]:
+    """First-fit packing of whole units (one segment of `lengths[i]` tokens each, never split:
+    a preference pair's two sequences share a row) in the same shuffled order as plan_rows."""
+    order = _epoch_order(len(lengths), seed, epoch, shuffle)
+    return first_fit((Segment(index, 0, lengths[index]) for index in order), seq_len)
+
+
+def _epoch_order(count: int, seed: int, epoch: int, shuffle: bool) -> list[int]:
+    order = list(range(count))
     if shuffle:
         random.Random(seed * 1_000_003 + epoch).shuffle(order)
+    return order
+
+
+def first_fit(segments: Iterable[Segment], seq_len: int) -> list[list[Segment]]:
+    """Place segments in order into rows of seq_len tokens, first fit among OPEN_ROWS rows."""
     rows: list[list[Segment]] = []
     open_rows: list[tuple[int, list[Segment]]] = []  # (free tokens, segments)
-    for index in order:
-        for segment in chunk_record(index, records[index], seq_len):
-            _place(segment, open_rows, rows, seq_len)
+    for segment in segments:
+        _place(segment, open_rows, rows, seq_len)
     rows.extend(segments for _, segments in open_rows)
     return rows
 
@@ -129,9 +151,18 @@ def collate(
     rows: Sequence[list[Segment]], records: Sequence[TokenizedRecord], seq_len: int, pad_id: int
 ) -> Batch:
     """Build the tensors of one micro-batch from planned rows."""
+    lists = [_row_lists(row, records, seq_len, pad_id) for row in rows]
+    return batch_from_rows(lists, n_tokens=sum(seg.length for row in rows for seg in row))
+
+
+RowLists = tuple[list[int], list[int], list[int], list[int]]  # ids, positions, targets, lengths
+
+
+def batch_from_rows(rows: Sequence[RowLists], *, n_tokens: int) -> Batch:
+    """A Batch from each row's token ids, position ids, shifted targets and segment lengths
+    (rows already padded to the same length, the padding a segment of its own)."""
     ids, positions, targets, lengths = [], [], [], []
-    for row in rows:
-        row_ids, row_pos, row_tgt, row_len = _row_lists(row, records, seq_len, pad_id)
+    for row_ids, row_pos, row_tgt, row_len in rows:
         ids.append(row_ids)
         positions.append(row_pos)
         targets.append(row_tgt)
@@ -150,7 +181,7 @@ def collate(
         cu_seqlens=cu,
         max_seqlen=max(lengths),
         n_targets=int(target_index.numel()),
-        n_tokens=sum(seg.length for row in rows for seg in row),
+        n_tokens=n_tokens,
     )
 
 
@@ -186,7 +217,7 @@ class BatchStream:
 
     def __init__(
         self,
-        records: Sequence[TokenizedRecord],
+        records: Sequence[Any],
         *,
         seq_len: int,
         rows_per_batch: int,
@@ -211,16 +242,24 @@ class BatchStream:
 
     def _rows_for_epoch(self) -> list[list[Segment]]:
         if self._plan_epoch != self.epoch:
-            self._plan = plan_rows(self.records, self.seq_len, seed=self.seed, epoch=self.epoch)
+            self._plan = self._plan_epoch_rows(self.epoch)
             self._plan_epoch = self.epoch
         return self._plan
+
+    def _plan_epoch_rows(self, epoch: int) -> list[list[Segment]]:
+        """The rows of an epoch (subclasses pack other kinds of examples)."""
+        return plan_rows(self.records, self.seq_len, seed=self.seed, epoch=epoch)
+
+    def _collate(self, rows: list[list[Segment]]) -> Any:
+        """The micro-batch of `rows` (a Batch here; subclasses build their own kind)."""
+        return collate(rows, self.records, self.seq_len, self.pad_id)
 
     def batches_per_epoch(self) -> int:
         """Micro-batches in the current epoch (the last one may be short; at least 1)."""
         global_rows = self.rows_per_batch * self.world_size
         return max(1, -(-len(self._rows_for_epoch()) // global_rows))
 
-    def next_batch(self) -> Batch:
+    def next_batch(self) -> Any:
         """Return the next micro-batch and advance the position (rolls over into a new epoch)."""
         if self.index >= self.batches_per_epoch():
             self.epoch, self.index = self.epoch + 1, 0
@@ -229,7 +268,7 @@ class BatchStream:
         chunk = plan[self.index * global_rows : (self.index + 1) * global_rows]
         mine = chunk[self.rank :: self.world_size] or chunk[:1]
         self.index += 1
-        return collate(mine, self.records, self.seq_len, self.pad_id)
+        return self._collate(mine)
 
 
 def fixed_batches(

@@ -6,6 +6,10 @@ activations (per token per layer; only the layer inputs with gradient checkpoint
 logits + a fixed runtime overhead. Time = training FLOPs / an assumed sustained throughput. Both are
 estimates (typically within ~30% for memory); they are meant for go / no-go decisions.
 
+Preference objectives pack a pair (or a KTO answer) into the same rows of seq_len tokens, so their
+activations are counted like any micro-batch's; their reference model costs no memory (the base
+with adapters off, or cached numbers for full fine-tuning) but forward passes, added to the time.
+
 Memory is per GPU. Under FSDP (several processes, full / freeze / from_scratch) each GPU keeps
 1/processes of the weights, gradients and AdamW state, plus the weights it gathers to compute:
 the root (embeddings, LM head), kept whole through a step, and two decoder layers (one computing,
@@ -19,6 +23,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from . import registry
 from .config import TrainConfig, resolve_parallelism
 from .modeling import LOSS_CHUNK_TOKENS
 
@@ -77,9 +82,10 @@ class Shape:
 
 
 def _trainable(cfg: TrainConfig, shape: Shape) -> int:
-    if cfg.method in ("lora", "dora", "qlora"):
-        return shape.lora_params(cfg.lora_r, cfg.method == "dora")
-    if cfg.method == "freeze":
+    method = registry.method(cfg.method)
+    if method.adapter:
+        return shape.lora_params(cfg.lora_r, method.dora)
+    if method.freezes_layers:
         frozen = (
             shape.vocab * shape.hidden + min(cfg.freeze_layers, shape.layers) * shape.layer_params()
         )
@@ -89,10 +95,11 @@ def _trainable(cfg: TrainConfig, shape: Shape) -> int:
 
 def _weight_bytes(cfg: TrainConfig, shape: Shape, precision: str) -> float:
     total = shape.total_params()
-    if cfg.method == "qlora":
+    method = registry.method(cfg.method)
+    if method.quantized:
         embeddings = shape.vocab * shape.hidden * (1 if shape.tied else 2)
         return embeddings * 2 + (total - embeddings) * 0.55  # nf4 + double-quantised scales
-    if precision == "bf16" or (precision == "bf16-mixed" and cfg.method in ("lora", "dora")):
+    if precision == "bf16" or (precision == "bf16-mixed" and method.adapter):
         return total * 2.0
     return total * 4.0
 
@@ -174,7 +181,16 @@ def _seconds(cfg: TrainConfig, shape: Shape, trainable: int, on_gpu: bool) -> fl
     )  # attention scores, mean context
     if cfg.gradient_checkpointing:
         per_token *= 4 / 3  # one extra forward
+    per_token += 2 * shape.total_params() * _forwards_without_gradient(cfg)
     return tokens * per_token / (GPU_FLOPS if on_gpu else CPU_FLOPS)
+
+
+def _forwards_without_gradient(cfg: TrainConfig) -> float:
+    """Forward passes without gradient per trained token that the objective adds: the reference
+    model's (every step with adapters; once, over about as many tokens, for full fine-tuning's
+    cache, reference.py) and KTO's policy pass over its KL sequences."""
+    objective = registry.objective(cfg.objective)
+    return objective.reference_forwards + objective.policy_forwards
 
 
 def _host_memory() -> int:

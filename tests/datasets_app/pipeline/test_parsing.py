@@ -191,8 +191,9 @@ def test_jsonl_wrong_shape_names_the_line_and_the_expected_shapes():
         parse("tickets.jsonl", data)
     assert caught.value.line == 17
     assert str(caught.value) == (
-        'tickets.jsonl: line 17: expected a JSON object with "text", '
-        '"prompt"+"completion" or "messages"'
+        'tickets.jsonl: line 17: expected a JSON object with "text", "prompt"+"completion", '
+        '"messages", "prompt"+"chosen"+"rejected", "prompt"+"completion"+"label", or '
+        'OpenAI\'s "input"+"preferred_output"+"non_preferred_output"'
     )
 
 

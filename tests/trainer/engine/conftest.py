@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from engine_testkit import QA, TEXTS, make_small_config, text_splits
+from engine_testkit import QA, TEXTS, make_small_config, pair_splits, text_splits
 
 from envelope import generate_data_key
 from trainer.engine import CheckpointStore, TrainData, build_tiny_model
@@ -53,6 +53,11 @@ def text_data() -> TrainData:
 @pytest.fixture
 def qa_data() -> TrainData:
     return TrainData(train=QA[:30], validation=QA[30:34], test=QA[34:])
+
+
+@pytest.fixture
+def pair_data() -> TrainData:
+    return pair_splits()
 
 
 @pytest.fixture

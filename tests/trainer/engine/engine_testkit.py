@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
 from trainer.engine import TrainConfig, TrainData
+
+ROOT = Path(__file__).resolve().parents[3]
 
 TEXTS = [
     f"Invoice {i}: the customer in Valencia paid {i * 7} euros for the quick brown fox service."
@@ -10,6 +20,15 @@ TEXTS = [
     for i in range(40)
 ]
 QA = [{"prompt": f"What is {i} plus {i}?", "completion": f"It is {2 * i}."} for i in range(40)]
+# Preference pairs: the right sum, briefly, over a wrong one with a hedge.
+PAIRS = [
+    {
+        "prompt": f"What is {i} plus {i}?",
+        "chosen": f"It is {2 * i}.",
+        "rejected": f"It is {2 * i + 1}, I think.",
+    }
+    for i in range(40)
+]
 
 
 class RecordingReporter:
@@ -44,6 +63,27 @@ def text_splits() -> TrainData:
     )
 
 
+# Unpaired answers marked good (the right sum) or bad (a wrong one with a hedge), for KTO.
+ANSWERS = [
+    {
+        "prompt": f"What is {i} plus {i}?",
+        "completion": f"It is {2 * i}." if i % 2 == 0 else f"It is {2 * i + 1}, I think.",
+        "label": i % 2 == 0,
+    }
+    for i in range(40)
+]
+
+
+def answer_splits() -> TrainData:
+    """Train / validation / test splits of ANSWERS."""
+    return TrainData(train=ANSWERS[:30], validation=ANSWERS[30:34], test=ANSWERS[34:])
+
+
+def pair_splits() -> TrainData:
+    """Train / validation / test splits of PAIRS (the `pair_data` fixture)."""
+    return TrainData(train=PAIRS[:30], validation=PAIRS[30:34], test=PAIRS[34:])
+
+
 def make_small_config(model_dir: str | None, **overrides) -> TrainConfig:
     """A config that trains the tiny model in about a second (the `small_config` fixture)."""
     settings = dict(
@@ -61,3 +101,28 @@ def make_small_config(model_dir: str | None, **overrides) -> TrainConfig:
     )
     settings.update(overrides)
     return TrainConfig(**settings)
+
+
+def launch_ranks(tmp: Path, spec: dict[str, Any], data_key: bytes, ranks: int = 2) -> dict:
+    """Run torchrun_train.py over `ranks` gloo processes on `spec` (its docstring), the data
+    key on rank 0's stdin; return what rank 0 wrote to spec["result"]."""
+    (tmp / "spec.json").write_text(json.dumps(spec))
+    torchrun = shutil.which("torchrun") or str(Path(sys.executable).parent / "torchrun")
+    proc = subprocess.run(
+        [
+            torchrun,
+            "--standalone",
+            f"--nproc-per-node={ranks}",
+            str(Path(__file__).with_name("torchrun_train.py")),
+            str(tmp / "spec.json"),
+        ],
+        input=data_key.hex() + "\n",
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT)),
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(Path(spec["result"]).read_text())

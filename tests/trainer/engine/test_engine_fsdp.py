@@ -9,11 +9,6 @@ resumed, and the same run under DDP. One-rank FSDP runs in this process, on a pr
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
-import shutil
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,13 +16,12 @@ from typing import Any
 import pytest
 import torch
 import torch.distributed as dist
-from engine_testkit import RecordingReporter, make_small_config, text_splits
+from engine_testkit import RecordingReporter, launch_ranks, make_small_config, text_splits
 
 from trainer.engine import CheckpointStore, ConfigError, TrainConfig, load_final_model, train
 from trainer.engine.config import resolve_parallelism
 from trainer.engine.models import load_causal_lm
 
-ROOT = Path(__file__).resolve().parents[3]
 STOP_AT = 3
 # Full fine-tuning with gradient accumulation (so FSDP's skipped gradient sync is exercised)
 # and a clipping norm below the tiny model's gradient norms (so clipping acts on every step).
@@ -72,26 +66,7 @@ def two_ranks(tmp_path_factory, tiny_model_dir, data_key) -> TwoRankLaunch:
         "runs": runs,
         "result": str(tmp / "result.json"),
     }
-    (tmp / "spec.json").write_text(json.dumps(spec))
-    torchrun = shutil.which("torchrun") or str(Path(sys.executable).parent / "torchrun")
-    proc = subprocess.run(
-        [
-            torchrun,
-            "--standalone",
-            "--nproc-per-node=2",
-            str(Path(__file__).with_name("torchrun_train.py")),
-            str(tmp / "spec.json"),
-        ],
-        input=data_key.hex() + "\n",
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT)),
-        timeout=600,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads((tmp / "result.json").read_text())
+    result = launch_ranks(tmp, spec, data_key)
     named = dict(zip(("whole", "stopped", "resumed", "ddp"), result["runs"], strict=True))
     return TwoRankLaunch(named, result["clip"], directories)
 

@@ -83,3 +83,12 @@ def test_ddp_adapters_keep_a_whole_copy_per_gpu_and_fsdp_accumulation_keeps_whol
         for accum in (1, 4)
     }
     assert state[4] == pytest.approx(state[1] + 4 * 1711e6, rel=0.01)  # + whole fp32 gradients
+
+
+def test_dpo_costs_reference_passes_in_time_but_no_weights_in_memory():
+    sft, dpo = _estimate(method="lora"), _estimate(method="lora", objective="dpo")
+    assert dpo["peak_mem_bytes"] == sft["peak_mem_bytes"]  # the base with adapters off
+    assert dpo["est_seconds"] > 1.3 * sft["est_seconds"]
+    full_sft, full_dpo = _estimate(method="full"), _estimate(method="full", objective="dpo")
+    assert full_dpo["breakdown"]["weights"] == full_sft["breakdown"]["weights"]  # no frozen copy
+    assert full_dpo["est_seconds"] > full_sft["est_seconds"]
