@@ -3,7 +3,6 @@ lm-evaluation-harness's ``local-completions`` model reads an answer."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -18,18 +17,8 @@ PROMPTS = ["The quick brown fox", "Record 3: the lazy dog jumps", "Hello"]
 
 
 @pytest.fixture(scope="module")
-def loaded(tiny_model_dir: Path) -> generation.LoadedModel:
-    from trainer.engine.models import load_causal_lm, load_tokenizer
-
-    model = load_causal_lm(tiny_model_dir, dtype=torch.float32).eval()
-    tokenizer = load_tokenizer(tiny_model_dir)
-    return generation.LoadedModel(
-        "tiny",
-        model,
-        tokenizer,
-        generation.context_length_of(model, tokenizer),
-        torch.device("cpu"),
-    )
+def loaded(tiny_loaded_model: generation.LoadedModel) -> generation.LoadedModel:
+    return tiny_loaded_model
 
 
 def _ids(loaded: generation.LoadedModel, text: str) -> list[int]:
