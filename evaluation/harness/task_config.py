@@ -41,7 +41,7 @@ CODE_KEYS = {
     "doc_to_decontamination_query": "decontamination is not supported",
 }
 TEMPLATE_KEYS = ("doc_to_text", "doc_to_target", "doc_to_choice", "description", "gen_prefix")
-PLAIN_KEYS = {
+PLAIN_KEYS: dict[str, type | tuple[type, ...]] = {
     "task": str,
     "task_alias": str,
     "tag": (str, list),
