@@ -140,6 +140,11 @@ class PlatformLM(TemplateLM):
         inputs, starts = [], []
         for _key, context, continuation in requests:
             whole = (context + continuation)[-self.max_length :]
+            if len(whole) - len(continuation) < 1:
+                raise HarnessError(
+                    f"a continuation of {len(continuation)} tokens leaves no context in a "
+                    f"{self.max_length}-token window"
+                )
             inputs.append(whole)
             starts.append(len(whole) - len(continuation))
         results: list[tuple[float, bool]] = []

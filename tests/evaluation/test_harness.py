@@ -83,6 +83,12 @@ def test_generation_settings_it_cannot_honour_are_refused(tiny_loaded_model: Any
         lm.generate_until([_instance("generate_until", ("x", {"max_gen_toks": 4096}))])
 
 
+def test_a_continuation_longer_than_the_window_is_refused(tiny_loaded_model: Any) -> None:
+    lm = PlatformLM(tiny_loaded_model, max_length=4)
+    with pytest.raises(HarnessError, match="leaves no context"):
+        lm.loglikelihood([_instance("loglikelihood", ("The", " quick brown fox jumps over"))])
+
+
 class _StopAtOnce:
     def __init__(self) -> None:
         self.reports: list[tuple[str, int, int]] = []

@@ -13,7 +13,7 @@ from serving import generation, scoring
 from serving.sampling import SamplingParams
 
 GREEDY = SamplingParams(temperature=0)
-PROMPTS = ["The quick brown fox", "Record 3: the lazy dog jumps", "Hello"]
+PROMPTS = ["The quick brown fox", "Record 3: the lazy dog jumps", "Hello", "The"]
 
 
 @pytest.fixture(scope="module")
