@@ -77,6 +77,20 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return Path(build_tiny_model(tmp_path_factory.mktemp("tiny-model") / "model"))
 
 
+@pytest.fixture(scope="session")
+def tiny_loaded_model(tiny_model_dir: Path) -> Any:
+    """The tiny model loaded on the CPU as serving loads it (``serving.generation.LoadedModel``)."""
+    import torch
+
+    from serving import generation
+    from trainer.engine.models import load_causal_lm, load_tokenizer
+
+    model = load_causal_lm(tiny_model_dir, dtype=torch.float32).eval()
+    tokenizer = load_tokenizer(tiny_model_dir)
+    context = generation.context_length_of(model, tokenizer)
+    return generation.LoadedModel("tiny", model, tokenizer, context, torch.device("cpu"))
+
+
 @pytest.fixture
 def tiny_base_model(db: Any, tiny_model_dir: Path) -> Any:
     from trainer.base_models import register_base_model

@@ -52,13 +52,15 @@ class TokenLogprob:
 
 @dataclass
 class Completion:
-    """The outcome of one generation; ``logprobs`` only when asked for."""
+    """The outcome of one generation; ``logprobs`` only when asked for. ``token_ids`` holds
+    every generated token, also those past a stop string and the end-of-sequence token."""
 
     text: str
     prompt_tokens: int
     completion_tokens: int
     finish_reason: str
     logprobs: list[TokenLogprob] | None = None
+    token_ids: list[int] = field(default_factory=list)
 
 
 def context_length_of(model: Any, tokenizer: Any) -> int:
@@ -88,8 +90,13 @@ def completion_prompt_ids(tokenizer: Any, prompt: str) -> list[int]:
 
 def plan_max_new_tokens(prompt_tokens: int, requested: int | None, context: int, cap: int) -> int:
     """How many tokens may be generated. Raises ContextLengthExceeded when the prompt leaves no
-    room, or when an explicit ``requested`` does not fit (as OpenAI does)."""
+    room, or when an explicit ``requested`` does not fit (as OpenAI does). ``requested`` 0 (an
+    echoed prompt scored, nothing generated) only needs the prompt to fit."""
     room = context - prompt_tokens
+    if requested == 0:
+        if room < 0:
+            raise ContextLengthExceeded(context, prompt_tokens, requested)
+        return 0
     if room <= 0:
         raise ContextLengthExceeded(context, prompt_tokens, requested)
     if requested is not None:
@@ -218,7 +225,7 @@ def generate(
     text = scanner.feed(loaded.tokenizer.decode(generated, skip_special_tokens=True))
     text += scanner.finish()
     reason = _finish_reason(generated, loaded.tokenizer.eos_token_id, max_new, scanner.stopped)
-    completion = Completion(text, len(prompt_ids), len(generated), reason)
+    completion = Completion(text, len(prompt_ids), len(generated), reason, token_ids=generated)
     if logprobs is not None:
         completion.logprobs = _token_logprobs(loaded.tokenizer, generated, output.logits, logprobs)
         completion.logprobs = _within(completion.logprobs, text)

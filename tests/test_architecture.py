@@ -38,7 +38,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("datasets_app",),
     ("trainer",),
     ("serving",),
-    ("openai_api",),
+    ("openai_api", "evaluation"),
     ("console",),
 ]
 WIRING = "platform_site"
