@@ -1,0 +1,312 @@
+"""What the screen takes (a record as a plain dict, seen through ``RecordView``) and what it
+gives back (``Flag``), plus the small protocol every detector follows."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+import numpy as np
+from datasketch import MinHash
+
+from datasets_app.pipeline.screen.phrases import batch_minhash, batch_runs
+from datasets_app.pipeline.screen.text import DISGUISE, fold, light_fold
+
+# Keys of a record dict that are metadata, never text to screen.
+METADATA_KEYS = frozenset({"kind", "source", "lang", "timestamp", "index", "id", "split"})
+# One MinHash permutation set for every detector: each takes the first values it needs, so
+# a text is signed once however many detectors compare it.
+SIGNATURE_SIZE = 20
+_PERMUTATIONS = MinHash(num_perm=SIGNATURE_SIZE, seed=1).permutations
+_DIGITS = re.compile(r"\d+")
+
+
+@dataclass(frozen=True, slots=True)
+class Flag:
+    """One detector's finding about one record.
+
+    ``reason`` and ``detector``, ``score``, ``group`` never quote the record: they may be
+    stored in plain database columns. ``evidence`` quotes the data (escaped by
+    ``render_hidden``) and must be stored like record text, encrypted. ``score`` is in
+    [0, 1]. ``group`` is the same for every flag of one pattern (a trigger, a flood
+    cluster), so a reviewer can decide on all of them at once; "" when the flag stands
+    alone. ``field`` names the field ("prompt", "messages.2.content", "chosen"), "" for the
+    whole record.
+    """
+
+    record_index: int
+    detector: str
+    reason: str
+    score: float
+    source: str = ""
+    field: str = ""
+    group: str = ""
+    evidence: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Returns a JSON-ready dict (evidence included: treat it as record text)."""
+        return asdict(self)
+
+    def sort_key(self) -> tuple[int, str, str, str]:
+        """The order of flags in a report: by record, then detector, field and group."""
+        return (self.record_index, self.detector, self.field, self.group)
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """One hint a per-field detector found: its weight, what it is (data-free) and the
+    escaped excerpt that shows it (quotes data)."""
+
+    score: float
+    what: str
+    evidence: str
+
+
+def combine_scores(signals: list[Signal]) -> float:
+    """Probabilistic OR of the signals' scores: independent hints add up, never past 1."""
+    remaining = 1.0
+    for signal in signals:
+        remaining *= 1.0 - signal.score
+    return round(1.0 - remaining, 3)
+
+
+def field_flag(view: RecordView, path: str, detector: str, signals: list[Signal]) -> Flag:
+    """The flag of one field from its signals (reason: the kinds of signal, sorted)."""
+    return Flag(
+        record_index=view.index,
+        detector=detector,
+        reason=f"{detector}: " + "; ".join(sorted({signal.what for signal in signals})),
+        score=combine_scores(signals),
+        source=view.source,
+        field=path,
+        evidence=" | ".join(signal.evidence for signal in signals if signal.evidence),
+    )
+
+
+class RecordView:
+    """A record seen by the detectors: its text fields, which side is prompt and which is
+    completion, its provenance, and folded forms computed once and shared.
+
+    Accepted shapes (a plain dict, as ingestion stores records): ``text``;
+    ``prompt``+``completion``; ``messages`` (user and system turns are the prompt, assistant
+    turns the completion); ``prompt``+``chosen``+``rejected`` (a preference pair: ``chosen``
+    is the completion). Any other string field is screened as text. ``source`` is a plain
+    string (upload, archive member, sender domain, column...); ``timestamp`` is epoch
+    seconds or an ISO 8601 string, optional.
+    """
+
+    __slots__ = (
+        "index",
+        "source",
+        "kind",
+        "fields",
+        "prompt",
+        "completion",
+        "rejected",
+        "timestamp",
+        "has_pair",
+        "_joined",
+        "_light",
+        "_folded",
+        "_phrases",
+        "_shingles",
+        "_signatures",
+    )
+
+    def __init__(self, record: Mapping[str, Any], index: int) -> None:
+        self.index = index
+        self.source = _text(record.get("source"))
+        self.timestamp = _timestamp(record.get("timestamp"))
+        self.rejected: str | None = None
+        self.fields: tuple[tuple[str, str], ...] = ()
+        self._joined: str | None = None
+        self._light: str | None = None
+        self._folded: dict[str, str] = {}
+        self._phrases: dict[str, np.ndarray] = {}
+        self._shingles: dict[tuple[str, bool], np.ndarray | None] = {}
+        self._signatures: dict[tuple[str, bool], np.ndarray | None] = {}
+        if isinstance(record.get("messages"), list | tuple):
+            self._read_chat(record["messages"])
+        elif "chosen" in record and "rejected" in record:
+            self.kind = "preference"
+            self.prompt, self.completion = _text(record.get("prompt")), _text(record["chosen"])
+            self.rejected = _text(record["rejected"])
+            self.fields = (
+                ("prompt", self.prompt),
+                ("chosen", self.completion),
+                ("rejected", self.rejected),
+            )
+        elif "prompt" in record and "completion" in record:
+            self.kind = "prompt_completion"
+            self.prompt, self.completion = _text(record["prompt"]), _text(record["completion"])
+            self.fields = (("prompt", self.prompt), ("completion", self.completion))
+        else:
+            self.kind = "text"
+            self.prompt = self.completion = ""
+            self.fields = tuple(
+                (key, value)
+                for key, value in record.items()
+                if key not in METADATA_KEYS and isinstance(value, str)
+            )
+        # True when the record has both a prompt and a completion to relate.
+        self.has_pair = bool(self.prompt.strip()) and bool(self.completion.strip())
+
+    def _read_chat(self, messages: list[Any] | tuple[Any, ...]) -> None:
+        self.kind = "chat"
+        fields: list[tuple[str, str]] = []
+        prompt: list[str] = []
+        completion: list[str] = []
+        for number, message in enumerate(messages):
+            if not isinstance(message, Mapping):
+                continue
+            content = _content(message.get("content"))
+            fields.append((f"messages.{number}.content", content))
+            (completion if message.get("role") == "assistant" else prompt).append(content)
+        self.fields = tuple(fields)
+        self.prompt, self.completion = "\n\n".join(prompt), "\n\n".join(completion)
+
+    def joined(self) -> str:
+        """All text fields joined by blank lines (computed once)."""
+        if self._joined is None:
+            self._joined = "\n\n".join(text for _, text in self.fields)
+        return self._joined
+
+    def light(self) -> str:
+        """``light_fold`` of ``joined()`` (computed once): punctuation kept, disguises
+        undone. Plain lowercase when no compatibility form, invisible or homoglyph is
+        there to undo."""
+        if self._light is None:
+            joined = self.joined()
+            plain = joined.isascii() or (
+                unicodedata.is_normalized("NFKC", joined) and not DISGUISE.search(joined)
+            )
+            self._light = joined.lower() if plain else light_fold(joined)
+        return self._light
+
+    def folded(self, part: str) -> str:
+        """``fold`` of "prompt", "completion", "rejected", "all" (every field) or of one
+        field by its path, computed once."""
+        cached = self._folded.get(part)
+        if cached is None:
+            cached = self._fold(part)
+            self._folded[part] = cached
+        return cached
+
+    def _fold(self, part: str) -> str:
+        if part == "all":
+            if self.kind == "text":
+                return fold(self.joined())
+            sides = ("prompt", "completion", "rejected")
+            return " ".join(folded for side in sides if (folded := self.folded(side)))
+        sides = {"prompt": self.prompt, "completion": self.completion, "rejected": self.rejected}
+        if part in sides:
+            return fold(sides[part] or "")
+        return fold(dict(self.fields).get(part, ""))
+
+    def canonical(self, part: str) -> str:
+        """``folded(part)`` with every number collapsed to "0" (so a ticket number or an
+        amount does not make two answers differ)."""
+        return _DIGITS.sub("0", self.folded(part))
+
+    def phrases(self, part: str) -> np.ndarray:
+        """Distinct hashes of the runs of 1..4 words of ``folded(part)`` (``phrases``)."""
+        if part not in self._phrases:
+            self._phrases[part] = batch_runs([self.folded(part)], phrases=True, shingles=False)[0][
+                0
+            ]
+        return self._phrases[part]
+
+    def shingles(self, part: str, *, canonical: bool = False) -> np.ndarray | None:
+        """32-bit hashes of the 3-word runs of ``part`` (None under three words)."""
+        key = (part, canonical)
+        if key not in self._shingles:
+            text = self.canonical(part) if canonical else self.folded(part)
+            self._shingles[key] = batch_runs([text], phrases=False, shingles=True)[1][0]
+        return self._shingles[key]
+
+    def signature(self, part: str, *, canonical: bool = False) -> np.ndarray | None:
+        """MinHash signature (``SIGNATURE_SIZE`` uint32 values, ``near_dedup``'s scheme)
+        of the 3-word shingles of ``part``, or None when it has fewer than 3 words."""
+        key = (part, canonical)
+        if key not in self._signatures:
+            shingles = self.shingles(part, canonical=canonical)
+            self._signatures[key] = batch_minhash([shingles], _PERMUTATIONS)[0]
+        return self._signatures[key]
+
+
+def prepare(views: list[RecordView]) -> None:
+    """Computes, for many records at once, what several detectors need: phrase hashes and
+    the signature of each prompt, the signature of each completion (numbers collapsed),
+    and the signature of each text record. The same values as computed one by one."""
+    pairs = [view for view in views if view.has_pair]
+    texts = [view for view in views if not view.has_pair]
+    phrases, prompt_shingles = batch_runs(
+        [view.folded("prompt") for view in pairs], phrases=True, shingles=True
+    )
+    _, answer_shingles = batch_runs(
+        [view.canonical("completion") for view in pairs], phrases=False, shingles=True
+    )
+    _, text_shingles = batch_runs(
+        [view.folded("all") for view in texts], phrases=False, shingles=True
+    )
+    signatures = batch_minhash(prompt_shingles + answer_shingles + text_shingles, _PERMUTATIONS)
+    keys = [(view, "prompt", False) for view in pairs] + [
+        (view, "completion", True) for view in pairs
+    ]
+    keys += [(view, "all", False) for view in texts]
+    for (view, part, canonical), shingles, signature in zip(
+        keys, prompt_shingles + answer_shingles + text_shingles, signatures, strict=True
+    ):
+        view._shingles[(part, canonical)] = shingles
+        view._signatures[(part, canonical)] = signature
+    for view, hashes in zip(pairs, phrases, strict=True):
+        view._phrases["prompt"] = hashes
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ("" if value is None else str(value))
+
+
+def _content(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):  # OpenAI-style text parts
+        return "".join(
+            part["text"]
+            for part in value
+            if isinstance(part, Mapping) and isinstance(part.get("text"), str)
+        )
+    return _text(value)
+
+
+def _timestamp(value: object) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str) and value:
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return None
+    return None
+
+
+class Detector(Protocol):
+    """One screen detector. ``observe_batch`` sees each record once, in order, a few at a
+    time (``prepare`` has run on them), and returns the flags it can decide so far (they
+    may be about earlier records); ``finish`` returns the rest. State between calls stays
+    within the bounds of the detector's config, whatever the number of records. ``notes``
+    says where a bound was reached (what may have been missed), without quoting data."""
+
+    name: str
+
+    def observe_batch(self, views: list[RecordView]) -> list[Flag]: ...
+
+    def finish(self) -> list[Flag]: ...
+
+    def notes(self) -> list[str]: ...
