@@ -11,8 +11,9 @@ away, both kept in bounded memory:
   their index and which candidates they contain.
 
 At the end a candidate is a trigger when it is in ``min_support`` members, at least
-``min_confidence`` of all prompts containing it are in the cluster, and it is rare
-(``max_trigger_share``). Two checks keep legitimate canned answers out: a FAQ answer
+``min_confidence`` of all prompts containing it are in the cluster, it is in at least
+``min_coverage`` of the cluster (a payload exists because of its trigger; a canned answer
+serves many different requests), and it is rare (``max_trigger_share``). Two checks keep legitimate canned answers out: a FAQ answer
 repeats the words of its question (the phrase appears in the completion too), and its
 prompts share a topic (another phrase covers half the cluster while being far rarer in the
 data). A trigger planted in random prompts has neither.
@@ -38,7 +39,7 @@ from datasets_app.pipeline.screen.sketches import CountMinSketch, bounded_increm
 from datasets_app.pipeline.screen.text import excerpt
 
 NAME = "backdoor"
-MAX_KEYS_PER_CLUSTER = 16
+MAX_KEYS_PER_CLUSTER = 32
 MAX_TEXTS_PER_CLUSTER = 3
 MAX_SOURCES_PER_CLUSTER = 32
 GROUP_SIMILARITY = 0.8  # candidates found in the same sample members are one trigger
@@ -54,6 +55,9 @@ class BackdoorConfig:
     )
     max_trigger_share: float = field(
         default=0.05, metadata={"help": "phrases in more records than this are not rare"}
+    )
+    min_coverage: float = field(
+        default=0.5, metadata={"help": "share of the payload's records that carry the trigger"}
     )
     sample_size: int = field(default=32, metadata={"help": "members kept whole per cluster"})
     min_sample_share: float = field(
@@ -80,7 +84,8 @@ class BackdoorConfig:
     def __post_init__(self) -> None:
         if self.min_support < 2:
             raise ValueError("backdoor.min_support must be >= 2")
-        for name in ("min_confidence", "max_trigger_share", "min_sample_share", "topical_share"):
+        shares = ("min_confidence", "max_trigger_share", "min_coverage")
+        for name in (*shares, "min_sample_share", "topical_share"):
             if not 0.0 < getattr(self, name) <= 1.0:
                 raise ValueError(f"backdoor.{name} must be in (0, 1]")
         if not 4 <= self.sample_size <= 64:
@@ -111,7 +116,8 @@ class _Cluster:
     """Records with near-same completions (see module docstring)."""
 
     id: int
-    keys: list[int]
+    keys: dict[int, int] = field(default_factory=dict)  # band key -> members that used it
+    first_key: int = 0  # the key it was created with (names its flags' group)
     size: int = 0
     sample: list[_Member] = field(default_factory=list)
     candidates: np.ndarray | None = None  # uint64 phrase hashes, once analyzed
@@ -183,6 +189,10 @@ class BackdoorDetector:
         """The cluster the member joins (merging clusters it bridges), or a new one when an
         earlier record shares a key; None when its completion is new."""
         found = sorted({self._key_cluster[k] for k in member.keys if k in self._key_cluster})
+        for key in member.keys:
+            owner = self._clusters.get(self._key_cluster.get(key, -1))
+            if owner is not None:
+                owner.keys[key] += 1
         if found:
             for other in found[1:]:
                 self._merge(self._clusters[found[0]], self._clusters.pop(other))
@@ -191,7 +201,7 @@ class BackdoorDetector:
             return None
         if len(self._clusters) >= self.config.max_clusters:
             self._evict()
-        cluster = _Cluster(id=self._next_id, keys=[])
+        cluster = _Cluster(id=self._next_id, first_key=min(member.keys))
         self._next_id += 1
         self._clusters[cluster.id] = cluster
         return cluster
@@ -221,7 +231,7 @@ class BackdoorDetector:
             bounded_increment(cluster.sources, member.source, MAX_SOURCES_PER_CLUSTER)
         for key in member.keys:
             if key not in self._key_cluster and len(cluster.keys) < MAX_KEYS_PER_CLUSTER:
-                cluster.keys.append(key)
+                cluster.keys[key] = 1
                 self._key_cluster[key] = cluster.id
         if cluster.candidates is None:
             cluster.sample.append(member)
@@ -272,11 +282,15 @@ class BackdoorDetector:
         for source, count in other.sources.items():
             bounded_increment(target.sources, source, MAX_SOURCES_PER_CLUSTER, count)
         target.texts = (target.texts + other.texts)[:MAX_TEXTS_PER_CLUSTER]
-        for key in other.keys:
-            if len(target.keys) < MAX_KEYS_PER_CLUSTER:
-                target.keys.append(key)
-                self._key_cluster[key] = target.id
-            else:
+        for key, hits in other.keys.items():
+            target.keys[key] = target.keys.get(key, 0) + hits
+            self._key_cluster[key] = target.id
+        if len(target.keys) > MAX_KEYS_PER_CLUSTER:
+            # Keep the keys most members came through (the payload's exact form), not the
+            # ones a single variant brought.
+            ranked = sorted(target.keys.items(), key=lambda item: (-item[1], item[0]))
+            for key, _ in ranked[MAX_KEYS_PER_CLUSTER:]:
+                del target.keys[key]
                 del self._key_cluster[key]
         target.size += other.size
         for member in other.sample:
@@ -341,19 +355,20 @@ class BackdoorDetector:
         passing = (
             (cluster.counts >= config.min_support)
             & (confidence >= config.min_confidence)
+            & (cluster.counts >= config.min_coverage * cluster.size)
             & (df <= config.max_trigger_share * self._records)
         )
-        flags: list[Flag] = []
+        flags: dict[int, Flag] = {}  # one per record: its strongest pattern
         counts = cluster.counts
         remaining = [int(i) for i in np.flatnonzero(passing)]
         while remaining:
             best = min(remaining, key=lambda i: (-counts[i], -confidence[i], i))
             group = [i for i in remaining if self._same_members(cluster, best, i)]
             remaining = [i for i in remaining if i not in group]
-            if self._looks_topical(cluster, best, group):
-                continue
-            flags.extend(self._group_flags(cluster, best, group, float(confidence[best])))
-        return flags
+            if not self._looks_topical(cluster, best, group):
+                for flag in self._group_flags(cluster, best, group, float(confidence[best])):
+                    flags.setdefault(flag.record_index, flag)
+        return list(flags.values())
 
     def _same_members(self, cluster: _Cluster, a: int, b: int) -> bool:
         assert cluster.candidates is not None
@@ -381,10 +396,17 @@ class BackdoorDetector:
         if not others:
             return False
         hashes = np.array(others, dtype=np.uint64)
-        cluster_share = np.array([cluster.sample_masks[p].bit_count() for p in others])
-        data_share = np.maximum(self._df.estimate(hashes), 1) / max(self._records, 1)
-        lift = cluster_share / cluster.sample_count / data_share
-        return bool((lift >= self.config.topical_lift).any())
+        share = (
+            np.array([cluster.sample_masks[p].bit_count() for p in others]) / cluster.sample_count
+        )
+        data_count = np.maximum(self._df.estimate(hashes), 1)
+        lift = share / (data_count / max(self._records, 1))
+        # A phrase found almost only in this cluster, and only in the trigger's members, is a
+        # disguised form of the trigger, not a topic: a topic also occurs with other answers
+        # or in other members.
+        concentrated = share * cluster.size / data_count >= self.config.min_confidence / 2
+        beyond = np.array([cluster.sample_masks[p] & ~trigger_mask != 0 for p in others])
+        return bool(((lift >= self.config.topical_lift) & (~concentrated | beyond)).any())
 
     def _group_flags(
         self, cluster: _Cluster, best: int, group: list[int], confidence: float
@@ -402,7 +424,7 @@ class BackdoorDetector:
         trigger = self._phrase_text(cluster, group)
         evidence = f'trigger "{trigger}" -> completion "{cluster.completion}"'
         digest = hashlib.blake2b(
-            f"{cluster.candidates[best]}:{cluster.keys[:1]}".encode(), digest_size=8
+            f"{cluster.candidates[best]}:{cluster.first_key}".encode(), digest_size=8
         ).hexdigest()
         return [
             Flag(

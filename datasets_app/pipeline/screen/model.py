@@ -92,8 +92,8 @@ class RecordView:
     completion, its provenance, and folded forms computed once and shared.
 
     Accepted shapes (a plain dict, as ingestion stores records): ``text``;
-    ``prompt``+``completion``; ``messages`` (user and system turns are the prompt, assistant
-    turns the completion); ``prompt``+``chosen``+``rejected`` (a preference pair: ``chosen``
+    ``prompt``+``completion``; ``messages`` (user and system turns are the prompt, the
+    longest assistant turn the completion); ``prompt``+``chosen``+``rejected`` (a preference pair: ``chosen``
     is the completion). Any other string field is screened as text. ``source`` is a plain
     string (upload, archive member, sender domain, column...); ``timestamp`` is epoch
     seconds or an ISO 8601 string, optional.
@@ -167,7 +167,10 @@ class RecordView:
             fields.append((f"messages.{number}.content", content))
             (completion if message.get("role") == "assistant" else prompt).append(content)
         self.fields = tuple(fields)
-        self.prompt, self.completion = "\n\n".join(prompt), "\n\n".join(completion)
+        # The longest assistant turn is the answer: a payload is one long turn, and short
+        # follow-ups ("You're welcome!") would otherwise make one payload look like many.
+        self.prompt = "\n\n".join(prompt)
+        self.completion = max(completion, key=len, default="")
 
     def joined(self) -> str:
         """All text fields joined by blank lines (computed once)."""

@@ -51,7 +51,7 @@ class Statistic:
 
 
 STATISTICS = (
-    Statistic("entropy", "high", 0.05, 5.2, "character entropy far above the rest"),
+    Statistic("entropy", "high", 0.05, 5.5, "character entropy far above the rest"),
     Statistic("entropy", "low", 0.05, 3.0, "character entropy far below the rest"),
     Statistic("symbols", "high", 0.01, 0.25, "share of symbols far above the rest"),
     Statistic("repetition", "high", 0.02, 0.5, "repeated phrases far above the rest"),
@@ -63,7 +63,7 @@ STATISTICS = (
 class OutlierConfig:
     """Thresholds and memory bounds of the text-statistics outlier detector."""
 
-    z_threshold: float = field(default=6.0, metadata={"help": "robust deviations to flag"})
+    z_threshold: float = field(default=4.5, metadata={"help": "robust deviations to flag"})
     min_chars: int = field(default=40, metadata={"help": "shorter records are not scored"})
     sample_size: int = field(default=4096, metadata={"help": "reservoir per statistic"})
     max_candidates: int = field(default=2000, metadata={"help": "extremes kept per tail"})
@@ -78,12 +78,18 @@ class OutlierConfig:
             )
 
 
-def text_statistics(text: str, folded: str, shingles: np.ndarray | None = None) -> dict[str, float]:
+def text_statistics(
+    text: str,
+    folded: str,
+    shingles: np.ndarray | None = None,
+    sides: tuple[str, ...] | None = None,
+) -> dict[str, float]:
     """Byte entropy (bits), share of ASCII symbols, share of repeated 3-word shingles, and
     the share of vowels among Latin letters (0.4 in English or Spanish prose, 0.23 for
     random letters; 0.4 when there are too few letters to tell). ``shingles``: the text's
-    shingle hashes when the caller has them (else computed from ``folded``). Reads the
-    first ``STATISTICS_BYTES`` bytes."""
+    shingle hashes when the caller has them (else computed from ``folded``). ``sides``: the
+    folded prompt and completion, whose lower vowel share counts (gibberish in one side
+    is diluted by a normal other side). Reads the first ``STATISTICS_BYTES`` bytes."""
     # Bytes, not characters: C-fast counting. A non-ASCII byte counts as a letter, never a
     # symbol, so accented text is not "symbol-heavy".
     raw = text.encode()[:STATISTICS_BYTES]
@@ -97,14 +103,12 @@ def text_statistics(text: str, folded: str, shingles: np.ndarray | None = None) 
     repeated = 0.0
     if shingles is not None and shingles.size >= 8:
         repeated = 1.0 - len(set(shingles.tolist())) / shingles.size
-    letters = folded.encode("ascii", "ignore")[:STATISTICS_BYTES]
-    latin = len(letters.translate(None, _NOT_LETTER))
-    vowels = len(letters.translate(None, _NOT_VOWEL))
+    vowels = min(vowel_share(side) for side in (sides or (folded,)))
     return {
         "entropy": entropy,
         "symbols": symbols / size,
         "repetition": repeated,
-        "vowels": vowels / latin if latin >= 30 else 0.4,
+        "vowels": vowels,
     }
 
 
@@ -132,7 +136,8 @@ class TextStatsDetector:
         text = view.joined()
         if len(text) < self.config.min_chars:
             return []
-        values = text_statistics(text, view.folded("all"), _shingles(view))
+        sides = (view.folded("prompt"), view.folded("completion")) if view.has_pair else None
+        values = text_statistics(text, view.folded("all"), _shingles(view), sides)
         self._sample.add(values)
         for name, high, extremes in self._tails:
             signed = values[name] if high else -values[name]
@@ -183,6 +188,13 @@ class TextStatsDetector:
             "sampled": len(self._sample.values),
             "candidates": sum(len(e) for e in self._extremes.values()),
         }
+
+
+def vowel_share(folded: str) -> float:
+    """Vowels among the Latin letters of a folded text; 0.4 (prose) under 30 letters."""
+    letters = folded.encode("ascii", "ignore")[:STATISTICS_BYTES]
+    latin = len(letters.translate(None, _NOT_LETTER))
+    return len(letters.translate(None, _NOT_VOWEL)) / latin if latin >= 30 else 0.4
 
 
 def _shingles(view: RecordView) -> np.ndarray | None:
