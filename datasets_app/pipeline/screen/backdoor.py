@@ -16,7 +16,8 @@ At the end a candidate is a trigger when it is in ``min_support`` members, at le
 serves many different requests), and it is rare (``max_trigger_share``). Two checks keep legitimate canned answers out: a FAQ answer
 repeats the words of its question (the phrase appears in the completion too), and its
 prompts share a topic (another phrase covers half the cluster while being far rarer in the
-data). A trigger planted in random prompts has neither.
+data); a system's templated message with its canned reply has near-duplicate prompts
+(``max_prompt_similarity``). A trigger planted in varied prompts has none of these.
 
 Misses, by construction: a trigger seen fewer than ``min_support`` times, a payload whose
 wording changes every time (only near-same completions cluster), a payload hidden in a
@@ -70,6 +71,9 @@ class BackdoorConfig:
     topical_share: float = field(
         default=0.5, metadata={"help": "share of the cluster a topical phrase covers"}
     )
+    max_prompt_similarity: float = field(
+        default=0.5, metadata={"help": "prompts this alike are a template, not a trigger's"}
+    )
     max_clusters: int = field(default=2048, metadata={"help": "payload clusters remembered"})
     max_tracked: int = field(
         default=500_000, metadata={"help": "cluster members remembered, all clusters"}
@@ -84,7 +88,7 @@ class BackdoorConfig:
     def __post_init__(self) -> None:
         if self.min_support < 2:
             raise ValueError("backdoor.min_support must be >= 2")
-        shares = ("min_confidence", "max_trigger_share", "min_coverage")
+        shares = ("min_confidence", "max_trigger_share", "min_coverage", "max_prompt_similarity")
         for name in (*shares, "min_sample_share", "topical_share"):
             if not 0.0 < getattr(self, name) <= 1.0:
                 raise ValueError(f"backdoor.{name} must be in (0, 1]")
@@ -109,6 +113,7 @@ class _Member:
     source: str
     phrases: np.ndarray
     keys: list[int]
+    signature: np.ndarray | None  # of the prompt, to tell templated prompts from varied ones
 
 
 @dataclass
@@ -124,6 +129,7 @@ class _Cluster:
     counts: np.ndarray | None = None  # members containing each candidate
     sample_masks: dict[int, int] = field(default_factory=dict)  # frequent phrase -> members
     sample_count: int = 0
+    prompt_similarity: float = 0.0  # mean MinHash similarity of the sample's prompts
     tracked_index: array[int] = field(default_factory=lambda: array("q"))
     tracked_mask: array[int] = field(default_factory=lambda: array("Q"))
     tracked_source: list[str] = field(default_factory=list)
@@ -163,7 +169,8 @@ class BackdoorDetector:
     def _observe(self, view: RecordView) -> None:
         """Places one record (whose prompt is already counted) in its payload cluster."""
         phrases = view.phrases("prompt")
-        member = _Member(view.index, view.source, phrases, self._completion_keys(view))
+        signature = view.signature("prompt")
+        member = _Member(view.index, view.source, phrases, self._completion_keys(view), signature)
         cluster = self._cluster_for(member)
         if cluster is None:
             self._remember_first(member)
@@ -180,7 +187,7 @@ class BackdoorDetector:
     def _completion_keys(self, view: RecordView) -> list[int]:
         """LSH band keys of the completion (numbers collapsed); one exact key when it is
         under three words."""
-        signature = view.signature("completion", canonical=True)
+        signature = view.signature("completion")
         if signature is None:
             return [exact_key(view.canonical("completion"))]
         return band_keys(signature, self.config.bands, self.config.rows)
@@ -260,6 +267,7 @@ class BackdoorDetector:
         config = self.config
         sample, cluster.sample = cluster.sample, []
         cluster.sample_count = len(sample)
+        cluster.prompt_similarity = _mean_similarity([m.signature for m in sample])
         phrases, counts = np.unique(np.concatenate([m.phrases for m in sample]), return_counts=True)
         needed = max(2, math.ceil(config.min_sample_share * len(sample)))
         frequent = phrases[counts >= needed]
@@ -358,6 +366,8 @@ class BackdoorDetector:
             & (cluster.counts >= config.min_coverage * cluster.size)
             & (df <= config.max_trigger_share * self._records)
         )
+        if cluster.prompt_similarity > config.max_prompt_similarity:
+            return []  # one templated message, one canned answer: a system, not a trigger
         flags: dict[int, Flag] = {}  # one per record: its strongest pattern
         counts = cluster.counts
         remaining = [int(i) for i in np.flatnonzero(passing)]
@@ -490,6 +500,18 @@ def _contains(sorted_phrases: np.ndarray, candidates: np.ndarray) -> np.ndarray:
 
 def _bits(present: np.ndarray) -> int:
     return int(_BIT_VALUES[: present.size][present].sum())
+
+
+def _mean_similarity(signatures: list[np.ndarray | None]) -> float:
+    """Mean MinHash similarity over the pairs of signatures (texts under three words, which
+    have none, count as unlike anything)."""
+    present = [s for s in signatures if s is not None]
+    pairs = len(signatures) * (len(signatures) - 1) // 2
+    if len(present) < 2 or not pairs:
+        return 0.0
+    stacked = np.stack(present)
+    equal = (stacked[:, None, :] == stacked[None, :, :]).mean(axis=2)
+    return float((equal.sum() - len(present)) / 2 / pairs)
 
 
 def _jaccard(a: int, b: int) -> float:

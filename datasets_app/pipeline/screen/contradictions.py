@@ -110,7 +110,7 @@ class ContradictionDetector:
 
     def _answer(self, view: RecordView, part: str) -> _Answer:
         canonical = view.canonical(part)
-        signature = view.signature(part, canonical=True)
+        signature = view.signature(part)
         if signature is not None:
             signature = signature[:SIGNATURE_VALUES].copy()  # not the view's array: kept
         return _Answer(

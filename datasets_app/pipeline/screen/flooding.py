@@ -118,8 +118,9 @@ class _RecentIndex:
     def band_keys(self, signature: np.ndarray) -> list[int]:
         return band_keys(signature, self.config.bands, self.config.rows)
 
-    def best_match(self, signature: np.ndarray, keys: list[int]) -> int | None:
-        """The slot of the most similar remembered record above the threshold, or None."""
+    def matches(self, signature: np.ndarray, keys: list[int]) -> list[int]:
+        """The slots of the remembered records similar above the threshold, most similar
+        first (ties: the older slot first)."""
         signature = signature[: self.signatures.shape[1]]
         slots = {
             slot
@@ -127,12 +128,12 @@ class _RecentIndex:
             for band, key in enumerate(keys)
             if (slot := generation[band].get(key)) is not None
         }
-        best, best_similarity = None, self.config.threshold
+        scored = []
         for slot in sorted(slots):
             similarity = np.count_nonzero(self.signatures[slot] == signature) / signature.size
-            if similarity >= best_similarity:
-                best, best_similarity = slot, similarity
-        return best
+            if similarity >= self.config.threshold:
+                scored.append((-similarity, slot))
+        return [slot for _, slot in sorted(scored)]
 
     def add(self, signature: np.ndarray, keys: list[int]) -> int:
         """Remembers a record; returns its slot (the caller fills the slot's fields)."""
@@ -186,10 +187,15 @@ class FloodingDetector:
         if signature is None:
             return []
         keys = self._index.band_keys(signature)
-        match = self._index.best_match(signature, keys)
+        matched = self._index.matches(signature, keys)
         cluster_id = -1
-        if match is not None:
-            cluster = self._cluster_of(match, view)
+        if matched:
+            cluster = self._cluster_of(matched[0], view)
+            for slot in matched[1:]:
+                # A record close to two clusters joins them: variations chain.
+                other = self._clusters.get(int(self._index.cluster[slot]))
+                if other is not None and other is not cluster:
+                    self._merge(cluster, other)
             self._join(cluster, view.index, source, bucket)
             cluster_id = cluster.id
         slot = self._index.add(signature, keys)
@@ -226,6 +232,19 @@ class FloodingDetector:
         cluster.members.append(record)
         cluster.member_sources.append(source)
         self._tracked += 1
+
+    def _merge(self, target: _Cluster, other: _Cluster) -> None:
+        """Moves ``other`` into ``target``."""
+        del self._clusters[other.id]
+        self._index.cluster[self._index.cluster == other.id] = target.id
+        target.size += other.size
+        for source, count in other.sources.items():
+            bounded_increment(target.sources, source, MAX_SOURCES_PER_CLUSTER, count)
+        for bucket, count in other.buckets.items():
+            if bucket in target.buckets or len(target.buckets) < MAX_BUCKETS_PER_CLUSTER:
+                target.buckets[bucket] += count
+        target.members.extend(other.members)
+        target.member_sources.extend(other.member_sources)
 
     def _evict(self) -> None:
         """Forgets the smallest tenth of the clusters (the oldest among equals)."""

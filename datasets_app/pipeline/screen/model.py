@@ -127,8 +127,8 @@ class RecordView:
         self._light: str | None = None
         self._folded: dict[str, str] = {}
         self._phrases: dict[str, np.ndarray] = {}
-        self._shingles: dict[tuple[str, bool], np.ndarray | None] = {}
-        self._signatures: dict[tuple[str, bool], np.ndarray | None] = {}
+        self._shingles: dict[str, np.ndarray | None] = {}
+        self._signatures: dict[str, np.ndarray | None] = {}
         if isinstance(record.get("messages"), list | tuple):
             self._read_chat(record["messages"])
         elif "chosen" in record and "rejected" in record:
@@ -211,61 +211,57 @@ class RecordView:
         return fold(dict(self.fields).get(part, ""))
 
     def canonical(self, part: str) -> str:
-        """``folded(part)`` with every number collapsed to "0" (so a ticket number or an
-        amount does not make two answers differ)."""
+        """``folded(part)`` with every number collapsed to "0": a ticket number or an amount
+        must not make two answers, two prompts or two phrases differ."""
         return _DIGITS.sub("0", self.folded(part))
 
     def phrases(self, part: str) -> np.ndarray:
-        """Distinct hashes of the runs of 1..4 words of ``folded(part)`` (``phrases``)."""
+        """Distinct hashes of the runs of 1..4 words of ``canonical(part)``."""
         if part not in self._phrases:
-            self._phrases[part] = batch_runs([self.folded(part)], phrases=True, shingles=False)[0][
+            self._phrases[part] = batch_runs([self.canonical(part)], phrases=True, shingles=False)[
                 0
-            ]
+            ][0]
         return self._phrases[part]
 
-    def shingles(self, part: str, *, canonical: bool = False) -> np.ndarray | None:
-        """32-bit hashes of the 3-word runs of ``part`` (None under three words)."""
-        key = (part, canonical)
-        if key not in self._shingles:
-            text = self.canonical(part) if canonical else self.folded(part)
-            self._shingles[key] = batch_runs([text], phrases=False, shingles=True)[1][0]
-        return self._shingles[key]
+    def shingles(self, part: str) -> np.ndarray | None:
+        """32-bit hashes of the 3-word runs of ``canonical(part)`` (None under 3 words)."""
+        if part not in self._shingles:
+            self._shingles[part] = batch_runs([self.canonical(part)], phrases=False, shingles=True)[
+                1
+            ][0]
+        return self._shingles[part]
 
-    def signature(self, part: str, *, canonical: bool = False) -> np.ndarray | None:
+    def signature(self, part: str) -> np.ndarray | None:
         """MinHash signature (``SIGNATURE_SIZE`` uint32 values, ``near_dedup``'s scheme)
-        of the 3-word shingles of ``part``, or None when it has fewer than 3 words."""
-        key = (part, canonical)
-        if key not in self._signatures:
-            shingles = self.shingles(part, canonical=canonical)
-            self._signatures[key] = batch_minhash([shingles], _PERMUTATIONS)[0]
-        return self._signatures[key]
+        of the shingles of ``part``, or None when it has fewer than 3 words."""
+        if part not in self._signatures:
+            self._signatures[part] = batch_minhash([self.shingles(part)], _PERMUTATIONS)[0]
+        return self._signatures[part]
 
 
 def prepare(views: list[RecordView]) -> None:
     """Computes, for many records at once, what several detectors need: phrase hashes and
-    the signature of each prompt, the signature of each completion (numbers collapsed),
-    and the signature of each text record. The same values as computed one by one."""
+    the signature of each prompt, the signature of each completion, and the signature of
+    each text record. The same values as computed one by one."""
     pairs = [view for view in views if view.has_pair]
     texts = [view for view in views if not view.has_pair]
     phrases, prompt_shingles = batch_runs(
-        [view.folded("prompt") for view in pairs], phrases=True, shingles=True
+        [view.canonical("prompt") for view in pairs], phrases=True, shingles=True
     )
     _, answer_shingles = batch_runs(
         [view.canonical("completion") for view in pairs], phrases=False, shingles=True
     )
     _, text_shingles = batch_runs(
-        [view.folded("all") for view in texts], phrases=False, shingles=True
+        [view.canonical("all") for view in texts], phrases=False, shingles=True
     )
-    signatures = batch_minhash(prompt_shingles + answer_shingles + text_shingles, _PERMUTATIONS)
-    keys = [(view, "prompt", False) for view in pairs] + [
-        (view, "completion", True) for view in pairs
-    ]
-    keys += [(view, "all", False) for view in texts]
-    for (view, part, canonical), shingles, signature in zip(
-        keys, prompt_shingles + answer_shingles + text_shingles, signatures, strict=True
+    shingles = prompt_shingles + answer_shingles + text_shingles
+    parts = [(view, "prompt") for view in pairs] + [(view, "completion") for view in pairs]
+    parts += [(view, "all") for view in texts]
+    for (view, part), shingled, signature in zip(
+        parts, shingles, batch_minhash(shingles, _PERMUTATIONS), strict=True
     ):
-        view._shingles[(part, canonical)] = shingles
-        view._signatures[(part, canonical)] = signature
+        view._shingles[part] = shingled
+        view._signatures[part] = signature
     for view, hashes in zip(pairs, phrases, strict=True):
         view._phrases["prompt"] = hashes
 

@@ -201,7 +201,7 @@ def _shingles(view: RecordView) -> np.ndarray | None:
     """The record's shingles as ``prepare`` left them (prompt and completion, or text)."""
     if not view.has_pair:
         return view.shingles("all")
-    parts = [view.shingles("prompt"), view.shingles("completion", canonical=True)]
+    parts = [view.shingles("prompt"), view.shingles("completion")]
     present = [part for part in parts if part is not None]
     return np.concatenate(present) if present else None
 

@@ -17,6 +17,7 @@ probability 0.97; at 0.3, 0.13.
 from __future__ import annotations
 
 import hashlib
+import re
 from functools import lru_cache
 
 import numpy as np
@@ -30,6 +31,7 @@ _POWERS = np.array([pow(_BASE, k, 2**64) for k in range(CHUNK_BYTES + 1)], dtype
 _INVERSE_POWERS = np.array([pow(_BASE, -k, 2**64) for k in range(CHUNK_BYTES + 1)], dtype=np.uint64)
 _MIX = np.uint64(0xFF51AFD7ED558CCD)
 _EMPTY = np.zeros(0, dtype=np.uint64)
+_DIGITS = re.compile(r"\d+")
 _PHRASE_SHIFT = np.uint64(16)  # phrase hashes keep the top 48 bits
 _OWNER_SHIFT = np.uint64(48)
 
@@ -94,8 +96,9 @@ class Grams:
             self._shingles = (hashes >> np.uint64(32)).astype(np.uint32)
         return self._shingles
 
-    def text_of(self, target: int) -> str | None:
-        """The longest run of words whose phrase hash is ``target``, or None."""
+    def span_of(self, target: int) -> tuple[int, int] | None:
+        """(first word, one past the last) of the longest run whose phrase hash is
+        ``target``, or None."""
         if not self.words:
             return None
         first, last = _run_bounds(len(self.words), MAX_PHRASE_WORDS)
@@ -103,7 +106,7 @@ class Grams:
         if not hits.size:
             return None
         best = max(hits.tolist(), key=lambda i: (int(last[i] - first[i]), -i))
-        return " ".join(self.words[int(first[best]) : int(last[best])])
+        return int(first[best]), int(last[best])
 
 
 def _truncated(folded: str) -> str:
@@ -232,8 +235,13 @@ def phrase_hashes(folded: str) -> np.ndarray:
 
 
 def phrase_text(folded: str, target: int) -> str | None:
-    """The longest run of words of ``folded`` whose phrase hash is ``target``, or None."""
-    return Grams(folded).text_of(target)
+    """The longest run of words of ``folded`` whose phrase hash (numbers collapsed, as the
+    detectors hash them) is ``target``, or None. The words come back as written."""
+    grams = Grams(_DIGITS.sub("0", folded))
+    found = grams.span_of(target)
+    if found is None:
+        return None
+    return " ".join(folded.split(" ")[found[0] : found[1]])
 
 
 def band_keys(signature: np.ndarray, bands: int, rows: int) -> list[int]:
