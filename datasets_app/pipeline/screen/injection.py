@@ -203,6 +203,7 @@ _ZW_IN_WORD = re.compile(
 _ZW_ANY = re.compile(f"[{_ZERO_WIDTH}]")
 _VARIATION_RUN = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef]{2,}|[\U000e0100-\U000e01ef]")
 _WORD = re.compile(r"\w+")
+_UNIT_LETTERS = str.maketrans("", "", "μΩ")
 # Any character a hidden-Unicode signal looks at (tags, bidi controls, zero-width, selectors).
 _UNICODE_TRICK = re.compile(
     f"[\U000e0000-\U000e007f\u202a-\u202e\u2066-\u2069{_ZERO_WIDTH}\ufe00-\ufe0f\U000e0100-\U000e01ef]"
@@ -355,11 +356,14 @@ def hidden_unicode_signals(text: str) -> list[Signal]:
 
 
 def homoglyph_signals(text: str) -> list[Signal]:
-    """Words that mix Latin letters with look-alike letters of another script."""
+    """Words that mix Latin letters with look-alike letters of another script (units such
+    as "μm" or "kΩ" excepted)."""
     mixed = [
         word
         for word in _WORD.findall(text)
-        if not word.isascii() and LATIN_LETTER.search(word) and LOOKALIKE_LETTER.search(word)
+        if not word.isascii()
+        and LATIN_LETTER.search(word)
+        and LOOKALIKE_LETTER.search(word.translate(_UNIT_LETTERS))
     ]
     if not mixed:
         return []
