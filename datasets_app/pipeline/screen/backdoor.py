@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from array import array
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
@@ -35,13 +36,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from datasets_app.pipeline.screen.model import SIGNATURE_SIZE, Flag, RecordView
-from datasets_app.pipeline.screen.phrases import band_keys, exact_key, phrase_text
+from datasets_app.pipeline.screen.phrases import band_keys, batch_runs, exact_key, phrase_text
 from datasets_app.pipeline.screen.sketches import CountMinSketch, bounded_increment, top_share
 from datasets_app.pipeline.screen.text import excerpt
 
 NAME = "backdoor"
 MAX_KEYS_PER_CLUSTER = 32
 MAX_TEXTS_PER_CLUSTER = 3
+MAX_ANSWER_CHARS = 4000
+_DIGITS = re.compile(r"\d+")
 MAX_SOURCES_PER_CLUSTER = 32
 GROUP_SIMILARITY = 0.8  # candidates found in the same sample members are one trigger
 
@@ -136,7 +139,7 @@ class _Cluster:
     sources: Counter[str] = field(default_factory=Counter)
     texts: list[str] = field(default_factory=list)  # folded prompts, for evidence
     completion: str = ""  # excerpt of the first completion, for evidence
-    completion_phrases: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
+    answer: str = ""  # the first completion, folded: its phrases are hashed when judged
 
 
 class BackdoorDetector:
@@ -179,7 +182,7 @@ class BackdoorDetector:
             cluster.texts.append(view.folded("prompt"))
         if not cluster.completion:
             cluster.completion = excerpt(view.completion)
-            cluster.completion_phrases = view.phrases("completion")
+            cluster.answer = view.folded("completion")[:MAX_ANSWER_CHARS]
         self._add(cluster, member)
         for earlier in self._pop_first_seen(member.keys):
             self._add(cluster, earlier)
@@ -195,11 +198,12 @@ class BackdoorDetector:
     def _cluster_for(self, member: _Member) -> _Cluster | None:
         """The cluster the member joins (merging clusters it bridges), or a new one when an
         earlier record shares a key; None when its completion is new."""
-        found = sorted({self._key_cluster[k] for k in member.keys if k in self._key_cluster})
-        for key in member.keys:
-            owner = self._clusters.get(self._key_cluster.get(key, -1))
-            if owner is not None:
-                owner.keys[key] += 1
+        owners = [
+            (key, owner) for key in member.keys if (owner := self._key_cluster.get(key)) is not None
+        ]
+        found = sorted({owner for _, owner in owners})
+        for key, owner in owners:
+            self._clusters[owner].keys[key] += 1
         if found:
             for other in found[1:]:
                 self._merge(self._clusters[found[0]], self._clusters.pop(other))
@@ -271,7 +275,7 @@ class BackdoorDetector:
         phrases, counts = np.unique(np.concatenate([m.phrases for m in sample]), return_counts=True)
         needed = max(2, math.ceil(config.min_sample_share * len(sample)))
         frequent = phrases[counts >= needed]
-        presence = np.stack([np.isin(frequent, m.phrases, assume_unique=True) for m in sample])
+        presence = np.stack([_contains(m.phrases, frequent) for m in sample])
         weights = np.left_shift(np.uint64(1), np.arange(len(sample), dtype=np.uint64))
         masks = (presence.astype(np.uint64) * weights[:, None]).sum(axis=0)
         cluster.sample_masks = dict(zip(frequent.tolist(), masks.tolist(), strict=True))
@@ -393,7 +397,10 @@ class BackdoorDetector:
         members than the trigger, covers ``topical_share`` of the cluster while being
         ``topical_lift`` times rarer in the data (the prompts share a subject)."""
         assert cluster.candidates is not None
-        in_answer = np.isin(cluster.candidates[group], cluster.completion_phrases)
+        answer_phrases = batch_runs(
+            [_DIGITS.sub("0", cluster.answer)], phrases=True, shingles=False
+        )
+        in_answer = np.isin(cluster.candidates[group], answer_phrases[0][0])
         if in_answer.mean() >= 0.5:
             return True
         trigger_mask = cluster.sample_masks[int(cluster.candidates[best])]

@@ -19,7 +19,6 @@ opening words, and conflicts further apart than ``max_prompts`` distinct prompts
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from datasets_app.pipeline.screen.text import excerpt
 
 NAME = "contradiction"
 SIGNATURE_VALUES = 16  # MinHash values kept per answer
+OPENING_CHARS = 160  # enough for the first STANCE_WORDS words
 STANCE_WORDS = 12  # the stance of an answer is taken from its opening words
 # "we can" and "podemos" affirm unless negated ("we can t", "no podemos").
 _AFFIRM = re.compile(
@@ -69,7 +69,7 @@ class _Answer:
     source: str
     key: int
     signature: np.ndarray | None
-    stance: int
+    opening: str  # the folded answer's start, whose stance is read only when compared
     rejected_key: int = 0  # preference pairs: the rejected completion
     flagged: bool = False
 
@@ -95,7 +95,8 @@ class ContradictionDetector:
         folded_prompt = view.folded("prompt")
         if folded_prompt.count(" ") + 1 < self.config.min_prompt_words:
             return []
-        prompt_key = _digest(folded_prompt)
+        # Python's string hash: salted per process, but only compared within this pass.
+        prompt_key = hash(folded_prompt)
         answer = self._answer(view, "completion")
         flags: list[Flag] = []
         if view.rejected is not None:
@@ -109,13 +110,11 @@ class ContradictionDetector:
         return flags
 
     def _answer(self, view: RecordView, part: str) -> _Answer:
-        canonical = view.canonical(part)
         signature = view.signature(part)
         if signature is not None:
-            signature = signature[:SIGNATURE_VALUES].copy()  # not the view's array: kept
-        return _Answer(
-            view.index, view.source, _digest(canonical), signature, stance(view.folded(part))
-        )
+            signature = signature[:SIGNATURE_VALUES]
+        opening = view.folded(part)[:OPENING_CHARS]
+        return _Answer(view.index, view.source, hash(view.canonical(part)), signature, opening)
 
     def _same_pair(self, view: RecordView, answer: _Answer, rejected: _Answer) -> list[Flag]:
         """A preference pair whose two completions are (nearly) the same."""
@@ -197,7 +196,7 @@ def stance(folded: str) -> int:
 
 
 def _answer_conflict(previous: _Answer, answer: _Answer, agree: bool) -> tuple[str, float] | None:
-    if agree or previous.stance * answer.stance != -1:
+    if agree or stance(previous.opening) * stance(answer.opening) != -1:
         return None
     return "contradiction: the same prompt has answers with opposite stances", 0.8
 
@@ -210,7 +209,3 @@ def _preference_conflict(previous: _Answer, answer: _Answer) -> tuple[str, float
     if previous.key == answer.rejected_key or previous.rejected_key == answer.key:
         return "contradiction: a completion is chosen in one pair and rejected in another", 0.7
     return None
-
-
-def _digest(text: str) -> int:
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")

@@ -110,7 +110,7 @@ class PayloadDetector:
         joined = view.joined()
         encoded = "%" in joined and bool(_PERCENT_RUN.search(joined) or "%25" in joined)
         code = gate_needles(view.light(), _CODE)
-        if not (encoded or code or _BLOB_ANY.search(joined)):
+        if not (encoded or code or _may_hold_blob(joined)):
             return []
         flags = []
         for path, text in view.fields:
@@ -126,6 +126,12 @@ class PayloadDetector:
     def notes(self) -> list[str]:
         """A stateless detector reaches no bound."""
         return []
+
+
+def _may_hold_blob(text: str) -> bool:
+    """A cheap necessary condition for ``_BLOB_ANY``: an escaped byte, or a run of 40
+    characters without a space."""
+    return "\\x" in text or "0x" in text or any(len(word) >= 40 for word in text.split())
 
 
 def payload_signals(text: str, gated: frozenset[str] | None = None) -> list[Signal]:

@@ -149,21 +149,26 @@ def _chunks(texts: list[str]) -> list[list[str]]:
 def _chunk_runs(
     texts: list[str], phrases: bool, shingles: bool
 ) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
-    words = [text.split(" ") if text else [] for text in texts]
-    counts = np.array([len(w) for w in words], dtype=np.int64)
-    flat = [word for text_words in words for word in text_words]
-    joined = "".join(flat)
-    if joined.isascii():
-        lengths = np.fromiter(map(len, flat), dtype=np.int64, count=len(flat))
-    else:
-        lengths = np.array([len(word.encode()) for word in flat], dtype=np.int64)
+    # The texts go to numpy as one byte string, a newline between texts and a space between
+    # words (folded texts hold no newline): words, their text and their lengths come from
+    # the separators, with no Python loop over words.
+    data = np.frombuffer("\n".join(texts).encode(), dtype=np.uint8)
+    newline = data == 10
+    separator = newline | (data == 32)
+    edges = np.flatnonzero(separator)
+    starts = np.concatenate(([0], edges + 1))
+    lengths = np.concatenate((edges, [data.size])) - starts
+    words = lengths > 0
+    owner = np.concatenate(([0], np.cumsum(newline)))[starts[words]]
     grams = Grams.__new__(Grams)
-    grams._offsets = np.zeros(len(flat) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=grams._offsets[1:])
-    data = np.frombuffer(joined.encode(), dtype=np.uint8)
-    grams._prefix = np.zeros(data.size + 1, dtype=np.uint64)
-    np.cumsum((data.astype(np.uint64) + np.uint64(1)) * _POWERS[: data.size], out=grams._prefix[1:])
-    owner = np.repeat(np.arange(len(texts)), counts)
+    grams._offsets = np.zeros(int(words.sum()) + 1, dtype=np.int64)
+    np.cumsum(lengths[words], out=grams._offsets[1:])
+    letters = data[~separator]
+    grams._prefix = np.zeros(letters.size + 1, dtype=np.uint64)
+    np.cumsum(
+        (letters.astype(np.uint64) + np.uint64(1)) * _POWERS[: letters.size], out=grams._prefix[1:]
+    )
+    counts = np.bincount(owner, minlength=len(texts))
     return (
         _split_phrases(grams, owner, len(texts)) if phrases else [_EMPTY] * len(texts),
         _split_shingles(grams, owner, counts) if shingles else [None] * len(texts),
@@ -185,7 +190,9 @@ def _split_phrases(grams: Grams, owner: np.ndarray, texts: int) -> list[np.ndarr
     tagged = np.unique((owners << _OWNER_SHIFT) | (hashes >> _PHRASE_SHIFT))
     bounds = np.searchsorted(tagged >> _OWNER_SHIFT, np.arange(texts + 1, dtype=np.uint64))
     phrases = tagged & np.uint64((1 << 48) - 1)
-    return [phrases[bounds[i] : bounds[i + 1]] for i in range(texts)]
+    # Copies: a slice would keep the whole chunk's array alive as long as one text's
+    # phrases are remembered.
+    return [phrases[bounds[i] : bounds[i + 1]].copy() for i in range(texts)]
 
 
 def _split_shingles(grams: Grams, owner: np.ndarray, counts: np.ndarray) -> list[np.ndarray | None]:
@@ -210,7 +217,7 @@ def batch_minhash(
     starts = np.concatenate(([0], np.cumsum([a.size for a in arrays])[:-1]))  # type: ignore[union-attr]
     signatures = np.minimum.reduceat(_affine(hashes, permutations), starts, axis=0)
     for row, i in enumerate(present):
-        result[i] = signatures[row]
+        result[i] = signatures[row].copy()  # not a view keeping the whole matrix alive
     return result
 
 

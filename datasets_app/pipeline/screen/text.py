@@ -32,6 +32,9 @@ _SHOWN_CLASS = (
     "\u2028\u2029\u202f\u205f\u3000\ue000-\uf8ff"
 )
 _SHOWN = re.compile(f"[{_SHOWN_CLASS}]")
+# After NFKD, anything but ASCII, combining accents and common punctuation (¿¡«», dashes,
+# quotes, €): letters of other scripts, symbols, invisible characters outside U+2010-203F.
+_BEYOND_ACCENTS = re.compile("[^\x00-\x7f\u0300-\u036f\u00a1-\u00bf\u2010-\u203f\u20ac]")
 _COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 _NOT_ALNUM = re.compile(r"[\W_]+")
 # ASCII letters lowercased, digits kept, every other byte a space (bytes.translate is C-fast).
@@ -115,9 +118,12 @@ def fold(text: str) -> str:
     """
     if not text.isascii():
         text = unicodedata.normalize("NFKD", text)
-        text = _map_homoglyphs(_COMBINING.sub("", INVISIBLE.sub("", text)))
-        if not text.isascii():
-            return _NOT_ALNUM.sub(" ", text.lower()).strip()
+        if _BEYOND_ACCENTS.search(text):
+            text = _map_homoglyphs(_COMBINING.sub("", INVISIBLE.sub("", text)))
+            if not text.isascii():
+                return _NOT_ALNUM.sub(" ", text.lower()).strip()
+        else:  # Latin letters, accents and punctuation (Spanish): drop all but ASCII
+            text = text.encode("ascii", "ignore").decode("ascii")
     return " ".join(text.encode("ascii").translate(_ASCII_FOLD).decode("ascii").split())
 
 

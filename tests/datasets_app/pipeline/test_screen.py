@@ -157,3 +157,16 @@ def test_configuration_round_trips_and_refuses_unknown_or_bad_settings():
     ):
         with pytest.raises(ValueError):
             ScreenConfig.from_dict(bad)
+
+
+def test_the_screen_imports_neither_django_nor_pytorch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import datasets_app.pipeline.screen; "
+        "bad = sorted(m for m in ('django', 'torch', 'transformers') if m in sys.modules); "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
