@@ -185,8 +185,12 @@ def matches(
     ]
 
 
-# Phrase patterns share one gate, looked for in a record's folded text without spaces.
-_PHRASE_GATE = gate_of(_SKELETON_PATTERNS, _FOLDED_PATTERNS)
+# Phrase patterns share one gate, looked for in a record's folded text without spaces. Weak
+# hints (under 0.5) do not open it: alone they stay under the threshold, and a field that
+# holds nothing stronger is not examined.
+_PHRASE_GATE = gate_of(
+    _SKELETON_PATTERNS, tuple(pattern for pattern in _FOLDED_PATTERNS if pattern[0] >= 0.5)
+)
 _SKELETON = compile_patterns(_SKELETON_PATTERNS, _PHRASE_GATE)
 _FOLDED = compile_patterns(_FOLDED_PATTERNS, _PHRASE_GATE)
 _TEMPLATES = compile_patterns(_TEMPLATE_PATTERNS)

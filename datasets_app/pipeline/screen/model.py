@@ -203,8 +203,8 @@ class RecordView:
         if part == "all":
             if self.kind == "text":
                 return fold(self.joined())
-            sides = ("prompt", "completion", "rejected")
-            return " ".join(folded for side in sides if (folded := self.folded(side)))
+            parts = ("prompt", "completion", "rejected")
+            return " ".join(folded for side in parts if (folded := self.folded(side)))
         sides = {"prompt": self.prompt, "completion": self.completion, "rejected": self.rejected}
         if part in sides:
             return fold(sides[part] or "")

@@ -32,6 +32,8 @@ from datasets_app.pipeline.screen.sketches import Extremes, Reservoir, median_an
 NAME = "outlier"
 MAD_TO_SIGMA = 1.4826  # MAD x this estimates the standard deviation of a normal sample
 STATISTICS_BYTES = 4000
+# n * log2(n) for every count a byte can reach in STATISTICS_BYTES (0 for n = 0).
+_N_LOG_N = np.array([0.0] + [n * math.log2(n) for n in range(1, STATISTICS_BYTES + 1)])
 _ALL_BYTES = bytes(range(256))
 _NOT_SYMBOL = bytes(c for c in _ALL_BYTES if c >= 128 or chr(c).isalnum() or chr(c).isspace())
 _NOT_LETTER = bytes(c for c in _ALL_BYTES if not 97 <= c <= 122)
@@ -95,8 +97,7 @@ def text_statistics(
     raw = text.encode()[:STATISTICS_BYTES]
     size = len(raw)
     counts = np.bincount(np.frombuffer(raw, dtype=np.uint8), minlength=256)
-    counts = counts[counts > 0]
-    entropy = math.log2(size) - float((counts * np.log2(counts)).sum()) / size
+    entropy = math.log2(size) - float(_N_LOG_N[counts].sum()) / size
     symbols = len(raw.translate(None, _NOT_SYMBOL))
     if shingles is None:
         shingles = Grams(folded).shingles()

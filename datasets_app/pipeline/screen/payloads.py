@@ -131,7 +131,7 @@ class PayloadDetector:
 def _may_hold_blob(text: str) -> bool:
     """A cheap necessary condition for ``_BLOB_ANY``: an escaped byte, or a run of 40
     characters without a space."""
-    return "\\x" in text or "0x" in text or any(len(word) >= 40 for word in text.split())
+    return "\\x" in text or "0x" in text or max(map(len, text.split()), default=0) >= 40
 
 
 def payload_signals(text: str, gated: frozenset[str] | None = None) -> list[Signal]:

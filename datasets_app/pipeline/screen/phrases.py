@@ -25,10 +25,19 @@ import numpy as np
 MAX_PHRASE_WORDS = 4
 SHINGLE_WORDS = 3
 MAX_PHRASE_BYTES = 16_384  # bytes of a folded text whose runs are hashed
-CHUNK_BYTES = 4 * MAX_PHRASE_BYTES  # bytes hashed together by ``batch_runs``
+CHUNK_BYTES = 8 * MAX_PHRASE_BYTES  # bytes hashed together by ``batch_runs`` (2 MiB of tables)
 _BASE = 0x100000001B3  # odd, so it has an inverse modulo 2^64
-_POWERS = np.array([pow(_BASE, k, 2**64) for k in range(CHUNK_BYTES + 1)], dtype=np.uint64)
-_INVERSE_POWERS = np.array([pow(_BASE, -k, 2**64) for k in range(CHUNK_BYTES + 1)], dtype=np.uint64)
+
+
+def _powers(base: int, count: int) -> np.ndarray:
+    """base^0 .. base^(count-1) modulo 2^64 (uint64 products wrap: that is the modulo)."""
+    powers = np.ones(count, dtype=np.uint64)
+    np.cumprod(np.full(count - 1, base, dtype=np.uint64), out=powers[1:])
+    return powers
+
+
+_POWERS = _powers(_BASE, CHUNK_BYTES + 1)
+_INVERSE_POWERS = _powers(pow(_BASE, -1, 2**64), CHUNK_BYTES + 1)
 _MIX = np.uint64(0xFF51AFD7ED558CCD)
 _EMPTY = np.zeros(0, dtype=np.uint64)
 _DIGITS = re.compile(r"\d+")
@@ -178,7 +187,8 @@ def _chunk_runs(
 def _runs(owner: np.ndarray, n: int) -> np.ndarray:
     """First words of the runs of ``n`` words that stay inside one text."""
     first = np.arange(owner.size - n + 1)
-    return first[owner[first] == owner[first + n - 1]]
+    inside: np.ndarray = first[owner[first] == owner[first + n - 1]]
+    return inside
 
 
 def _split_phrases(grams: Grams, owner: np.ndarray, texts: int) -> list[np.ndarray]:
@@ -212,9 +222,10 @@ def batch_minhash(
     result: list[np.ndarray | None] = [None] * len(shingles)
     if not present:
         return result
-    arrays = [shingles[i] for i in present]
-    hashes = np.concatenate(arrays)  # type: ignore[arg-type]
-    starts = np.concatenate(([0], np.cumsum([a.size for a in arrays])[:-1]))  # type: ignore[union-attr]
+    arrays = [values for values in shingles if values is not None and values.size]
+    hashes = np.concatenate(arrays)
+    starts = np.zeros(len(arrays), dtype=np.intp)
+    np.cumsum([a.size for a in arrays[:-1]], out=starts[1:])
     signatures = np.minimum.reduceat(_affine(hashes, permutations), starts, axis=0)
     for row, i in enumerate(present):
         result[i] = signatures[row].copy()  # not a view keeping the whole matrix alive

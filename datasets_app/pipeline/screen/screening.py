@@ -55,7 +55,7 @@ class ScreenConfig:
     outlier: OutlierConfig = field(default_factory=OutlierConfig)
     max_sources: int = field(default=1000, metadata={"help": "sources named in the report"})
     batch_size: int = field(
-        default=64, metadata={"help": "records screened together (vectorized work)"}
+        default=256, metadata={"help": "records screened together (vectorized work)"}
     )
 
     def __post_init__(self) -> None:
