@@ -37,7 +37,13 @@ import numpy as np
 
 from datasets_app.pipeline.screen.model import SIGNATURE_SIZE, Flag, RecordView
 from datasets_app.pipeline.screen.phrases import band_keys, batch_runs, exact_key, phrase_text
-from datasets_app.pipeline.screen.sketches import CountMinSketch, bounded_increment, top_share
+from datasets_app.pipeline.screen.sketches import (
+    CountMinSketch,
+    bound_notes,
+    bounded_increment,
+    smallest_tenth,
+    top_share,
+)
 from datasets_app.pipeline.screen.text import excerpt
 
 NAME = "backdoor"
@@ -339,8 +345,7 @@ class BackdoorDetector:
 
     def _evict(self) -> None:
         """Drops the smallest tenth of the clusters (the oldest among equals)."""
-        ranked = sorted(self._clusters.values(), key=lambda c: (c.size, c.id))
-        for cluster in ranked[: max(1, len(ranked) // 10)]:
+        for cluster in smallest_tenth(self._clusters.values()):
             del self._clusters[cluster.id]
             for key in cluster.keys:
                 self._key_cluster.pop(key, None)
@@ -473,12 +478,7 @@ class BackdoorDetector:
 
     def notes(self) -> list[str]:
         """Where a memory bound was reached."""
-        notes = []
-        if self._evicted:
-            notes.append(f"{NAME}: {self._evicted} small completion clusters were forgotten")
-        if self._untracked:
-            notes.append(f"{NAME}: {self._untracked} cluster members were not remembered")
-        return notes
+        return bound_notes(NAME, forgotten=self._evicted, unremembered=self._untracked)
 
     def footprint(self) -> dict[str, int]:
         """Sizes of the bounded structures (for tests and reports)."""

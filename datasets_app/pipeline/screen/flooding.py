@@ -34,7 +34,9 @@ from datasets_app.pipeline.screen.phrases import band_keys
 from datasets_app.pipeline.screen.sketches import (
     OTHER_SOURCE,
     SourceCounter,
+    bound_notes,
     bounded_increment,
+    smallest_tenth,
     top_share,
 )
 from datasets_app.pipeline.screen.text import excerpt
@@ -248,8 +250,7 @@ class FloodingDetector:
 
     def _evict(self) -> None:
         """Forgets the smallest tenth of the clusters (the oldest among equals)."""
-        ranked = sorted(self._clusters.values(), key=lambda c: (c.size, c.id))
-        for cluster in ranked[: max(1, len(ranked) // 10)]:
+        for cluster in smallest_tenth(self._clusters.values()):
             del self._clusters[cluster.id]
             self._tracked -= len(cluster.members)
             self._evicted += 1
@@ -321,11 +322,7 @@ class FloodingDetector:
             notes.append(
                 f"{NAME}: only the last {self.config.window} records could be matched at any time"
             )
-        if self._evicted:
-            notes.append(f"{NAME}: {self._evicted} small clusters were forgotten")
-        if self._untracked:
-            notes.append(f"{NAME}: {self._untracked} cluster members were not remembered")
-        return notes
+        return notes + bound_notes(NAME, forgotten=self._evicted, unremembered=self._untracked)
 
     def footprint(self) -> dict[str, int]:
         """Sizes of the bounded structures (for tests and reports)."""

@@ -20,14 +20,14 @@ other languages, and text that only becomes an instruction in context.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import ClassVar
 
 from datasets_app.pipeline.screen.model import (
-    Flag,
+    FieldDetector,
+    FieldScoring,
     RecordView,
     Signal,
-    combine_scores,
-    field_flag,
 )
 from datasets_app.pipeline.screen.text import (
     LATIN_LETTER,
@@ -215,58 +215,26 @@ _UNICODE_TRICK = re.compile(
 
 
 @dataclass
-class InjectionConfig:
+class InjectionConfig(FieldScoring):
     """When a field counts as injected."""
 
-    min_score: float = field(
-        default=0.7, metadata={"help": "combined score from which a field is flagged"}
-    )
-    max_field_chars: int = field(
-        default=100_000, metadata={"help": "characters of a field that are examined"}
-    )
-
-    def __post_init__(self) -> None:
-        if not 0.0 < self.min_score <= 1.0:
-            raise ValueError("injection.min_score must be in (0, 1]")
-        if self.max_field_chars < 1_000:
-            raise ValueError("injection.max_field_chars must be >= 1000")
+    section: ClassVar[str] = "injection"
 
 
-class InjectionDetector:
+class InjectionDetector(FieldDetector):
     """Flags fields written to steer a model; see the module docstring. Stateless."""
 
     name = NAME
 
-    def __init__(self, config: InjectionConfig) -> None:
-        self.config = config
-
-    def observe_batch(self, views: list[RecordView]) -> list[Flag]:
-        """Observes each record in order (see ``observe``)."""
-        return [flag for view in views for flag in self.observe(view)]
-
-    def observe(self, view: RecordView) -> list[Flag]:
-        """Returns one flag per field whose combined score reaches ``min_score``."""
-        # The whole record is checked for needles first: a needle of a field is a needle of
-        # the record, and most records hold none, so their fields are never examined.
+    def record_gate(self, view: RecordView) -> Gates | None:
+        # A needle of a field is a needle of the record, and most records hold none, so
+        # their fields are never examined.
         gates = record_gates(view)
-        if not gates.any():
-            return []
-        flags = []
-        limit = self.config.max_field_chars
-        for path, text in view.fields:
-            folded = view.folded(path) if len(text) <= limit else None
-            signals = field_signals(text[:limit], folded, gates)
-            if signals and combine_scores(signals) >= self.config.min_score:
-                flags.append(field_flag(view, path, NAME, signals))
-        return flags
+        return gates if gates.any() else None
 
-    def finish(self) -> list[Flag]:
-        """Nothing is decided at the end."""
-        return []
-
-    def notes(self) -> list[str]:
-        """A stateless detector reaches no bound."""
-        return []
+    def field_signals(self, view: RecordView, path: str, text: str, gate: Gates) -> list[Signal]:
+        folded = view.folded(path) if len(text) <= self.config.max_field_chars else None
+        return field_signals(text, folded, gate)
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 from datasketch import MinHash
@@ -300,7 +300,8 @@ class Detector(Protocol):
     time (``prepare`` has run on them), and returns the flags it can decide so far (they
     may be about earlier records); ``finish`` returns the rest. State between calls stays
     within the bounds of the detector's config, whatever the number of records. ``notes``
-    says where a bound was reached (what may have been missed), without quoting data."""
+    says where a bound was reached (what may have been missed), without quoting data;
+    ``footprint`` gives the sizes of the bounded structures."""
 
     name: str
 
@@ -309,3 +310,72 @@ class Detector(Protocol):
     def finish(self) -> list[Flag]: ...
 
     def notes(self) -> list[str]: ...
+
+    def footprint(self) -> dict[str, int]: ...
+
+
+@dataclass
+class FieldScoring:
+    """When a field counts as flagged by a per-field detector."""
+
+    section: ClassVar[str] = "field"
+    min_score: float = field(
+        default=0.7, metadata={"help": "combined score from which a field is flagged"}
+    )
+    max_field_chars: int = field(
+        default=100_000, metadata={"help": "characters of a field that are examined"}
+    )
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.min_score <= 1.0:
+            raise ValueError(f"{self.section}.min_score must be in (0, 1]")
+        if self.max_field_chars < 1_000:
+            raise ValueError(f"{self.section}.max_field_chars must be >= 1000")
+
+
+class FieldDetector:
+    """A stateless detector judging each field on its own: a cheap test of the whole record
+    first (``record_gate``: None when no field can hold a signal), then the signals of each
+    field, flagged when their combined score reaches ``min_score``."""
+
+    name: str = ""
+
+    def __init__(self, config: FieldScoring) -> None:
+        self.config = config
+
+    def observe_batch(self, views: list[RecordView]) -> list[Flag]:
+        """Observes each record in order (see ``observe``)."""
+        return [flag for view in views for flag in self.observe(view)]
+
+    def observe(self, view: RecordView) -> list[Flag]:
+        """Returns one flag per field whose combined score reaches ``min_score``."""
+        gate = self.record_gate(view)
+        if gate is None:
+            return []
+        flags = []
+        limit = self.config.max_field_chars
+        for path, text in view.fields:
+            signals = self.field_signals(view, path, text[:limit], gate)
+            if signals and combine_scores(signals) >= self.config.min_score:
+                flags.append(field_flag(view, path, self.name, signals))
+        return flags
+
+    def record_gate(self, view: RecordView) -> Any:
+        """What the whole record may hold, passed to ``field_signals``; None: nothing."""
+        raise NotImplementedError
+
+    def field_signals(self, view: RecordView, path: str, text: str, gate: Any) -> list[Signal]:
+        """The signals of one field (``text``, cut to ``max_field_chars``)."""
+        raise NotImplementedError
+
+    def finish(self) -> list[Flag]:
+        """Nothing is decided at the end."""
+        return []
+
+    def notes(self) -> list[str]:
+        """A stateless detector reaches no bound."""
+        return []
+
+    def footprint(self) -> dict[str, int]:
+        """A stateless detector keeps nothing."""
+        return {}

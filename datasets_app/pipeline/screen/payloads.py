@@ -25,6 +25,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import ClassVar
 from urllib.parse import unquote
 
 from datasets_app.pipeline.screen.injection import (
@@ -34,7 +35,7 @@ from datasets_app.pipeline.screen.injection import (
     matches,
     phrase_signals,
 )
-from datasets_app.pipeline.screen.model import Flag, RecordView, Signal, combine_scores, field_flag
+from datasets_app.pipeline.screen.model import FieldDetector, FieldScoring, RecordView, Signal
 from datasets_app.pipeline.screen.text import excerpt, fold, light_fold
 
 NAME = "payload"
@@ -75,57 +76,31 @@ _BLOB_ANY = re.compile(r"[A-Za-z0-9+/_-]{40}|\\x[0-9a-fA-F]{2}|0x[0-9a-fA-F]{2}\
 
 
 @dataclass
-class PayloadConfig:
+class PayloadConfig(FieldScoring):
     """When a field counts as carrying a payload."""
 
+    section: ClassVar[str] = "payload"
     min_score: float = field(
         default=0.6, metadata={"help": "combined score from which a field is flagged"}
     )
-    max_field_chars: int = field(
-        default=100_000, metadata={"help": "characters of a field that are examined"}
-    )
-
-    def __post_init__(self) -> None:
-        if not 0.0 < self.min_score <= 1.0:
-            raise ValueError("payload.min_score must be in (0, 1]")
-        if self.max_field_chars < 1_000:
-            raise ValueError("payload.max_field_chars must be >= 1000")
 
 
-class PayloadDetector:
+class PayloadDetector(FieldDetector):
     """Flags fields carrying encoded blobs, disguised URLs or code; stateless."""
 
     name = NAME
 
-    def __init__(self, config: PayloadConfig) -> None:
-        self.config = config
-
-    def observe_batch(self, views: list[RecordView]) -> list[Flag]:
-        """Observes each record in order (see ``observe``)."""
-        return [flag for view in views for flag in self.observe(view)]
-
-    def observe(self, view: RecordView) -> list[Flag]:
-        """Returns one flag per field whose combined score reaches ``min_score``."""
-        # Most records hold nothing any payload pattern needs: check the whole record once.
+    def record_gate(self, view: RecordView) -> frozenset[str] | None:
+        # Most records hold nothing any payload pattern needs: the whole record is checked.
         joined = view.joined()
         encoded = "%" in joined and bool(_PERCENT_RUN.search(joined) or "%25" in joined)
         code = gate_needles(view.light(), _CODE)
-        if not (encoded or code or _may_hold_blob(joined)):
-            return []
-        flags = []
-        for path, text in view.fields:
-            signals = payload_signals(text[: self.config.max_field_chars], code)
-            if signals and combine_scores(signals) >= self.config.min_score:
-                flags.append(field_flag(view, path, NAME, signals))
-        return flags
+        return code if encoded or code or _may_hold_blob(joined) else None
 
-    def finish(self) -> list[Flag]:
-        """Nothing is decided at the end."""
-        return []
-
-    def notes(self) -> list[str]:
-        """A stateless detector reaches no bound."""
-        return []
+    def field_signals(
+        self, view: RecordView, path: str, text: str, gate: frozenset[str]
+    ) -> list[Signal]:
+        return payload_signals(text, gate)
 
 
 def _may_hold_blob(text: str) -> bool:

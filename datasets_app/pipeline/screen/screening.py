@@ -202,6 +202,11 @@ class Screen:
                 self._by_source[self._sources.key(flag.source)][flag.detector] += 1
         return flags
 
+    def footprint(self) -> dict[str, dict[str, int]]:
+        """The sizes of every detector's bounded structures, by detector (for tests and
+        monitoring: each stays within its configured bound)."""
+        return {detector.name: detector.footprint() for detector in self._detectors}
+
     def report(self) -> ScreenReport:
         """Counts so far (complete after ``finish``), without the flags themselves."""
         every = set().union(*self._flagged.values()) if self._flagged else set()

@@ -10,7 +10,7 @@ import heapq
 import random
 from collections import Counter
 from collections.abc import Iterable
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 import numpy as np
 
@@ -195,3 +195,28 @@ def median_and_mad(values: Iterable[float]) -> tuple[float, float]:
         return 0.0, 0.0
     median = float(np.median(array))
     return median, float(np.median(np.abs(array - median)))
+
+
+class _Cluster(Protocol):
+    id: int
+    size: int
+
+
+C = TypeVar("C", bound=_Cluster)
+
+
+def smallest_tenth(clusters: Iterable[C]) -> list[C]:
+    """What a full cluster table forgets: its smallest tenth (at least one), the oldest first
+    among equals. A growing pattern stays; chance pairs go."""
+    ranked = sorted(clusters, key=lambda cluster: (cluster.size, cluster.id))
+    return ranked[: max(1, len(ranked) // 10)]
+
+
+def bound_notes(detector: str, *, forgotten: int, unremembered: int) -> list[str]:
+    """The report lines of a detector whose cluster table or member list was full."""
+    notes = []
+    if forgotten:
+        notes.append(f"{detector}: {forgotten} small clusters were forgotten")
+    if unremembered:
+        notes.append(f"{detector}: {unremembered} cluster members were not remembered")
+    return notes

@@ -135,8 +135,7 @@ def test_memory_stays_within_the_configured_bounds():
         elif i % 30 == 2:  # a pattern with more members than may be remembered
             record = with_trigger(record, DISGUISES[0], PAYLOAD)
         screen.observe(record)
-    detector = screen._detectors[0]
-    footprint = detector.footprint()
+    footprint = screen.footprint()["backdoor"]
     assert footprint["first_seen"] <= 64 * small.bands
     assert footprint["clusters"] <= 16
     assert footprint["tracked"] <= 100

@@ -103,6 +103,6 @@ def test_only_the_configured_number_of_prompts_is_remembered():
                 "completion": "Yes.",
             }
         )
-    assert screen._detectors[0].footprint()["prompts"] <= 16
+    assert screen.footprint()["contradiction"]["prompts"] <= 16
     screen.finish()
     assert any("forgotten" in note for note in screen.report().notes)

@@ -108,7 +108,7 @@ def test_only_the_configured_window_is_remembered():
     screen = Screen(config)
     for record in background(2000, seed=6):
         screen.observe(record)
-    footprint = screen._detectors[0].footprint()
+    footprint = screen.footprint()["flooding"]
     assert footprint["band_entries"] <= 200 * config.flooding.bands
     screen.finish()
     assert any("only the last 200 records" in note for note in screen.report().notes)
