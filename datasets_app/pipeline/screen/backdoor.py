@@ -83,12 +83,12 @@ class BackdoorConfig:
     max_prompt_similarity: float = field(
         default=0.5, metadata={"help": "prompts this alike are a template, not a trigger's"}
     )
-    max_clusters: int = field(default=2048, metadata={"help": "payload clusters remembered"})
+    max_clusters: int = field(default=1024, metadata={"help": "payload clusters remembered"})
     max_tracked: int = field(
         default=500_000, metadata={"help": "cluster members remembered, all clusters"}
     )
     first_seen: int = field(
-        default=16_384, metadata={"help": "records waiting for a second near-same completion"}
+        default=8192, metadata={"help": "records waiting for a second near-same completion"}
     )
     sketch_width_bits: int = field(default=19, metadata={"help": "log2 of the sketch width"})
     bands: int = field(default=5, metadata={"help": "LSH bands of a completion key"})

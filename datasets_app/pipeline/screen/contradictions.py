@@ -30,7 +30,7 @@ from datasets_app.pipeline.screen.text import excerpt
 
 NAME = "contradiction"
 SIGNATURE_VALUES = 16  # MinHash values kept per answer
-OPENING_CHARS = 160  # enough for the first STANCE_WORDS words
+OPENING_CHARS = 120  # enough for the first STANCE_WORDS words
 STANCE_WORDS = 12  # the stance of an answer is taken from its opening words
 # "we can" and "podemos" affirm unless negated ("we can t", "no podemos").
 _AFFIRM = re.compile(
@@ -51,7 +51,7 @@ class ContradictionConfig:
     similar: float = field(
         default=0.5, metadata={"help": "completions this similar agree (MinHash estimate)"}
     )
-    max_prompts: int = field(default=50_000, metadata={"help": "distinct prompts remembered"})
+    max_prompts: int = field(default=20_000, metadata={"help": "distinct prompts remembered"})
     max_answers: int = field(default=4, metadata={"help": "answers remembered per prompt"})
 
     def __post_init__(self) -> None:
