@@ -505,7 +505,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="3,000 records per rate")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
-        "--pii-records", type=int, default=3000, help="records timed through PII detection"
+        "--pii-records", type=int, default=5000, help="records timed through PII detection"
     )
     args = parser.parse_args()
     records = 3000 if args.quick else args.records
