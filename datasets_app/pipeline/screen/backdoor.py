@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from datasets_app.pipeline.screen.model import SIGNATURE_SIZE, Flag, RecordView
+from datasets_app.pipeline.screen.model import SIGNATURE_SIZE, Flag, RecordView, check_numbers
 from datasets_app.pipeline.screen.phrases import band_keys, batch_runs, exact_key, phrase_text
 from datasets_app.pipeline.screen.sketches import (
     CountMinSketch,
@@ -95,6 +95,7 @@ class BackdoorConfig:
     rows: int = field(default=3, metadata={"help": "MinHash rows per band"})
 
     def __post_init__(self) -> None:
+        check_numbers(self, "backdoor")
         if self.min_support < 2:
             raise ValueError("backdoor.min_support must be >= 2")
         shares = ("min_confidence", "max_trigger_share", "min_coverage", "max_prompt_similarity")

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from datasets_app.pipeline.screen.model import Flag, RecordView
+from datasets_app.pipeline.screen.model import Flag, RecordView, check_numbers
 from datasets_app.pipeline.screen.text import excerpt
 
 NAME = "contradiction"
@@ -55,6 +55,7 @@ class ContradictionConfig:
     max_answers: int = field(default=4, metadata={"help": "answers remembered per prompt"})
 
     def __post_init__(self) -> None:
+        check_numbers(self, "contradiction")
         if self.min_prompt_words < 1 or self.max_answers < 1 or self.max_prompts < 16:
             raise ValueError(
                 "contradiction needs min_prompt_words >= 1, max_answers >= 1, max_prompts >= 16"

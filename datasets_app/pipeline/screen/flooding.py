@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from datasets_app.pipeline.screen.model import SIGNATURE_SIZE, Flag, RecordView
+from datasets_app.pipeline.screen.model import SIGNATURE_SIZE, Flag, RecordView, check_numbers
 from datasets_app.pipeline.screen.phrases import band_keys
 from datasets_app.pipeline.screen.sketches import (
     OTHER_SOURCE,
@@ -71,6 +71,7 @@ class FloodingConfig:
     max_sources: int = field(default=10_000, metadata={"help": "sources counted by name"})
 
     def __post_init__(self) -> None:
+        check_numbers(self, "flooding")
         if not 0.0 < self.threshold <= 1.0:
             raise ValueError("flooding.threshold must be in (0, 1]")
         if self.bands < 1 or self.rows < 1 or self.bands * self.rows > SIGNATURE_SIZE:

@@ -3,6 +3,7 @@ gives back (``Flag``), plus the small protocol every detector follows."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -314,6 +315,17 @@ class Detector(Protocol):
     def footprint(self) -> dict[str, int]: ...
 
 
+def check_numbers(config: Any, section: str) -> None:
+    """Raises ValueError naming the setting when a number setting of the dataclass
+    ``config`` holds something else (a string, None, a boolean)."""
+    for item in dataclasses.fields(config):
+        value = getattr(config, item.name)
+        if item.type == "int" and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ValueError(f"{section}.{item.name} must be an integer")
+        if item.type == "float" and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise ValueError(f"{section}.{item.name} must be a number")
+
+
 @dataclass
 class FieldScoring:
     """When a field counts as flagged by a per-field detector."""
@@ -327,6 +339,7 @@ class FieldScoring:
     )
 
     def __post_init__(self) -> None:
+        check_numbers(self, self.section)
         if not 0.0 < self.min_score <= 1.0:
             raise ValueError(f"{self.section}.min_score must be in (0, 1]")
         if self.max_field_chars < 1_000:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from datasets_app.pipeline.screen.model import Flag, RecordView
+from datasets_app.pipeline.screen.model import Flag, RecordView, check_numbers
 from datasets_app.pipeline.screen.phrases import Grams
 from datasets_app.pipeline.screen.sketches import Extremes, Reservoir, median_and_mad
 
@@ -72,6 +72,7 @@ class OutlierConfig:
     min_records: int = field(default=50, metadata={"help": "records needed to judge at all"})
 
     def __post_init__(self) -> None:
+        check_numbers(self, "outlier")
         if self.z_threshold <= 0 or self.min_chars < 1:
             raise ValueError("outlier.z_threshold must be > 0 and min_chars >= 1")
         if self.sample_size < 64 or self.max_candidates < 1 or self.min_records < 10:

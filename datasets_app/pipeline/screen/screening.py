@@ -14,6 +14,7 @@ Memory is bounded by the detectors' settings, not by the input: at the defaults 
 after 60,000 support tickets, 41 MB after 20,000 (tracemalloc, ``bench/ticket_corpus.py``),
 and under 150 MB in the worst case (every table full: mostly the backdoor detector's cluster
 samples and remembered members, and the flooding detector's band tables).
+
 Bump ``SCREEN_VERSION`` whenever a detector's logic or a default changes: approved
 versions record it, so a later audit knows which screen judged them.
 """
@@ -30,7 +31,7 @@ from datasets_app.pipeline.screen.backdoor import BackdoorConfig, BackdoorDetect
 from datasets_app.pipeline.screen.contradictions import ContradictionConfig, ContradictionDetector
 from datasets_app.pipeline.screen.flooding import FloodingConfig, FloodingDetector
 from datasets_app.pipeline.screen.injection import InjectionConfig, InjectionDetector
-from datasets_app.pipeline.screen.model import Detector, Flag, RecordView, prepare
+from datasets_app.pipeline.screen.model import Detector, Flag, RecordView, check_numbers, prepare
 from datasets_app.pipeline.screen.outliers import OutlierConfig, TextStatsDetector
 from datasets_app.pipeline.screen.payloads import PayloadConfig, PayloadDetector
 from datasets_app.pipeline.screen.sketches import SourceCounter
@@ -64,6 +65,7 @@ class ScreenConfig:
     )
 
     def __post_init__(self) -> None:
+        check_numbers(self, "screen")
         self.detectors = tuple(self.detectors)
         unknown = sorted(set(self.detectors) - set(DETECTORS))
         if unknown:

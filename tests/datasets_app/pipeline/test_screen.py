@@ -154,6 +154,10 @@ def test_configuration_round_trips_and_refuses_unknown_or_bad_settings():
         {"flooding": {"threshold": 2}},
         {"injection": "strict"},
         {"batch_size": 0},
+        {"batch_size": "256"},
+        {"backdoor": {"min_support": "8"}},
+        {"flooding": {"threshold": None}},
+        {"injection": {"min_score": True}},
     ):
         with pytest.raises(ValueError):
             ScreenConfig.from_dict(bad)
