@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from datasets_app.pipeline import pii_validators as v
+from datasets_app.pipeline.pii_dates import DATE
 from datasets_app.pipeline.pii_types import (
     CREDIT_CARD,
     DATE_OF_BIRTH,
@@ -202,7 +203,8 @@ CARD_CONTEXT = (
 )  # fmt: skip
 DOB_CONTEXT = (
     "born", "birth", "dob", "d.o.b", "b-day", "bday", "naci", "nac.", "f. nac", "fnac",
-    "cumpleaños", "fecha de nac", "edad", "date of b", "f.n.",
+    "cumpleaños", "fecha de nac", "edad", "date of b", "f.n.", "birthday", "nacimiento",
+    "nacid", "nació", "nacio", "vino al mundo",
 )  # fmt: skip
 SSN_CONTEXT = ("ssn", "social security", "social sec", "seguridad social", "ss#", "ss #")
 
@@ -291,21 +293,6 @@ def _card_accept(value: str) -> int:
             else 0
         )
     return len(value) if v.luhn_valid(digits) else 0
-
-
-_MONTHS = (
-    "jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
-    "sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|enero|febrero|marzo|abril|"
-    "mayo|junio|julio|agosto|se?ptiembre|octubre|noviembre|diciembre|ene|abr|ago|dic"
-)
-_DATE_RE = re.compile(
-    r"(?i)(?<![\w/.-])("
-    r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}"
-    r"|\d{1,2}[-/.]\d{1,2}[-/.](?:\d{4}|\d{2})"
-    rf"|(?:{_MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}"
-    rf"|\d{{1,2}}(?:st|nd|rd|th|º)?\s+(?:of\s+|de\s+)?(?:{_MONTHS})\.?,?\s+(?:de\s+|del\s+)?\d{{4}}"
-    r")(?![\w/-]|\.\d)"
-)
 
 
 def structured_specs() -> list[PatternSpec]:
@@ -403,7 +390,7 @@ def structured_specs() -> list[PatternSpec]:
         PatternSpec(
             "date_of_birth",
             DATE_OF_BIRTH,
-            _DATE_RE,
+            DATE,
             0.85,
             group=1,
             context=DOB_CONTEXT,
@@ -428,6 +415,7 @@ def structured_specs() -> list[PatternSpec]:
 def default_pattern_specs() -> list[PatternSpec]:
     """All built-in regex specs: structured ids, secrets, street addresses."""
     from datasets_app.pipeline.pii_addresses import address_specs
+    from datasets_app.pipeline.pii_national_ids import national_id_specs
     from datasets_app.pipeline.pii_secrets import secret_specs
 
-    return [*structured_specs(), *secret_specs(), *address_specs()]
+    return [*structured_specs(), *national_id_specs(), *secret_specs(), *address_specs()]

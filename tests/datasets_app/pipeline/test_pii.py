@@ -205,7 +205,7 @@ def test_allow_listed_value_is_not_flagged(detector):
 
 
 def test_threshold_drops_low_confidence_findings(detector):
-    text = "order 612345678"  # a bare digit run scores 0.5 as a phone
+    text = "apunta 612345678"  # a bare digit run scores 0.5 as a phone
     assert ("PHONE_NUMBER", "612345678") in detect_one(detector, text, "es")
     strict = detector.with_config(DetectorConfig(score_threshold=0.6))
     assert strict.detect([text], ["es"]) == [[]]

@@ -1,0 +1,363 @@
+"""Context evidence: the label or column header next to a value says what the value is.
+
+Sources of labels, all read straight from the raw text (one pass each, no model):
+
+* ``key: value`` and ``key = value`` fields anywhere a field can start (line start, after
+  ``{ , ; | & ?``, a tab or a wide gap): web-form dumps, e-mail headers, YAML, ``.env``
+  files, JSON (``"fecha_nac": "1979-05-05"``), form-encoded bodies (``pwd=...&user=...``);
+* column headers of CSV/TSV/pipe tables pasted into a text: every cell below a ``dob`` or
+  ``apellido`` header has that header's type;
+* speaker labels of chats and transcripts (``ana.m: hola``, ``[10:02] Tomasz:``): the label
+  is itself a name.
+
+``pii_labels.label_type`` classifies a label; a per-type extractor then cuts the value that
+fits the type out of what follows (a name is letters, an identifier has digits, a date parses
+as a date), so a label never turns free text into a finding. Labels of non-personal fields
+("Order #", "version", "importe") yield KEEP spans: weak findings inside them are dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from datasets_app.pipeline.pii_dates import DATE_AT_START
+from datasets_app.pipeline.pii_labels import KEEP, is_name_field, label_type
+from datasets_app.pipeline.pii_lexicon import NameLexicon
+from datasets_app.pipeline.pii_types import (
+    ADDRESS,
+    CREDIT_CARD,
+    DATE_OF_BIRTH,
+    EMAIL_ADDRESS,
+    IBAN_CODE,
+    IP_ADDRESS,
+    MEDICAL_ID,
+    NATIONAL_ID,
+    PERSON,
+    PHONE_NUMBER,
+    SECRET,
+    Finding,
+)
+
+Span = tuple[int, int]
+LABEL_SCORE = 0.85
+
+_SEPARATOR = re.compile(r"[:=：]")
+_KEY_BEFORE = re.compile(
+    r"(?m)(?:^|(?<=[{,;|&?\t\[(])|(?<=\s\s)|(?<=[\"']))[ \t]*[\"']?"
+    r"([^\W\d_][\w .'’/()ºª°#*-]{0,44}?|[A-Za-z_][\w.-]{0,44})[\"']?[ \t]*$"
+)
+_FIELD_END = re.compile(r"[|;\t]|\s{3,}|$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Field:
+    """A labelled value: ``text[value_start:value_end]`` follows a label of ``entity_type``."""
+
+    label: str
+    entity_type: str
+    value_start: int
+    value_end: int
+    name_field: bool = False
+    quoted: bool = False
+
+
+def _key_before(text: str, position: int) -> re.Match[str] | None:
+    line_start = text.rfind("\n", 0, position) + 1
+    return _KEY_BEFORE.search(text, max(line_start, position - 48), position)
+
+
+def _is_separator(text: str, position: int) -> bool:
+    """A ``:``/``=`` that separates a key from its value (not a URL, a time, ``==``, ``:=``)."""
+    after = text[position + 1 : position + 3]
+    if after.startswith(("//", "=")) or text[position - 1 : position] in ("=", "!", "<", ">"):
+        return False
+    before = text[position - 1 : position]
+    return not (before.isdigit() and after[:1].isdigit())
+
+
+def _value_bounds(text: str, start: int, form: bool) -> tuple[int, int, bool]:
+    """(start, end, quoted) of the raw value after a separator at ``start``."""
+    while start < len(text) and text[start] in " \t":
+        start += 1
+    if start < len(text) and text[start] in "\"'":
+        close = text.find(text[start], start + 1, start + 400)
+        newline = text.find("\n", start + 1, start + 400)
+        if close != -1 and (newline == -1 or close < newline):
+            return start + 1, close, True
+        start += 1
+    if form:
+        match = re.compile(r"[&\s]").search(text, start)
+        return start, match.start() if match else len(text), False
+    match = _FIELD_END.search(text, start)
+    end = match.start() if match else len(text)
+    return start, end, False
+
+
+def labelled_fields(text: str) -> Iterator[Field]:
+    """``key: value`` / ``key=value`` / ``"key": "value"`` fields whose key has a type."""
+    for separator in _SEPARATOR.finditer(text):
+        position = separator.start()
+        if position == 0 or not _is_separator(text, position):
+            continue
+        key = _key_before(text, position)
+        if key is None:
+            continue
+        entity_type = label_type(key.group(1))
+        if entity_type is None or entity_type in (EMAIL_ADDRESS, IP_ADDRESS):
+            continue
+        form = separator.group() == "=" and text[key.start(1) - 1 : key.start(1)] in "&?"
+        form = form or (separator.group() == "=" and "&" in text[position : position + 200])
+        start, end, quoted = _value_bounds(text, position + 1, form)
+        if end > start:
+            yield Field(key.group(1), entity_type, start, end, is_name_field(key.group(1)), quoted)
+
+
+# --- tables ------------------------------------------------------------------------------------
+
+_DELIMITERS = ("\t", "|", ";", ",")
+
+
+def _cells(line: str, delimiter: str) -> list[Span]:
+    """(start, end) of each cell of a delimited line (double-quoted cells kept whole)."""
+    spans, start, quoted = [], 0, False
+    for index, char in enumerate(line):
+        if char == '"':
+            quoted = not quoted
+        elif char == delimiter and not quoted:
+            spans.append((start, index))
+            start = index + 1
+    spans.append((start, len(line)))
+    return spans
+
+
+def _strip_cell(line: str, span: Span) -> Span:
+    start, end = span
+    while start < end and line[start] in " \t\"'":
+        start += 1
+    while end > start and line[end - 1] in " \t\"'\r":
+        end -= 1
+    return start, end
+
+
+def _header_types(line: str, delimiter: str) -> list[str | None] | None:
+    """Types of each column when ``line`` is a header with at least one typed column."""
+    cells = [_strip_cell(line, c) for c in _cells(line, delimiter)]
+    if len(cells) < 2 or len(cells) > 40:
+        return None
+    labels = [line[s:e] for s, e in cells]
+    if any(len(label) > 40 or sum(ch.isdigit() for ch in label) > 2 for label in labels):
+        return None
+    types = [label_type(label) if label else None for label in labels]
+    if not any(t not in (None, KEEP) for t in types):
+        return None
+    return types
+
+
+def table_fields(text: str) -> Iterator[Field]:
+    """Cells under a typed column header, for every delimited table in ``text``."""
+    lines = text.split("\n")
+    offsets, position = [], 0
+    for line in lines:
+        offsets.append(position)
+        position += len(line) + 1
+    index = 0
+    while index < len(lines) - 1:
+        consumed = _table_at(lines, offsets, index)
+        if consumed:
+            yield from consumed[1]
+            index += consumed[0]
+        else:
+            index += 1
+
+
+def _table_at(lines: list[str], offsets: list[int], index: int) -> tuple[int, list[Field]] | None:
+    header = lines[index]
+    for delimiter in _DELIMITERS:
+        if header.count(delimiter) < 1:
+            continue
+        types = _header_types(header, delimiter)
+        if types is None:
+            continue
+        fields, row = [], index + 1
+        width = len(_cells(header, delimiter))
+        while row < len(lines) and lines[row].strip():
+            cells = _cells(lines[row], delimiter)
+            if set(lines[row].strip()) <= set("-|:+= \t"):
+                row += 1  # a markdown rule under the header
+                continue
+            if abs(len(cells) - width) > 1:
+                break
+            for column, cell in enumerate(cells[: len(types)]):
+                entity_type = types[column]
+                start, end = _strip_cell(lines[row], cell)
+                if entity_type is not None and end > start:
+                    base = offsets[row]
+                    label = header[slice(*_strip_cell(header, _cells(header, delimiter)[column]))]
+                    fields.append(
+                        Field(label, entity_type, base + start, base + end, is_name_field(label))
+                    )
+            row += 1
+        if row > index + 1:
+            return row - index, fields
+    return None
+
+
+# --- values that fit their type --------------------------------------------------------------------
+
+_NAME_TOKEN = re.compile(r"[^\W\d_][^\W\d_'’.-]*(?:['’.-][^\W\d_]+)*\.?")
+_NAME_LINK = frozenset(
+    "de del la las los y i van von der da di le du dos das e al el bin ibn".split()
+)
+_ID_VALUE = re.compile(
+    r"[A-Za-z0-9](?:[A-Za-z0-9]|[.\-/][A-Za-z0-9]|[ ](?=\d{2,}(?!\s?[A-Za-z]{3}))"
+    r"|[ ](?=[A-Za-z]\b))*"
+)
+_PHONE_VALUE = re.compile(r"\+?\(?\d[\d ().-]{5,22}\d")
+_CARD_VALUE = re.compile(r"\d(?:[ -]?\d){11,18}")
+_BANK_VALUE = re.compile(r"[A-Za-z]{0,2}\d[\dA-Za-z -]{6,40}\d")
+_SECRET_STOP = re.compile(r"\s|[,;]\s|$")
+_PLACEHOLDER_VALUES = frozenset(
+    """n/a na none null nil - -- --- ? ??? tbd pending unknown desconocido sin datos ninguno
+    no yes si sí true false redacted hidden oculto xxx *** ****""".split()
+)
+
+
+def _name_span(
+    text: str, start: int, end: int, lexicon: NameLexicon, *, strong: bool
+) -> Span | None:
+    """The leading run of name-like words in ``text[start:end]`` (any case), or None.
+
+    A word is name-like when it is a known name, or (``strong``: the label says the value is a
+    name) any word that is not an ordinary dictionary word, or a capitalised uncommon word.
+    """
+    first = last = -1
+    names = 0
+    for match in _NAME_TOKEN.finditer(text, start, end):
+        gap = text[last if last != -1 else start : match.start()]
+        if last != -1 and (gap.strip(" \t") not in ("", ",") or "\n" in gap):
+            break
+        word = match.group().strip(".")
+        lowered = word.lower()
+        if first != -1 and lowered in _NAME_LINK:
+            continue
+        known, uncommon = _name_evidence(word, lexicon)
+        if known or (uncommon and (strong or word[:1].isupper())) or (len(word) == 1 and names):
+            first = match.start() if first == -1 else first
+            last = match.end()
+            names += known or uncommon
+            if names >= 5:
+                break
+        else:
+            break
+    if first == -1 or not names:
+        return None
+    return first, last
+
+
+def _name_evidence(word: str, lexicon: NameLexicon) -> tuple[bool, bool]:
+    """(known name, uncommon word) for a word or a dotted handle such as ``maria.gonzalez``."""
+    parts = [p for p in re.split(r"[.'’-]", word) if p]
+    if len(parts) > 1:
+        known = any(lexicon.is_name(p) and len(p) > 2 for p in parts)
+        return known, known or not all(lexicon.is_common(p) for p in parts)
+    known = lexicon.is_name(word) and not (lexicon.is_common(word) and word.islower())
+    return known, not lexicon.is_common(word) and len(word) > 1
+
+
+def _id_span(text: str, start: int, end: int, min_digits: int) -> Span | None:
+    match = _ID_VALUE.match(text, start, end)
+    if not match:
+        return None
+    value = match.group().rstrip(".-/ ")
+    if sum(ch.isdigit() for ch in value) < min_digits or len(value) > 32:
+        return None
+    return match.start(), match.start() + len(value)
+
+
+def _regex_span(pattern: re.Pattern[str], min_digits: int) -> Callable[..., Span | None]:
+    def span(text: str, start: int, end: int, *_: object, **__: object) -> Span | None:
+        match = pattern.match(text, start, end)
+        if not match or sum(ch.isdigit() for ch in match.group()) < min_digits:
+            return None
+        return match.span()
+
+    return span
+
+
+def _secret_span(text: str, start: int, end: int, quoted: bool) -> Span | None:
+    if not quoted:
+        stop = _SECRET_STOP.search(text, start, end)
+        end = stop.start() if stop else end
+    value = text[start:end].strip()
+    if len(value) < 3 or value.lower() in _PLACEHOLDER_VALUES or set(value) <= set("*x•#.-_"):
+        return None
+    if value.startswith(("${", "{{", "%(", "<", "$(")) or len(value) > 200:
+        return None
+    return start, start + len(text[start:end].rstrip())
+
+
+def _date_span(text: str, start: int, end: int) -> Span | None:
+    match = DATE_AT_START.match(text, start, end)
+    return match.span(1) if match else None
+
+
+def _address_span(text: str, start: int, end: int) -> Span | None:
+    """The rest of the field, plus continuation lines of a multi-line address."""
+    value = text[start:end].rstrip(" ,.")
+    if len(value) < 6 or not re.search(r"\d|\n", text[start : end + 200]):
+        return None
+    stop = start + len(value)
+    for line in re.finditer(r"\n[ \t]*([^\n]{2,60})", text[stop : stop + 200]):
+        if line.start() != 0 and text[stop + line.start() - 1] != "\n":
+            break
+        content = line.group(1)
+        if _SEPARATOR.search(content) and label_type(content.split(":")[0]) is not None:
+            break
+        if not re.search(r"\d{3,}|^[A-ZÁÉÍÓÚÑ ,.()'-]{3,}$|,", content):
+            break
+        stop += line.end()
+        text_end = stop
+        if len(text[start:text_end]) > 160:
+            break
+    return (start, stop) if sum(ch.isalpha() for ch in value) >= 3 else None
+
+
+def value_span(field: Field, text: str, lexicon: NameLexicon) -> Span | None:
+    """The part of a field's value that fits its type, or None when nothing fits."""
+    start, end = field.value_start, field.value_end
+    kind = field.entity_type
+    if kind == PERSON:
+        return _name_span(text, start, end, lexicon, strong=field.name_field)
+    if kind in (NATIONAL_ID, MEDICAL_ID, KEEP):
+        return _id_span(text, start, end, 4 if kind == NATIONAL_ID else 3)
+    if kind == SECRET:
+        return _secret_span(text, start, end, field.quoted)
+    if kind == DATE_OF_BIRTH:
+        return _date_span(text, start, end)
+    if kind == ADDRESS:
+        return _address_span(text, start, end)
+    return _VALUE_SPANS[kind](text, start, end) if kind in _VALUE_SPANS else None
+
+
+_VALUE_SPANS: dict[str, Callable[..., Span | None]] = {
+    PHONE_NUMBER: _regex_span(_PHONE_VALUE, 7),
+    CREDIT_CARD: _regex_span(_CARD_VALUE, 12),
+    IBAN_CODE: _regex_span(_BANK_VALUE, 8),
+}
+
+
+def context_findings(text: str, lexicon: NameLexicon) -> tuple[list[Finding], list[Span]]:
+    """Findings typed by their labels or headers, and the KEEP spans of non-personal fields."""
+    findings: list[Finding] = []
+    keep: list[Span] = []
+    for field in (*labelled_fields(text), *table_fields(text)):
+        span = value_span(field, text, lexicon)
+        if span is None or span[1] <= span[0]:
+            continue
+        if field.entity_type == KEEP:
+            keep.append(span)
+        else:
+            findings.append(Finding(*span, field.entity_type, LABEL_SCORE, "label"))
+    return findings, keep
