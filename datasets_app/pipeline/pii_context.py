@@ -236,13 +236,17 @@ def _name_span(
     names = 0
     for match in _NAME_TOKEN.finditer(text, start, end):
         gap = text[last if last != -1 else start : match.start()]
-        if last != -1 and (gap.strip(" \t") not in ("", ",") or "\n" in gap):
+        separator = gap.strip(" \t")
+        if last != -1 and (separator not in ("", ",") or "\n" in gap):
             break
+        if separator == "," and names != 1:
+            break  # "Gil, Ana" (surname first) but not "Ana Gil, NHS No"
         word = match.group().strip(".")
         lowered = word.lower()
         if first != -1 and lowered in _NAME_LINK:
             continue
         known, uncommon = _name_evidence(word, lexicon)
+        known = known or (strong and first != -1 and lexicon.maybe_name(word))
         if known or (uncommon and (strong or word[:1].isupper())) or (len(word) == 1 and names):
             first = match.start() if first == -1 else first
             last = match.end()

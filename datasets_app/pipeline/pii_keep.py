@@ -40,7 +40,8 @@ _KEEP_PATTERNS = (
     re.compile(r"(?<![\w&])(#\d{2,10})\b"),
     # Versions: v2.4.1, 2.4.1-rc1, 10.0.19045.
     re.compile(
-        r"(?i)(?<![\w.])(v?\d{1,4}\.\d{1,4}\.\d{1,6}(?:\.\d{1,6})?(?:[-+][\w.]+)?)(?![\w.]|\.\d)"
+        r"(?i)(?<![\w.])(v\d{1,4}(?:\.\d{1,6}){1,3}(?:[-+][\w.]+)?|\d{1,2}\.\d{1,3}\.\d{1,5}"
+        r"(?:-[\w.]+)?)(?![\w]|\.\d)"
     ),
     # Hashes and checksums: hex runs of digest lengths; object UUIDs.
     re.compile(
