@@ -34,6 +34,11 @@ _KEEP_PATTERNS = (
         r"s?\b\.?[ \t]*(?:(?:no|nro|n[º°]|num|number|n[uú]mero|id|#|code|c[oó]digo)\b\.?[ \t]*)?"
         r"[:#=]?[ \t]*#?[ \t]*([A-Za-z]{0,6}[-/]?\d[\w./-]{1,40})"
     ),
+    # Digests named as such: "checksum 9f3a...", "sha256: 47DEQpj8...", "ETag: ...".
+    re.compile(
+        r"(?i)\b(?:checksum|hash|sha(?:1|256|512)?|md5|digest|etag|integrity|commit|nonce)"
+        r"[ \t]*[:=]?[ \t]*[\"']?([A-Za-z0-9+/_-]{7,128}={0,2})"
+    ),
     # Identifiers with a letter prefix: INC0012345, ORD-2023-0041, JIRA-1234, TCK-88.
     re.compile(r"(?<![\w@.-])((?:[A-Z]{2,8}-)+\d[\d-]{1,20}|(?:INC|REQ|CHG|RITM|PRB)\d{5,10})\b"),
     # #4521 (issue numbers).
