@@ -86,14 +86,115 @@ _LIVES_IN_ES = (
     rf"(?<!\w)(?i:vive|viven|reside|residente|domiciliad[oa]|empadronad[oa]|mudó|mudado|mudada|"
     rf"natural|nacid[oa]|domicilio)[ \t]+(?i:en|a|de)[ \t]+({_ES_CITY})"
 )
+
+# --- Latin America and Spain, any case (scanned letters are often upper case) -----------------
+# Road types of Mexico (INEGI), Colombia (Cra., Cl., Dg., Tv., "#" numbering), Argentina,
+# Chile, Peru (Jr., Psje., Mz./Lt.), Spain (C/, Avda.) and Catalan/Galician/Portuguese forms.
+_LATAM_TYPES = (
+    r"calle|c/|cl\.?|cll\.?|carrera|cra\.?|kra\.?|kr\.?|cr\.?|avenida|av\.?|avda\.?|avd\.?|"
+    r"diagonal|dg\.?|transversal|tv\.?|trans\.?|jir[oó]n|jr\.?|pasaje|psje\.?|pje\.?|paseo|"
+    r"p[ºo]\.?|plaza|pza\.?|camino|carretera|ctra\.?|ronda|boulevard|bulevar|blvd\.?|calzada|"
+    r"calz\.?|privada|priv\.?|cerrada|cda\.?|andador|circuito|prolongaci[oó]n|prol\.?|"
+    r"autopista|ruta|manzana|mz\.?|mza\.?|urbanizaci[oó]n|urb\.?|rambla|traves[ií]a|alameda|"
+    r"v[ií]a|carrer|avinguda|passeig|r[uú]a|estrada|pra[cç]a|callej[oó]n|glorieta|costanera|"
+    r"malec[oó]n|sector|pasadizo|trav\.?"
+)
+_W = r"[^\W\d_][\w'’.ºª°-]*"  # a word in any case
+_LATAM_NAME = (
+    rf"(?:{_W}|\d{{1,3}}[A-Za-z]?(?:[ \t]+bis)?)(?:[ \t]+(?:{_W}|\d{{1,3}}[A-Za-z]?)){{0,5}}?"
+)
+_LATAM_NUMBER = (
+    r"(?:[ \t]*,?[ \t]*(?:#|n[º°o]\.?|nro\.?|n[uú]m\.?|n[uú]mero|no\.)[ \t]*\d{1,5}[A-Za-z]?"
+    r"(?:[ \t]*(?:bis|sur|norte|este|oeste))?(?:[ \t]*-[ \t]*\d{1,4}[A-Za-z]?)?"
+    r"|[ \t]*,?[ \t]+\d{1,5}[A-Za-z]?(?:[ \t]*-[ \t]*\d{1,4}[A-Za-z]?)?"
+    r"|[ \t]+s/n)"
+)
+_LATAM_DETAIL = (
+    r"(?:[ \t]*[,-]?[ \t]*(?i:piso|planta|puerta|pta\.?|depto\.?|dpto\.?|dto\.?|departamento|"
+    r"apto\.?|apartamento|int\.?|interior|of\.?|oficina|local|torre|bloque|blq\.?|bl\.?|esc\.?|"
+    r"escalera|casa|lote|lt\.?|mz\.?|manzana|bajo|portal|ext\.?|exterior|edif\.?|edificio|"
+    r"block)\.?[ \t]*[\wºª°]{1,5}\.?(?:[ \t]*[\wºª°]{1,2}\b)?"
+    r"|[ \t]*,?[ \t]*\d{1,2}[ºª°][ \t]?-?[ \t]?[A-Za-z]?\b"
+    r"|[ \t]*,?[ \t]*(?i:izq(?:uierda|da)?|dcha|derecha|[aá]tico|entlo)\.?)"
+)
+# Locality pieces after the street: neighbourhood, postcode, city, state, country.
+_LOCALITY_WORDS = (
+    r"(?:(?i:col\.?|colonia|barrio|b[º°]\.?|urb\.?|urbanizaci[oó]n|fracc\.?|fraccionamiento|"
+    r"villa|pobl\.?|poblaci[oó]n|sector|comuna|distrito|delegaci[oó]n|alcald[ií]a|mun\.?|"
+    r"municipio|c\.?[ \t]?p\.?|cp|c[oó]digo postal|provincia|prov\.?|dpto\.?|departamento|"
+    r"localidad|partido|cant[oó]n|parroquia)[ \t:]*)?"
+)
+_CAP_W = r"[A-ZÁÉÍÓÚÑÜ][\w'’.ºª°-]*"
+_PLACE_WORD = rf"(?:{_CAP_W}|\d{{4,6}}|[A-Z]\d{{4}}[A-Z]{{3}})"
+_PLACE = (
+    rf"{_PLACE_WORD}(?:[ \t]+(?:(?:de|del|la|las|los|el|y)[ \t]+)?{_PLACE_WORD}){{0,4}}"
+    r"(?:[ \t]+\d{1,2}\b)?"
+)
+_LOCALITY = (
+    rf"(?:[ \t]*(?:,|\n|[ \t]-[ \t])[ \t]*{_LOCALITY_WORDS}{_PLACE}(?:[ \t]*\([^()\n]{{2,30}}\))?)"
+)
+_LATAM_STREET = (
+    rf"(?<![\w/])((?i:{_LATAM_TYPES})[ \t]*{_LATAM_NAME}{_LATAM_NUMBER}(?:{_LATAM_DETAIL}){{0,3}}"
+    rf"{_LOCALITY}{{0,5}})"
+)
+
+# --- United Kingdom, France, India -------------------------------------------------------------
+_UK_POSTCODE = r"[A-Z]{1,2}\d[A-Z\d]?[ \t]*\d[A-Z]{2}"
+_UK_TYPES = (
+    "Street|St|Road|Rd|Lane|Ln|Avenue|Ave|Close|Crescent|Cres|Drive|Dr|Gardens|Gdns|Grove|"
+    "Place|Pl|Square|Sq|Terrace|Terr|Way|Court|Ct|Mews|Row|Walk|Hill|Green|Park|Parade|Rise|"
+    "Vale|View|Wharf|Yard|Gate|Mount|Close|Esplanade|Embankment|Broadway|Circus|Chase|Croft|"
+    "Fold|Meadow|Meadows|Path|Reach|Villas|Cottages|Buildings|House|Estate|Market|Quay|End"
+)
+_UK_STREET = (
+    rf"(?<![\w])((?:(?i:flat|apartment|apt|unit|suite)\.?[ \t]*\w{{1,5}},?[ \t]*(?:\n[ \t]*)?)?"
+    rf"\d{{1,4}}[A-Za-z]?,?[ \t]+(?:[A-Z][\w'’-]*[ \t]+){{1,3}}(?i:{_UK_TYPES})\b\.?"
+    rf"(?:[ \t]*(?:,|\n)[ \t]*[A-Z][a-zA-Z'’-]*(?!\w)(?:[ \t]+[A-Z][a-zA-Z'’-]*(?!\w)){{0,3}}){{0,3}}"
+    rf"(?:[ \t]*(?:,|\n)?[ \t]*{_UK_POSTCODE})?)"
+)
+_FR_TYPES = (
+    r"rue|avenue|av\.|boulevard|bd|bld|place|pl\.|all[ée]e|impasse|chemin|quai|cours|route|"
+    r"square|passage|r[ée]sidence|cit[ée]|villa|hameau|lieu-dit|faubourg|fbg"
+)
+_FR_STREET = (
+    rf"(?<![\w])(\d{{1,4}}(?:[ \t]*(?:bis|ter|quater|[A-D]))?,?[ \t]+(?i:{_FR_TYPES})[ \t]+"
+    rf"(?:(?i:de|du|des|la|le|les|l['’]|d['’])[ \t]*)*{_W}(?:[ \t]+{_W}){{0,4}}?"
+    rf"(?:[ \t]*(?:,|\n)[ \t]*\d{{5}}[ \t]+{_W}(?:[ \t-]+{_W}){{0,3}})?)"
+)
+_IN_STREET = (
+    rf"(?<![\w])((?i:flat|house|h\.?[ \t]?no|plot|door|shop|villa|block|bldg|no)\.?[ \t]*"
+    rf"(?:no\.?|#)?[ \t]*[\w/-]{{1,10}},?[ \t]+(?:{_W}[ \t,]+){{1,8}}?"
+    rf"(?:{_W}[ \t]*[-,]?[ \t]*)?\d{{3}}[ \t]?\d{{3}})"
+)
 ADDRESS_CONTEXT = (
     "address", "addr", "lives", "live at", "located", "ship", "deliver", "mail to", "street",
     "dirección", "direccion", "domicilio", "vive", "reside", "calle", "envío", "envio", "entrega",
+    "adresse", "home", "residence", "residencia", "postal",
 )  # fmt: skip
 
 
+_STOP_WORDS_IN_ADDRESS = re.compile(
+    r"(?i)[ \t](?:y|and|that|que|para|por|porque|because|but|pero|is|es|was|fue|the|el|la|"
+    r"los|las|un|una|a|to|in|en|on|at|with|con|of|if|si|when|cuando|please|gracias|thanks)"
+    r"[ \t,.]*$"
+)
+
+
+def _latam_accept(value: str) -> int:
+    """Trim trailing sentence words a locality piece swallowed ("..., Lima y luego")."""
+    trimmed = value.rstrip(" \t,.-")
+    while True:
+        match = _STOP_WORDS_IN_ADDRESS.search(trimmed)
+        if not match:
+            break
+        trimmed = trimmed[: match.start()].rstrip(" \t,.-")
+    if not re.search(r"\d|s/n", trimmed, re.IGNORECASE):
+        return 0
+    return len(trimmed)
+
+
 def address_specs() -> list[PatternSpec]:
-    """Street address specs (US streets, US military, Spanish streets)."""
+    """Street address specs (US, US military, Spain and Latin America, UK, France, India)."""
     return [
         PatternSpec(
             "street_address_en", ADDRESS, re.compile(_US_STREET), 0.7, group=1,
@@ -102,6 +203,22 @@ def address_specs() -> list[PatternSpec]:
         PatternSpec("military_address_en", ADDRESS, re.compile(_US_MILITARY), 0.7, group=1),
         PatternSpec(
             "street_address_es", ADDRESS, re.compile(_ES_STREET), 0.7, group=1,
+            context=ADDRESS_CONTEXT,
+        ),
+        PatternSpec(
+            "street_address_latam", ADDRESS, re.compile(_LATAM_STREET), 0.75, group=1,
+            context=ADDRESS_CONTEXT, accept=_latam_accept,
+        ),
+        PatternSpec(
+            "street_address_uk", ADDRESS, re.compile(_UK_STREET), 0.75, group=1,
+            context=ADDRESS_CONTEXT,
+        ),
+        PatternSpec(
+            "street_address_fr", ADDRESS, re.compile(_FR_STREET), 0.75, group=1,
+            context=ADDRESS_CONTEXT,
+        ),
+        PatternSpec(
+            "street_address_in", ADDRESS, re.compile(_IN_STREET), 0.75, group=1,
             context=ADDRESS_CONTEXT,
         ),
         PatternSpec("lives_in", LOCATION, re.compile(_LIVES_IN_EN), 0.7, group=1),

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datasets_app.pipeline.pii_dates import DATE_AT_START
 from datasets_app.pipeline.pii_labels import KEEP, is_name_field, label_type
 from datasets_app.pipeline.pii_lexicon import NameLexicon
+from datasets_app.pipeline.pii_names import name_run
 from datasets_app.pipeline.pii_types import (
     ADDRESS,
     CREDIT_CARD,
@@ -44,9 +45,15 @@ Span = tuple[int, int]
 LABEL_SCORE = 0.85
 
 _SEPARATOR = re.compile(r"[:=：]")
+# A field key: words without digits or sentence breaks ("Passport No.", "N.º de afiliado",
+# "Address line 1", "Contact (home)"), or an identifier ("fecha_nac", "address_line1").
+_KEY = (
+    r"[^\W\d_](?:[^\W\d_]|['’/ºª°#*-]|\.(?![ \t])|[ \t](?=[^\W\d_#]))*?(?:[ \t]\d{1,2})?"
+    r"(?:[ \t]*\([^()\n\d]{1,20}\))?|[A-Za-z_][\w.-]{0,44}"
+)
 _KEY_BEFORE = re.compile(
     r"(?m)(?:^|(?<=[{,;|&?\t\[(])|(?<=\s\s)|(?<=[\"']))[ \t]*[\"']?"
-    r"([^\W\d_][\w .'’/()ºª°#*-]{0,44}?|[A-Za-z_][\w.-]{0,44})[\"']?[ \t]*$"
+    rf"({_KEY})[\"']?[ \t]*$"
 )
 _FIELD_END = re.compile(r"[|;\t]|\s{3,}|$", re.MULTILINE)
 
@@ -206,7 +213,6 @@ def _table_at(lines: list[str], offsets: list[int], index: int) -> tuple[int, li
 
 # --- values that fit their type --------------------------------------------------------------------
 
-_NAME_TOKEN = re.compile(r"[^\W\d_][^\W\d_'’.-]*(?:['’.-][^\W\d_]+)*\.?")
 _NAME_LINK = frozenset(
     "de del la las los y i van von der da di le du dos das e al el bin ibn".split()
 )
@@ -222,52 +228,6 @@ _PLACEHOLDER_VALUES = frozenset(
     """n/a na none null nil - -- --- ? ??? tbd pending unknown desconocido sin datos ninguno
     no yes si sí true false redacted hidden oculto xxx *** ****""".split()
 )
-
-
-def _name_span(
-    text: str, start: int, end: int, lexicon: NameLexicon, *, strong: bool
-) -> Span | None:
-    """The leading run of name-like words in ``text[start:end]`` (any case), or None.
-
-    A word is name-like when it is a known name, or (``strong``: the label says the value is a
-    name) any word that is not an ordinary dictionary word, or a capitalised uncommon word.
-    """
-    first = last = -1
-    names = 0
-    for match in _NAME_TOKEN.finditer(text, start, end):
-        gap = text[last if last != -1 else start : match.start()]
-        separator = gap.strip(" \t")
-        if last != -1 and (separator not in ("", ",") or "\n" in gap):
-            break
-        if separator == "," and names != 1:
-            break  # "Gil, Ana" (surname first) but not "Ana Gil, NHS No"
-        word = match.group().strip(".")
-        lowered = word.lower()
-        if first != -1 and lowered in _NAME_LINK:
-            continue
-        known, uncommon = _name_evidence(word, lexicon)
-        known = known or (strong and first != -1 and lexicon.maybe_name(word))
-        if known or (uncommon and (strong or word[:1].isupper())) or (len(word) == 1 and names):
-            first = match.start() if first == -1 else first
-            last = match.end()
-            names += known or uncommon
-            if names >= 5:
-                break
-        else:
-            break
-    if first == -1 or not names:
-        return None
-    return first, last
-
-
-def _name_evidence(word: str, lexicon: NameLexicon) -> tuple[bool, bool]:
-    """(known name, uncommon word) for a word or a dotted handle such as ``maria.gonzalez``."""
-    parts = [p for p in re.split(r"[.'’-]", word) if p]
-    if len(parts) > 1:
-        known = any(lexicon.is_name(p) and len(p) > 2 for p in parts)
-        return known, known or not all(lexicon.is_common(p) for p in parts)
-    known = lexicon.is_name(word) and not (lexicon.is_common(word) and word.islower())
-    return known, not lexicon.is_common(word) and len(word) > 1
 
 
 def _id_span(text: str, start: int, end: int, min_digits: int) -> Span | None:
@@ -333,7 +293,7 @@ def value_span(field: Field, text: str, lexicon: NameLexicon) -> Span | None:
     start, end = field.value_start, field.value_end
     kind = field.entity_type
     if kind == PERSON:
-        return _name_span(text, start, end, lexicon, strong=field.name_field)
+        return name_run(text, start, end, lexicon, strong=field.name_field)
     if kind in (NATIONAL_ID, MEDICAL_ID, KEEP):
         return _id_span(text, start, end, 4 if kind == NATIONAL_ID else 3)
     if kind == SECRET:

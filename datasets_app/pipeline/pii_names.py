@@ -16,9 +16,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from datasets_app.pipeline.pii_labels import label_type
 from datasets_app.pipeline.pii_lexicon import NEVER_PERSON, NON_NAME_TOKENS, NameLexicon
 from datasets_app.pipeline.pii_types import ADDRESS, LOCATION, PERSON, Finding
 
+Span = tuple[int, int]
 UPPER = "A-ZÁÉÍÓÚÑÜÀÈÌÒÙÇÂÊÎÔÛÄËÏÖ"
 LOWER = "a-záéíóúñüàèìòùçâêîôûäëïöß"
 TOKEN = rf"(?:[{UPPER}]['’])?[{UPPER}][{LOWER}]+(?:[{UPPER}][{LOWER}]+)?(?:-[{UPPER}][{LOWER}]+)?"
@@ -201,9 +203,175 @@ def with_honorifics(text: str, finding: Finding) -> Finding:
     return Finding(start, end, finding.entity_type, finding.score, finding.recognizer)
 
 
+_NAME_TOKEN = re.compile(r"[^\W\d_][^\W\d_'’.-]*(?:['’.-][^\W\d_]+)*\.?")
+_CONTRACTION = re.compile(r"(?i)['’](?:s|ve|ll|re|d|t|m)$|^(?:[dl]|qu)['’]")
+_NAME_LINK = frozenset(
+    "de del la las los y i van von der da di le du dos das e al el bin ibn".split()
+)
+
+
+def name_run(text: str, start: int, end: int, lexicon: NameLexicon, *, strong: bool) -> Span | None:
+    """The leading run of name-like words in ``text[start:end]`` (any case), or None.
+
+    A word is name-like when it is a known name, or (``strong``: the label says the value is a
+    name) any word that is not an ordinary dictionary word, or a capitalised uncommon word.
+    """
+    first = last = -1
+    names = 0
+    for match in _NAME_TOKEN.finditer(text, start, end):
+        gap = text[last if last != -1 else start : match.start()]
+        separator = gap.strip(" \t")
+        if last != -1 and (separator not in ("", ",") or "\n" in gap):
+            break
+        if separator == "," and names != 1:
+            break  # "Gil, Ana" (surname first) but not "Ana Gil, NHS No"
+        word = match.group().strip(".")
+        lowered = word.lower()
+        if first != -1 and lowered in _NAME_LINK:
+            continue
+        known, uncommon = name_evidence(word, lexicon)
+        known = known or (strong and first != -1 and lexicon.maybe_name(word))
+        if known or (uncommon and (strong or word[:1].isupper())) or (len(word) == 1 and names):
+            first = match.start() if first == -1 else first
+            last = match.end()
+            names += known or uncommon
+            if names >= 5:
+                break
+        else:
+            break
+    if first == -1 or not names:
+        return None
+    return first, last
+
+
+def name_evidence(word: str, lexicon: NameLexicon) -> tuple[bool, bool]:
+    """(known name, uncommon word) for a word or a dotted handle such as ``maria.gonzalez``."""
+    if _CONTRACTION.search(word):
+        return False, False
+    parts = [p for p in re.split(r"[.'’-]", word) if p]
+    if len(parts) > 1:
+        known = any(lexicon.is_name(p) and len(p) > 2 for p in parts)
+        return known, known or not all(lexicon.is_common(p) for p in parts)
+    known = lexicon.is_name(word) and not (lexicon.is_common(word) and word.islower())
+    return known, not lexicon.is_common(word) and len(word) > 1
+
+
+# Cues that work in any case ("hola wojciech", "thanks priya!", "— dijo marta").
+_ANY_WORD = r"[^\W\d_][\w'’.-]*"
+_GREETING_ANY_RE = re.compile(
+    rf"(?i)\b(?:{_CUE_GREETING})[ \t]*,?[ \t]+(?:(?:{_TITLES})\.?[ \t]+)?(?=[^\W\d_])"
+)
+_SPEECH_VERBS = (
+    r"said|says|told|asked|wrote|replied|answered|added|explained|called|texted|mentioned|"
+    r"dijo|dice|comentó|comento|escribió|escribio|preguntó|pregunto|respondió|respondio|"
+    r"contestó|contesto|explicó|explico|añadió|añadio|avisó|aviso|llamó|llamo|comenta|"
+    r"pregunta|responde|contesta|explica|informa|informó|indicó|indico|señaló|señalo"
+)
+_SAID_AFTER_RE = re.compile(rf"(?i)(?<![\w-])(?:{_SPEECH_VERBS})[ \t]+(?=[^\W\d_])")
+_SAID_BEFORE_RE = re.compile(
+    rf"(?i)({_ANY_WORD}(?:[ \t]+{_ANY_WORD}){{0,2}})[ \t]+(?:{_SPEECH_VERBS})\b"
+)
+_SPEAKER_RE = re.compile(
+    r"(?m)^[ \t]*(?:\[[^\]\n]{1,30}\][ \t]*|\(?\d{1,2}:\d{2}(?::\d{2})?\)?[ \t]*"
+    r"(?:[AaPp]\.?[Mm]\.?)?[ \t]*[-–]?[ \t]*)?<?@?"
+    r"([^\W\d_][\w.'’-]*(?:[ \t]+[^\W\d_][\w.'’-]*){0,2})>?[ \t]*(?:\(([^)\n]{1,30})\))?"
+    r"[ \t]*:(?!//|\d)"
+)
+_HANDLE_RE = re.compile(r"(?<![\w.@])@([A-Za-z][\w.-]{1,30}[A-Za-z0-9])")
+
+
+def _any_case_cues(text: str, lexicon: NameLexicon) -> Iterator[Finding]:
+    """Names in any case after greetings and speech verbs, before speech verbs."""
+    for match in (*_GREETING_ANY_RE.finditer(text), *_SAID_AFTER_RE.finditer(text)):
+        span = name_run(text, match.end(), min(len(text), match.end() + 60), lexicon, strong=False)
+        if span is not None:
+            yield Finding(*span, PERSON, 0.8, "name_cue")
+    for match in _SAID_BEFORE_RE.finditer(text):
+        span = _name_suffix(text, match.start(1), match.end(1), lexicon)
+        if span is not None:
+            yield Finding(*span, PERSON, 0.8, "name_cue")
+
+
+def _name_suffix(text: str, start: int, end: int, lexicon: NameLexicon) -> Span | None:
+    """The longest run of name-like words that ends at ``end``."""
+    words = list(_NAME_TOKEN.finditer(text, start, end))
+    for index in range(len(words)):
+        span = name_run(text, words[index].start(), end, lexicon, strong=False)
+        if span is not None and span[1] == words[-1].end():
+            return span
+    return None
+
+
+def _speaker_findings(text: str, lexicon: NameLexicon) -> Iterator[Finding]:
+    """Speaker labels of chats and transcripts: the label is the name ("ana.m:", "Tomasz:"),
+    or a role with the name in parentheses ("Agent (Kemal):")."""
+    seen: dict[str, int] = {}
+    matches = list(_SPEAKER_RE.finditer(text))
+    for match in matches:
+        key = match.group(1).lower()
+        seen[key] = seen.get(key, 0) + 1
+    for match in matches:
+        inner = match.group(2)
+        if inner is not None:
+            span = name_run(text, match.start(2), match.end(2), lexicon, strong=True)
+            if span is not None:
+                yield Finding(*span, PERSON, 0.85, "name_speaker")
+        key = match.group(1)
+        if label_type(key) is not None or key.lower() in NEVER_PERSON:
+            continue
+        repeated = seen[key.lower()] >= 2
+        span = name_run(text, match.start(1), match.end(1), lexicon, strong=repeated)
+        if span is not None and span == match.span(1):
+            yield Finding(*span, PERSON, 0.85, "name_speaker")
+
+
+def _handle_findings(text: str, lexicon: NameLexicon) -> Iterator[Finding]:
+    """``@maria.gonzalez``-style mentions whose parts include a known name."""
+    for match in _HANDLE_RE.finditer(text):
+        parts = [p for p in re.split(r"[._-]+", match.group(1)) if len(p) >= 3]
+        if any(lexicon.is_name(p) and not lexicon.is_common(p) for p in parts):
+            yield Finding(match.start(), match.end(), PERSON, 0.8, "name_handle")
+
+
+_LOWER_WORD_RE = re.compile(rf"(?<![\w@./#$_-])([{LOWER}]{{4,}})(?![\w@/_=-])")
+_CODE_LINE = re.compile(r"[={}$<>\\]|://|\w_\w|\w\.\w+\(")
+# Lower-case words that are given names in some country but, in an organisation's text, are
+# far more often software, products or places.
+_LOWERCASE_NOT_NAMES = frozenset(
+    """jenkins docker kafka redis nginx ubuntu debian fedora django flask celery jira
+    linux python java ruby rust swift kotlin julia perl scala dart elixir hadoop spark hive
+    grafana kibana elastic mongo maven gradle node deno bun npm pip conda alpine arch mint
+    oracle sybase teams zoom slack skype outlook excel word chrome safari opera edge firefox
+    android apple amazon google yahoo tesla vale sharon mayo""".split()
+)
+
+
+def _lowercase_name_findings(text: str, lexicon: NameLexicon) -> Iterator[Finding]:
+    """Lower-case given names in conversational lines ("luego le digo a tupac"): only words
+    that are known given names and not ordinary words, never on code-like lines."""
+    for match in _LOWER_WORD_RE.finditer(text):
+        word = match.group(1)
+        if word not in lexicon.first_names or lexicon.in_dictionary(word):
+            continue
+        if word in _LOWERCASE_NOT_NAMES or word in NEVER_PERSON:
+            continue
+        line_start = text.rfind("\n", 0, match.start()) + 1
+        line_end = text.find("\n", match.end())
+        if _CODE_LINE.search(text, line_start, line_end if line_end != -1 else len(text)):
+            continue
+        yield Finding(match.start(1), match.end(1), PERSON, 0.6, "name_lowercase")
+
+
 def find_person_names(text: str, lexicon: NameLexicon) -> list[Finding]:
     """All heuristic PERSON findings in ``text`` (may overlap each other and NER)."""
-    return [*_cue_findings(text, lexicon), *_gazetteer_findings(text, lexicon)]
+    return [
+        *_cue_findings(text, lexicon),
+        *_gazetteer_findings(text, lexicon),
+        *_any_case_cues(text, lexicon),
+        *_speaker_findings(text, lexicon),
+        *_handle_findings(text, lexicon),
+        *_lowercase_name_findings(text, lexicon),
+    ]
 
 
 def _strip_span(text: str, start: int, end: int) -> tuple[int, int]:
