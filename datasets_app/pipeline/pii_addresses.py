@@ -134,7 +134,7 @@ _LOCALITY = (
     rf"(?:[ \t]*(?:,|\n|[ \t]-[ \t])[ \t]*{_LOCALITY_WORDS}{_PLACE}(?:[ \t]*\([^()\n]{{2,30}}\))?)"
 )
 _LATAM_STREET = (
-    rf"(?<![\w/])((?i:{_LATAM_TYPES})[ \t]*{_LATAM_NAME}{_LATAM_NUMBER}(?:{_LATAM_DETAIL}){{0,3}}"
+    rf"(?<![\w/])((?i:{_LATAM_TYPES})(?:(?<=[./])|(?!\w))[ \t]*{_LATAM_NAME}{_LATAM_NUMBER}(?:{_LATAM_DETAIL}){{0,3}}"
     rf"{_LOCALITY}{{0,5}})"
 )
 

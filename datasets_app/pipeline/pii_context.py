@@ -218,7 +218,7 @@ _NAME_LINK = frozenset(
 )
 _ID_VALUE = re.compile(
     r"[A-Za-z0-9](?:[A-Za-z0-9]|[.\-/][A-Za-z0-9]|[ ](?=\d{2,}(?!\s?[A-Za-z]{3}))"
-    r"|[ ](?=[A-Za-z]\b))*"
+    r"|[ ](?=[A-D]\b))*"
 )
 _PHONE_VALUE = re.compile(r"\+?\(?\d[\d ().-]{5,22}\d")
 _CARD_VALUE = re.compile(r"\d(?:[ -]?\d){11,18}")
@@ -295,7 +295,10 @@ def value_span(field: Field, text: str, lexicon: NameLexicon) -> Span | None:
     if kind == PERSON:
         return name_run(text, start, end, lexicon, strong=field.name_field)
     if kind in (NATIONAL_ID, MEDICAL_ID, KEEP):
-        return _id_span(text, start, end, 4 if kind == NATIONAL_ID else 3)
+        span = _id_span(text, start, end, 4 if kind == NATIONAL_ID else 3)
+        if span is None or (kind != KEEP and span[1] - span[0] < 5):
+            return None  # "policy 2023" is a year, not a policy number
+        return span
     if kind == SECRET:
         return _secret_span(text, start, end, field.quoted)
     if kind == DATE_OF_BIRTH:
@@ -312,11 +315,48 @@ _VALUE_SPANS: dict[str, Callable[..., Span | None]] = {
 }
 
 
+# Identifier names written in prose, no separator needed: "DNI 30.123.456", "MRN 00482113",
+# "su cédula es 1.020.304.050", "passport number X1234567". Acronyms must be upper case.
+_ID_ACRONYMS = (
+    r"D\.?N\.?I|N\.?I\.?F|N\.?I\.?E|CUIT|CUIL|CURP|RFC|R\.?U\.?T|RUN|C\.C|C\.I|SSN|NSS|NHS|"
+    r"NINO|PAN|UID|ITIN|NIT|RUC|INE|DUI|CPF|RG|TIN"
+)
+_ID_WORDS = (
+    r"c[ée]dula(?: de (?:identidad|ciudadan[ií]a|extranjer[ií]a))?|social security(?: card)?|"
+    r"seguridad social|national insurance|ni number|aadhaa?r(?: card)?|pan card|passport|"
+    r"pasaporte|passeport|driving licen[cs]e|driver'?s licen[cs]e|licencia de conducir|"
+    r"carn[eé]t? de conducir|permiso de conducir|brevete|tax id|taxpayer id|clave de elector|"
+    r"credencial de elector|documento(?: nacional)? de identidad|identity card|id card|"
+    r"national id|n[uú]mero de identificaci[oó]n|identificaci[oó]n|documento"
+)
+_MEDICAL_WORDS = (
+    r"MRN|NHC|HC|CIP|(?i:medical record|historia cl[ií]nica|n[uú]mero de historia|afiliad[oa]|member id|"
+    r"membership|member|policy|p[oó]liza|patient id|id de paciente|tarjeta sanitaria|"
+    r"health card|insurance id|subscriber id|expediente cl[ií]nico|n[uú]mero de socio|socio)"
+)
+_CONNECTORS = (
+    r"(?:[ \t]*[:#.ºª°-]*[ \t]*(?i:no|nro|n|num|number|n[uú]mero|is|es|was|era|de|del|of|"
+    r"el|la|su|my|mi|his|her|their)?\b\.?){0,3}[ \t]*[:#]?[ \t]*"
+)
+_PROSE_ID = re.compile(
+    rf"(?<![\w.])(?:(?P<nat>(?:{_ID_ACRONYMS})\.?|(?i:{_ID_WORDS}))|(?P<med>{_MEDICAL_WORDS}))"
+    rf"(?![\w]){_CONNECTORS}(?=[A-Za-z]{{0,6}}[-/]?\d)"
+)
+
+
+def prose_id_fields(text: str) -> Iterator[Field]:
+    """Identifiers named in running text, without a ``:`` (see ``_PROSE_ID``)."""
+    for match in _PROSE_ID.finditer(text):
+        kind = NATIONAL_ID if match.group("nat") else MEDICAL_ID
+        line_end = text.find("\n", match.end())
+        yield Field(match.group(), kind, match.end(), len(text) if line_end == -1 else line_end)
+
+
 def context_findings(text: str, lexicon: NameLexicon) -> tuple[list[Finding], list[Span]]:
     """Findings typed by their labels or headers, and the KEEP spans of non-personal fields."""
     findings: list[Finding] = []
     keep: list[Span] = []
-    for field in (*labelled_fields(text), *table_fields(text)):
+    for field in (*labelled_fields(text), *table_fields(text), *prose_id_fields(text)):
         span = value_span(field, text, lexicon)
         if span is None or span[1] <= span[0]:
             continue

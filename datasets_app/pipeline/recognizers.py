@@ -211,7 +211,7 @@ SSN_CONTEXT = ("ssn", "social security", "social sec", "seguridad social", "ss#"
 _PHONE_RE = re.compile(
     r"(?<![\w+@/.-])"
     r"((?:(?:\+|00)\d{1,3}[ .-]?|\(\+?\d{1,3}\)[ .-]?|1[ .-])?(?:\(\d{1,4}\)[ .-]?)?"
-    r"\d{2,4}(?:[ .-]?\d{2,5}){1,4}"
+    r"(?:\d{2,4}|(?<=[ .-])\d)(?:[ .-]?\d{2,5}){1,4}"
     r"(?:[ ]?(?:x|ext\.?|extension)[ ]?\d{1,6})?)"
     r"(?![\w@/-]|[.:]\d)",
     re.IGNORECASE,
