@@ -56,14 +56,15 @@ _KEEP_PATTERNS = (
     re.compile(
         r"(?i)(?<![\w-])([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?![\w-])"
     ),
-    # Prices and amounts: $1,299.00, 1.234,56 €, USD 300, 45,90 euros, S/ 120.50, MXN 1,500.
+    # Prices and amounts: $1,299.00, USD 300, S/ 120.50, MXN 1,500; 1.234,56 €, 45,90 euros.
     re.compile(
-        r"(?i)((?:[$€£¥]|US\$|S/\.?|R\$|(?:usd|eur|gbp|mxn|ars|clp|cop|pen|brl|inr|rs\.?)\b)"
-        r"[ \t]?\d[\d.,' ]*\d(?:[.,]\d{1,2})?|\d[\d.,']*(?:[.,]\d{1,2})?[ \t]?(?:[€$£]|"
-        r"(?:usd|eur|euros?|d[oó]lares|pesos|soles|rupees|mxn|ars|clp|cop|pen|gbp)\b))"
+        r"((?:[$€£¥]|US\$|S/\.?|R\$|\b(?:USD|EUR|GBP|MXN|ARS|CLP|COP|PEN|BRL|INR|Rs\.?))"
+        r"[ \t]?\d(?:[\d.,']*\d)?)"
     ),
-    # HTTP status codes and error codes: HTTP 404, 503 Service Unavailable, E1234, ERR-42.
-    re.compile(r"(?i)\b(?:http(?:/\d(?:\.\d)?)?|status|c[oó]digo|code)[ \t]*(\d{3})\b"),
+    re.compile(
+        r"(?<![\w.,])(\d(?:[\d.,']*\d)?[ \t]?(?:[€$£]|(?:USD|EUR|GBP|MXN|ARS|CLP|COP|PEN|"
+        r"euros?|d[oó]lares|pesos|soles|rupees)\b))"
+    ),
 )
 
 

@@ -1,10 +1,12 @@
 """Person-name heuristics and NER false-positive filters (English and Spanish).
 
 Heuristics (``find_person_names``) catch names the small spaCy models miss:
-salutations ("Hi Mark", "Estimada Sra. López"), honorifics ("Dr. Smith",
-"Dña. Pilar"), labelled fields ("Patient: JOHN SMITH", "Nombre: ..."),
-signature lines after a closing ("Regards,\\nAna Torres") and a gazetteer rule
-(a known first name followed by surname-like capitalised words).
+salutations ("Hi Mark", "Estimada Sra. López", "hola wojciech"), honorifics
+("Dr. Smith", "Dña. Pilar"), signature lines after a closing ("Regards,\\nAna
+Torres"), speech verbs ("dijo marta", "Kwame said"), speaker labels of chats
+and transcripts, @handles, a gazetteer rule (a known first name followed by
+surname-like capitalised words) and lower-case given names in conversation.
+Labelled fields ("Patient: JOHN SMITH", "Nombre: ...") are ``pii_context``'s.
 
 Filters (``clean_ner_span``) trim salutation words that the Spanish model glues
 to names ("Hola María" -> "María"), drop single capitalised common words and
@@ -40,31 +42,15 @@ _CUE_GREETING = (
     r"atentamente|cordialmente|bienvenid[oa]|welcome|congratulations|enhorabuena|felicidades"
 )
 _TITLES = r"Mr|Mrs|Ms|Mx|Miss|Dr|Dra|Prof|Profa|Sr|Sra|Srta|Sres|Dña|Dª|Don|Doña|D|Lic|Ing|Fr|Rev"
-_LABELS = (
-    r"name|full name|first name|last name|surname|patient|patient name|employee|employee name|"
-    r"customer|customer name|client|contact|contact person|manager|supervisor|requester|"
-    r"requested by|reported by|submitted by|created by|approved by|assigned to|assignee|owner|"
-    r"attn|from|to|cc|signed|signed by|candidate|applicant|tenant|guarantor|beneficiary|"
-    r"account holder|cardholder|physician|nurse|attending|referred by|emergency contact|"
-    r"nombre|nombre completo|nombre y apellidos|apellidos|paciente|empleado|empleada|"
-    r"trabajador|trabajadora|cliente|contacto|responsable|solicitante|titular|firmado|"
-    r"firmado por|atendido por|médico|medico|doctor|doctora|enfermer[oa]|candidat[oa]|"
-    r"beneficiari[oa]|inquilin[oa]|avalista|remitente|destinatario|de|para|asignado a"
-)
 _CLOSINGS = (
     r"best regards|kind regards|warm regards|regards|best wishes|best|thanks|thank you|"
     r"many thanks|cheers|sincerely|yours truly|yours sincerely|yours|talk soon|"
     r"un saludo|saludos(?: cordiales)?|atentamente|cordialmente|un abrazo|gracias|"
     r"muchas gracias|besos|hasta pronto|--"
 )
-_GREETING_RE = re.compile(
-    rf"(?i:\b(?:{_CUE_GREETING}))[ \t]*,?[ \t]+(?:(?:{_TITLES})\.?[ \t]+)?({NAME})"
-)
 _COMPANY_RE = re.compile(r"&|\bS\.\s?(?:L|A|Coop|C)\b|\b(?:Inc|LLC|Ltd|PLC|GmbH|S\.?L\.?U?)\b\.?")
 _TITLE_RE = re.compile(rf"\b(?:{_TITLES})(?:\.|\b)[ \t]*({NAME})")
-_LABEL_HEAD_RE = re.compile(rf"(?i)\b(?:{_LABELS})[ \t]*$")
-_LABEL_VALUE_RE = re.compile(rf"[ \t]*({NAME}|{NAME_CAPS})")
-_LABEL_SEPARATOR_RE = re.compile(r"[:=]")
+_NAME_AFTER_RE = re.compile(rf"({NAME})")
 _SIGNATURE_RE = re.compile(
     rf"(?im)^[ \t]*(?:{_CLOSINGS})[ \t]*[,.!]*[ \t]*\n(?:[ \t]*\n)?[ \t]*((?-i:{NAME}|{NAME_CAPS}))[ \t]*(?:$|[,|(–-])"
 )
@@ -110,23 +96,19 @@ def _trim_to_names(text: str, start: int, end: int, lexicon: NameLexicon) -> tup
     return start, keep_end
 
 
-def _label_values(text: str) -> Iterator[re.Match[str]]:
-    """Capitalised values after ``Label:`` fields; the label is found backwards from each colon
-    so the long label alternation only runs next to ``:``/``=`` characters."""
-    for separator in _LABEL_SEPARATOR_RE.finditer(text):
-        position = separator.start()
-        if _LABEL_HEAD_RE.search(text, max(0, position - 40), position):
-            value = _LABEL_VALUE_RE.match(text, position + 1)
-            if value:
-                yield value
+def _greeting_names(text: str) -> Iterator[re.Match[str]]:
+    """Capitalised names right after a greeting ("Hola María", "Dear Dr. Okafor")."""
+    for greeting in _GREETING_ANY_RE.finditer(text):
+        name = _NAME_AFTER_RE.match(text, greeting.end())
+        if name is not None:
+            yield name
 
 
 def _cue_findings(text: str, lexicon: NameLexicon) -> Iterator[Finding]:
     """Names after greetings, honorifics, field labels and closings."""
     cues = (
-        (_GREETING_RE.finditer(text), "name_greeting", False, 0.85),
+        (_greeting_names(text), "name_greeting", False, 0.85),
         (_TITLE_RE.finditer(text), "name_title", False, 0.85),
-        (_label_values(text), "name_label", True, 0.85),
         (_SIGNATURE_RE.finditer(text), "name_signature", True, 0.8),
     )
     for matches, recognizer, strict, score in cues:
@@ -268,9 +250,8 @@ _SPEECH_VERBS = (
     r"pregunta|responde|contesta|explica|informa|informó|indicó|indico|señaló|señalo"
 )
 _SAID_AFTER_RE = re.compile(rf"(?i)(?<![\w-])(?:{_SPEECH_VERBS})[ \t]+(?=[^\W\d_])")
-_SAID_BEFORE_RE = re.compile(
-    rf"(?i)({_ANY_WORD}(?:[ \t]+{_ANY_WORD}){{0,2}})[ \t]+(?:{_SPEECH_VERBS})\b"
-)
+_SPEECH_VERB_RE = re.compile(rf"(?i)(?<=[^\W\d_][ \t])(?:{_SPEECH_VERBS})\b")
+_WORDS_BEFORE_RE = re.compile(rf"({_ANY_WORD}(?:[ \t]+{_ANY_WORD}){{0,2}})[ \t]+$")
 _SPEAKER_RE = re.compile(
     r"(?m)^[ \t]*(?:\[[^\]\n]{1,30}\][ \t]*|\(?\d{1,2}:\d{2}(?::\d{2})?\)?[ \t]*"
     r"(?:[AaPp]\.?[Mm]\.?)?[ \t]*[-–]?[ \t]*)?<?@?"
@@ -283,10 +264,15 @@ _HANDLE_RE = re.compile(r"(?<![\w.@])@([A-Za-z][\w.-]{1,30}[A-Za-z0-9])")
 def _any_case_cues(text: str, lexicon: NameLexicon) -> Iterator[Finding]:
     """Names in any case after greetings and speech verbs, before speech verbs."""
     for match in (*_GREETING_ANY_RE.finditer(text), *_SAID_AFTER_RE.finditer(text)):
+        if match.re is _GREETING_ANY_RE and _NAME_AFTER_RE.match(text, match.end()):
+            continue  # a capitalised name: _greeting_names has it
         span = name_run(text, match.end(), min(len(text), match.end() + 60), lexicon, strong=False)
         if span is not None:
             yield Finding(*span, PERSON, 0.8, "name_cue")
-    for match in _SAID_BEFORE_RE.finditer(text):
+    for verb in _SPEECH_VERB_RE.finditer(text):
+        match = _WORDS_BEFORE_RE.search(text, max(0, verb.start() - 60), verb.start())
+        if match is None:
+            continue
         span = _name_suffix(text, match.start(1), match.end(1), lexicon)
         if span is not None:
             yield Finding(*span, PERSON, 0.8, "name_cue")

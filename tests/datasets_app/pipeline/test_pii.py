@@ -260,7 +260,7 @@ def test_short_parts_and_stop_words_are_not_propagated():
 
 
 def test_value_index_streams_across_batches_and_chunks():
-    index = ValueIndex(chunk_size=2, stop_words=frozenset())
+    index = ValueIndex(stop_words=frozenset())
     index.add("token hunter2x!", [Finding(6, 15, "SECRET", 0.9, "password_assignment")])
     for number in range(5):
         index.add_value(f"Projectname{number}", "CUSTOM")
