@@ -198,28 +198,30 @@ def address_specs() -> list[PatternSpec]:
     return [
         PatternSpec(
             "street_address_en", ADDRESS, re.compile(_US_STREET), 0.7, group=1,
-            context=ADDRESS_CONTEXT,
+            context=ADDRESS_CONTEXT, digits=True,
         ),
-        PatternSpec("military_address_en", ADDRESS, re.compile(_US_MILITARY), 0.7, group=1),
+        PatternSpec(
+            "military_address_en", ADDRESS, re.compile(_US_MILITARY), 0.7, group=1, digits=True
+        ),
         PatternSpec(
             "street_address_es", ADDRESS, re.compile(_ES_STREET), 0.7, group=1,
-            context=ADDRESS_CONTEXT,
+            context=ADDRESS_CONTEXT, digits=True,
         ),
         PatternSpec(
             "street_address_latam", ADDRESS, re.compile(_LATAM_STREET), 0.75, group=1,
-            context=ADDRESS_CONTEXT, accept=_latam_accept,
+            context=ADDRESS_CONTEXT, digits=True, accept=_latam_accept,
         ),
         PatternSpec(
             "street_address_uk", ADDRESS, re.compile(_UK_STREET), 0.75, group=1,
-            context=ADDRESS_CONTEXT,
+            context=ADDRESS_CONTEXT, digits=True,
         ),
         PatternSpec(
             "street_address_fr", ADDRESS, re.compile(_FR_STREET), 0.75, group=1,
-            context=ADDRESS_CONTEXT,
+            context=ADDRESS_CONTEXT, digits=True,
         ),
         PatternSpec(
             "street_address_in", ADDRESS, re.compile(_IN_STREET), 0.75, group=1,
-            context=ADDRESS_CONTEXT,
+            context=ADDRESS_CONTEXT, digits=True,
         ),
         PatternSpec("lives_in", LOCATION, re.compile(_LIVES_IN_EN), 0.7, group=1),
         PatternSpec("lives_in", LOCATION, re.compile(_LIVES_IN_ES), 0.7, group=1),

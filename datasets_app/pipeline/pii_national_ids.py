@@ -49,6 +49,7 @@ def _spec(
         context_score=0.9,
         requires_context=requires_context,
         window=32,
+        digits=True,
     )
 
 

@@ -79,6 +79,7 @@ def _specs_from_recognizer(
                 requires_context=requires_context,
                 languages=frozenset(languages),
                 ceiling=1.0 if validates else boosted,
+                digits=True,  # every identifier kept here holds digits
             )
         )
     return specs

@@ -54,7 +54,8 @@ class PatternSpec:
     given and absent from the text, the regex is not run at all. ``anchor`` goes further: the regex only runs
     in a window of ``reach`` characters before/after each occurrence of the
     anchor (e-mails around ``@``), which avoids trying a slow prefix at every
-    position of long texts.
+    position of long texts. ``digits`` says every match holds a digit: the
+    regex then only runs around the digits of a text (``digit_windows``).
     """
 
     name: str
@@ -73,6 +74,7 @@ class PatternSpec:
     ceiling: float | None = None
     languages: frozenset[str] = ALL_LANGUAGES
     window: int = 48
+    digits: bool = False
     _context_re: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -156,7 +158,41 @@ def _has_needle(needle: str | tuple[str, ...], text: str) -> bool:
     return any(n in text for n in needle)
 
 
-def _matches(spec: PatternSpec, text: str) -> Iterator[re.Match[str]]:
+_DIGIT_RUNS = re.compile(r"\d+")
+DIGITS_BEFORE, DIGITS_AFTER = 160, 240  # how far a match may reach from its nearest digit
+
+
+def digit_windows(text: str) -> list[tuple[int, int]]:
+    """Merged (start, end) windows around the digits of ``text``: every match of a spec with
+    ``digits=True`` lies inside one (its street name, prefix or tail is within reach)."""
+    windows: list[tuple[int, int]] = []
+    for run in _DIGIT_RUNS.finditer(text):
+        low, high = max(0, run.start() - DIGITS_BEFORE), min(len(text), run.end() + DIGITS_AFTER)
+        if windows and low <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], high)
+        else:
+            windows.append((low, high))
+    return windows
+
+
+def _windowed_matches(
+    spec: PatternSpec, text: str, windows: Sequence[tuple[int, int]]
+) -> Iterator[re.Match[str]]:
+    if len(windows) == 1 and windows[0] == (0, len(text)):
+        yield from spec.pattern.finditer(text)
+        return
+    done = 0
+    for low, high in windows:
+        for match in spec.pattern.finditer(text, max(low, done), high):
+            done = match.end()
+            yield match
+
+
+def _matches(
+    spec: PatternSpec, text: str, windows: Sequence[tuple[int, int]] | None = None
+) -> Iterator[re.Match[str]]:
+    if windows is not None and spec.digits and spec.anchor is None and not spec.requires_context:
+        return _windowed_matches(spec, text, windows)
     if spec.anchor is not None:
         return _anchored_matches(spec, text)
     if spec.requires_context and spec._context_re is not None:
@@ -166,9 +202,11 @@ def _matches(spec: PatternSpec, text: str) -> Iterator[re.Match[str]]:
     return spec.pattern.finditer(text)
 
 
-def scan_spec(spec: PatternSpec, text: str) -> Iterable[Finding]:
-    """Yield the findings of one spec over ``text``."""
-    for match in _matches(spec, text):
+def scan_spec(
+    spec: PatternSpec, text: str, windows: Sequence[tuple[int, int]] | None = None
+) -> Iterable[Finding]:
+    """Yield the findings of one spec over ``text`` (``windows``: ``digit_windows(text)``)."""
+    for match in _matches(spec, text, windows):
         start, end = match.span(spec.group)
         if start < 0 or start == end:
             continue
@@ -185,9 +223,10 @@ def scan_spec(spec: PatternSpec, text: str) -> Iterable[Finding]:
 def scan_patterns(specs: Sequence[PatternSpec], text: str, language: str) -> list[Finding]:
     """Run every spec that supports ``language`` over ``text``; findings in match order."""
     findings: list[Finding] = []
+    windows = digit_windows(text)
     for spec in specs:
-        if language in spec.languages:
-            findings.extend(scan_spec(spec, text))
+        if language in spec.languages and (windows or not spec.digits):
+            findings.extend(scan_spec(spec, text, windows))
     return findings
 
 
@@ -320,6 +359,7 @@ def structured_specs() -> list[PatternSpec]:
             rescore=_phone_score,
             context=PHONE_CONTEXT,
             context_score=0.8,
+            digits=True,
         ),
         PatternSpec(
             "credit_card",
@@ -330,6 +370,7 @@ def structured_specs() -> list[PatternSpec]:
             accept=_card_accept,
             rescore=lambda value: 0.9 if len(v.digits_only(value)) > 12 else 0.6,
             context=CARD_CONTEXT,
+            digits=True,
         ),
         PatternSpec(
             "iban",
@@ -338,6 +379,7 @@ def structured_specs() -> list[PatternSpec]:
             0.95,
             group=1,
             accept=_iban_accept,
+            digits=True,
         ),
         PatternSpec(
             "ipv4",
@@ -347,6 +389,7 @@ def structured_specs() -> list[PatternSpec]:
             group=1,
             accept=whole(_ipv4_ok),
             needle=".",
+            digits=True,
         ),
         PatternSpec(
             "ipv6",
@@ -370,6 +413,7 @@ def structured_specs() -> list[PatternSpec]:
             rescore=_ssn_score,
             context=SSN_CONTEXT,
             context_score=0.85,
+            digits=True,
         ),
         PatternSpec(
             "es_nif",
@@ -378,6 +422,7 @@ def structured_specs() -> list[PatternSpec]:
             0.9,
             group=1,
             accept=whole(v.es_nif_valid),
+            digits=True,
         ),
         PatternSpec(
             "es_nie",
@@ -386,6 +431,7 @@ def structured_specs() -> list[PatternSpec]:
             0.9,
             group=1,
             accept=whole(v.es_nie_valid),
+            digits=True,
         ),
         PatternSpec(
             "date_of_birth",
@@ -397,6 +443,7 @@ def structured_specs() -> list[PatternSpec]:
             context_score=0.85,
             requires_context=True,
             window=40,
+            digits=True,
         ),
         PatternSpec(
             "url_credentials",
