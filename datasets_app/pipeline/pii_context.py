@@ -267,25 +267,29 @@ def _date_span(text: str, start: int, end: int) -> Span | None:
     return match.span(1) if match else None
 
 
+_CONTINUATION = re.compile(r"\d{3,}|^[A-ZÁÉÍÓÚÑÜ0-9 ,.()'/-]{3,}$|,")
+
+
 def _address_span(text: str, start: int, end: int) -> Span | None:
-    """The rest of the field, plus continuation lines of a multi-line address."""
+    """The rest of the field, plus the continuation lines of a multi-line address (up to three
+    lines that hold a postcode, a comma or only capitals, and are not labelled fields)."""
     value = text[start:end].rstrip(" ,.")
-    if len(value) < 6 or not re.search(r"\d|\n", text[start : end + 200]):
+    if len(value) < 6 or sum(ch.isalpha() for ch in value) < 3:
         return None
     stop = start + len(value)
-    for line in re.finditer(r"\n[ \t]*([^\n]{2,60})", text[stop : stop + 200]):
-        if line.start() != 0 and text[stop + line.start() - 1] != "\n":
+    line_end = text.find("\n", stop)
+    lines = 0
+    while line_end != -1 and lines < 3 and line_end - start < 200:
+        following = text.find("\n", line_end + 1)
+        line = text[line_end + 1 : following if following != -1 else len(text)].strip()
+        if not line or len(line) > 60 or not _CONTINUATION.search(line):
             break
-        content = line.group(1)
-        if _SEPARATOR.search(content) and label_type(content.split(":")[0]) is not None:
+        if _SEPARATOR.search(line) and label_type(re.split(r"[:=]", line)[0]) is not None:
             break
-        if not re.search(r"\d{3,}|^[A-ZÁÉÍÓÚÑ ,.()'-]{3,}$|,", content):
-            break
-        stop += line.end()
-        text_end = stop
-        if len(text[start:text_end]) > 160:
-            break
-    return (start, stop) if sum(ch.isalpha() for ch in value) >= 3 else None
+        stop = line_end + 1 + len(text[line_end + 1 :].split("\n", 1)[0].rstrip())
+        line_end, lines = following, lines + 1
+    has_number = re.search(r"\d", text[start:stop]) is not None
+    return (start, stop) if has_number or lines else None
 
 
 def value_span(field: Field, text: str, lexicon: NameLexicon) -> Span | None:
