@@ -326,6 +326,7 @@ _ID_ACRONYMS = (
     r"NINO|PAN|UID|ITIN|NIT|RUC|INE|DUI|CPF|RG|TIN"
 )
 _ID_WORDS = (
+    r"dni|nie|nif|cuit|cuil|curp|rfc|ssn|nss|nhs|itin|aadhaa?r|"
     r"c[ée]dula(?: de (?:identidad|ciudadan[ií]a|extranjer[ií]a))?|social security(?: card)?|"
     r"seguridad social|national insurance|ni number|aadhaa?r(?: card)?|pan card|passport|"
     r"pasaporte|passeport|driving licen[cs]e|driver'?s licen[cs]e|licencia de conducir|"
@@ -334,7 +335,7 @@ _ID_WORDS = (
     r"national id|n[uú]mero de identificaci[oó]n|identificaci[oó]n|documento"
 )
 _MEDICAL_WORDS = (
-    r"MRN|NHC|HC|CIP|(?i:medical record|historia cl[ií]nica|n[uú]mero de historia|afiliad[oa]|member id|"
+    r"MRN|NHC|HC|CIP|(?i:mrn|nhc|medical record|historia cl[ií]nica|n[uú]mero de historia|afiliad[oa]|member id|"
     r"membership|member|policy|p[oó]liza|patient id|id de paciente|tarjeta sanitaria|"
     r"health card|insurance id|subscriber id|expediente cl[ií]nico|n[uú]mero de socio|socio)"
 )

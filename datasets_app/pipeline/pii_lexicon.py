@@ -41,6 +41,23 @@ NEVER_PERSON = frozenset(
     diciembre doctor doctora paciente empresa tel tlf telf fax email mail ext ref dni nie nif
     iban asunto subject re fw fwd cc bcc attn mrn hpi pt dob ssn id presupuesto reunión""".split()
 )
+# Given names that are also everyday English or Spanish words: never taken for a name when
+# written in lower case without another cue ("la luz", "we will", "rosa palo").
+LOWERCASE_WORD_NAMES = frozenset(
+    """rosa luz sol mar paz pilar dolores blanca amparo consuelo soledad salvador victoria
+    esperanza milagros remedios gloria alba aurora flor estrella iris violeta jade rocio rocío
+    reyes cruz angeles ángeles caridad dulce cielo belen belén abril mayo domingo fe reina
+    pastor leon león leo will mark bill rose grace hope joy faith june may april august summer
+    dawn daisy ivy ruby pearl amber crystal sky rain storm river ocean forest hunter chase drew
+    dean grant frank rich earl guy jack lance miles rob ray sue pat don bob art max nova
+    mercedes angel ángel patria camino ventura fortuna clara alegria alegría felicidad justo
+    benigno modesto amable honey candy cherry destiny harmony heaven liberty melody misty
+    sunny star autumn winter spring brook cliff dale glen heath rocky sandy stone wolf bear
+    hawk fox gay happy lucky lady duke king prince princess baron major marshal sterling
+    carmen lola nina nena china mora negra blanco rubio moreno rey santos salud tierra
+    cristal diamante coral perla oro plata esmeralda celeste azul verde linda bella hermosa
+    bonita preciosa""".split()
+)
 NON_NAME_TOKENS = frozenset(
     """inc llc ltd corp corporation co company group plc gmbh sa sl bank banco street st avenue
     road calle avenida plaza hospital clinic clínica university universidad college school
@@ -62,14 +79,15 @@ def read_name_lexicon(path: Path = LEXICON_PATH) -> dict[str, set[str]]:
     return table
 
 
-def _lemma_index_words(model_dir: Path) -> set[str]:
-    """Single words listed in a spaCy model's ``lemma_index`` table (empty when absent)."""
+def _lemma_index_words(model_dir: Path, table_name: str = "lemma_index") -> set[str]:
+    """Single words of a spaCy model's ``lemma_index`` table (or the inflected forms of its
+    ``lemma_exc`` table: "said", "went"); empty when absent."""
     from spacy.lookups import Lookups
 
     lookups_dir = model_dir / "lemmatizer" / "lookups"
     if not lookups_dir.exists():
         return set()
-    table = Lookups().from_disk(lookups_dir).get_table("lemma_index", {})
+    table = Lookups().from_disk(lookups_dir).get_table(table_name, {})
     words: set[str] = set()
     for values in table.values():
         words.update(w for w in values if w.isalpha())
@@ -91,19 +109,23 @@ class NameLexicon:
     surnames: frozenset[str]
     common_words: frozenset[str]
     any_names: frozenset[str] = frozenset()
+    inflected: frozenset[str] = frozenset()
 
     @classmethod
     def load(cls, model_dirs: Iterable[Path] = ()) -> NameLexicon:
         """Build from the name lexicon, spaCy stop words and the models' lemma indexes."""
         common = _stop_words() | set(NEVER_PERSON)
+        inflected: set[str] = set()
         for model_dir in model_dirs:
             common |= _lemma_index_words(Path(model_dir))
+            inflected |= _lemma_index_words(Path(model_dir), "lemma_exc")
         names = read_name_lexicon()
         return cls(
             first_names=frozenset(names["CF"] | (names["WF"] - common)),
             surnames=frozenset(names["CS"] | (names["WS"] - common)),
             common_words=frozenset(common),
             any_names=frozenset().union(*names.values()),
+            inflected=frozenset(inflected),
         )
 
     def is_name(self, word: str) -> bool:
@@ -115,6 +137,12 @@ class NameLexicon:
         """True when ``word`` is in the lexicon at all, even if it is also an ordinary word
         ("Lan", "Can"): enough where a label already says the value is a name."""
         return word.lower() in self.any_names or self.is_name(word)
+
+    def ordinary_in_lower_case(self, word: str) -> bool:
+        """True when ``word`` written in lower case is most likely an ordinary word even if it
+        is also someone's name: stop words, inflected forms ("said"), word-names ("rosa")."""
+        lowered = word.lower()
+        return lowered in _STOPS or lowered in self.inflected or lowered in LOWERCASE_WORD_NAMES
 
     def is_common(self, word: str) -> bool:
         """True for an ordinary word that is not also a known name (stop words always count)."""
@@ -130,6 +158,7 @@ class NameLexicon:
 
 
 _STOPS = frozenset(_stop_words())
+STOP_WORDS = _STOPS
 
 
 def model_dirs_of(nlp_by_language: Mapping[str, object]) -> list[Path]:

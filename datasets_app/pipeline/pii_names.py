@@ -19,7 +19,11 @@ import re
 from collections.abc import Iterator
 
 from datasets_app.pipeline.pii_labels import label_type
-from datasets_app.pipeline.pii_lexicon import NEVER_PERSON, NON_NAME_TOKENS, NameLexicon
+from datasets_app.pipeline.pii_lexicon import (
+    NEVER_PERSON,
+    NON_NAME_TOKENS,
+    NameLexicon,
+)
 from datasets_app.pipeline.pii_types import ADDRESS, LOCATION, PERSON, Finding
 
 Span = tuple[int, int]
@@ -125,7 +129,9 @@ def _gazetteer_span(
     for index, token in enumerate(tokens):
         if token.group().lower() not in lexicon.first_names:
             continue
-        count, end = 1, token.end()
+        count, end, first = 1, token.end(), index
+        while first > 0 and not lexicon.is_common(tokens[first - 1].group()):
+            first, count = first - 1, count + 1  # "Nguyen Van Minh": surnames before
         for follower in tokens[index + 1 :]:
             word = follower.group()
             if word.lower() in _CONNECTOR_WORDS:
@@ -133,28 +139,71 @@ def _gazetteer_span(
             if lexicon.is_common(word) and word.lower() not in lexicon.surnames:
                 break
             count, end = count + 1, follower.end()
-        return token.start(), end, count
-    return None
+        return tokens[first].start(), end, count
+    return _surname_run(tokens, lexicon)
+
+
+def _surname_run(tokens: list[re.Match[str]], lexicon: NameLexicon) -> tuple[int, int, int] | None:
+    """A run of two to four capitalised words, none an ordinary word, at least one a known
+    name: "Nguyen Van Minh", "Okonkwo Chidi", "Kowalczyk Anna" (surname first, or given
+    names the lexicon lacks)."""
+    words = [t.group() for t in tokens if t.group().lower() not in _CONNECTOR_WORDS]
+    if not 2 <= len(words) <= 4 or any(lexicon.is_common(w) for w in words):
+        return None
+    if not any(lexicon.is_name(w) for w in words):
+        return None
+    return tokens[0].start(), tokens[-1].end(), len(words)
 
 
 def _gazetteer_findings(text: str, lexicon: NameLexicon) -> Iterator[Finding]:
     """A known first name followed by surname-like words; a lone unusual first name."""
     for run_re in (_RUN_RE, _CAPS_RUN_RE):
         for run in run_re.finditer(text):
-            tokens = list(_TOKEN_RE.finditer(text, run.start(), run.end()))
-            words = [t.group().lower() for t in tokens]
-            if any(w in NON_NAME_TOKENS and w not in lexicon.surnames for w in words):
-                continue
-            found = _gazetteer_span(text, tokens, lexicon)
-            if found is None:
-                continue
-            start, end, count = found
-            if _COMPANY_RE.search(text, end, min(len(text), end + 8)) or _company_tail(text, end):
-                continue
-            if count >= 2:
-                yield Finding(start, end, PERSON, 0.8, "name_gazetteer")
-            elif run_re is _RUN_RE and not lexicon.in_dictionary(text[start:end]):
-                yield Finding(start, end, PERSON, 0.6, "name_gazetteer")
+            for tokens in _people_in_run(text, list(_TOKEN_RE.finditer(text, *run.span()))):
+                yield from _gazetteer_people(text, tokens, run_re is _RUN_RE, lexicon)
+
+
+_AND_GAP = re.compile(r"(?i)\s(?:y|e|i|and|&)\s")
+
+
+def _people_in_run(text: str, tokens: list[re.Match[str]]) -> Iterator[list[re.Match[str]]]:
+    """Split a capitalised run at "y"/"and" ("Ana Gil y Luis Mora" is two people)."""
+    start = 0
+    for index in range(1, len(tokens)):
+        if _AND_GAP.search(text, tokens[index - 1].end(), tokens[index].start()):
+            yield tokens[start:index]
+            start = index
+    yield tokens[start:]
+
+
+def _gazetteer_people(
+    text: str, tokens: list[re.Match[str]], mixed_case: bool, lexicon: NameLexicon
+) -> Iterator[Finding]:
+    """The gazetteer finding of one person's run of capitalised words, if any."""
+    words = [t.group().lower() for t in tokens]
+    if not tokens or any(w in NON_NAME_TOKENS and w not in lexicon.surnames for w in words):
+        return
+    found = _gazetteer_span(text, tokens, lexicon)
+    if found is None:
+        return
+    start, end, count = found
+    if _COMPANY_RE.search(text, end, min(len(text), end + 8)) or _company_tail(text, end):
+        return
+    if count >= 2:
+        yield Finding(start, end, PERSON, 0.8, "name_gazetteer")
+    elif mixed_case and not lexicon.in_dictionary(text[start:end]):
+        yield Finding(start, end, PERSON, 0.6, "name_gazetteer")
+
+
+_INITIAL_SURNAME_RE = re.compile(rf"(?<![\w.])((?:[{UPPER}]\.[ \t]?){{1,2}}[ \t]?{TOKEN})")
+
+
+def _initial_findings(text: str, lexicon: NameLexicon) -> Iterator[Finding]:
+    """An initial and a surname: "J. Smith", "M.A. López" (the surname not an ordinary word)."""
+    for match in _INITIAL_SURNAME_RE.finditer(text):
+        surname = _TOKEN_RE.findall(match.group(1))[-1]
+        if not lexicon.is_common(surname) and surname.lower() not in NON_NAME_TOKENS:
+            yield Finding(*match.span(1), PERSON, 0.75, "name_initial")
 
 
 def _company_tail(text: str, end: int) -> bool:
@@ -320,6 +369,7 @@ def _handle_findings(text: str, lexicon: NameLexicon) -> Iterator[Finding]:
 
 
 _LOWER_WORD_RE = re.compile(rf"(?<![\w@./#$_-])([{LOWER}]{{4,}})(?![\w@/_=-])")
+_LOWER_FOLLOWER_RE = re.compile(rf"[ \t]+([{LOWER}]{{2,}})(?![\w@/_=-])")
 _CODE_LINE = re.compile(r"[={}$<>\\]|://|\w_\w|\w\.\w+\(")
 # Lower-case words that are given names in some country but, in an organisation's text, are
 # far more often software, products or places.
@@ -337,7 +387,7 @@ def _lowercase_name_findings(text: str, lexicon: NameLexicon) -> Iterator[Findin
     that are known given names and not ordinary words, never on code-like lines."""
     for match in _LOWER_WORD_RE.finditer(text):
         word = match.group(1)
-        if word not in lexicon.first_names or lexicon.in_dictionary(word):
+        if word not in lexicon.first_names or lexicon.ordinary_in_lower_case(word):
             continue
         if word in _LOWERCASE_NOT_NAMES or word in NEVER_PERSON:
             continue
@@ -345,7 +395,17 @@ def _lowercase_name_findings(text: str, lexicon: NameLexicon) -> Iterator[Findin
         line_end = text.find("\n", match.end())
         if _CODE_LINE.search(text, line_start, line_end if line_end != -1 else len(text)):
             continue
-        yield Finding(match.start(1), match.end(1), PERSON, 0.6, "name_lowercase")
+        end = match.end(1)
+        for follower in _LOWER_FOLLOWER_RE.finditer(text, end):
+            if follower.start() != end or lexicon.ordinary_in_lower_case(follower.group(1)):
+                break
+            if (
+                follower.group(1) not in lexicon.surnames
+                and follower.group(1) not in lexicon.first_names
+            ):
+                break
+            end = follower.end(1)
+        yield Finding(match.start(1), end, PERSON, 0.6, "name_lowercase")
 
 
 def find_person_names(text: str, lexicon: NameLexicon) -> list[Finding]:
@@ -357,6 +417,7 @@ def find_person_names(text: str, lexicon: NameLexicon) -> list[Finding]:
         *_speaker_findings(text, lexicon),
         *_handle_findings(text, lexicon),
         *_lowercase_name_findings(text, lexicon),
+        *_initial_findings(text, lexicon),
     ]
 
 
@@ -400,6 +461,8 @@ def _person_ok(value: str, lexicon: NameLexicon) -> bool:
     if any(t.lower() in NON_NAME_TOKENS or _never_person(t, lexicon) for t in tokens):
         return False
     if len(tokens) == 1:
+        if tokens[0].isupper() and not lexicon.is_name(tokens[0]):
+            return False  # "PGPASSWORD", "HTTP": an identifier or acronym, not a name
         return len(tokens[0]) >= 2 and not lexicon.is_common(tokens[0])
     return any(lexicon.is_name(t) or not lexicon.is_common(t) for t in tokens)
 

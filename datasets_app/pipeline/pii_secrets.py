@@ -213,7 +213,8 @@ def _assignment_specs() -> list[PatternSpec]:
 
 
 _ENV_KEY = (
-    r"(?:[A-Z0-9]+_)*(?:API_?KEY|KEY|TOKEN|SECRET|PASS|PASSWORD|PASSWD|PWD|CREDENTIALS?|AUTH|"
+    r"(?:[A-Z0-9]+_)*(?:[A-Z]{0,8}(?:PASSWORD|PASSWD|SECRET|TOKEN|APIKEY)|API_?KEY|KEY|PASS|PWD|"
+    r"CREDENTIALS?|AUTH|"
     r"SIGNATURE|SALT|DSN|PRIVATE_KEY|ACCOUNT_?KEY|CONN(?:ECTION)?_?STR(?:ING)?)(?:_[A-Z0-9]+)*"
 )
 # Keys that name something public or a setting about a secret, not the secret itself.
@@ -242,7 +243,9 @@ def _env_spec() -> PatternSpec:
     def accept(value: str) -> int:
         return _env_accept(value)
 
-    return PatternSpec("env_secret", SECRET, pattern, 0.9, group=2, accept=accept, needle="_")
+    return PatternSpec(
+        "env_secret", SECRET, pattern, 0.9, group=2, accept=accept, needle=("=", ":")
+    )
 
 
 def shannon_entropy(value: str) -> float:
@@ -285,6 +288,45 @@ def _high_entropy_spec() -> PatternSpec:
     )
 
 
+def _short_code_specs() -> list[PatternSpec]:
+    """PINs and card codes written without a separator ("PIN 4821", "cvv 123"), and command
+    line passwords (``mysql -pS3cret``, ``--password S3cret``, ``curl -u ana:S3cret``)."""
+    return [
+        PatternSpec(
+            "pin_code",
+            SECRET,
+            re.compile(
+                r"(?i)(?<![\w-])(?:pin|nip|cvv2?|cvc|otp|passcode|door code|c[oó]digo de "
+                r"(?:acceso|seguridad|la puerta|puerta|alarma))(?:[ \t]+(?:code|number|no\.?|"
+                r"n[uú]mero))?[ \t]*#?[ \t]*(\d{3,8}#?)(?![\w-])"
+            ),
+            0.85,
+            group=1,
+            digits=True,
+        ),
+        PatternSpec(
+            "command_line_password",
+            SECRET,
+            re.compile(
+                r"(?:(?<=\s)-p|--password(?:=|[ \t]+)|(?<=\s)-u[ \t]+[\w.@-]{1,64}:)"
+                r"([\"']?[^\s\"']{3,128}[\"']?)"
+            ),
+            0.85,
+            group=1,
+            accept=_command_accept,
+            needle=(" -p", "--password", " -u "),
+        ),
+    ]
+
+
+def _command_accept(value: str) -> int:
+    """A ``-p``/``-u user:`` value that is not a flag word, a port or a path."""
+    stripped = value.strip("\"'")
+    if stripped.isdigit() or stripped.startswith(("/", "-", "$")) or stripped.isalpha():
+        return 0
+    return _value_accept(value)
+
+
 def secret_specs() -> list[PatternSpec]:
     """All credential specs, most specific first."""
     return [
@@ -293,4 +335,5 @@ def secret_specs() -> list[PatternSpec]:
         *_assignment_specs(),
         _env_spec(),
         _high_entropy_spec(),
+        *_short_code_specs(),
     ]

@@ -309,6 +309,15 @@ def _ssn_accept(value: str) -> int:
     return len(value) if separated or v.us_ssn_valid(value) else 0
 
 
+def _obfuscated_email_ok(value: str) -> bool:
+    """``ana [at] gmail [dot] com``: an obfuscation word or a bracketed "at" must be there, and
+    the last part must be a domain suffix ("ana at home dot" is prose)."""
+    if not re.search(r"(?i)[\[({<](?:at|arroba)[\])}>]|\b(?:dot|punto)\b", value):
+        return False
+    tail = re.split(r"(?i)\W+", value.strip())[-1].lower()
+    return v.email_domain_valid(f"x.{tail}") and "@" not in value
+
+
 def _ipv4_ok(value: str) -> bool:
     address = value.split("/")[0]
     return v.ipv4_valid(address) and address not in ("0.0.0.0", "127.0.0.1")  # noqa: S104
@@ -348,6 +357,20 @@ def structured_specs() -> list[PatternSpec]:
             group=1,
             rescore=_email_score,
             anchor="@",
+        ),
+        PatternSpec(
+            "email_obfuscated",
+            EMAIL_ADDRESS,
+            re.compile(
+                r"(?i)(?<![\w.])([\w.%+-]{1,64}[ \t]*(?:\[at\]|\(at\)|\{at\}|<at>|[ \t]at[ \t]|"
+                r"\[arroba\]|\(arroba\)|[ \t]arroba[ \t])[ \t]*[\w-]{1,63}(?:[ \t]*(?:\[dot\]|"
+                r"\(dot\)|\{dot\}|[ \t]dot[ \t]|\[punto\]|\(punto\)|[ \t]punto[ \t]|\.)[ \t]*"
+                r"[\w-]{1,63}){1,4})"
+            ),
+            0.85,
+            group=1,
+            accept=whole(_obfuscated_email_ok),
+            needle=("at", "AT", "arroba"),
         ),
         PatternSpec(
             "phone",
