@@ -53,7 +53,7 @@ _US_CITY_LINE = (
 )
 _US_STREET = (
     rf"\b(\d{{1,6}}[A-Z]?(?:[ \t]+(?:[NSEW]\.?|North|South|East|West))?(?:[ \t]+{_CAP_OR_NUM}){{1,4}}"
-    rf"[ \t]+(?:{_US_SUFFIX_ALT})\b\.?(?:,?[ \t]*{_US_UNIT})?{_US_CITY_LINE}?)"
+    rf"[ \t]+(?i:{_US_SUFFIX_ALT})\b\.?(?:,?[ \t]*(?i:{_US_UNIT}))?{_US_CITY_LINE}?)"
 )
 _US_MILITARY = r"\b((?:USNS|USNV|USS|USCGC|PSC|Unit)[ \t]+[\w ,]{2,30}\n?[ \t]*(?:FPO|APO|DPO)[ \t]+A[AEP][ \t]+\d{5})"
 

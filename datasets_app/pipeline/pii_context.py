@@ -99,7 +99,17 @@ def _value_bounds(text: str, start: int, form: bool) -> tuple[int, int, bool]:
         return start, match.start() if match else len(text), False
     match = _FIELD_END.search(text, start)
     end = match.start() if match else len(text)
+    if end == start and text[start : start + 1] in ("\n", "\r"):
+        return _next_line_value(text, start)  # a form whose value sits under its label
     return start, end, False
+
+
+def _next_line_value(text: str, position: int) -> tuple[int, int, bool]:
+    """The next non-blank line after ``position`` when it is not itself a labelled field."""
+    line = re.compile(r"[ \t]*\r?\n[ \t]*([^\n]{1,120})").match(text, position)
+    if line is None or re.match(r"[^:=\n]{1,40}[:=]", line.group(1)):
+        return position, position, False
+    return line.start(1), line.end(1), False
 
 
 def labelled_fields(text: str) -> Iterator[Field]:
@@ -217,12 +227,12 @@ _NAME_LINK = frozenset(
     "de del la las los y i van von der da di le du dos das e al el bin ibn".split()
 )
 _ID_VALUE = re.compile(
-    r"[A-Za-z0-9](?:[A-Za-z0-9]|[.\-/][A-Za-z0-9]|[ ](?=\d{2,}(?!\s?[A-Za-z]{3}))"
+    r"(?:[*xX•#]{1,8}[-. ]?)*[A-Za-z0-9](?:[A-Za-z0-9]|[.\-/][A-Za-z0-9]|[ ](?=\d{2,}(?!\s?[A-Za-z]{3}))"
     r"|[ ](?=[A-D]\b))*"
 )
 _PHONE_VALUE = re.compile(r"\+?\(?\d[\d ().-]{5,22}\d")
 _CARD_VALUE = re.compile(r"\d(?:[ -]?\d){11,18}")
-_BANK_VALUE = re.compile(r"[A-Za-z]{0,2}\d[\dA-Za-z -]{6,40}\d")
+_BANK_VALUE = re.compile(r"[A-Za-z]{0,2}\d[\dA-Za-z -]{4,40}\d")
 _SECRET_STOP = re.compile(r"\s|[,;]\s|$")
 _PLACEHOLDER_VALUES = frozenset(
     """n/a na none null nil - -- --- ? ??? tbd pending unknown desconocido sin datos ninguno
@@ -315,7 +325,7 @@ def value_span(field: Field, text: str, lexicon: NameLexicon) -> Span | None:
 _VALUE_SPANS: dict[str, Callable[..., Span | None]] = {
     PHONE_NUMBER: _regex_span(_PHONE_VALUE, 7),
     CREDIT_CARD: _regex_span(_CARD_VALUE, 12),
-    IBAN_CODE: _regex_span(_BANK_VALUE, 8),
+    IBAN_CODE: _regex_span(_BANK_VALUE, 6),
 }
 
 

@@ -76,8 +76,15 @@ def keep_spans(text: str) -> list[Span]:
     return spans
 
 
+# Types whose recognizers read a keyword or an "@" (never a bare number): a KEEP string next to
+# them does not make them less certain. A random-looking token is the exception.
+_KEYWORD_TYPES = frozenset({"SECRET", "EMAIL_ADDRESS", "URL_CREDENTIALS"})
+
+
 def _strong(finding: Finding) -> bool:
-    return finding.recognizer == "label" or finding.score >= STRONG_SCORE
+    if finding.recognizer == "label" or finding.score >= STRONG_SCORE:
+        return True
+    return finding.entity_type in _KEYWORD_TYPES and finding.recognizer != "high_entropy_token"
 
 
 def drop_hard_negatives(

@@ -55,6 +55,7 @@ _RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
         "afiliado|afiliada|affiliate|member id|member number|member no|membership|"
         "miembro|socio|numero de socio|policy|poliza|insurance|seguro medico|"
         "patient id|patient number|patient no|id paciente|numero de paciente|paciente id|"
+        "codigo de paciente|codigo del paciente|codigo de afiliado|"
         "expediente clinico|expediente medico|tarjeta sanitaria|cip|health card|"
         "obra social|beneficiario|nhi|medicare|medicaid|insurance id|subscriber id|"
         "group number|eps|isapre|fonasa|imss|issste|sis|essalud|prepaga"
@@ -96,7 +97,7 @@ _RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
         "waybill|room|sala|gate|flight|vuelo|seat|asiento|quantity|cantidad|qty|currency|"
         "moneda|port|puerto|pid|claim|siniestro|reclamo|batch|lote|serial|serie|model|"
         "modelo|part|pieza|plan|tarifa|rate|tax|iva|vat|subtotal|discount|descuento|"
-        "license key|licence key|expediente|folio|tramite|solicitud|request|pr|issue|"
+        "license key|licence key|folio|tramite|solicitud|request|pr|issue|"
         "bug|story|task|tarea|sprint|step|paso|line|linea|row|fila|page|pagina|"
         "code|codigo|course|curso|class|clase|group|grupo|aula|grade|nota|score|"
         "puntuacion|room number|habitacion|table|mesa|desk|building|edificio|floor"
@@ -166,6 +167,25 @@ def _contains(words: str, phrase: str) -> bool:
     return f" {phrase} " in f" {words} "
 
 
+_NUMBERED = re.compile(
+    r"(?i)(?:\b(?:no|nro|num|n[uú]m|number|n[uú]mero|id|code|c[oó]digo)\b\.?|[#º°]|n\.?\s*[º°o])"
+    r"[\s.:]*$|^(?:n[º°o]?\.?|nro\.?|n[uú]mero|number|id|c[oó]digo)\s+(?:de\s+|del\s+|of\s+)?"
+)
+# People whose number is a health-system or insurance number ("Patient No.", "Afiliado N°").
+_MEDICAL_PEOPLE = frozenset(
+    """patient paciente afiliado afiliada asegurado asegurada member miembro socio socia
+    beneficiario beneficiaria insured policyholder subscriber suscriptor titular""".split()
+)
+
+
+def _numbered_person(label: str, words: str) -> str | None:
+    """The type of "<person> No." labels: a number of a patient or insured person is a
+    MEDICAL_ID; of a customer, employee or student it identifies a record, not a name."""
+    if not _NUMBERED.search(label.strip()):
+        return PERSON
+    return MEDICAL_ID if set(words.split()) & _MEDICAL_PEOPLE else None
+
+
 @lru_cache(maxsize=4096)
 def label_type(label: str) -> str | None:
     """The entity type a label announces, ``KEEP`` for a non-personal field, or None."""
@@ -175,6 +195,8 @@ def label_type(label: str) -> str | None:
     tokens = set(words.split())
     for entity_type, phrases in _RULES:
         if any(_contains(words, phrase) for phrase in phrases):
+            if entity_type == PERSON and not tokens & _NOT_PERSONAL:
+                return _numbered_person(label, words)
             if entity_type in _ALWAYS_TYPED or not tokens & _NOT_PERSONAL:
                 return entity_type
             return KEEP if entity_type != PERSON else None

@@ -27,8 +27,32 @@ from datasets_app.pipeline.pii_lexicon import (
 from datasets_app.pipeline.pii_types import ADDRESS, LOCATION, PERSON, Finding
 
 Span = tuple[int, int]
-UPPER = "A-ZÁÉÍÓÚÑÜÀÈÌÒÙÇÂÊÎÔÛÄËÏÖ"
-LOWER = "a-záéíóúñüàèìòùçâêîôûäëïöß"
+
+
+def _latin_letters(predicate: object) -> str:
+    """A character-class body of the Latin letters (Basic, Latin-1, Extended-A/B and
+    Additional: Polish ł, Turkish ş, Vietnamese ễ, Czech ř...) for which ``predicate`` holds,
+    written as ranges."""
+    codes = [
+        code
+        for block in ((0x41, 0x24F), (0x1E00, 0x1EFF))
+        for code in range(block[0], block[1] + 1)
+        if chr(code).isalpha() and predicate(chr(code))  # type: ignore[operator]
+    ]
+    ranges: list[list[int]] = []
+    for code in codes:
+        if ranges and code == ranges[-1][1] + 1:
+            ranges[-1][1] = code
+        else:
+            ranges.append([code, code])
+    return "".join(
+        re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}"
+        for a, b in ranges
+    )
+
+
+UPPER = _latin_letters(str.isupper)
+LOWER = _latin_letters(str.islower)
 TOKEN = rf"(?:[{UPPER}]['’])?[{UPPER}][{LOWER}]+(?:[{UPPER}][{LOWER}]+)?(?:-[{UPPER}][{LOWER}]+)?"
 CONNECTOR = r"(?:de(?:[ \t]+(?:la|las|los))?|del|y|i|van(?:[ \t]+der)?|von|da|di|le|du|dos|das)"
 INITIAL = rf"[{UPPER}]\."
@@ -53,7 +77,9 @@ _CLOSINGS = (
     r"muchas gracias|besos|hasta pronto|--"
 )
 _COMPANY_RE = re.compile(r"&|\bS\.\s?(?:L|A|Coop|C)\b|\b(?:Inc|LLC|Ltd|PLC|GmbH|S\.?L\.?U?)\b\.?")
-_TITLE_RE = re.compile(rf"\b(?:{_TITLES})(?:\.|\b)[ \t]*({NAME})")
+_TITLE_RE = re.compile(
+    rf"\b(?i:{_TITLES})(?:\.|\b)[ \t]*({NAME}|{CAPS_TOKEN}(?:[ \t]+{CAPS_TOKEN}){{0,3}})"
+)
 _NAME_AFTER_RE = re.compile(rf"({NAME})")
 _SIGNATURE_RE = re.compile(
     rf"(?im)^[ \t]*(?:{_CLOSINGS})[ \t]*[,.!]*[ \t]*\n(?:[ \t]*\n)?[ \t]*((?-i:{NAME}|{NAME_CAPS}))[ \t]*(?:$|[,|(–-])"
@@ -136,7 +162,7 @@ def _gazetteer_span(
             word = follower.group()
             if word.lower() in _CONNECTOR_WORDS:
                 continue
-            if lexicon.is_common(word) and word.lower() not in lexicon.surnames:
+            if lexicon.is_common(word) and not lexicon.maybe_name(word):
                 break
             count, end = count + 1, follower.end()
         return tokens[first].start(), end, count
