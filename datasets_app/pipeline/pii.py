@@ -54,7 +54,7 @@ from datasets_app.pipeline.pii_types import (
 from datasets_app.pipeline.pii_validators import email_domain_valid
 from datasets_app.pipeline.pii_workers import ForkedNerPool
 from datasets_app.pipeline.recognizers import PatternSpec, default_pattern_specs, scan_patterns
-from datasets_app.pipeline.redaction import resolve_overlaps
+from datasets_app.pipeline.redaction import PRIORITY_TYPES, resolve_overlaps
 
 DETECTOR_VERSION = "2.0.0"
 Span = tuple[int, int]
@@ -267,7 +267,7 @@ class PiiDetector:
                 Finding(m.start(), m.end(), CUSTOM, 1.0, "deny_list")
                 for m in self._deny.finditer(text)
             )
-        return resolve_overlaps(kept)
+        return resolve_overlaps(merge_partial_overlaps(kept))
 
     def detect(self, texts: Sequence[str], languages: Sequence[str]) -> list[list[Finding]]:
         """Findings per text (non-overlapping, sorted by start, score >= threshold).
@@ -314,6 +314,37 @@ class PiiDetector:
             "spacy_models": models,
             "config": self.config.to_dict(),
         }
+
+
+def merge_partial_overlaps(findings: list[Finding]) -> list[Finding]:
+    """Findings that overlap without one containing the other become one finding over their
+    union, typed like the longest (then highest-scoring) of them: redacting "Ana Gil ana.gil"
+    as a name must not leave "@x.com" of the e-mail it cut into. Credentials and deny-list
+    terms are left to ``resolve_overlaps`` (they win over what they overlap, as they are).
+    """
+    mergeable = sorted(
+        (f for f in findings if f.entity_type not in PRIORITY_TYPES), key=lambda f: f.start
+    )
+    others = [f for f in findings if f.entity_type in PRIORITY_TYPES]
+    merged: list[Finding] = []
+    group: list[Finding] = []
+    for finding in [*mergeable, None]:
+        if finding is not None and group and finding.start < max(f.end for f in group):
+            group.append(finding)
+            continue
+        if group:
+            merged.extend(_union(group))
+        group = [finding] if finding is not None else []
+    return [*merged, *others]
+
+
+def _union(group: list[Finding]) -> list[Finding]:
+    """The group itself when one finding contains all the others, else one union finding."""
+    start, end = min(f.start for f in group), max(f.end for f in group)
+    best = max(group, key=lambda f: (f.end - f.start, f.score))
+    if (best.start, best.end) == (start, end):
+        return group
+    return [Finding(start, end, best.entity_type, best.score, best.recognizer)]
 
 
 def _package_version(name: str) -> str | None:

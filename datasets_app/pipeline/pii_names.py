@@ -284,6 +284,8 @@ def name_run(text: str, start: int, end: int, lexicon: NameLexicon, *, strong: b
             break  # "Gil, Ana" (surname first) but not "Ana Gil, NHS No"
         word = match.group().strip(".")
         lowered = word.lower()
+        if text[match.end() : match.end() + 1] == "@":
+            break  # the local part of an e-mail address is the e-mail's
         if first != -1 and lowered in _NAME_LINK:
             continue
         known, uncommon = name_evidence(word, lexicon)
