@@ -13,6 +13,7 @@ checksum-confirmed identifier, an e-mail, a vendor token (score >= ``STRONG_SCOR
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Sequence
 
@@ -91,12 +92,28 @@ def drop_hard_negatives(
     text: str, findings: Sequence[Finding], labelled_keep: Sequence[Span] = ()
 ) -> list[Finding]:
     """``findings`` without the weak ones that overlap a hard-negative span."""
+    weak = [f for f in findings if not _strong(f)]
+    if not weak:
+        return list(findings)
     spans = sorted([*labelled_keep, *keep_spans(text)])
     if not spans:
         return list(findings)
-    kept = []
-    for finding in findings:
-        if not _strong(finding) and any(s < finding.end and finding.start < e for s, e in spans):
-            continue
-        kept.append(finding)
-    return kept
+    starts = [s for s, _ in spans]
+    reach = _running_max_end(spans)
+    dropped = {id(f) for f in weak if _overlaps_any(f, starts, reach)}
+    return [f for f in findings if id(f) not in dropped]
+
+
+def _running_max_end(spans: Sequence[Span]) -> list[int]:
+    """``reach[i]``: the furthest end among ``spans[0..i]`` (spans sorted by start)."""
+    reach, best = [], -1
+    for _, end in spans:
+        best = max(best, end)
+        reach.append(best)
+    return reach
+
+
+def _overlaps_any(finding: Finding, starts: list[int], reach: list[int]) -> bool:
+    """Does ``finding`` overlap a span? (the spans starting before its end, via bisect)."""
+    index = bisect.bisect_left(starts, finding.end) - 1
+    return index >= 0 and reach[index] > finding.start

@@ -56,6 +56,15 @@ def _match_at(text: str, start: int, key: str) -> int | None:
     return position
 
 
+def _fold(text: str) -> str:
+    """Lower-cased ``text`` of the same length (the few characters that lengthen when
+    lower-cased, such as "İ", are kept as they are)."""
+    folded = text.lower()
+    if len(folded) != len(text):
+        folded = "".join(ch.lower() if len(ch.lower()) == 1 else ch for ch in text)
+    return folded
+
+
 class _TokenSet:
     """Values (keys already normalised) indexed by their first word.
 
@@ -80,13 +89,15 @@ class _TokenSet:
         if known is None:
             self._by_word.setdefault(word.group(), []).append((key, word.start()))
 
-    def finditer(self, text: str) -> Iterable[tuple[int, int, str, float]]:
+    def finditer(
+        self, text: str, words: set[str] | None = None
+    ) -> Iterable[tuple[int, int, str, float]]:
+        """Occurrences of indexed values; ``words``: the set of ``_WORD`` matches of the
+        (lower-cased, when ``ignore_case``) text, when the caller already has it."""
         if not self._by_word:
             return
-        folded = text.lower() if self.ignore_case else text
-        if len(folded) != len(text):  # a few characters lengthen when lower-cased ("İ")
-            folded = "".join(ch.lower() if len(ch.lower()) == 1 else ch for ch in text)
-        if self._by_word.keys().isdisjoint(_WORD.findall(folded)):
+        folded = _fold(text) if self.ignore_case else text
+        if self._by_word.keys().isdisjoint(words if words is not None else _WORD.findall(folded)):
             return  # most texts hold none of the values: one C-level pass decides
         for word in _WORD.finditer(folded):
             for key, lead in self._by_word.get(word.group(), ()):
@@ -170,8 +181,10 @@ class ValueIndex:
     def scan(self, text: str) -> list[Finding]:
         """Every occurrence of an indexed value in ``text`` (may overlap each other)."""
         found = []
-        for trie in (self._any_case, self._capitalised):
-            for start, end, entity_type, score in trie.finditer(text):
+        words = set(_WORD.findall(_fold(text)))
+        cased = words if not self._capitalised.lookup else set(_WORD.findall(text))
+        for trie, seen in ((self._any_case, words), (self._capitalised, cased)):
+            for start, end, entity_type, score in trie.finditer(text, seen):
                 found.append(Finding(start, end, entity_type, score, "propagation"))
         return found
 
