@@ -9,8 +9,8 @@ models, default threshold):
 * ``heldout``: hand-labelled documents never tuned on (``bench/pii_docs/heldout``). Only
   aggregate figures are printed for it: ``--show-leaks`` never lists its values.
 
-The labelled format is ``/work/coord/pii_corpus_format.md``: a ``# key: value`` header, a
-blank line, then text with every labelled span written ``[[TYPE|value]]``.
+The labelled format is read by ``bench/pii_docs/load.py``: a ``# key: value`` header, a blank
+line, then text with every labelled span written ``[[TYPE|value]]``.
 
 Figures, as the pipeline produces them (``PiiDetector.detect`` then the dataset-wide
 consistency pass over the split):
@@ -44,9 +44,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+sys.path.insert(0, str(ROOT / "bench" / "pii_docs"))
+
+import load as corpus_loader  # noqa: E402  (bench/pii_docs/load.py, the corpus's own loader)
+
 from datasets_app.pipeline.pii import DetectorConfig, PiiDetector, propagate_findings  # noqa: E402
 
-DOCS_DIR = ROOT / "bench" / "pii_docs"
 COVERED = 0.9
 STRUCTURED = frozenset(
     {"EMAIL_ADDRESS", "PHONE_NUMBER", "NATIONAL_ID", "MEDICAL_ID", "CREDIT_CARD", "IBAN_CODE",
@@ -62,7 +65,6 @@ GROUPS: dict[str, frozenset[str]] = {
 }
 GOALS = {"structured": 0.03, "names": 0.05, "addresses": 0.15, "dates_of_birth": 0.05}
 KEEP_GOAL = 0.95
-_LABEL = re.compile(r"\[\[([A-Z_]+)\|(.*?)\]\]", re.DOTALL)
 Spans = list[tuple[int, int]]
 
 
@@ -84,34 +86,16 @@ class Doc:
     labels: list[Label] = field(default_factory=list)
 
 
-def parse_labelled(name: str, raw: str) -> Doc:
-    """A document in the shared format: ``# key: value`` header lines, blank line, body."""
-    header, _, body = raw.partition("\n\n")
-    meta = dict(
-        line[2:].split(":", 1)
-        for line in header.splitlines()
-        if line.startswith("# ") and ":" in line
-    )
-    language = meta.get("language", "en").strip()
-    pieces, labels, cursor, position = [], [], 0, 0
-    for match in _LABEL.finditer(body):
-        pieces.append(body[cursor : match.start()])
-        position += match.start() - cursor
-        value = match.group(2)
-        labels.append(Label(position, position + len(value), match.group(1), value))
-        pieces.append(value)
-        position += len(value)
-        cursor = match.end()
-    pieces.append(body[cursor:])
-    return Doc(name, "".join(pieces), language if language in ("en", "es") else "en", labels)
-
-
 def load_split(split: str) -> list[Doc]:
-    """Every ``*.txt`` document of ``bench/pii_docs/<split>``, sorted by name."""
-    folder = DOCS_DIR / split
+    """Every document of ``bench/pii_docs/<split>`` through the corpus's own loader."""
     return [
-        parse_labelled(path.stem, path.read_text(encoding="utf-8"))
-        for path in sorted(folder.glob("*.txt"))
+        Doc(
+            d.id,
+            d.text,
+            d.language if d.language in ("en", "es") else "en",
+            [Label(s.start, s.end, s.type, d.text[s.start : s.end]) for s in d.spans],
+        )  # fmt: skip
+        for d in corpus_loader.load_split(split)
     ]
 
 
