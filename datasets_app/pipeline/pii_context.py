@@ -44,7 +44,7 @@ from datasets_app.pipeline.pii_types import (
 Span = tuple[int, int]
 LABEL_SCORE = 0.85
 
-_SEPARATOR = re.compile(r"[:=：]")
+_SEPARATOR = re.compile(r"[:=：]|[ \t]*(?:\.{3,}|…+|_{3,})[ \t]*:?")  # dotted leaders too
 # A field key: words without digits or sentence breaks ("Passport No.", "N.º de afiliado",
 # "Address line 1", "Contact (home)"), or an identifier ("fecha_nac", "address_line1").
 _KEY = (
@@ -126,7 +126,7 @@ def labelled_fields(text: str) -> Iterator[Field]:
             continue
         form = separator.group() == "=" and text[key.start(1) - 1 : key.start(1)] in "&?"
         form = form or (separator.group() == "=" and "&" in text[position : position + 200])
-        start, end, quoted = _value_bounds(text, position + 1, form)
+        start, end, quoted = _value_bounds(text, separator.end(), form)
         if end > start:
             yield Field(key.group(1), entity_type, start, end, is_name_field(key.group(1)), quoted)
 
@@ -227,7 +227,7 @@ _NAME_LINK = frozenset(
     "de del la las los y i van von der da di le du dos das e al el bin ibn".split()
 )
 _ID_VALUE = re.compile(
-    r"(?:[*xX•#]{1,8}[-. ]?)*[A-Za-z0-9](?:[A-Za-z0-9]|[.\-/][A-Za-z0-9]|[ ](?=\d{2,}(?!\s?[A-Za-z]{3}))"
+    r"(?:[*xX•#]{1,8}[-. ]?)*[A-Za-z0-9](?:[A-Za-z0-9]|[.\-/][A-Za-z0-9]|[ ](?=\d+(?!\s?[A-Za-z]{3}))"
     r"|[ ](?=[A-D]\b))*"
 )
 _PHONE_VALUE = re.compile(r"\+?\(?\d[\d ().-]{5,22}\d")
@@ -332,7 +332,7 @@ _VALUE_SPANS: dict[str, Callable[..., Span | None]] = {
 # Identifier names written in prose, no separator needed: "DNI 30.123.456", "MRN 00482113",
 # "su cédula es 1.020.304.050", "passport number X1234567". Acronyms must be upper case.
 _ID_ACRONYMS = (
-    r"D\.?N\.?I|N\.?I\.?F|N\.?I\.?E|CUIT|CUIL|CURP|RFC|R\.?U\.?T|RUN|C\.C|C\.I|SSN|NSS|NHS|"
+    r"NIN|BVN|NUSS|CUSPP|NUIP|CMP|M\.N|M\.P|DL|D\.?N\.?I|N\.?I\.?F|N\.?I\.?E|CUIT|CUIL|CURP|RFC|R\.?U\.?T|RUN|C\.C|C\.I|SSN|NSS|NHS|"
     r"NINO|PAN|UID|ITIN|NIT|RUC|INE|DUI|CPF|RG|TIN"
 )
 _ID_WORDS = (
@@ -342,7 +342,12 @@ _ID_WORDS = (
     r"pasaporte|passeport|driving licen[cs]e|driver'?s licen[cs]e|licencia de conducir|"
     r"carn[eé]t? de conducir|permiso de conducir|brevete|tax id|taxpayer id|clave de elector|"
     r"credencial de elector|documento(?: nacional)? de identidad|identity card|id card|"
+    r"reg(?:istration)?\.? no|matr[ií]cula|colegiad[oa]|driver license|licen[cs]e no|"
     r"national id|n[uú]mero de identificaci[oó]n|identificaci[oó]n|documento"
+)
+_BANK_WORDS = (
+    r"(?i:cuenta(?: de ahorros| corriente| sueldo| bancaria)?|account(?: number| no\.?)?|"
+    r"acct|iban|cbu|cvu|clabe|cci|sort code|routing number|n[uú]mero de cuenta)"
 )
 _MEDICAL_WORDS = (
     r"MRN|NHC|HC|CIP|(?i:mrn|nhc|medical record|historia cl[ií]nica|n[uú]mero de historia|afiliad[oa]|member id|"
@@ -350,12 +355,13 @@ _MEDICAL_WORDS = (
     r"health card|insurance id|subscriber id|expediente cl[ií]nico|n[uú]mero de socio|socio)"
 )
 _CONNECTORS = (
-    r"(?:[ \t]*[:#.ºª°-]*[ \t]*(?i:no|nro|n|num|number|n[uú]mero|is|es|was|era|de|del|of|"
+    r"(?:[ \t]*[:#.,ºª°()-]*[ \t]*(?i:no|nro|n|num|number|n[uú]mero|is|es|was|era|de|del|of|"
     r"el|la|su|my|mi|his|her|their)?\b\.?){0,3}[ \t]*[:#]?[ \t]*"
 )
 _PROSE_ID = re.compile(
-    rf"(?<![\w.])(?:(?P<nat>(?:{_ID_ACRONYMS})\.?|(?i:{_ID_WORDS}))|(?P<med>{_MEDICAL_WORDS}))"
-    rf"(?![\w]){_CONNECTORS}(?=[A-Za-z]{{0,6}}[-/]?\d)"
+    rf"(?<![\w.])(?:(?P<nat>(?:{_ID_ACRONYMS})\.?|(?i:{_ID_WORDS}))|(?P<med>{_MEDICAL_WORDS})"
+    rf"|(?P<bank>{_BANK_WORDS}))"
+    rf"(?![\w]){_CONNECTORS}(?=[A-Za-z0-9/-]{{0,12}}\d)"
 )
 
 
@@ -363,6 +369,7 @@ def prose_id_fields(text: str) -> Iterator[Field]:
     """Identifiers named in running text, without a ``:`` (see ``_PROSE_ID``)."""
     for match in _PROSE_ID.finditer(text):
         kind = NATIONAL_ID if match.group("nat") else MEDICAL_ID
+        kind = IBAN_CODE if match.group("bank") else kind
         line_end = text.find("\n", match.end())
         yield Field(match.group(), kind, match.end(), len(text) if line_end == -1 else line_end)
 

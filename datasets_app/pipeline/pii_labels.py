@@ -38,6 +38,7 @@ def _phrases(text: str) -> tuple[str, ...]:
 
 # Ordered: the first rule whose phrase occurs in the label decides.
 _RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (ADDRESS, _phrases("pin code|pincode|postal pin")),  # India's postcode, not a secret
     (DATE_OF_BIRTH, _phrases(
         "dob|d o b|date of birth|birth date|birthdate|birthday|born|birth|b day|bday|"
         "fecha de nacimiento|fecha nacimiento|fecha nac|f nac|fnac|fec nac|nacimiento|nacido|"
@@ -57,7 +58,7 @@ _RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
         "patient id|patient number|patient no|id paciente|numero de paciente|paciente id|"
         "codigo de paciente|codigo del paciente|codigo de afiliado|"
         "expediente clinico|expediente medico|tarjeta sanitaria|cip|health card|"
-        "obra social|beneficiario|nhi|medicare|medicaid|insurance id|subscriber id|"
+        "obra social|essalud|hmo|enrollee|enrolee|beneficiario|nhi|medicare|medicaid|insurance id|subscriber id|"
         "group number|eps|isapre|fonasa|imss|issste|sis|essalud|prepaga"
     )),
     (NATIONAL_ID, _phrases(
@@ -68,10 +69,12 @@ _RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
         "elector|documento|document|doc|id number|id no|identification|identificacion|"
         "identidad|national id|id card|dui|cpf|rg|numero de identificacion|id nacional|"
         "sofi|bsn|insee|personnummer|steuer|codice fiscale|permiso de residencia|"
-        "residence permit|visa number|green card|a number|alien"
+        "residence permit|visa number|green card|a number|alien|nin|bvn|nuss|naf|cuspp|nuip|"
+        "dl|d l|reg no|registration no|registration number|matricula|m n|m p|cmp|colegiado|"
+        "colegiatura|medical council|licence no|license no|pension|rsa pin|afp|reg|es salud"
     )),
     (IBAN_CODE, _phrases(
-        "iban|account number|account no|acct|bank account|cuenta|cuenta bancaria|"
+        "iban|account|account number|account no|acct|bank account|cuenta|cuenta bancaria|"
         "numero de cuenta|cbu|cvu|clabe|cci|sort code|routing|swift|bic|bank details|"
         "datos bancarios|ccc"
     )),
@@ -86,7 +89,9 @@ _RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
         "address|addr|street|street address|home address|mailing address|postal address|"
         "shipping address|billing address|residence|residencia|direccion|domicilio|calle|"
         "direccion de envio|direccion postal|domicilio particular|address line|"
-        "line 1|line 2|adresse|endereco|morada"
+        "line 1|line 2|adresse|endereco|morada|postcode|post code|postal code|zip|zip code|"
+        "codigo postal|cp|c p|colonia|vialidad|numero exterior|numero interior|"
+        "municipio|alcaldia|delegacion|barangay|brgy|eircode|pin code|pincode"
     )),
     (KEEP, _phrases(
         "order|pedido|orden|ticket|incidencia|incident|case|caso|invoice|factura|receipt|"
@@ -150,15 +155,19 @@ _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 _SPLIT = re.compile(r"[\s_\-./:()\[\]{}\"'`#*]+")
 
 
-def normalize_label(label: str) -> str:
+def normalize_label(label: str, *, keep_numbering: bool = False) -> str:
     """Lower-case words without accents or numbering marks: ``"N.º de afiliado"`` ->
     ``"de afiliado"``, ``"fechaNacimiento"`` -> ``"fecha nacimiento"``."""
     text = _CAMEL.sub(" ", label.strip())
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
     words = [w for w in _SPLIT.split(text) if w]
-    while words and words[-1] in ("no", "nro", "num", "n", "nr", "nbr", "number", "numero"):
+    while (
+        not keep_numbering
+        and words
+        and words[-1] in ("no", "nro", "num", "n", "nr", "nbr", "number", "numero")
+    ):
         words.pop()
-    while words and words[0] in ("n", "no", "nro", "num"):
+    while not keep_numbering and words and words[0] in ("n", "no", "nro", "num"):
         words.pop(0)
     return " ".join(words)
 
@@ -192,6 +201,10 @@ def label_type(label: str) -> str | None:
     words = normalize_label(label)
     if not words or len(words) > 48:
         return None
+    return _classify(label, words) or _classify(label, normalize_label(label, keep_numbering=True))
+
+
+def _classify(label: str, words: str) -> str | None:
     tokens = set(words.split())
     for entity_type, phrases in _RULES:
         if any(_contains(words, phrase) for phrase in phrases):
