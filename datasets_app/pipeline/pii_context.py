@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from urllib.parse import unquote_plus
 
 from datasets_app.pipeline.pii_dates import DATE_AT_START
 from datasets_app.pipeline.pii_labels import KEEP, is_name_field, label_type
@@ -68,6 +69,7 @@ class Field:
     value_end: int
     name_field: bool = False
     quoted: bool = False
+    form: bool = False
 
 
 def _key_before(text: str, position: int) -> re.Match[str] | None:
@@ -122,13 +124,14 @@ def labelled_fields(text: str) -> Iterator[Field]:
         if key is None:
             continue
         entity_type = label_type(key.group(1))
-        if entity_type is None or entity_type in (EMAIL_ADDRESS, IP_ADDRESS):
+        if entity_type is None or entity_type == IP_ADDRESS:
             continue
         form = separator.group() == "=" and text[key.start(1) - 1 : key.start(1)] in "&?"
         form = form or (separator.group() == "=" and "&" in text[position : position + 200])
         start, end, quoted = _value_bounds(text, separator.end(), form)
         if end > start:
-            yield Field(key.group(1), entity_type, start, end, is_name_field(key.group(1)), quoted)
+            name_field = is_name_field(key.group(1))
+            yield Field(key.group(1), entity_type, start, end, name_field, quoted, form)
 
 
 # --- tables ------------------------------------------------------------------------------------
@@ -322,7 +325,16 @@ def value_span(field: Field, text: str, lexicon: NameLexicon) -> Span | None:
     return _VALUE_SPANS[kind](text, start, end) if kind in _VALUE_SPANS else None
 
 
+_EMAIL_VALUE = re.compile(r"[\w.%+-]{1,64}@[\w-]+(?:\.[\w-]+)+")
+
+
+def _email_span(text: str, start: int, end: int) -> Span | None:
+    match = _EMAIL_VALUE.match(text, start, end)
+    return match.span() if match else None
+
+
 _VALUE_SPANS: dict[str, Callable[..., Span | None]] = {
+    EMAIL_ADDRESS: _email_span,
     PHONE_NUMBER: _regex_span(_PHONE_VALUE, 7),
     CREDIT_CARD: _regex_span(_CARD_VALUE, 12),
     IBAN_CODE: _regex_span(_BANK_VALUE, 6),
@@ -374,12 +386,32 @@ def prose_id_fields(text: str) -> Iterator[Field]:
         yield Field(match.group(), kind, match.end(), len(text) if line_end == -1 else line_end)
 
 
+def _encoded_value_span(field: Field, text: str, lexicon: NameLexicon) -> Span | None:
+    """A form-encoded value (``nombre=Xo%C3%A1n``, ``tlf=%2B34+698+41``): checked decoded,
+    reported as the whole raw value (what a redaction must replace)."""
+    raw = text[field.value_start : field.value_end]
+    decoded = unquote_plus(raw)
+    probe = replace(field, value_start=0, value_end=len(decoded), form=False)
+    span = value_span(probe, decoded, lexicon)
+    if span is None or (span[1] - span[0]) < 0.6 * len(decoded.strip()):
+        return None
+    return field.value_start, field.value_end
+
+
 def context_findings(text: str, lexicon: NameLexicon) -> tuple[list[Finding], list[Span]]:
     """Findings typed by their labels or headers, and the KEEP spans of non-personal fields."""
     findings: list[Finding] = []
     keep: list[Span] = []
     for field in (*labelled_fields(text), *table_fields(text), *prose_id_fields(text)):
-        span = value_span(field, text, lexicon)
+        encoded = field.form and (
+            "%" in text[field.value_start : field.value_end]
+            or "+" in text[field.value_start : field.value_end]
+        )
+        span = (
+            _encoded_value_span(field, text, lexicon)
+            if encoded
+            else value_span(field, text, lexicon)
+        )
         if span is None or span[1] <= span[0]:
             continue
         if field.entity_type == KEEP:

@@ -144,21 +144,22 @@ _NOT_PERSONAL = frozenset(
     clinic clinica course curso team equipo store tienda branch sucursal event evento
     vendor proveedor supplier merchant comercio shop repo repository repositorio bucket
     cluster region zone zona network red wifi ssid printer impresora model modelo
-    category categoria department departamento area street calle""".split()
+    category categoria department departamento area""".split()
 )
 # ... except for these types, which stay personal whatever qualifies them ("wifi password").
-_ALWAYS_TYPED = frozenset({SECRET, DATE_OF_BIRTH})
+_ALWAYS_TYPED = frozenset({SECRET, DATE_OF_BIRTH, ADDRESS})
 _NUMBERING = re.compile(
     r"\b(?:no|nro|num|numero|number|n|nr|nbr|#|id)\b\.?$|[#º°ª]|\bn\s*o\b", re.IGNORECASE
 )
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+_DIGITS = re.compile(r"(?<=[A-Za-z])(?=\d)|(?<=\d)(?=[A-Za-z])")
 _SPLIT = re.compile(r"[\s_\-./:()\[\]{}\"'`#*]+")
 
 
 def normalize_label(label: str, *, keep_numbering: bool = False) -> str:
     """Lower-case words without accents or numbering marks: ``"N.º de afiliado"`` ->
     ``"de afiliado"``, ``"fechaNacimiento"`` -> ``"fecha nacimiento"``."""
-    text = _CAMEL.sub(" ", label.strip())
+    text = _DIGITS.sub(" ", _CAMEL.sub(" ", label.strip()))
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
     words = [w for w in _SPLIT.split(text) if w]
     while (
