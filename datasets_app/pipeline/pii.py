@@ -43,6 +43,7 @@ from datasets_app.pipeline.pii_nlp import (
 from datasets_app.pipeline.pii_presidio import configure_offline_tldextract, presidio_pattern_specs
 from datasets_app.pipeline.pii_propagation import ValueIndex
 from datasets_app.pipeline.pii_propagation import propagate_findings as _propagate
+from datasets_app.pipeline.pii_spoken import spoken_number_findings
 from datasets_app.pipeline.pii_types import (
     CUSTOM,
     LOCATION,
@@ -242,6 +243,7 @@ class PiiDetector:
         found = scan_patterns(self.specs, text, language)
         labelled, keep = context_findings(text, self.lexicon)
         found.extend(labelled)
+        found.extend(spoken_number_findings(text))
         if self._wants(PERSON):
             names = find_person_names(text, self.lexicon)
             if not self.config.name_gazetteer:

@@ -31,7 +31,19 @@ _SPANISH_DAYS = (
     "cuatro|cinco|s[eé]is|siete|ocho|nueve)|treinta(?: y uno)?"
 )
 _DAY = rf"(?:\d{{1,2}}(?:st|nd|rd|th|º|°|o)?|{_ORDINAL_WORDS}|{_SPANISH_DAYS})"
-_YEAR = r"(?:1[89]\d\d|20[0-4]\d)"
+_TENS_EN = r"(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)"
+_UNITS_EN = r"(?:one|two|three|four|five|six|seven|eight|nine)"
+_TEENS_EN = r"(?:ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen)"
+_TENS_ES = r"(?:veinte|treinta|cuarenta|cincuenta|sesenta|setenta|ochenta|noventa)"
+_UNITS_ES = r"(?:uno|dos|tres|cuatro|cinco|seis|siete|ocho|nueve)"
+_YEAR_WORDS = (
+    rf"nineteen[- ](?:{_TENS_EN}(?:[- ]{_UNITS_EN})?|{_TEENS_EN}|oh[- ]{_UNITS_EN})"
+    rf"|two thousand(?:[- ]and)?(?:[- ](?:{_UNITS_EN}|{_TEENS_EN}|{_TENS_EN}(?:[- ]{_UNITS_EN})?))?"
+    rf"|(?:mil novecientos|dos mil)(?:[ ](?:{_TENS_ES}(?:[ ]y[ ]{_UNITS_ES})?|{_UNITS_ES}|diez|once|"
+    rf"doce|trece|catorce|quince|dieci\w+|veinti\w+))?"
+    rf"|{_TENS_ES}(?:[ ]y[ ]{_UNITS_ES})?"
+)
+_YEAR = rf"(?:1[89]\d\d|20[0-4]\d|{_YEAR_WORDS})"
 _BODY = (
     r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}"
     r"|\d{1,2}[-/.]\d{1,2}[-/.](?:\d{4}|\d{2})"

@@ -30,7 +30,7 @@ _KEEP_PATTERNS = (
         r"claim|siniestro|reclamo|tracking|seguimiento|gu[ií]a|env[ií]o|shipment|"
         r"request|solicitud|issue|bug|pr|job|build|run|batch|lote|serial|serie|"
         r"room|sala|habitaci[oó]n|gate|puerta de embarque|flight|vuelo|seat|asiento|"
-        r"error|code|c[oó]digo|status|http|exit|line|l[ií]nea|port|puerto|pid|"
+        r"error|code|c[oó]digo|status|http|exit|port|puerto|pid|"
         r"version|versi[oó]n|release|commit|hash|checksum|sha(?:1|256)?|md5|uuid|guid)"
         r"s?\b\.?[ \t]*(?:(?:no|nro|n[º°]|num|number|n[uú]mero|id|#|code|c[oó]digo)\b\.?[ \t]*)?"
         r"[:#=]?[ \t]*#?[ \t]*([A-Za-z]{0,6}[-/]?\d[\w./-]{1,40})"

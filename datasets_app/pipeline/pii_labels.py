@@ -49,7 +49,9 @@ _RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
         "secret|token|api key|apikey|access key|private key|credential|credentials|"
         "otp|cvv|cvc|cvv2|security code|codigo de seguridad|door code|codigo de puerta|"
         "codigo de acceso|access code|alarm code|codigo de alarma|combination|combinacion|"
-        "clave de acceso|nip|contrasinal"
+        "clave de acceso|nip|contrasinal|respuesta de seguridad|respuesta seguridad|"
+        "security answer|secret answer|respuesta secreta|puk|backup code|backup codes|"
+        "recovery code|recovery codes|codigos de respaldo|codigo de respaldo"
     )),
     (MEDICAL_ID, _phrases(
         "mrn|medical record|record number|health record|historia clinica|historia|hc|nhc|"
@@ -207,6 +209,8 @@ def label_type(label: str) -> str | None:
 
 def _classify(label: str, words: str) -> str | None:
     tokens = set(words.split())
+    if len(tokens) == 1 and _SECRET_COMPOUND.search(words):
+        return SECRET  # "csrfmiddlewaretoken", "dbpassword", "clientsecret"
     for entity_type, phrases in _RULES:
         if any(_contains(words, phrase) for phrase in phrases):
             if entity_type == PERSON and not tokens & _NOT_PERSONAL:
@@ -217,6 +221,7 @@ def _classify(label: str, words: str) -> str | None:
     return None
 
 
+_SECRET_COMPOUND = re.compile(r"(?:token|password|passwd|secret|apikey|contrasena)$")
 _NAME_FIELD = _phrases(
     "name|nombre|nombres|apellido|apellidos|surname|firstname|lastname|fullname|alias|"
     "nickname|titular|holder|cardholder|signed by|firmado por|firma|signature|attn|from|to|"

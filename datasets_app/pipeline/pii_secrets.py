@@ -28,7 +28,7 @@ _ASSIGNMENT_KEYS = (
     "contraseña temporal", "password temporal", "temporary password", "signing key", "salt",
 )  # fmt: skip
 # Words between the key and "is"/"es" in prose: "la contraseña del wifi es ...".
-_PROSE_GAP = r"(?:[ \t]+[\w'’]{1,12}){0,4}?"
+_PROSE_GAP = r"(?:[ \t]+[\w'’]{1,12}){0,6}?"
 _AWS_PREFIXES = (
     "AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AIPA", "ANPA", "ANVA", "APKA", "AROA", "ASCA",
 )  # fmt: skip
@@ -262,8 +262,10 @@ def _high_entropy_accept(value: str) -> int:
     core = value.rstrip("=")
     if not (re.search(r"[a-z]", core) and re.search(r"[A-Z]", core) and re.search(r"\d", core)):
         return 0
-    if re.fullmatch(r"[0-9a-fA-F-]+", core) or core.count("/") > 2 or core.count("-") > 3:
+    if re.fullmatch(r"[0-9a-fA-F-]+", core) or core.count("-") > 3:
         return 0
+    if core.startswith(("/", "./")) or (core.count("/") > 2 and "+" not in core):
+        return 0  # a path, not base64
     return len(value) if shannon_entropy(core) >= 4.2 else 0
 
 

@@ -118,12 +118,14 @@ def email_domain_valid(domain: str) -> bool:
 def phone_digits_plausible(text: str) -> bool:
     """True when ``text`` looks like a phone number rather than a date, an id or an amount.
 
-    Accepts 9-15 digits (an optional ``x123``/``ext. 123`` extension excluded);
+    Accepts 9-15 digits (8 when written in three groups or more; an optional
+    ``x123``/``ext. 123`` extension excluded);
     rejects the SSN shape 3-2-4 and runs of one repeated digit.
     """
     main = re.split(r"(?i)\s*(?:x|ext\.?|extension)\s*\d", text, maxsplit=1)[0]
     digits = digits_only(main)
-    if not 9 <= len(digits) <= 15 or len(set(digits)) == 1:
+    grouped = len(re.findall(r"\d+", main)) >= 3  # "36 84 21 09": a local number
+    if not (9 if not grouped else 8) <= len(digits) <= 15 or len(set(digits)) == 1:
         return False
     if re.fullmatch(r"\d{3}-\d{2}-\d{4}", main.strip()):
         return False

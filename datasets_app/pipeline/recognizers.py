@@ -233,7 +233,7 @@ def scan_patterns(specs: Sequence[PatternSpec], text: str, language: str) -> lis
 # --- structured identifiers -------------------------------------------------------------------
 
 PHONE_CONTEXT = (
-    "phone", "tel", "mobile", "cell", "call", "fax", "contact", "whatsapp", "sms", "reach",
+    "phone", "number", "line", "línea", "linea", "cel", "tlf", "lada", "tel", "mobile", "cell", "call", "fax", "contact", "whatsapp", "sms", "reach",
     "número", "numero", "móvil", "movil", "llam", "contacto", "fijo", "teléfono", "msisdn",
 )  # fmt: skip
 CARD_CONTEXT = (
@@ -241,7 +241,7 @@ CARD_CONTEXT = (
     "crédito", "credito", "débito", "debito", "pago",
 )  # fmt: skip
 DOB_CONTEXT = (
-    "born", "birth", "dob", "d.o.b", "b-day", "bday", "naci", "nac.", "f. nac", "fnac",
+    "born", "b0rn", "d0b", "birth", "dob", "d.o.b", "b-day", "bday", "naci", "nac.", "f. nac", "fnac",
     "cumpleaños", "fecha de nac", "edad", "date of b", "f.n.", "birthday", "nacimiento",
     "nacid", "nació", "nacio", "vino al mundo",
 )  # fmt: skip
@@ -271,7 +271,10 @@ def _phone_score(value: str) -> float:
     groups = re.split(r"[ .()-]+", re.split(r"(?i)\s*(?:x|ext)", value)[0].strip("()"))
     if len(groups) >= 3 or (len(groups) == 2 and len(groups[0]) >= 3):
         return 0.7
-    return 0.5 if len(v.digits_only(value)) in (9, 10) else 0.4
+    digits = v.digits_only(value)
+    if len(digits) in (9, 10) or (len(digits) == 11 and digits.startswith("0")):
+        return 0.5  # a national number, or one with its trunk prefix (080..., 07...)
+    return 0.4
 
 
 def _iban_accept(value: str) -> int:
