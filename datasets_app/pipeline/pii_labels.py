@@ -112,6 +112,9 @@ _RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     (PERSON, _phrases(
         "name|full name|first name|last name|surname|given name|family name|middle name|"
         "maiden name|nickname|alias|firstname|lastname|fullname|nombre|nombres|apellido|"
+        "paterno|materno|apellido paterno|apellido materno|forename|forenames|given names|"
+        "other names|initials|attending|attending physician|pcp|referring|tratante|"
+        "medico tratante|treating doctor|electronically signed|signed|preferred name|"
         "apellidos|nombre completo|primer apellido|segundo apellido|contact|contacto|"
         "patient|paciente|employee|empleado|empleada|trabajador|trabajadora|titular|"
         "cardholder|account holder|holder|asegurado|asegurada|beneficiary|guardian|tutor|"
@@ -223,7 +226,8 @@ def _classify(label: str, words: str) -> str | None:
 
 _SECRET_COMPOUND = re.compile(r"(?:token|password|passwd|secret|apikey|contrasena)$")
 _NAME_FIELD = _phrases(
-    "name|nombre|nombres|apellido|apellidos|surname|firstname|lastname|fullname|alias|"
+    "name|nombre|nombres|apellido|apellidos|surname|paterno|materno|forename|forenames|"
+    "given names|user|signed|attending|firstname|lastname|fullname|alias|"
     "nickname|titular|holder|cardholder|signed by|firmado por|firma|signature|attn|from|to|"
     "cc|de|para|sender|recipient|remitente|destinatario|prepared by|elaborado por|"
     "revisado por|reviewed by|approved by|aprobado por|requested by|reported by|"

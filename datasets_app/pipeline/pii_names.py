@@ -69,7 +69,10 @@ _CUE_GREETING = (
     r"buen(?:os|as) (?:d[ií]as|tardes|noches)|gracias|muchas gracias|saludos|un saludo|"
     r"atentamente|cordialmente|bienvenid[oa]|welcome|congratulations|enhorabuena|felicidades"
 )
-_TITLES = r"Mr|Mrs|Ms|Mx|Miss|Dr|Dra|Prof|Profa|Sr|Sra|Srta|Sres|Dña|Dª|Don|Doña|D|Lic|Ing|Fr|Rev"
+_TITLES = (
+    r"Mr|Mrs|Ms|Mx|Miss|Dr|Dra|Prof|Profa|Sr|Sra|Srta|Sres|Dña|Dª|Don|Doña|D|Lic|Ing|Fr|Rev|"
+    r"Sri|Shri|Smt|Kum|Alhaji|Alhaja|Chief|Engr|Barr|Hon|Mallam|Mme|Mlle|Herr|Frau|Sig"
+)
 _CLOSINGS = (
     r"best regards|kind regards|warm regards|regards|best wishes|best|thanks|thank you|"
     r"many thanks|cheers|sincerely|yours truly|yours sincerely|yours|talk soon|"
@@ -82,7 +85,7 @@ _TITLE_RE = re.compile(
 )
 _NAME_AFTER_RE = re.compile(rf"({NAME})")
 _SIGNATURE_RE = re.compile(
-    rf"(?im)^[ \t]*(?:{_CLOSINGS})[ \t]*[,.!]*[ \t]*\n(?:[ \t]*\n)?[ \t]*((?-i:{NAME}|{NAME_CAPS}))[ \t]*(?:$|[,|(–-])"
+    rf"(?im)^[ \t>]*(?:{_CLOSINGS})[ \t]*[,.!]*[ \t]*\n(?:[ \t>]*\n)?[ \t>]*((?-i:{NAME}|{NAME_CAPS}))[ \t]*(?:$|[,|(–-])"
 )
 _RUN_RE = re.compile(NAME)
 _CONNECTOR_WORDS = frozenset("de del la las los y i van von da di le du dos das der".split())
@@ -176,7 +179,7 @@ def _surname_run(tokens: list[re.Match[str]], lexicon: NameLexicon) -> tuple[int
     words = [t.group() for t in tokens if t.group().lower() not in _CONNECTOR_WORDS]
     if not 2 <= len(words) <= 4 or any(lexicon.is_common(w) for w in words):
         return None
-    if not any(lexicon.is_name(w) for w in words):
+    if not any(lexicon.is_name(part) for w in words for part in w.split("-")):
         return None
     return tokens[0].start(), tokens[-1].end(), len(words)
 
@@ -221,7 +224,9 @@ def _gazetteer_people(
         yield Finding(start, end, PERSON, 0.6, "name_gazetteer")
 
 
-_INITIAL_SURNAME_RE = re.compile(rf"(?<![\w.])((?:[{UPPER}]\.[ \t]?){{1,2}}[ \t]?{TOKEN})")
+_INITIAL_SURNAME_RE = re.compile(
+    rf"(?<![\w.])((?:[{UPPER}]\.[ \t]?){{1,3}}[ \t]?(?:{TOKEN}|{CAPS_TOKEN}))"
+)
 
 
 def _initial_findings(text: str, lexicon: NameLexicon) -> Iterator[Finding]:
@@ -280,16 +285,16 @@ def name_run(text: str, start: int, end: int, lexicon: NameLexicon, *, strong: b
         separator = gap.strip(" \t")
         if last != -1 and (separator not in ("", ",") or "\n" in gap):
             break
-        if separator == "," and names != 1:
-            break  # "Gil, Ana" (surname first) but not "Ana Gil, NHS No"
         word = match.group().strip(".")
+        if separator == "," and (names > 3 or not lexicon.first_names & {word.lower()}):
+            break  # "Gil, Ana" / "PUIGDOMÈNECH VILASECA, MONTSERRAT", not "Ana Gil, NHS No"
         lowered = word.lower()
         if text[match.end() : match.end() + 1] == "@":
             break  # the local part of an e-mail address is the e-mail's
         if first != -1 and lowered in _NAME_LINK:
             continue
         known, uncommon = name_evidence(word, lexicon)
-        known = known or (strong and first != -1 and lexicon.maybe_name(word))
+        known = known or (strong and lexicon.maybe_name(word))
         if known or (uncommon and (strong or word[:1].isupper())) or (len(word) == 1 and names):
             first = match.start() if first == -1 else first
             last = match.end()
@@ -326,13 +331,19 @@ _SPEECH_VERBS = (
     r"contestó|contesto|explicó|explico|añadió|añadio|avisó|aviso|llamó|llamo|comenta|"
     r"pregunta|responde|contesta|explica|informa|informó|indicó|indico|señaló|señalo"
 )
+_INTRO_RE = re.compile(
+    r"(?i)\b(?:my name is|my name's|this is|i am|i'm|me llamo|mi nombre es|soy|le habla|"
+    r"habla|named|called|llamad[oa]|se llama|su nombre es|his name is|her name is|"
+    r"speaking with|hablo con)[ \t]+(?=[^\W\d_])"
+)
 _SAID_AFTER_RE = re.compile(rf"(?i)(?<![\w-])(?:{_SPEECH_VERBS})[ \t]+(?=[^\W\d_])")
 _SPEECH_VERB_RE = re.compile(rf"(?i)(?<=[^\W\d_][ \t])(?:{_SPEECH_VERBS})\b")
 _WORDS_BEFORE_RE = re.compile(rf"({_ANY_WORD}(?:[ \t]+{_ANY_WORD}){{0,2}})[ \t]+$")
 _SPEAKER_RE = re.compile(
     r"(?m)^[ \t]*(?:\[[^\]\n]{1,30}\][ \t]*|\(?\d{1,2}:\d{2}(?::\d{2})?\)?[ \t]*"
     r"(?:[AaPp]\.?[Mm]\.?)?[ \t]*[-–]?[ \t]*)?<?@?"
-    r"([^\W\d_][\w.'’-]*(?:[ \t]+[^\W\d_][\w.'’-]*){0,2})>?[ \t]*(?:\(([^)\n]{1,30})\))?"
+    r"([^\W\d_][\w.'’-]*(?:[ \t]+[^\W\d_][\w.'’-]*){0,2})>?[ \t]*(?:\d{1,2}[A-Za-z]?[ \t]*)?"
+    r"(?:\(([^)\n]{1,30})\))?"
     r"[ \t]*:(?!//|\d)"
 )
 _HANDLE_RE = re.compile(r"(?<![\w.@])@([A-Za-z][\w.-]{1,30}[A-Za-z0-9])")
@@ -345,6 +356,10 @@ def _any_case_cues(text: str, lexicon: NameLexicon) -> Iterator[Finding]:
             continue  # a capitalised name: _greeting_names has it
         span = name_run(text, match.end(), min(len(text), match.end() + 60), lexicon, strong=False)
         if span is not None:
+            yield Finding(*span, PERSON, 0.8, "name_cue")
+    for intro in _INTRO_RE.finditer(text):
+        span = name_run(text, intro.end(), min(len(text), intro.end() + 60), lexicon, strong=True)
+        if span is not None and not lexicon.is_common(text[span[0] : span[1]].split()[0]):
             yield Finding(*span, PERSON, 0.8, "name_cue")
     for verb in _SPEECH_VERB_RE.finditer(text):
         match = _WORDS_BEFORE_RE.search(text, max(0, verb.start() - 60), verb.start())
