@@ -29,7 +29,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from datasets_app.pipeline.pii_context import context_findings
+from datasets_app.pipeline.pii_context import context_findings, with_address_lines
 from datasets_app.pipeline.pii_keep import drop_hard_negatives
 from datasets_app.pipeline.pii_lexicon import NameLexicon, model_dirs_of
 from datasets_app.pipeline.pii_names import clean_ner_span, find_person_names, with_honorifics
@@ -54,7 +54,12 @@ from datasets_app.pipeline.pii_types import (
 )
 from datasets_app.pipeline.pii_validators import email_domain_valid
 from datasets_app.pipeline.pii_workers import ForkedNerPool
-from datasets_app.pipeline.recognizers import PatternSpec, default_pattern_specs, scan_patterns
+from datasets_app.pipeline.recognizers import (
+    PatternSpec,
+    block_findings,
+    default_pattern_specs,
+    scan_patterns,
+)
 from datasets_app.pipeline.redaction import PRIORITY_TYPES, resolve_overlaps
 
 DETECTOR_VERSION = "2.0.0"
@@ -244,6 +249,7 @@ class PiiDetector:
         labelled, keep = context_findings(text, self.lexicon)
         found.extend(labelled)
         found.extend(spoken_number_findings(text))
+        found.extend(block_findings(text))
         if self._wants(PERSON):
             names = find_person_names(text, self.lexicon)
             if not self.config.name_gazetteer:
@@ -260,7 +266,7 @@ class PiiDetector:
         """Threshold, entity and allow-list filters, hard negatives, deny-list terms,
         honorifics, overlaps."""
         kept = [
-            with_honorifics(text, f) if f.entity_type == PERSON else f
+            with_honorifics(text, f) if f.entity_type == PERSON else with_address_lines(text, f)
             for f in drop_hard_negatives(text, candidates, keep)
             if self._keep(text, f)
         ]

@@ -115,7 +115,8 @@ _LATAM_DETAIL = (
     r"escalera|casa|lote|lt\.?|mz\.?|manzana|bajo|portal|ext\.?|exterior|edif\.?|edificio|"
     r"block)\.?[ \t]*[\wºª°]{1,5}\.?(?:[ \t]*[\wºª°]{1,2}\b)?"
     r"|[ \t]*,?[ \t]*\d{1,2}[ºª°][ \t]?-?[ \t]?[A-Za-z]?\b"
-    r"|[ \t]*,?[ \t]*(?i:izq(?:uierda|da)?|dcha|derecha|[aá]tico|entlo)\.?)"
+    r"|[ \t]*,?[ \t]*(?i:izq(?:uierda|da)?|izda|iz|dcha|dr|derecha|[aá]tico|entlo)\.?\b"
+    r"|[ \t]+[A-Z]\d{1,2}\b)"
 )
 # Locality pieces after the street: neighbourhood, postcode, city, state, country.
 _LOCALITY_WORDS = (
@@ -134,7 +135,9 @@ _LOCALITY = (
     rf"(?:[ \t]*(?:,|\n|[ \t]-[ \t])[ \t]*{_LOCALITY_WORDS}{_PLACE}(?:[ \t]*\([^()\n]{{2,30}}\))?)"
 )
 _LATAM_STREET = (
-    rf"(?<![\w/])((?i:{_LATAM_TYPES})(?:(?<=[./])|(?!\w))[ \t]*{_LATAM_NAME}{_LATAM_NUMBER}(?:{_LATAM_DETAIL}){{0,3}}"
+    rf"(?<![\w/])((?:(?i:depto|dpto|departamento|apto|apartamento|piso|oficina|of|casa|local)"
+    rf"\.?[ \t]*[\w-]{{1,5}}[ \t]*(?:,|de|del|en)?[ \t]*)?"
+    rf"(?i:{_LATAM_TYPES})(?:(?<=[./])|(?!\w))[ \t]*{_LATAM_NAME}{_LATAM_NUMBER}(?:{_LATAM_DETAIL}){{0,3}}"
     rf"{_LOCALITY}{{0,5}})"
 )
 
@@ -193,6 +196,23 @@ def _latam_accept(value: str) -> int:
     return len(trimmed)
 
 
+_SPOKEN = r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)"
+_US_LOWER_TYPES = (
+    r"street|st|avenue|ave|road|rd|boulevard|blvd|drive|dr|lane|ln|way|court|ct|place|pl|"
+    r"terrace|parkway|pkwy|highway|hwy|circle|cir"
+)
+# Addresses read aloud or typed in lower case: "1827 north 45th street unit 204 seattle 98103",
+# "4410 rainier avenue south apartment 3 b seattle washington nine eight one one eight".
+_US_LOWER = (
+    rf"(?<![\w-])(\d{{1,6}}[ \t]+(?:[a-z0-9]+[ \t]+){{1,4}}(?:{_US_LOWER_TYPES})\b"
+    r"(?:[ \t]+(?:north|south|east|west|ne|nw|se|sw))?"
+    r"(?:[ \t]+(?:apartment|apt|unit|suite|#)[ \t]*\w{1,5}(?:[ \t]\w\b)?)?"
+    rf"(?:[ \t]+[a-z]+){{1,3}}?[ \t,]+(?:\d{{5}}(?:-\d{{4}})?|{_SPOKEN}(?:[ \t]+{_SPOKEN}){{4}}))"
+)
+# Postcodes distinctive enough alone: UK (with its space) and Argentina's CPA.
+_POSTCODES = r"(?<![\w-])([A-Z]{1,2}\d[A-Z\d]?[ ]\d[A-Z]{2}|[A-HJ-NP-Z]\d{4}[A-Z]{3})(?![\w-])"
+
+
 def address_specs() -> list[PatternSpec]:
     """Street address specs (US, US military, Spain and Latin America, UK, France, India)."""
     return [
@@ -223,6 +243,66 @@ def address_specs() -> list[PatternSpec]:
             "street_address_in", ADDRESS, re.compile(_IN_STREET), 0.75, group=1,
             context=ADDRESS_CONTEXT, digits=True,
         ),
+        PatternSpec(
+            "street_address_spoken", ADDRESS, re.compile(_US_LOWER), 0.75, group=1, digits=True
+        ),
+        PatternSpec("postcode", ADDRESS, re.compile(_POSTCODES), 0.7, group=1, digits=True),
         PatternSpec("lives_in", LOCATION, re.compile(_LIVES_IN_EN), 0.7, group=1),
         PatternSpec("lives_in", LOCATION, re.compile(_LIVES_IN_ES), 0.7, group=1),
     ]  # fmt: skip
+
+
+# --- address blocks: "House 5, Road 12, Lekki Gardens Phase 2, Ajah, Lagos" ------------------
+# Nigerian, Indian, Welsh, Philippine... addresses are a number or a unit followed by short
+# comma- or line-separated parts (estate, area, city, state, postcode) rather than one street
+# pattern. A block is taken when it starts with a number or a unit word, has three parts or
+# more, each short and made of names, numbers or address words, and names a road or area
+# word or a postcode somewhere.
+_BLOCK_START = re.compile(
+    r"(?i)(?<![\w.-])((?:flat|house|h\.?[ \t]?no|plot|door|shop|block|blk|no|apt|apartment|unit|"
+    r"lot|suite|room|bldg)\.?[ \t]*(?:no\.?[ \t]*)?[\w/-]{0,6}\d[\w/-]*|\d{1,5}[A-Za-z]?)(?=[ \t]|,)"
+)
+_BLOCK_PART = re.compile(r"[ \t]*(,[ \t]*\n?|[ \t]-[ \t])?[ \t]*([^,\n;:!?()]{1,48})")
+_AREA_WORDS = re.compile(
+    r"(?i)\b(?:street|st|road|rd|close|crescent|avenue|ave|lane|way|drive|estate|layout|cross|"
+    r"main|nagar|colony|block|phase|sector|stage|gardens|apartments|apts|temple|island|state|"
+    r"district|village|town|extension|enclave|marg|chowk|bazaar|heol|cwrt|ffordd|barangay|"
+    r"brgy|subdivision|purok|compound|quarters|area|market|junction|park|view|court|terrace|"
+    r"county|province|avenida|calle|rua)\b|\b\d{3}[ ]?\d{3}\b|\b\d{5,6}\b|\b[A-Z]{1,2}\d"
+)
+_PART_OK = re.compile(
+    r"^(?:[\"“]?(?:[A-ZÀ-Þ0-9][\w'’./&-]*|(?i:off|near|opp\.?|behind|beside|by|de|del|la|y|"
+    r"and|of|the|s/o|w/o|d/o)|[A-Za-z]|-)[\"”]?[ \t]*){1,7}$"
+)
+
+
+def address_blocks(text: str) -> list[tuple[int, int]]:
+    """(start, end) of every address block of ``text`` (see above)."""
+    found: list[tuple[int, int]] = []
+    done = 0
+    for start_match in _BLOCK_START.finditer(text):
+        if start_match.start() < done:
+            continue
+        parts, position, has_area = 0, start_match.start(), False
+        end = start_match.end()
+        while parts < 9:
+            part = _BLOCK_PART.match(text, position)
+            if part is None or (
+                parts and part.group(1) is None and position != start_match.start()
+            ):
+                break
+            value = part.group(2).strip()
+            if parts == 0:
+                value = text[start_match.start() : part.end(2)].strip()
+            if not value or not _PART_OK.match(value):
+                break
+            has_area = has_area or bool(_AREA_WORDS.search(value))
+            parts, end, position = (
+                parts + 1,
+                part.start(2) + len(part.group(2).rstrip()),
+                part.end(),
+            )
+        if parts >= 3 and (has_area or parts >= 5):
+            found.append((start_match.start(), end))
+            done = end
+    return found

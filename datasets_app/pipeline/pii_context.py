@@ -305,6 +305,19 @@ def _address_span(text: str, start: int, end: int) -> Span | None:
     return (start, stop) if has_number or lines else None
 
 
+def with_address_lines(text: str, finding: Finding) -> Finding:
+    """An ADDRESS finding extended over the continuation lines that follow it ("Appt 31, 4e
+    étage" / "75020 Paris" under "14 rue des Envierges"); other findings unchanged."""
+    if finding.entity_type != ADDRESS or text.find("\n", finding.end, finding.end + 80) == -1:
+        return finding
+    if text[finding.end : text.find("\n", finding.end)].strip(" ,.;"):
+        return finding  # the line goes on after the address: no block below it
+    span = _address_span(text, finding.start, finding.end)
+    if span is None or span[1] <= finding.end:
+        return finding
+    return Finding(finding.start, span[1], finding.entity_type, finding.score, finding.recognizer)
+
+
 def value_span(field: Field, text: str, lexicon: NameLexicon) -> Span | None:
     """The part of a field's value that fits its type, or None when nothing fits."""
     start, end = field.value_start, field.value_end

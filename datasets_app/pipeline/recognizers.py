@@ -220,6 +220,15 @@ def scan_spec(
             yield Finding(start, end, spec.entity_type, round(score, 4), spec.name)
 
 
+def block_findings(text: str) -> list[Finding]:
+    """Address blocks (``pii_addresses.address_blocks``) as findings."""
+    from datasets_app.pipeline.pii_addresses import address_blocks
+
+    return [
+        Finding(start, end, "ADDRESS", 0.75, "address_block") for start, end in address_blocks(text)
+    ]
+
+
 def scan_patterns(specs: Sequence[PatternSpec], text: str, language: str) -> list[Finding]:
     """Run every spec that supports ``language`` over ``text``; findings in match order."""
     findings: list[Finding] = []
