@@ -48,12 +48,13 @@ LABEL_SCORE = 0.85
 _SEPARATOR = re.compile(r"[:=：]|[ \t]*(?:\.{3,}|…+|_{3,})[ \t]*:?")  # dotted leaders too
 # A field key: words without digits or sentence breaks ("Passport No.", "N.º de afiliado",
 # "Address line 1", "Contact (home)"), or an identifier ("fecha_nac", "address_line1").
+_KEY_WORD = r"(?:[^\W\d_][^\W\d_'’ºª°*-]*\.?|[#ºª°]|N\.?[ \t]?[ºª°o]\.?)"
 _KEY = (
-    r"[^\W\d_](?:[^\W\d_]|['’/ºª°#*-]|\.(?![ \t])|[ \t](?=[^\W\d_#]))*?(?:[ \t]\d{1,2})?"
+    rf"{_KEY_WORD}(?:(?:[ \t]+|[ \t]*/[ \t]*){_KEY_WORD}){{0,5}}(?:[ \t]\d{{1,2}})?"
     r"(?:[ \t]*\([^()\n\d]{1,20}\))?|[A-Za-z_][\w.-]{0,44}"
 )
 _KEY_BEFORE = re.compile(
-    r"(?m)(?:^|(?<=[{,;|&?\t\[(#>*-])|(?<=\s\s)|(?<=[\"']))[ \t]*[\"']?"
+    r"(?m)(?:^|(?<=[{,;|&?\t\[(#>*:-])|(?<=\s\s)|(?<=[\"']))[ \t]*[\"']?"
     rf"({_KEY})[\"']?[ \t]*$"
 )
 _FIELD_END = re.compile(r"[|;\t]|\s{3,}|$", re.MULTILINE)
@@ -75,6 +76,14 @@ class Field:
 def _key_before(text: str, position: int) -> re.Match[str] | None:
     line_start = text.rfind("\n", 0, position) + 1
     return _KEY_BEFORE.search(text, max(line_start, position - 48), position)
+
+
+def _last_sentence(key: str) -> str:
+    """The label part of a key that swallowed the end of a sentence ("...done. Name")."""
+    head, dot, tail = key.rpartition(". ")
+    if dot and tail and len(head.split()[-1]) > 4:
+        return tail
+    return key
 
 
 def _is_separator(text: str, position: int) -> bool:
@@ -123,7 +132,7 @@ def labelled_fields(text: str) -> Iterator[Field]:
         key = _key_before(text, position)
         if key is None:
             continue
-        entity_type = label_type(key.group(1))
+        entity_type = label_type(_last_sentence(key.group(1)))
         if entity_type is None or entity_type == IP_ADDRESS:
             continue
         form = separator.group() == "=" and text[key.start(1) - 1 : key.start(1)] in "&?"

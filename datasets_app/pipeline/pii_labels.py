@@ -152,7 +152,7 @@ _NOT_PERSONAL = frozenset(
     category categoria department departamento area""".split()
 )
 # ... except for these types, which stay personal whatever qualifies them ("wifi password").
-_ALWAYS_TYPED = frozenset({SECRET, DATE_OF_BIRTH, ADDRESS})
+_ALWAYS_TYPED = frozenset({SECRET, DATE_OF_BIRTH, ADDRESS, MEDICAL_ID})
 _NUMBERING = re.compile(
     r"\b(?:no|nro|num|numero|number|n|nr|nbr|#|id)\b\.?$|[#º°ª]|\bn\s*o\b", re.IGNORECASE
 )

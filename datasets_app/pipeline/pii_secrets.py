@@ -26,6 +26,7 @@ _ASSIGNMENT_KEYS = (
     "código de seguridad", "codigo de seguridad", "código de alarma", "cvv", "cvc", "otp",
     "one-time code", "accountkey", "sharedaccesskey", "client secret", "mot de passe", "senha",
     "contraseña temporal", "password temporal", "temporary password", "signing key", "salt",
+    "puk", "backup code", "backup codes", "recovery code", "recovery codes", "códigos de respaldo",
 )  # fmt: skip
 # Words between the key and "is"/"es" in prose: "la contraseña del wifi es ...".
 _PROSE_GAP = r"(?:[ \t]+[\w'’]{1,12}){0,6}?"
