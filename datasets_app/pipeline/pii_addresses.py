@@ -131,8 +131,15 @@ _PLACE = (
     rf"{_PLACE_WORD}(?:[ \t]+(?:(?:de|del|la|las|los|el|y)[ \t]+)?{_PLACE_WORD}){{0,4}}"
     r"(?:[ \t]+\d{1,2}\b)?"
 )
+_UPPER_PLACE = (
+    r"(?:[A-ZÁÉÍÓÚÑÜ]{2,}[A-ZÁÉÍÓÚÑÜ.'-]*|\d{4,6})(?:[ \t]+(?:[A-ZÁÉÍÓÚÑÜ]{2,}[A-ZÁÉÍÓÚÑÜ.'-]*|"
+    r"DE|DEL|LA|LOS|\d{1,6}))*"
+)
+# A locality piece after a comma or " - " in any capitalisation; on its own line only in
+# capitals or as a postcode ("LIMA 1", "01008 VITORIA-GASTEIZ"), never a line of prose.
 _LOCALITY = (
-    rf"(?:[ \t]*(?:,|\n|[ \t]-[ \t])[ \t]*{_LOCALITY_WORDS}{_PLACE}(?:[ \t]*\([^()\n]{{2,30}}\))?)"
+    rf"(?:[ \t]*(?:,|[ \t]-[ \t])[ \t]*{_LOCALITY_WORDS}{_PLACE}(?:[ \t]*\([^()\n]{{2,30}}\))?"
+    rf"|[ \t]*\n[ \t]*{_LOCALITY_WORDS}{_UPPER_PLACE}(?:[ \t]*\([^()\n]{{2,30}}\))?)"
 )
 _LATAM_STREET = (
     rf"(?<![\w/])((?:(?i:depto|dpto|departamento|apto|apartamento|piso|oficina|of|casa|local)"
@@ -213,6 +220,11 @@ _US_LOWER = (
 _POSTCODES = r"(?<![\w-])([A-Z]{1,2}\d[A-Z\d]?[ ]\d[A-Z]{2}|[A-HJ-NP-Z]\d{4}[A-Z]{3})(?![\w-])"
 
 
+def _without_final_period(value: str) -> int:
+    """Accept the value without the sentence's closing period ("..., 75002 Paris.")."""
+    return len(value.rstrip(". "))
+
+
 def address_specs() -> list[PatternSpec]:
     """Street address specs (US, US military, Spain and Latin America, UK, France, India)."""
     return [
@@ -237,7 +249,7 @@ def address_specs() -> list[PatternSpec]:
         ),
         PatternSpec(
             "street_address_fr", ADDRESS, re.compile(_FR_STREET), 0.75, group=1,
-            context=ADDRESS_CONTEXT, digits=True,
+            context=ADDRESS_CONTEXT, accept=_without_final_period, digits=True,
         ),
         PatternSpec(
             "street_address_in", ADDRESS, re.compile(_IN_STREET), 0.75, group=1,
@@ -302,6 +314,8 @@ def address_blocks(text: str) -> list[tuple[int, int]]:
                 part.start(2) + len(part.group(2).rstrip()),
                 part.end(),
             )
+        while end > start_match.start() and text[end - 1] in " .":
+            end -= 1
         if parts >= 3 and (has_area or parts >= 5):
             found.append((start_match.start(), end))
             done = end

@@ -164,7 +164,7 @@ _SPLIT = re.compile(r"[\s_\-./:()\[\]{}\"'`#*]+")
 def normalize_label(label: str, *, keep_numbering: bool = False) -> str:
     """Lower-case words without accents or numbering marks: ``"N.º de afiliado"`` ->
     ``"de afiliado"``, ``"fechaNacimiento"`` -> ``"fecha nacimiento"``."""
-    text = _DIGITS.sub(" ", _CAMEL.sub(" ", label.strip()))
+    text = _DIGITS.sub(" ", _CAMEL.sub(" ", re.sub(r"[ºª°]", " ", label.strip())))
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
     words = [w for w in _SPLIT.split(text) if w]
     while (
@@ -183,7 +183,7 @@ def _contains(words: str, phrase: str) -> bool:
 
 
 _NUMBERED = re.compile(
-    r"(?i)(?:\b(?:no|nro|num|n[uú]m|number|n[uú]mero|id|code|c[oó]digo)\b\.?|[#º°]|n\.?\s*[º°o])"
+    r"(?i)(?:\b(?:no|nro|num|n[uú]m|number|n[uú]mero|id|code|c[oó]digo)\b\.?|[#º°]|\bn\.?\s*[º°o])"
     r"[\s.:]*$|^(?:n[º°o]?\.?|nro\.?|n[uú]mero|number|id|c[oó]digo)\s+(?:de\s+|del\s+|of\s+)?"
 )
 # People whose number is a health-system or insurance number ("Patient No.", "Afiliado N°").
