@@ -299,6 +299,14 @@ def mx_nss_ok(value: str) -> bool:
     return len(d) == 11 and luhn_ok("0" * 2 + d)
 
 
+def pe_ruc_ok(value: str) -> bool:
+    """Peruvian RUC: 11 digits (10/15/17/20 + body), the last from CUIT-like weights mod 11."""
+    d = _digits(value)
+    if len(d) != 11 or d[:2] not in {"10", "15", "17", "20"}:
+        return False
+    return int(d[10]) == (11 - _weighted_digit(d[:10], (5, 4, 3, 2, 7, 6, 5, 4, 3, 2), 11)) % 10
+
+
 _NIT_WEIGHTS = (3, 7, 13, 17, 19, 23, 29, 37, 41, 43, 47, 53, 59, 67, 71)
 
 
@@ -460,6 +468,7 @@ ID_KINDS: tuple[IdKind, ...] = (
     IdKind("es_nie", _IDS, re.compile(r"[XYZ][\s-]?\d{7}[\s-]?[A-Z]"), es_nie_ok),
     IdKind("ar_cuit", _IDS, re.compile(r"\d{2}-\d{8}-\d"), ar_cuit_ok),
     IdKind("ar_cuit", _IDS, re.compile(r"\d{11}"), ar_cuit_ok, ("cuit", "cuil"), ("es-AR",)),
+    IdKind("pe_ruc", _IDS, re.compile(r"1[057]\d{9}"), pe_ruc_ok, ("ruc",), ("es-PE",)),
     IdKind("mx_curp", _IDS, re.compile(r"[A-Z]{4}\d{6}[HM][A-Z]{5}[A-Z0-9]\d"), mx_curp_ok),
     IdKind(
         "mx_rfc",
@@ -515,12 +524,12 @@ def identify(doc: LabeledDocument, span: Span) -> IdKind | None:
     """The checkable kind of a labelled value, or ``None`` if it has no checksum we know.
 
     Among the kinds whose shape fits, the one whose word is nearest before the value wins ("RUT/NIT:"
-    is a NIT, "RUT 12.345.678-K" a RUT and not a DNI with its letter); then kinds recognised by shape
-    alone (CURP, DNI letter...); last, kinds matched only through the document's locale.
+    is a NIT); then a kind of the document's locale ("25696807-K" in a Chilean table is a RUT, not a
+    Spanish DNI with the letter K); last, kinds recognised by shape alone (CURP, DNI letter...).
     """
     value = doc.value(span)
     context = doc.text[max(0, span.start - 80) : span.start].lower()
-    best: tuple[int, IdKind] | None = None
+    best: tuple[tuple[int, int], IdKind] | None = None
     for kind in ID_KINDS:
         if span.type not in kind.types or not kind.shape.fullmatch(value):
             continue
@@ -530,13 +539,29 @@ def identify(doc: LabeledDocument, span: Span) -> IdKind | None:
     return None if best is None else best[1]
 
 
-def _rank(kind: IdKind, context: str, locale: str) -> int | None:
+# Labels of identifiers without a checksum here: when one of them sits nearer the value than a
+# kind's own word, that word labels an earlier value ("Aadhaar: ... UAN: 1018...").
+_OTHER_LABELS = re.compile(
+    r"\b(uan|pan|nin|bvn|tin|passport|pasaporte|licen[cs]e|mrn|member|policy|p[oó]liza|afiliad[oa]|"
+    r"account|cuenta|cip|nhc|hc|dni|ine|cédula|c\.c|ruc|nit|nss|cuil|cuit|rut|run|curp|rfc)\b"
+)
+
+
+def _word_end(words: tuple[str, ...], context: str) -> int:
+    hits = [m.end() for w in words for m in re.finditer(rf"\b{re.escape(w)}\b", context)]
+    return max(hits, default=-1)
+
+
+def _rank(kind: IdKind, context: str, locale: str) -> tuple[int, int] | None:
+    """(2, position) for a kind named just before the value, (1, 0) for the locale's kind,
+    (0, 0) for a kind known by shape alone; ``None`` when the kind does not apply."""
     if not kind.words and not kind.locales:
-        return 0
-    hits = [m.end() for w in kind.words for m in re.finditer(rf"\b{re.escape(w)}\b", context)]
-    if hits:
-        return max(hits)
-    return -1 if locale in kind.locales else None
+        return (0, 0)
+    own = _word_end(kind.words, context)
+    others = [m.end() for m in _OTHER_LABELS.finditer(context) if m.group(1) not in kind.words]
+    if own >= 0 and own >= max(others, default=-1):
+        return (2, own)
+    return (1, 0) if locale in kind.locales else None
 
 
 class IdCheck(NamedTuple):
