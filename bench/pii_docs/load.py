@@ -14,8 +14,10 @@ Django-free and dependency-free, so benches and tests import it by path:
 ``[[``/``]]``, an unknown or lower-case type, a marker nested in another, an empty value or one with
 surrounding blanks, a missing or unknown header key, a file name that disagrees with its header.
 ``identifier_problems`` checks the identifiers that carry a checksum or a fixed structure (Spanish
-DNI/NIE letter, CUIT/CUIL, RUT, CURP, RFC, NHS, NI number, PAN, Aadhaar, SSN, card Luhn, IBAN, CBU,
-CLABE); it is separate from loading so a bench can still read a split whose ids are wrong.
+DNI/NIE letter and NUSS, CUIT/CUIL, CBU, RUT, Colombian NIT, Peruvian RUC, CURP, RFC, IMSS NSS,
+CLABE, NHS, NI number, PAN, Aadhaar, SSN, ITIN, card Luhn, IBAN); which check applies is decided by
+the label nearest before the value, then the document's locale, then the shape (see ``identify``).
+It is separate from loading so a bench can still read a split whose ids are wrong.
 """
 
 from __future__ import annotations
@@ -436,6 +438,17 @@ def us_ssn_ok(value: str) -> bool:
     )
 
 
+def us_itin_ok(value: str) -> bool:
+    """US ITIN: 9xx, then a group 50-65, 70-88, 90-92 or 94-99, then 4 digits."""
+    d = _digits(value)
+    group = int(d[3:5]) if len(d) == 9 else 0
+    return (
+        len(d) == 9
+        and d[0] == "9"
+        and any(lo <= group <= hi for lo, hi in ((50, 65), (70, 88), (90, 92), (94, 99)))
+    )
+
+
 class IdKind(NamedTuple):
     """A checkable identifier: how to recognise it and how to validate it.
 
@@ -456,6 +469,7 @@ _IDS = frozenset({"NATIONAL_ID", "MEDICAL_ID"})
 _BANK = frozenset({"IBAN_CODE"})
 _RUT = r"\d{1,2}\.?\d{3}\.?\d{3}-[\dkK]"
 ID_KINDS: tuple[IdKind, ...] = (
+    IdKind("us_itin", _IDS, re.compile(r"9\d{2}-\d{2}-\d{4}"), us_itin_ok),
     IdKind("card", frozenset({"CREDIT_CARD"}), re.compile(r"[\d\s-]{12,23}"), luhn_ok),
     IdKind("iban", _BANK, re.compile(r"[A-Z]{2}\d{2}[A-Z0-9 ]{10,40}"), iban_ok),
     IdKind("cbu", _BANK, re.compile(r"\d{22}|\d{8}[\s-]\d{14}"), cbu_ok),
@@ -512,7 +526,7 @@ ID_KINDS: tuple[IdKind, ...] = (
     IdKind(
         "us_ssn",
         _IDS,
-        re.compile(r"\d{3}-\d{2}-\d{4}"),
+        re.compile(r"[0-8]\d{2}-\d{2}-\d{4}"),
         us_ssn_ok,
         ("ssn", "social security"),
         ("en-US",),
@@ -543,7 +557,8 @@ def identify(doc: LabeledDocument, span: Span) -> IdKind | None:
 # kind's own word, that word labels an earlier value ("Aadhaar: ... UAN: 1018...").
 _OTHER_LABELS = re.compile(
     r"\b(uan|pan|nin|bvn|tin|passport|pasaporte|licen[cs]e|mrn|member|policy|p[oó]liza|afiliad[oa]|"
-    r"account|cuenta|cip|nhc|hc|dni|ine|cédula|c\.c|ruc|nit|nss|cuil|cuit|rut|run|curp|rfc)\b"
+    r"account|cuenta|cip|nhc|hc|dni|ine|cédula|c\.c|ruc|nit|nss|cuil|cuit|rut|run|curp|rfc|ration|"
+    r"voter|epic|abha|uhid|apaar)\b"
 )
 
 

@@ -124,6 +124,7 @@ def test_malformed_header_is_refused(doc_id, raw, complaint):
         (load.in_pan_ok, "ABCPK1234L", "ABCXK1234L"),
         (load.in_aadhaar_ok, "2341 2341 2346", "2341 2341 2347"),
         (load.us_ssn_ok, "123-45-6789", "666-45-6789"),
+        (load.us_itin_ok, "912-78-4410", "912-45-4410"),
         (load.luhn_ok, "4111 1111 1111 1111", "4111 1111 1111 1112"),
         (load.iban_ok, "GB82 WEST 1234 5698 7654 32", "GB82 WEST 1234 5698 7654 33"),
         (load.cbu_ok, "2850590940090418135201", "2850590940090418135202"),
