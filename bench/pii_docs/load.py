@@ -14,8 +14,10 @@ Django-free and dependency-free, so benches and tests import it by path:
 ``[[``/``]]``, an unknown or lower-case type, a marker nested in another, an empty value or one with
 surrounding blanks, a missing or unknown header key, a file name that disagrees with its header.
 ``identifier_problems`` checks the identifiers that carry a checksum or a fixed structure (Spanish
-DNI/NIE letter, CUIT/CUIL, RUT, CURP, RFC, NHS, NI number, PAN, Aadhaar, SSN, card Luhn, IBAN, CBU,
-CLABE); it is separate from loading so a bench can still read a split whose ids are wrong.
+DNI/NIE letter and NUSS, CUIT/CUIL, CBU, RUT, Colombian NIT, Peruvian RUC, CURP, RFC, IMSS NSS,
+CLABE, NHS, NI number, PAN, Aadhaar, SSN, ITIN, card Luhn, IBAN); which check applies is decided by
+the label nearest before the value, then the document's locale, then the shape (see ``identify``).
+It is separate from loading so a bench can still read a split whose ids are wrong.
 """
 
 from __future__ import annotations
@@ -299,6 +301,14 @@ def mx_nss_ok(value: str) -> bool:
     return len(d) == 11 and luhn_ok("0" * 2 + d)
 
 
+def pe_ruc_ok(value: str) -> bool:
+    """Peruvian RUC: 11 digits (10/15/17/20 + body), the last from CUIT-like weights mod 11."""
+    d = _digits(value)
+    if len(d) != 11 or d[:2] not in {"10", "15", "17", "20"}:
+        return False
+    return int(d[10]) == (11 - _weighted_digit(d[:10], (5, 4, 3, 2, 7, 6, 5, 4, 3, 2), 11)) % 10
+
+
 _NIT_WEIGHTS = (3, 7, 13, 17, 19, 23, 29, 37, 41, 43, 47, 53, 59, 67, 71)
 
 
@@ -428,6 +438,17 @@ def us_ssn_ok(value: str) -> bool:
     )
 
 
+def us_itin_ok(value: str) -> bool:
+    """US ITIN: 9xx, then a group 50-65, 70-88, 90-92 or 94-99, then 4 digits."""
+    d = _digits(value)
+    group = int(d[3:5]) if len(d) == 9 else 0
+    return (
+        len(d) == 9
+        and d[0] == "9"
+        and any(lo <= group <= hi for lo, hi in ((50, 65), (70, 88), (90, 92), (94, 99)))
+    )
+
+
 class IdKind(NamedTuple):
     """A checkable identifier: how to recognise it and how to validate it.
 
@@ -448,6 +469,7 @@ _IDS = frozenset({"NATIONAL_ID", "MEDICAL_ID"})
 _BANK = frozenset({"IBAN_CODE"})
 _RUT = r"\d{1,2}\.?\d{3}\.?\d{3}-[\dkK]"
 ID_KINDS: tuple[IdKind, ...] = (
+    IdKind("us_itin", _IDS, re.compile(r"9\d{2}-\d{2}-\d{4}"), us_itin_ok),
     IdKind("card", frozenset({"CREDIT_CARD"}), re.compile(r"[\d\s-]{12,23}"), luhn_ok),
     IdKind("iban", _BANK, re.compile(r"[A-Z]{2}\d{2}[A-Z0-9 ]{10,40}"), iban_ok),
     IdKind("cbu", _BANK, re.compile(r"\d{22}|\d{8}[\s-]\d{14}"), cbu_ok),
@@ -460,6 +482,7 @@ ID_KINDS: tuple[IdKind, ...] = (
     IdKind("es_nie", _IDS, re.compile(r"[XYZ][\s-]?\d{7}[\s-]?[A-Z]"), es_nie_ok),
     IdKind("ar_cuit", _IDS, re.compile(r"\d{2}-\d{8}-\d"), ar_cuit_ok),
     IdKind("ar_cuit", _IDS, re.compile(r"\d{11}"), ar_cuit_ok, ("cuit", "cuil"), ("es-AR",)),
+    IdKind("pe_ruc", _IDS, re.compile(r"1[057]\d{9}"), pe_ruc_ok, ("ruc",), ("es-PE",)),
     IdKind("mx_curp", _IDS, re.compile(r"[A-Z]{4}\d{6}[HM][A-Z]{5}[A-Z0-9]\d"), mx_curp_ok),
     IdKind(
         "mx_rfc",
@@ -503,7 +526,7 @@ ID_KINDS: tuple[IdKind, ...] = (
     IdKind(
         "us_ssn",
         _IDS,
-        re.compile(r"\d{3}-\d{2}-\d{4}"),
+        re.compile(r"[0-8]\d{2}-\d{2}-\d{4}"),
         us_ssn_ok,
         ("ssn", "social security"),
         ("en-US",),
@@ -515,12 +538,12 @@ def identify(doc: LabeledDocument, span: Span) -> IdKind | None:
     """The checkable kind of a labelled value, or ``None`` if it has no checksum we know.
 
     Among the kinds whose shape fits, the one whose word is nearest before the value wins ("RUT/NIT:"
-    is a NIT, "RUT 12.345.678-K" a RUT and not a DNI with its letter); then kinds recognised by shape
-    alone (CURP, DNI letter...); last, kinds matched only through the document's locale.
+    is a NIT); then a kind of the document's locale ("25696807-K" in a Chilean table is a RUT, not a
+    Spanish DNI with the letter K); last, kinds recognised by shape alone (CURP, DNI letter...).
     """
     value = doc.value(span)
     context = doc.text[max(0, span.start - 80) : span.start].lower()
-    best: tuple[int, IdKind] | None = None
+    best: tuple[tuple[int, int], IdKind] | None = None
     for kind in ID_KINDS:
         if span.type not in kind.types or not kind.shape.fullmatch(value):
             continue
@@ -530,13 +553,30 @@ def identify(doc: LabeledDocument, span: Span) -> IdKind | None:
     return None if best is None else best[1]
 
 
-def _rank(kind: IdKind, context: str, locale: str) -> int | None:
+# Labels of identifiers without a checksum here: when one of them sits nearer the value than a
+# kind's own word, that word labels an earlier value ("Aadhaar: ... UAN: 1018...").
+_OTHER_LABELS = re.compile(
+    r"\b(uan|pan|nin|bvn|tin|passport|pasaporte|licen[cs]e|mrn|member|policy|p[oó]liza|afiliad[oa]|"
+    r"account|cuenta|cip|nhc|hc|dni|ine|cédula|c\.c|ruc|nit|nss|cuil|cuit|rut|run|curp|rfc|ration|"
+    r"voter|epic|abha|uhid|apaar)\b"
+)
+
+
+def _word_end(words: tuple[str, ...], context: str) -> int:
+    hits = [m.end() for w in words for m in re.finditer(rf"\b{re.escape(w)}\b", context)]
+    return max(hits, default=-1)
+
+
+def _rank(kind: IdKind, context: str, locale: str) -> tuple[int, int] | None:
+    """(2, position) for a kind named just before the value, (1, 0) for the locale's kind,
+    (0, 0) for a kind known by shape alone; ``None`` when the kind does not apply."""
     if not kind.words and not kind.locales:
-        return 0
-    hits = [m.end() for w in kind.words for m in re.finditer(rf"\b{re.escape(w)}\b", context)]
-    if hits:
-        return max(hits)
-    return -1 if locale in kind.locales else None
+        return (0, 0)
+    own = _word_end(kind.words, context)
+    others = [m.end() for m in _OTHER_LABELS.finditer(context) if m.group(1) not in kind.words]
+    if own >= 0 and own >= max(others, default=-1):
+        return (2, own)
+    return (1, 0) if locale in kind.locales else None
 
 
 class IdCheck(NamedTuple):

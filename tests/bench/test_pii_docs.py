@@ -124,11 +124,13 @@ def test_malformed_header_is_refused(doc_id, raw, complaint):
         (load.in_pan_ok, "ABCPK1234L", "ABCXK1234L"),
         (load.in_aadhaar_ok, "2341 2341 2346", "2341 2341 2347"),
         (load.us_ssn_ok, "123-45-6789", "666-45-6789"),
+        (load.us_itin_ok, "912-78-4410", "912-45-4410"),
         (load.luhn_ok, "4111 1111 1111 1111", "4111 1111 1111 1112"),
         (load.iban_ok, "GB82 WEST 1234 5698 7654 32", "GB82 WEST 1234 5698 7654 33"),
         (load.cbu_ok, "2850590940090418135201", "2850590940090418135202"),
         (load.clabe_ok, "002010077777777771", "002010077777777772"),
         (load.co_nit_ok, "800.197.268-4", "800.197.268-5"),
+        (load.pe_ruc_ok, "20512333797", "20512333798"),
         (load.es_nuss_ok, "28/12345678/40", "28/12345678/41"),
         (load.mx_nss_ok, "12100812341", "12100812340"),
     ],
@@ -161,6 +163,8 @@ def _doc(locale, body):
     ("locale", "body", "kind"),
     [
         ("es-CL", "RUT [[NATIONAL_ID|12.345.678-K]]", "cl_rut"),
+        ("es-CL", "rut;nombre\n[[NATIONAL_ID|12345678-K]];Ana", "cl_rut"),
+        ("es-ES", "[[NATIONAL_ID|12345678-K]]", "es_dni"),
         ("es-ES", "DNI [[NATIONAL_ID|12.345.678-Z]]", "es_dni"),
         ("es-CO", "C.C. 1.105.527.649 RUT/NIT: [[NATIONAL_ID|800.197.268-4]]", "co_nit"),
         ("es-MX", "RFC: [[NATIONAL_ID|GODE561231GR8]]", "mx_rfc"),
@@ -168,6 +172,7 @@ def _doc(locale, body):
         ("es-ES", "CIP: [[MEDICAL_ID|ETUR640412001]]", None),
         ("en-IN", "PAN ABCPK1234L, UAN [[NATIONAL_ID|100904417283]]", None),
         ("en-IN", "Aadhaar [[NATIONAL_ID|234123412346]]", "in_aadhaar"),
+        ("en-IN", "Aadhaar: 2341 2341 2346\nUAN: [[NATIONAL_ID|234123412347]]", None),
     ],
 )
 def test_the_nearest_label_decides_which_checksum_applies(locale, body, kind):
