@@ -366,7 +366,7 @@ _VALUE_SPANS: dict[str, Callable[..., Span | None]] = {
 # Identifier names written in prose, no separator needed: "DNI 30.123.456", "MRN 00482113",
 # "su cédula es 1.020.304.050", "passport number X1234567". Acronyms must be upper case.
 _ID_ACRONYMS = (
-    r"NIN|BVN|NUSS|CUSPP|NUIP|CMP|M\.N|M\.P|DL|D\.?N\.?I|N\.?I\.?F|N\.?I\.?E|CUIT|CUIL|CURP|RFC|R\.?U\.?T|RUN|C\.C|C\.I|SSN|NSS|NHS|"
+    r"NIN|BVN|NUSS|CUSPP|NUIP|CMP|GMC|UAN|L\.C|T\.P|M\.N|M\.P|DL|D\.?N\.?I|N\.?I\.?F|N\.?I\.?E|CUIT|CUIL|CURP|RFC|R\.?U\.?T|RUN|C\.C|C\.I|SSN|NSS|NHS|"
     r"NINO|PAN|UID|ITIN|NIT|RUC|INE|DUI|CPF|RG|TIN"
 )
 _ID_WORDS = (
@@ -377,6 +377,7 @@ _ID_WORDS = (
     r"carn[eé]t? de conducir|permiso de conducir|brevete|tax id|taxpayer id|clave de elector|"
     r"credencial de elector|documento(?: nacional)? de identidad|identity card|id card|"
     r"reg(?:istration)?\.? no|matr[ií]cula|colegiad[oa]|driver license|licen[cs]e no|"
+    r"c[ée]d\.? prof\.?|c[ée]dula profesional|ration card|libreta c[ií]vica|passaport|"
     r"national id|n[uú]mero de identificaci[oó]n|identificaci[oó]n|documento"
 )
 _BANK_WORDS = (
@@ -384,12 +385,13 @@ _BANK_WORDS = (
     r"acct|iban|cbu|cvu|clabe|cci|sort code|routing number|n[uú]mero de cuenta)"
 )
 _MEDICAL_WORDS = (
-    r"MRN|NHC|HC|CIP|(?i:mrn|nhc|medical record|historia cl[ií]nica|n[uú]mero de historia|afiliad[oa]|member id|"
+    r"MRN|NHC|HC|H\.C|CIP|UHID|GHIC|ABHA|TSI|(?i:mrn|nhc|hosp\.? no|hospital number|"
+    r"afiliaci[oó]n|enrollee id|ficha cl[ií]nica|autogenerado|derechohabiente|medical record|historia cl[ií]nica|n[uú]mero de historia|afiliad[oa]|member id|"
     r"membership|member|policy|p[oó]liza|patient id|id de paciente|tarjeta sanitaria|"
     r"health card|insurance id|subscriber id|expediente cl[ií]nico|n[uú]mero de socio|socio)"
 )
 _CONNECTORS = (
-    r"(?:[ \t]*[:#.,ºª°()-]*[ \t]*(?i:no|nro|n|num|number|n[uú]mero|is|es|was|era|de|del|of|"
+    r"(?:\s{0,3}[:#.,ºª°()-]*[ \t]*(?i:no|nro|n|num|number|n[uú]mero|is|es|was|era|de|del|of|"
     r"el|la|su|my|mi|his|her|their)?\b\.?){0,3}[ \t]*[:#]?[ \t]*"
 )
 _PROSE_ID = re.compile(

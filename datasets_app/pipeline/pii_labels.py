@@ -60,7 +60,11 @@ _RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
         "patient id|patient number|patient no|id paciente|numero de paciente|paciente id|"
         "codigo de paciente|codigo del paciente|codigo de afiliado|"
         "expediente clinico|expediente medico|tarjeta sanitaria|cip|health card|"
-        "obra social|essalud|hmo|enrollee|enrolee|beneficiario|nhi|medicare|medicaid|insurance id|subscriber id|"
+        "obra social|essalud|hmo|enrollee|enrolee|beneficiario|hosp|hospital number|"
+        "hospital no|uhid|ip no|ip number|inpatient|abha|ghic|ehic|ficha|ficha clinica|h c|"
+        "autogenerado|derechohabiente|agregado|afiliacion|patient account|tsi|catsalut|"
+        "cip|sip|medical card|health insurance|insurance number|certificado|"
+        "nhi|medicare|medicaid|insurance id|subscriber id|"
         "group number|eps|isapre|fonasa|imss|issste|sis|essalud|prepaga"
     )),
     (NATIONAL_ID, _phrases(
@@ -73,7 +77,10 @@ _RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
         "sofi|bsn|insee|personnummer|steuer|codice fiscale|permiso de residencia|"
         "residence permit|visa number|green card|a number|alien|nin|bvn|nuss|naf|cuspp|nuip|"
         "dl|d l|reg no|registration no|registration number|matricula|m n|m p|cmp|colegiado|"
-        "colegiatura|medical council|licence no|license no|pension|rsa pin|afp|reg|es salud"
+        "colegiatura|medical council|licence no|license no|pension|rsa pin|afp|reg|es salud|"
+        "cedula prof|ced prof|cedula profesional|gmc|t p|tarjeta profesional|uan|ration card|"
+        "l c|libreta civica|libreta de enrolamiento|l e|nysc|passaport|passaporte|dni nie|"
+        "identity number|voter|voter id|epic|pf number"
     )),
     (IBAN_CODE, _phrases(
         "iban|account|account number|account no|acct|bank account|cuenta|cuenta bancaria|"

@@ -63,6 +63,46 @@ NSS_CONTEXT = ("nss", "seguridad social", "afiliación", "afiliacion", "n.s.s", 
 BANK_CONTEXT = ("cbu", "clabe", "cuenta", "account", "transferencia", "transfer", "depósito")
 
 
+# Words that name a person's identifier in any language we read; a bare number of seven to
+# twelve digits close after one of them (within two lines of a transcript: "¿Me brinda su
+# DNI?\nCLIENTE: 10447182.") is that identifier.
+ID_CONTEXT = (
+    "dni",
+    "d.n.i",
+    "cédula",
+    "cedula",
+    "documento",
+    "rut",
+    "run",
+    "cuit",
+    "cuil",
+    "nin",
+    "bvn",
+    "passport",
+    "pasaporte",
+    "ssn",
+    "social security",
+    "seguridad social",
+    "nss",
+    "aadhaar",
+    "identity",
+    "identidad",
+    "identification",
+    "identificación",
+    "id number",
+    "curp",
+    "nie",
+    "nif",
+    "ruc",
+    "tarjeta sanitaria",
+    "afiliado",
+    "afiliada",
+    "member id",
+    "policy",
+    "póliza",
+)
+
+
 def national_id_specs() -> list[PatternSpec]:
     """Identifier specs: written forms alone, bare digit runs with their name nearby."""
     return [
@@ -117,6 +157,18 @@ def national_id_specs() -> list[PatternSpec]:
             requires_context=True,
         ),  # fmt: skip
         _spec("es_nss", r"\d{2}[ /-]?\d{8}[ /-]?\d{2}", v.es_nss_valid, 0.45, context=NSS_CONTEXT),
+        PatternSpec(
+            "id_in_context",
+            NATIONAL_ID,
+            re.compile(r"(?<![\w.,/-])(\d{1,3}(?:\.\d{3}){2,3}|\d{7,12})(?![\w/-]|[.,]\d)"),
+            0.3,
+            group=1,
+            context=ID_CONTEXT,
+            context_score=0.8,
+            requires_context=True,
+            window=120,
+            digits=True,
+        ),
         # Bank account keys: Argentine CBU (22 digits) and Mexican CLABE (18 digits).
         _spec(
             "ar_cbu",
