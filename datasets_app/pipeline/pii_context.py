@@ -176,7 +176,10 @@ def _header_types(line: str, delimiter: str) -> list[str | None] | None:
     if len(cells) < 2 or len(cells) > 40:
         return None
     labels = [line[s:e] for s, e in cells]
-    if any(len(label) > 40 or sum(ch.isdigit() for ch in label) > 2 for label in labels):
+    if any(
+        len(label) > 40 or sum(ch.isdigit() for ch in label) > 2 or ":" in label
+        for label in labels
+    ):
         return None
     types = [label_type(label) if label else None for label in labels]
     if not any(t not in (None, KEEP) for t in types):
@@ -216,7 +219,7 @@ def _table_at(lines: list[str], offsets: list[int], index: int) -> tuple[int, li
             if set(lines[row].strip()) <= set("-|:+= \t"):
                 row += 1  # a markdown rule under the header
                 continue
-            if abs(len(cells) - width) > 1:
+            if abs(len(cells) - width) > (1 if width >= 4 else 0):
                 break
             for column, cell in enumerate(cells[: len(types)]):
                 entity_type = types[column]

@@ -122,6 +122,7 @@ _RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
         "paterno|materno|apellido paterno|apellido materno|forename|forenames|given names|"
         "other names|initials|attending|attending physician|pcp|referring|tratante|"
         "medico tratante|treating doctor|electronically signed|signed|preferred name|"
+        "mare|pare|tutors|aval|avalista|fiador|fiadora|garante|guarantor|co signer|"
         "apellidos|nombre completo|primer apellido|segundo apellido|contact|contacto|"
         "patient|paciente|employee|empleado|empleada|trabajador|trabajadora|titular|"
         "cardholder|account holder|holder|asegurado|asegurada|beneficiary|guardian|tutor|"

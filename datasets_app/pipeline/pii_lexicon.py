@@ -123,7 +123,7 @@ class NameLexicon:
         return cls(
             first_names=frozenset(names["CF"] | (names["WF"] - common)),
             surnames=frozenset(names["CS"] | (names["WS"] - common)),
-            common_words=frozenset(common),
+            common_words=frozenset(common | inflected),
             any_names=frozenset().union(*names.values()),
             inflected=frozenset(inflected),
         )

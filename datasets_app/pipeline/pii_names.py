@@ -56,7 +56,10 @@ LOWER = _latin_letters(str.islower)
 TOKEN = rf"(?:[{UPPER}]['’])?[{UPPER}][{LOWER}]+(?:[{UPPER}][{LOWER}]+)?(?:-[{UPPER}][{LOWER}]+)?"
 CONNECTOR = r"(?:de(?:[ \t]+(?:la|las|los))?|del|y|i|van(?:[ \t]+der)?|von|da|di|le|du|dos|das)"
 INITIAL = rf"[{UPPER}]\."
-NAME = rf"{TOKEN}(?:[ \t]+(?:{CONNECTOR}[ \t]+)?(?:{TOKEN}|{INITIAL}(?=[ \t]+[{UPPER}]))){{0,4}}"
+NAME = (
+    rf"{TOKEN}(?:[ \t]+(?:{CONNECTOR}[ \t]+)?(?:{TOKEN}|{INITIAL}(?=[ \t]+[{UPPER}]))){{0,4}}"
+    rf"(?:[ \t]+{INITIAL}(?![\w]))?"  # a trailing maternal-surname initial: "Rodrigo Sepúlveda B."
+)
 CAPS_CONNECTOR = r"(?:DE(?:[ \t]+(?:LA|LAS|LOS))?|DEL|Y|I|VAN|VON|DA|DI)"
 CAPS_TOKEN = rf"[{UPPER}]{{2,}}(?:-[{UPPER}]{{2,}})?"
 NAME_CAPS = (
@@ -225,7 +228,7 @@ def _gazetteer_people(
 
 
 _INITIAL_SURNAME_RE = re.compile(
-    rf"(?<![\w.])((?:[{UPPER}]\.[ \t]?){{1,3}}[ \t]?(?:{TOKEN}|{CAPS_TOKEN}))"
+    rf"(?<![\w.])((?:[{UPPER}]\.[ \t]?){{1,3}}[ \t]?(?:{TOKEN}|{CAPS_TOKEN})(?:[ \t]+[{UPPER}]\.)?)"
 )
 
 
@@ -286,7 +289,7 @@ def name_run(text: str, start: int, end: int, lexicon: NameLexicon, *, strong: b
         if last != -1 and (separator not in ("", ",") or "\n" in gap):
             break
         word = match.group().strip(".")
-        if separator == "," and (names > 3 or not lexicon.first_names & {word.lower()}):
+        if separator == "," and (names > 3 or not (strong or word.lower() in lexicon.first_names)):
             break  # "Gil, Ana" / "PUIGDOMÈNECH VILASECA, MONTSERRAT", not "Ana Gil, NHS No"
         lowered = word.lower()
         if text[match.end() : match.end() + 1] == "@":
@@ -295,7 +298,7 @@ def name_run(text: str, start: int, end: int, lexicon: NameLexicon, *, strong: b
             continue
         known, uncommon = name_evidence(word, lexicon)
         known = known or (strong and lexicon.maybe_name(word))
-        if known or (uncommon and (strong or word[:1].isupper())) or (len(word) == 1 and names):
+        if known or (uncommon and (strong or word[:1].isupper())) or _is_initial(match.group()):
             first = match.start() if first == -1 else first
             last = match.end()
             names += known or uncommon
@@ -306,6 +309,11 @@ def name_run(text: str, start: int, end: int, lexicon: NameLexicon, *, strong: b
     if first == -1 or not names:
         return None
     return first, last
+
+
+def _is_initial(token: str) -> bool:
+    """ "G." or "L": an initial, part of a name next to name words ("G. Bruzzone L.")."""
+    return len(token.rstrip(".")) == 1 and token[:1].isupper()
 
 
 def name_evidence(word: str, lexicon: NameLexicon) -> tuple[bool, bool]:
@@ -336,6 +344,15 @@ _INTRO_RE = re.compile(
     r"habla|named|called|llamad[oa]|se llama|su nombre es|his name is|her name is|"
     r"speaking with|hablo con)[ \t]+(?=[^\W\d_])"
 )
+_ROLE_RE = re.compile(
+    r"(?i)\b(?:grandma|grandpa|granny|mama|papa|mum|mom|dad|aunty|auntie|uncle|abuela|abuelo|"
+    r"t[ií]a|t[ií]o|manager|rider|driver|watchman|neighbou?r|vecin[oa]|herman[oa]|hij[oa]|"
+    r"wife|husband|espos[oa]|nurse|colleague|compañer[oa]|amig[oa]|friend|boss|jef[ea]|"
+    r"daughter|son|sister|brother|cousin|prim[oa]|madre|padre|mother|father|nephew|niece|"
+    r"sobrin[oa]|cuñad[oa]|suegr[oa]|novi[oa]|boyfriend|girlfriend|partner|pareja|"
+    r"technician|t[eé]cnico|courier|mensajero|agent|agente|caller|landlord|tenant|"
+    r"inquilin[oa]|portero|conserje|profe|teacher|maestr[oa]|señorita)[ \t]+(?=[^\W\d_])"
+)
 _SAID_AFTER_RE = re.compile(rf"(?i)(?<![\w-])(?:{_SPEECH_VERBS})[ \t]+(?=[^\W\d_])")
 _SPEECH_VERB_RE = re.compile(rf"(?i)(?<=[^\W\d_][ \t])(?:{_SPEECH_VERBS})\b")
 _WORDS_BEFORE_RE = re.compile(rf"({_ANY_WORD}(?:[ \t]+{_ANY_WORD}){{0,2}})[ \t]+$")
@@ -351,7 +368,11 @@ _HANDLE_RE = re.compile(r"(?<![\w.@])@([A-Za-z][\w.-]{1,30}[A-Za-z0-9])")
 
 def _any_case_cues(text: str, lexicon: NameLexicon) -> Iterator[Finding]:
     """Names in any case after greetings and speech verbs, before speech verbs."""
-    for match in (*_GREETING_ANY_RE.finditer(text), *_SAID_AFTER_RE.finditer(text)):
+    for match in (
+        *_GREETING_ANY_RE.finditer(text),
+        *_SAID_AFTER_RE.finditer(text),
+        *_ROLE_RE.finditer(text),
+    ):
         if match.re is _GREETING_ANY_RE and _NAME_AFTER_RE.match(text, match.end()):
             continue  # a capitalised name: _greeting_names has it
         span = name_run(text, match.end(), min(len(text), match.end() + 60), lexicon, strong=False)
@@ -403,12 +424,36 @@ def _speaker_findings(text: str, lexicon: NameLexicon) -> Iterator[Finding]:
             yield Finding(*span, PERSON, 0.85, "name_speaker")
 
 
+_NAME_HANDLE_RE = re.compile(
+    r"(?<![\w@./:-])([A-Za-z][a-z]{2,}(?:[._][A-Za-z]+){1,3}\d{0,4}|[a-z]{1,2}[a-z]{3,}\d{1,4})"
+    r"(?![\w@-]|\.\w)"
+)
+
+
+def _name_handle(value: str, lexicon: NameLexicon) -> bool:
+    """ "rhiannon.price", "alejandro_benitez_ok", "tomasz_k", "hnguyen3": user names made of
+    a known given name and a surname or an initial, or an initial and a known surname."""
+    parts = [p for p in re.split(r"[._\d]+", value.lower()) if p]
+    if len(parts) >= 2:
+        first, second = parts[0], parts[1]
+        if first not in lexicon.first_names or lexicon.ordinary_in_lower_case(first):
+            return False
+        return len(second) == 1 or lexicon.is_name(second) or second in lexicon.any_names
+    word = parts[0] if parts else ""
+    return any(
+        word[cut:] in lexicon.surnames and not lexicon.is_common(word[cut:]) for cut in (1, 2)
+    ) and bool(re.search(r"\d", value))
+
+
 def _handle_findings(text: str, lexicon: NameLexicon) -> Iterator[Finding]:
     """``@maria.gonzalez``-style mentions whose parts include a known name."""
     for match in _HANDLE_RE.finditer(text):
         parts = [p for p in re.split(r"[._-]+", match.group(1)) if len(p) >= 3]
         if any(lexicon.is_name(p) and not lexicon.is_common(p) for p in parts):
             yield Finding(match.start(), match.end(), PERSON, 0.8, "name_handle")
+    for match in _NAME_HANDLE_RE.finditer(text):
+        if _name_handle(match.group(1), lexicon):
+            yield Finding(*match.span(1), PERSON, 0.75, "name_handle")
 
 
 _LOWER_WORD_RE = re.compile(rf"(?<![\w@./#$_-])([{LOWER}]{{4,}})(?![\w@/_=-])")
