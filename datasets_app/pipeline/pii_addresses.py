@@ -172,7 +172,7 @@ _FR_STREET = (
     rf"(?:[ \t]*(?:,|\n)[ \t]*\d{{5}}[ \t]+{_W}(?:[ \t-]+{_W}){{0,3}})?)"
 )
 _IN_STREET = (
-    rf"(?<![\w])((?i:flat|house|h\.?[ \t]?no|plot|door|shop|villa|block|bldg|no)\.?[ \t]*"
+    rf"(?<![\w])((?i:flat|house|h\.?[ \t]?no|plot|door|shop|villa|block|bldg|no)\b\.?[ \t]*"
     rf"(?:no\.?|#)?[ \t]*[\w/-]{{1,10}},?[ \t]+(?:{_W}[ \t,]+){{1,8}}?"
     rf"(?:{_W}[ \t]*[-,]?[ \t]*)?\d{{3}}[ \t]?\d{{3}})"
 )
@@ -190,8 +190,17 @@ _STOP_WORDS_IN_ADDRESS = re.compile(
 )
 
 
+_PROSE_AFTER_TYPE = re.compile(
+    r"(?i)^\S+[ \t]+(?:es|era|fue|is|was|el|the|un|una|a|en|con|que|y|por|para|muy|"
+    r"lunes|martes|mi[eé]rcoles|jueves|viernes|s[aá]bado|domingo)\b"
+)
+
+
 def _latam_accept(value: str) -> int:
-    """Trim trailing sentence words a locality piece swallowed ("..., Lima y luego")."""
+    """Trim trailing sentence words a locality piece swallowed ("..., Lima y luego"); reject a
+    road-type word used as an ordinary word ("el paseo es el viernes 13")."""
+    if _PROSE_AFTER_TYPE.match(value):
+        return 0
     trimmed = value.rstrip(" \t,.-")
     while True:
         match = _STOP_WORDS_IN_ADDRESS.search(trimmed)
@@ -316,7 +325,11 @@ def address_blocks(text: str) -> list[tuple[int, int]]:
             )
         while end > start_match.start() and text[end - 1] in " .":
             end -= 1
-        if parts >= 3 and (has_area or parts >= 5):
+        if (
+            parts >= 3
+            and (has_area or parts >= 5)
+            and text.count(",", start_match.start(), end) >= 2
+        ):
             found.append((start_match.start(), end))
             done = end
     return found

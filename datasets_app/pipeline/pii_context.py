@@ -41,6 +41,7 @@ from datasets_app.pipeline.pii_types import (
     SECRET,
     Finding,
 )
+from datasets_app.pipeline.pii_validators import company_identifier
 
 Span = tuple[int, int]
 LABEL_SCORE = 0.85
@@ -177,8 +178,7 @@ def _header_types(line: str, delimiter: str) -> list[str | None] | None:
         return None
     labels = [line[s:e] for s, e in cells]
     if any(
-        len(label) > 40 or sum(ch.isdigit() for ch in label) > 2 or ":" in label
-        for label in labels
+        len(label) > 40 or sum(ch.isdigit() for ch in label) > 2 or ":" in label for label in labels
     ):
         return None
     types = [label_type(label) if label else None for label in labels]
@@ -309,8 +309,8 @@ def _address_span(text: str, start: int, end: int) -> Span | None:
         line = text[line_end + 1 : following if following != -1 else len(text)].strip()
         if not line or len(line) > 60 or not _CONTINUATION.search(line):
             break
-        if _SEPARATOR.search(line) and label_type(re.split(r"[:=]", line)[0]) is not None:
-            break
+        if re.match(r"[^:=\n]{1,30}[:=]\s", line):
+            break  # another labelled field, whatever its label
         stop = line_end + 1 + len(text[line_end + 1 :].split("\n", 1)[0].rstrip())
         line_end, lines = following, lines + 1
     has_number = re.search(r"\d", text[start:stop]) is not None
@@ -338,6 +338,8 @@ def value_span(field: Field, text: str, lexicon: NameLexicon) -> Span | None:
         return name_run(text, start, end, lexicon, strong=field.name_field)
     if kind in (NATIONAL_ID, MEDICAL_ID, KEEP):
         span = _id_span(text, start, end, 4 if kind == NATIONAL_ID else 3)
+        if span is not None and kind == NATIONAL_ID and company_identifier(text[span[0] : span[1]]):
+            return None  # a company's tax number identifies no person
         if span is None or (kind != KEEP and span[1] - span[0] < 5):
             return None  # "policy 2023" is a year, not a policy number
         return span

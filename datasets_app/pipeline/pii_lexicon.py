@@ -56,7 +56,7 @@ LOWERCASE_WORD_NAMES = frozenset(
     hawk fox gay happy lucky lady duke king prince princess baron major marshal sterling
     carmen lola nina nena china mora negra blanco rubio moreno rey santos salud tierra
     cristal diamante coral perla oro plata esmeralda celeste azul verde linda bella hermosa
-    bonita preciosa""".split()
+    bonita preciosa alta baja alto real franco leal santa cierto""".split()
 )
 NON_NAME_TOKENS = frozenset(
     """inc llc ltd corp corporation co company group plc gmbh sa sl bank banco street st avenue

@@ -21,6 +21,14 @@ from collections.abc import Callable, Iterable, Sequence
 from datasets_app.pipeline.pii_types import EMAIL_ADDRESS, PERSON, Finding
 
 MAX_VALUE_LENGTH = 120
+# Name parts that are also month or day names ("June", "Abril", "Domingo") never propagate:
+# every date of the dataset would become a name.
+CALENDAR_WORDS = frozenset(
+    """january february march april may june july august september october november december
+    monday tuesday wednesday thursday friday saturday sunday day enero febrero marzo abril mayo
+    junio julio agosto septiembre setiembre octubre noviembre diciembre lunes martes miércoles
+    jueves viernes sábado domingo día""".split()
+)
 MIN_PART_LENGTH = 3
 _NAME_PART = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
 
@@ -153,7 +161,7 @@ class ValueIndex:
 
     def _add_name_part(self, part: str, score: float) -> None:
         lowered = part.lower()
-        if len(part) < MIN_PART_LENGTH or lowered in self.stop_words:
+        if len(part) < MIN_PART_LENGTH or lowered in self.stop_words or lowered in CALENDAR_WORDS:
             return
         if self.is_dictionary_word(part):
             self._capitalised.add(part[:1].upper() + part[1:].lower(), PERSON, score)

@@ -316,3 +316,19 @@ def pe_ruc_valid(text: str) -> bool:
         return False
     total = sum(int(d) * w for d, w in zip(digits, (5, 4, 3, 2, 7, 6, 5, 4, 3, 2), strict=False))
     return (11 - total % 11) % 10 == int(digits[10])
+
+
+def company_identifier(text: str) -> bool:
+    """True for a tax number of a company rather than a person: a Mexican RFC of 12 characters
+    (3 letters), an Argentine CUIT starting 30/33/34 (20 is a man's CUIT and also a Peruvian
+    company's RUC: no telling them apart), a Colombian NIT of 9 digits starting 8 or 9 with
+    its check digit, a Spanish CIF (a letter, 7 digits, a control character)."""
+    compact = _compact(text)
+    digits = digits_only(text)
+    if re.fullmatch(r"[A-ZÑ&]{3}\d{6}[A-Z0-9]{3}", compact):
+        return True
+    if len(digits) == 11 and compact.isdigit() and digits[:2] in ("30", "33", "34"):
+        return True
+    if re.fullmatch(r"[89]\d{2}\.?\d{3}\.?\d{3}-\d", text.strip()):
+        return True
+    return bool(re.fullmatch(r"[ABCDEFGHJNPQRSUVW]\d{7}[0-9A-J]", compact))

@@ -267,8 +267,17 @@ _PHONE_RE = re.compile(
 _IPV4_SHAPE = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 
 
+_CASE_NUMBER_GROUP = re.compile(
+    r"^(?:19[5-9]\d|20[0-4]\d)[-/.]|[-/.](?:19[5-9]\d|20[0-4]\d)$|(?:^|[-/. ])000"
+)
+
+
 def _phone_accept(value: str) -> int:
+    """Phone-shaped values, except case and invoice numbers: a year as the first or last group
+    ("2024-5518-07", "44871-2024") or a zero-padded group ("0003-00012876")."""
     if _IPV4_SHAPE.fullmatch(value) or not v.phone_digits_plausible(value):
+        return 0
+    if not value.startswith(("+", "(")) and _CASE_NUMBER_GROUP.search(value):
         return 0
     return len(value)
 
@@ -353,6 +362,11 @@ def _card_accept(value: str) -> int:
             else 0
         )
     return len(value) if v.luhn_valid(digits) else 0
+
+
+def _not_recent(value: str) -> int:
+    """A date of 2024 or later is a recent event, not someone's birth (labels still say so)."""
+    return 0 if re.search(r"(?<!\d)20(?:2[4-9]|[3-9]\d)(?!\d)", value) else len(value)
 
 
 def structured_specs() -> list[PatternSpec]:
@@ -473,6 +487,7 @@ def structured_specs() -> list[PatternSpec]:
             DATE_OF_BIRTH,
             DATE,
             0.85,
+            accept=_not_recent,
             group=1,
             context=DOB_CONTEXT,
             context_score=0.85,
