@@ -268,8 +268,14 @@ def address_specs() -> list[PatternSpec]:
             "street_address_spoken", ADDRESS, re.compile(_US_LOWER), 0.75, group=1, digits=True
         ),
         PatternSpec("postcode", ADDRESS, re.compile(_POSTCODES), 0.7, group=1, digits=True),
-        PatternSpec("lives_in", LOCATION, re.compile(_LIVES_IN_EN), 0.7, group=1),
-        PatternSpec("lives_in", LOCATION, re.compile(_LIVES_IN_ES), 0.7, group=1),
+        PatternSpec(
+            "lives_in", LOCATION, re.compile(_LIVES_IN_EN), 0.7, group=1,
+            words=("live", "living", "resid", "moved", "reloc", "based", "home", "born"),
+        ),
+        PatternSpec(
+            "lives_in", LOCATION, re.compile(_LIVES_IN_ES), 0.7, group=1,
+            words=("vive", "reside", "domicil", "empadron", "mud", "natural", "nacid"),
+        ),
     ]  # fmt: skip
 
 

@@ -28,6 +28,12 @@ _ASSIGNMENT_KEYS = (
     "contraseña temporal", "password temporal", "temporary password", "signing key", "salt",
     "puk", "backup code", "backup codes", "recovery code", "recovery codes", "códigos de respaldo",
 )  # fmt: skip
+# Substrings one of which every key above contains (a text without any skips those specs).
+KEY_WORDS = (
+    "pass", "pwd", "secret", "token", "key", "auth", "clave", "contrase", "pin", "nip", "code",
+    "código", "codigo", "cvv", "cvc", "otp", "salt", "senha", "mot de", "cred", "puk", "backup",
+    "recovery", "signing", "access",
+)  # fmt: skip
 # Words between the key and "is"/"es" in prose: "la contraseña del wifi es ...".
 _PROSE_GAP = r"(?:[ \t]+[\w'’]{1,12}){0,6}?"
 _AWS_PREFIXES = (
@@ -171,6 +177,7 @@ def _assignment_specs() -> list[PatternSpec]:
             0.8,
             group=1,
             accept=_prose_value_accept,
+            words=KEY_WORDS,
         ),
         PatternSpec(
             "aws_secret_key",
@@ -188,6 +195,7 @@ def _assignment_specs() -> list[PatternSpec]:
             assignment,  # type: ignore[arg-type]
             0.8,
             group=1,
+            words=KEY_WORDS,
             accept=_value_accept,
         ),
         PatternSpec(
@@ -306,6 +314,7 @@ def _short_code_specs() -> list[PatternSpec]:
             0.85,
             group=1,
             digits=True,
+            words=("pin", "nip", "cvv", "cvc", "otp", "passcode", "code", "código", "codigo"),
         ),
         PatternSpec(
             "command_line_password",

@@ -56,6 +56,8 @@ class PatternSpec:
     anchor (e-mails around ``@``), which avoids trying a slow prefix at every
     position of long texts. ``digits`` says every match holds a digit: the
     regex then only runs around the digits of a text (``digit_windows``).
+    ``words``: lower-case substrings one of which every match contains (its
+    keyword); a text that holds none of them is skipped without running the regex.
     """
 
     name: str
@@ -75,6 +77,7 @@ class PatternSpec:
     languages: frozenset[str] = ALL_LANGUAGES
     window: int = 48
     digits: bool = False
+    words: tuple[str, ...] = ()
     _context_re: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -233,9 +236,13 @@ def scan_patterns(specs: Sequence[PatternSpec], text: str, language: str) -> lis
     """Run every spec that supports ``language`` over ``text``; findings in match order."""
     findings: list[Finding] = []
     windows = digit_windows(text)
+    lowered = text.lower()
     for spec in specs:
-        if language in spec.languages and (windows or not spec.digits):
-            findings.extend(scan_spec(spec, text, windows))
+        if language not in spec.languages or (spec.digits and not windows):
+            continue
+        if spec.words and not any(word in lowered for word in spec.words):
+            continue
+        findings.extend(scan_spec(spec, text, windows))
     return findings
 
 
