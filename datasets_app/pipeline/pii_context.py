@@ -58,6 +58,7 @@ _KEY_BEFORE = re.compile(
     r"(?m)(?:^|(?<=[{,;|&?\t\[(#>*:-])|(?<=\s\s)|(?<=[\"']))[ \t]*[\"']?"
     rf"({_KEY})[\"']?[ \t]*$"
 )
+_FORM_VALUE_END = re.compile(r"[&\s]")
 _FIELD_END = re.compile(r"[|;\t]|\s{3,}|$", re.MULTILINE)
 
 
@@ -107,7 +108,7 @@ def _value_bounds(text: str, start: int, form: bool) -> tuple[int, int, bool]:
             return start + 1, close, True
         start += 1
     if form:
-        match = re.compile(r"[&\s]").search(text, start)
+        match = _FORM_VALUE_END.search(text, start)
         return start, match.start() if match else len(text), False
     match = _FIELD_END.search(text, start)
     end = match.start() if match else len(text)
