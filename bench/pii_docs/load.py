@@ -15,9 +15,10 @@ Django-free and dependency-free, so benches and tests import it by path:
 surrounding blanks, a missing or unknown header key, a file name that disagrees with its header.
 ``identifier_problems`` checks the identifiers that carry a checksum or a fixed structure (Spanish
 DNI/NIE letter and NUSS, CUIT/CUIL, CBU, RUT, Colombian NIT, Peruvian RUC, CURP, RFC, IMSS NSS,
-CLABE, NHS, NI number, PAN, Aadhaar, SSN, ITIN, card Luhn, IBAN); which check applies is decided by
-the label nearest before the value, then the document's locale, then the shape (see ``identify``).
-It is separate from loading so a bench can still read a split whose ids are wrong.
+CLABE, NHS, NI number, UTR, Dutch BSN, PAN, Aadhaar, SSN, ITIN, card Luhn, IBAN); which check
+applies is decided by the label nearest before the value, then the document's locale, then the
+shape (see ``identify``). It is separate from loading so a bench can still read a split whose ids
+are wrong.
 """
 
 from __future__ import annotations
@@ -449,6 +450,24 @@ def us_itin_ok(value: str) -> bool:
     )
 
 
+def nl_bsn_ok(value: str) -> bool:
+    """Dutch BSN: 9 digits passing the "11-proef" (weights 9..2 and -1, sum divisible by 11)."""
+    d = _digits(value)
+    if len(d) != 9 or d[0] == "0":
+        return False
+    total = sum(int(x) * w for x, w in zip(d, (9, 8, 7, 6, 5, 4, 3, 2, -1), strict=True))
+    return total % 11 == 0
+
+
+def uk_utr_ok(value: str) -> bool:
+    """UK Unique Taxpayer Reference: 10 digits, the first a check over the other nine (HMRC)."""
+    d = _digits(value)
+    if len(d) != 10:
+        return False
+    weighted = sum(int(x) * w for x, w in zip(d[1:], (6, 7, 8, 9, 10, 5, 4, 3, 2), strict=True))
+    return d[0] == "21987654321"[weighted % 11]
+
+
 class IdKind(NamedTuple):
     """A checkable identifier: how to recognise it and how to validate it.
 
@@ -511,6 +530,13 @@ ID_KINDS: tuple[IdKind, ...] = (
     ),
     IdKind("uk_nhs", _IDS, re.compile(r"\d{10}"), uk_nhs_ok, ("nhs",)),
     IdKind("uk_nino", _IDS, re.compile(r"[A-Z]{2}\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-Z]"), uk_nino_ok),
+    IdKind(
+        "nl_bsn",
+        _IDS,
+        re.compile(r"\d{9}|\d{4}\.\d{2}\.\d{3}"),
+        nl_bsn_ok,
+        ("bsn", "burgerservicenummer"),
+    ),
     IdKind("in_pan", _IDS, re.compile(r"[A-Z]{5}\d{4}[A-Z]"), in_pan_ok),
     IdKind(
         "in_aadhaar",
@@ -558,7 +584,7 @@ def identify(doc: LabeledDocument, span: Span) -> IdKind | None:
 _OTHER_LABELS = re.compile(
     r"\b(uan|pan|nin|bvn|tin|passport|pasaporte|licen[cs]e|mrn|member|policy|p[oó]liza|afiliad[oa]|"
     r"account|cuenta|cip|nhc|hc|dni|ine|cédula|c\.c|ruc|nit|nss|cuil|cuit|rut|run|curp|rfc|ration|"
-    r"voter|epic|abha|uhid|apaar)\b"
+    r"voter|epic|abha|uhid|apaar|bsn|utr)\b"
 )
 
 
