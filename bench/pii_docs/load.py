@@ -15,9 +15,10 @@ Django-free and dependency-free, so benches and tests import it by path:
 surrounding blanks, a missing or unknown header key, a file name that disagrees with its header.
 ``identifier_problems`` checks the identifiers that carry a checksum or a fixed structure (Spanish
 DNI/NIE letter and NUSS, CUIT/CUIL, CBU, RUT, Colombian NIT, Peruvian RUC, CURP, RFC, IMSS NSS,
-CLABE, NHS, NI number, PAN, Aadhaar, SSN, ITIN, card Luhn, IBAN); which check applies is decided by
-the label nearest before the value, then the document's locale, then the shape (see ``identify``).
-It is separate from loading so a bench can still read a split whose ids are wrong.
+CLABE, NHS, NI number, UTR, Dutch BSN, PAN, Aadhaar, SSN, ITIN, card Luhn, IBAN); which check
+applies is decided by the label nearest before the value, then the document's locale, then the
+shape (see ``identify``). It is separate from loading so a bench can still read a split whose ids
+are wrong.
 """
 
 from __future__ import annotations
@@ -449,6 +450,24 @@ def us_itin_ok(value: str) -> bool:
     )
 
 
+def nl_bsn_ok(value: str) -> bool:
+    """Dutch BSN: 9 digits passing the "11-proef" (weights 9..2 and -1, sum divisible by 11)."""
+    d = _digits(value)
+    if len(d) != 9 or d[0] == "0":
+        return False
+    total = sum(int(x) * w for x, w in zip(d, (9, 8, 7, 6, 5, 4, 3, 2, -1), strict=True))
+    return total % 11 == 0
+
+
+def uk_utr_ok(value: str) -> bool:
+    """UK Unique Taxpayer Reference: 10 digits, the first a check over the other nine (HMRC)."""
+    d = _digits(value)
+    if len(d) != 10:
+        return False
+    weighted = sum(int(x) * w for x, w in zip(d[1:], (6, 7, 8, 9, 10, 5, 4, 3, 2), strict=True))
+    return d[0] == "21987654321"[weighted % 11]
+
+
 class IdKind(NamedTuple):
     """A checkable identifier: how to recognise it and how to validate it.
 
@@ -467,71 +486,52 @@ class IdKind(NamedTuple):
 
 _IDS = frozenset({"NATIONAL_ID", "MEDICAL_ID"})
 _BANK = frozenset({"IBAN_CODE"})
-_RUT = r"\d{1,2}\.?\d{3}\.?\d{3}-[\dkK]"
+_CARD = frozenset({"CREDIT_CARD"})
+
+
+def _kind(
+    name: str,
+    types: frozenset[str],
+    shape: str,
+    check: Callable[[str], bool],
+    words: tuple[str, ...] = (),
+    locales: tuple[str, ...] = (),
+) -> IdKind:
+    return IdKind(name, types, re.compile(shape), check, words, locales)
+
+
+# One row per (kind, shape): a kind written several ways has several rows.
+# fmt: off
 ID_KINDS: tuple[IdKind, ...] = (
-    IdKind("us_itin", _IDS, re.compile(r"9\d{2}-\d{2}-\d{4}"), us_itin_ok),
-    IdKind("card", frozenset({"CREDIT_CARD"}), re.compile(r"[\d\s-]{12,23}"), luhn_ok),
-    IdKind("iban", _BANK, re.compile(r"[A-Z]{2}\d{2}[A-Z0-9 ]{10,40}"), iban_ok),
-    IdKind("cbu", _BANK, re.compile(r"\d{22}|\d{8}[\s-]\d{14}"), cbu_ok),
-    IdKind("clabe", _BANK, re.compile(r"\d{18}|\d{3} \d{3} \d{11} \d"), clabe_ok),
-    IdKind(
-        "co_nit", _IDS, re.compile(r"\d{1,3}(\.?\d{3}){2,3}-\d"), co_nit_ok, ("nit",), ("es-CO",)
-    ),
-    IdKind("cl_rut", _IDS, re.compile(_RUT), cl_rut_ok, ("rut", "run"), ("es-CL",)),
-    IdKind("es_dni", _IDS, re.compile(r"\d{2}\.?\d{3}\.?\d{3}[\s-]?[A-Za-z]"), es_dni_ok),
-    IdKind("es_nie", _IDS, re.compile(r"[XYZ][\s-]?\d{7}[\s-]?[A-Z]"), es_nie_ok),
-    IdKind("ar_cuit", _IDS, re.compile(r"\d{2}-\d{8}-\d"), ar_cuit_ok),
-    IdKind("ar_cuit", _IDS, re.compile(r"\d{11}"), ar_cuit_ok, ("cuit", "cuil"), ("es-AR",)),
-    IdKind("pe_ruc", _IDS, re.compile(r"1[057]\d{9}"), pe_ruc_ok, ("ruc",), ("es-PE",)),
-    IdKind("mx_curp", _IDS, re.compile(r"[A-Z]{4}\d{6}[HM][A-Z]{5}[A-Z0-9]\d"), mx_curp_ok),
-    IdKind(
-        "mx_rfc",
-        _IDS,
-        re.compile(r"[A-ZÑ&]{4}-?\d{6}-?[A-Z0-9]{3}"),
-        mx_rfc_ok,
-        ("rfc",),
-        ("es-MX",),
-    ),
-    IdKind(
-        "uk_nhs", _IDS, re.compile(r"\d{3}[\s-]\d{3}[\s-]\d{4}"), uk_nhs_ok, ("nhs",), ("en-GB",)
-    ),
-    IdKind(
-        "es_nuss",
-        _IDS,
-        re.compile(r"\d{2}[/\s-]?\d{8}[/\s-]?\d{2}"),
-        es_nuss_ok,
-        ("nuss", "naf", "seguridad social", "afiliación"),
-    ),
-    IdKind(
-        "mx_nss",
-        _IDS,
-        re.compile(r"\d{11}|\d{2}[\s-]\d{2}[\s-]\d{2}[\s-]\d{4}[\s-]\d"),
-        mx_nss_ok,
-        ("nss", "imss"),
-    ),
-    IdKind("uk_nhs", _IDS, re.compile(r"\d{10}"), uk_nhs_ok, ("nhs",)),
-    IdKind("uk_nino", _IDS, re.compile(r"[A-Z]{2}\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-Z]"), uk_nino_ok),
-    IdKind("in_pan", _IDS, re.compile(r"[A-Z]{5}\d{4}[A-Z]"), in_pan_ok),
-    IdKind(
-        "in_aadhaar",
-        _IDS,
-        re.compile(r"\d{4}[\s-]\d{4}[\s-]\d{4}"),
-        in_aadhaar_ok,
-        ("aadhaar", "aadhar", "uid", "uidai"),
-        ("en-IN",),
-    ),
-    IdKind(
-        "in_aadhaar", _IDS, re.compile(r"\d{12}"), in_aadhaar_ok, ("aadhaar", "aadhar", "uidai")
-    ),
-    IdKind(
-        "us_ssn",
-        _IDS,
-        re.compile(r"[0-8]\d{2}-\d{2}-\d{4}"),
-        us_ssn_ok,
-        ("ssn", "social security"),
-        ("en-US",),
-    ),
+    _kind("us_itin", _IDS, r"9\d{2}-\d{2}-\d{4}", us_itin_ok),
+    _kind("card", _CARD, r"[\d\s-]{12,23}", luhn_ok),
+    _kind("iban", _BANK, r"[A-Z]{2}\d{2}[A-Z0-9 ]{10,40}", iban_ok),
+    _kind("cbu", _BANK, r"\d{22}|\d{8}[\s-]\d{14}", cbu_ok),
+    _kind("clabe", _BANK, r"\d{18}|\d{3} \d{3} \d{11} \d", clabe_ok),
+    _kind("co_nit", _IDS, r"\d{1,3}(\.?\d{3}){2,3}-\d", co_nit_ok, ("nit",), ("es-CO",)),
+    _kind("cl_rut", _IDS, r"\d{1,2}\.?\d{3}\.?\d{3}-[\dkK]", cl_rut_ok, ("rut", "run"), ("es-CL",)),
+    _kind("es_dni", _IDS, r"\d{2}\.?\d{3}\.?\d{3}[\s-]?[A-Za-z]", es_dni_ok),
+    _kind("es_nie", _IDS, r"[XYZ][\s-]?\d{7}[\s-]?[A-Z]", es_nie_ok),
+    _kind("ar_cuit", _IDS, r"\d{2}-\d{8}-\d", ar_cuit_ok),
+    _kind("ar_cuit", _IDS, r"\d{11}", ar_cuit_ok, ("cuit", "cuil"), ("es-AR",)),
+    _kind("pe_ruc", _IDS, r"1[057]\d{9}", pe_ruc_ok, ("ruc",), ("es-PE",)),
+    _kind("mx_curp", _IDS, r"[A-Z]{4}\d{6}[HM][A-Z]{5}[A-Z0-9]\d", mx_curp_ok),
+    _kind("mx_rfc", _IDS, r"[A-ZÑ&]{4}-?\d{6}-?[A-Z0-9]{3}", mx_rfc_ok, ("rfc",), ("es-MX",)),
+    _kind("mx_nss", _IDS, r"\d{11}|\d{2}[\s-]\d{2}[\s-]\d{2}[\s-]\d{4}[\s-]\d", mx_nss_ok, ("nss", "imss")),
+    _kind("es_nuss", _IDS, r"\d{2}[/\s-]?\d{8}[/\s-]?\d{2}", es_nuss_ok,
+          ("nuss", "naf", "seguridad social", "afiliación")),
+    _kind("uk_nhs", _IDS, r"\d{3}[\s-]\d{3}[\s-]\d{4}", uk_nhs_ok, ("nhs",), ("en-GB",)),
+    _kind("uk_nhs", _IDS, r"\d{10}", uk_nhs_ok, ("nhs",)),
+    _kind("uk_utr", _IDS, r"\d{5}\s?\d{5}", uk_utr_ok, ("utr", "taxpayer reference")),
+    _kind("uk_nino", _IDS, r"[A-Z]{2}\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-Z]", uk_nino_ok),
+    _kind("nl_bsn", _IDS, r"\d{9}|\d{4}\.\d{2}\.\d{3}", nl_bsn_ok, ("bsn", "burgerservicenummer")),
+    _kind("in_pan", _IDS, r"[A-Z]{5}\d{4}[A-Z]", in_pan_ok),
+    _kind("in_aadhaar", _IDS, r"\d{4}[\s-]\d{4}[\s-]\d{4}", in_aadhaar_ok,
+          ("aadhaar", "aadhar", "uid", "uidai"), ("en-IN",)),
+    _kind("in_aadhaar", _IDS, r"\d{12}", in_aadhaar_ok, ("aadhaar", "aadhar", "uidai")),
+    _kind("us_ssn", _IDS, r"[0-8]\d{2}-\d{2}-\d{4}", us_ssn_ok, ("ssn", "social security"), ("en-US",)),
 )
+# fmt: on
 
 
 def identify(doc: LabeledDocument, span: Span) -> IdKind | None:
@@ -558,7 +558,7 @@ def identify(doc: LabeledDocument, span: Span) -> IdKind | None:
 _OTHER_LABELS = re.compile(
     r"\b(uan|pan|nin|bvn|tin|passport|pasaporte|licen[cs]e|mrn|member|policy|p[oó]liza|afiliad[oa]|"
     r"account|cuenta|cip|nhc|hc|dni|ine|cédula|c\.c|ruc|nit|nss|cuil|cuit|rut|run|curp|rfc|ration|"
-    r"voter|epic|abha|uhid|apaar)\b"
+    r"voter|epic|abha|uhid|apaar|bsn|utr)\b"
 )
 
 
