@@ -52,11 +52,11 @@ _SEPARATOR = re.compile(r"[:=：]|[ \t]*(?:\.{3,}|…+|_{3,})[ \t]*:?")  # dotte
 _KEY_WORD = r"(?:[^\W\d_][^\W\d_'’ºª°*-]*\.?|[#ºª°]|N\.?[ \t]?[ºª°o]\.?)"
 _KEY = (
     rf"{_KEY_WORD}(?:(?:[ \t]+|[ \t]*/[ \t]*){_KEY_WORD}){{0,5}}(?:[ \t]\d{{1,2}})?"
-    r"(?:[ \t]*\([^()\n\d]{1,20}\))?|[A-Za-z_][\w.-]{0,44}"
+    r"(?:[ \t]*\([^()\n\d]{1,40}\))?|[A-Za-z_][\w.-]{0,44}"
 )
 _KEY_BEFORE = re.compile(
     r"(?m)(?:^|(?<=[{,;|&?\t\[(#>*:-])|(?<=\s\s)|(?<=[\"']))[ \t]*[\"']?"
-    rf"({_KEY})[\"']?[ \t]*$"
+    rf"({_KEY})[\"']?\]?[ \t]*$"
 )
 _FORM_VALUE_END = re.compile(r"[&\s]")
 _FIELD_END = re.compile(r"[|;\t]|\s{3,}|$", re.MULTILINE)
@@ -379,7 +379,7 @@ _ID_WORDS = (
     r"dni|nie|nif|cuit|cuil|curp|rfc|ssn|nss|nhs|itin|aadhaa?r|"
     r"c[ée]dula(?: de (?:identidad|ciudadan[ií]a|extranjer[ií]a))?|social security(?: card)?|"
     r"seguridad social|national insurance|ni number|aadhaa?r(?: card)?|pan card|passport|"
-    r"pasaporte|passeport|driving licen[cs]e|driver'?s licen[cs]e|licencia de conducir|"
+    r"pasaporte|passeport|passp[o0]rt|driving licen[cs]e|driver'?s licen[cs]e|licencia de conducir|"
     r"carn[eé]t? de conducir|permiso de conducir|brevete|tax id|taxpayer id|clave de elector|"
     r"credencial de elector|documento(?: nacional)? de identidad|identity card|id card|"
     r"reg(?:istration)?\.? no|matr[ií]cula|colegiad[oa]|driver license|licen[cs]e no|"
@@ -397,13 +397,13 @@ _MEDICAL_WORDS = (
     r"health card|insurance id|subscriber id|expediente cl[ií]nico|n[uú]mero de socio|socio)"
 )
 _CONNECTORS = (
-    r"(?:\s{0,3}[:#.,ºª°()-]*[ \t]*(?i:no|nro|n|num|number|n[uú]mero|is|es|was|era|de|del|of|"
+    r"(?:\s{0,3}[:#.,ºª°()-]*[ \t]*(?i:n[º°o0]|n[o0]|nro|n|num|number|n[uú]mero|is|es|was|era|de|del|of|"
     r"el|la|su|my|mi|his|her|their)?\b\.?){0,3}[ \t]*[:#]?[ \t]*"
 )
 _PROSE_ID = re.compile(
     rf"(?<![\w.])(?:(?P<nat>(?:{_ID_ACRONYMS})\.?|(?i:{_ID_WORDS}))|(?P<med>{_MEDICAL_WORDS})"
     rf"|(?P<bank>{_BANK_WORDS}))"
-    rf"(?![\w]){_CONNECTORS}(?=[A-Za-z0-9/-]{{0,12}}\d)"
+    rf"(?![\w]){_CONNECTORS}(?:[A-Z][a-z]+[ \t]+)?(?=[A-Za-z0-9/ -]{{0,12}}\d)"
 )
 
 

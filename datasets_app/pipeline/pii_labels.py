@@ -51,7 +51,8 @@ _RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
         "codigo de acceso|access code|alarm code|codigo de alarma|combination|combinacion|"
         "clave de acceso|nip|contrasinal|respuesta de seguridad|respuesta seguridad|"
         "security answer|secret answer|respuesta secreta|puk|backup code|backup codes|"
-        "recovery code|recovery codes|codigos de respaldo|codigo de respaldo"
+        "recovery code|recovery codes|codigos de respaldo|codigo de respaldo|sig|"
+        "encryption key|secret key|signing key|master key|webhook secret|client secret"
     )),
     (MEDICAL_ID, _phrases(
         "mrn|medical record|record number|health record|historia clinica|historia|hc|nhc|"
@@ -60,7 +61,7 @@ _RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
         "patient id|patient number|patient no|id paciente|numero de paciente|paciente id|"
         "codigo de paciente|codigo del paciente|codigo de afiliado|"
         "expediente clinico|expediente medico|tarjeta sanitaria|cip|health card|"
-        "obra social|essalud|hmo|enrollee|enrolee|beneficiario|hosp|hospital number|"
+        "obra social|essalud|hmo|enrollee|enrolee|beneficiario|hosp|hospital number|chart|"
         "hospital no|uhid|ip no|ip number|inpatient|abha|ghic|ehic|ficha|ficha clinica|h c|"
         "autogenerado|derechohabiente|agregado|afiliacion|patient account|tsi|catsalut|"
         "cip|sip|medical card|health insurance|insurance number|certificado|"
@@ -215,7 +216,8 @@ def label_type(label: str) -> str | None:
     words = normalize_label(label)
     if not words or len(words) > 48:
         return None
-    return _classify(label, words) or _classify(label, normalize_label(label, keep_numbering=True))
+    full = normalize_label(label, keep_numbering=True)
+    return _classify(label, full) or _classify(label, words)
 
 
 def _classify(label: str, words: str) -> str | None:

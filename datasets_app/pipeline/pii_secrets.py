@@ -165,11 +165,24 @@ def _assignment_specs() -> list[PatternSpec]:
         rf"|{separator}(?![\"'`]){unquoted}"
         rf"|[\w ]{{0,30}}?\([ \t]*(?=\S*[\d\W_])(\S{{4,64}}?)\)(?=[\s.,;:]|$))"
     )
+    bare = regex.compile(
+        r"(?i)(?<![A-Za-z])(?:password|passwd|contraseña|contrasena|pwd)[ \t]+"
+        r"((?=\S*[A-Za-z])(?=\S*\d)[^\s\"'`,;]{6,64})"
+    )
     prose = regex.compile(
         rf"(?i)(?<![A-Za-z])(?:{_KEY_ALT}){_PROSE_GAP}[ \t]+(?:is|was|es|era|ser[aá]|ser[ií]a|"
         rf"queda|qued[oó]|fue|will be|would be|now|ahora|nueva|new)[ \t]*:?[ \t]+[\"'“]?{unquoted}"
     )
     return [
+        PatternSpec(
+            "password_in_prose",
+            SECRET,
+            bare,  # type: ignore[arg-type]
+            0.75,
+            group=1,
+            accept=_prose_value_accept,
+            words=("pass", "pwd", "contrase"),
+        ),
         PatternSpec(
             "password_in_prose",
             SECRET,

@@ -392,6 +392,18 @@ def structured_specs() -> list[PatternSpec]:
             anchor="@",
         ),
         PatternSpec(
+            "upi_id",
+            IBAN_CODE,
+            re.compile(
+                r"(?i)(?<![\w.@-])([\w.-]{2,64}@(?:ok(?:sbi|axis|icici|hdfcbank)|ybl|ibl|axl|apl|"
+                r"paytm|upi|sbi|icici|hdfcbank|axisbank|kotak|barodampay|yesbank|freecharge|"
+                r"jupiteraxis|waicici|timecosmos|naviaxis))(?![\w.-])"
+            ),
+            0.85,
+            group=1,
+            anchor="@",
+        ),
+        PatternSpec(
             "email_obfuscated",
             EMAIL_ADDRESS,
             re.compile(
