@@ -167,7 +167,7 @@ def _assignment_specs() -> list[PatternSpec]:
     )
     bare = regex.compile(
         r"(?i)(?<![A-Za-z])(?:password|passwd|contraseña|contrasena|pwd)[ \t]+"
-        r"((?=\S*[A-Za-z])(?=\S*\d)[^\s\"'`,;]{6,64})"
+        r"((?![(\[{<])(?=\S*[A-Za-z])(?=\S*\d)[^\s\"'`,;]{6,64})"
     )
     prose = regex.compile(
         rf"(?i)(?<![A-Za-z])(?:{_KEY_ALT}){_PROSE_GAP}[ \t]+(?:is|was|es|era|ser[aá]|ser[ií]a|"
