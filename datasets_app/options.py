@@ -14,6 +14,16 @@ class OptionsError(InvalidField):
     """An option is invalid; ``field`` names it."""
 
 
+def _known_types() -> frozenset[str]:
+    """The detector's entity types plus ``DEFAULT`` (``redaction.operator_for``'s fallback).
+
+    Imported on use: importing the pipeline package loads the NLP libraries, which a web
+    process validating an upload without per-type operators does not need."""
+    from datasets_app.pipeline.pii_types import ENTITY_TYPES
+
+    return frozenset({*ENTITY_TYPES, "DEFAULT"})
+
+
 @dataclass
 class IngestOptions:
     """What a user may choose when uploading. Everything has a sensible default."""
@@ -37,6 +47,8 @@ class IngestOptions:
         if self.operator not in OPERATORS:
             raise OptionsError("operator", f"must be one of {', '.join(OPERATORS)}")
         for entity, op in self.operators_by_type.items():
+            if entity not in _known_types():
+                raise OptionsError("operators_by_type", f"{entity}: unknown entity type")
             if op not in OPERATORS:
                 raise OptionsError("operators_by_type", f"{entity}: unknown operator {op!r}")
         if not 0.0 <= self.score_threshold <= 1.0:

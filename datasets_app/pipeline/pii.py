@@ -29,6 +29,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from datasets_app.pipeline.pii_context import context_findings, with_address_lines
+from datasets_app.pipeline.pii_keep import drop_hard_negatives
 from datasets_app.pipeline.pii_lexicon import NameLexicon, model_dirs_of
 from datasets_app.pipeline.pii_names import clean_ner_span, find_person_names, with_honorifics
 from datasets_app.pipeline.pii_nlp import (
@@ -41,6 +43,7 @@ from datasets_app.pipeline.pii_nlp import (
 from datasets_app.pipeline.pii_presidio import configure_offline_tldextract, presidio_pattern_specs
 from datasets_app.pipeline.pii_propagation import ValueIndex
 from datasets_app.pipeline.pii_propagation import propagate_findings as _propagate
+from datasets_app.pipeline.pii_spoken import spoken_number_findings
 from datasets_app.pipeline.pii_types import (
     CUSTOM,
     LOCATION,
@@ -51,10 +54,16 @@ from datasets_app.pipeline.pii_types import (
 )
 from datasets_app.pipeline.pii_validators import email_domain_valid
 from datasets_app.pipeline.pii_workers import ForkedNerPool
-from datasets_app.pipeline.recognizers import PatternSpec, default_pattern_specs, scan_patterns
-from datasets_app.pipeline.redaction import resolve_overlaps
+from datasets_app.pipeline.recognizers import (
+    PatternSpec,
+    block_findings,
+    default_pattern_specs,
+    scan_patterns,
+)
+from datasets_app.pipeline.redaction import PRIORITY_TYPES, resolve_overlaps
 
-DETECTOR_VERSION = "1.0.0"
+DETECTOR_VERSION = "2.0.0"
+Span = tuple[int, int]
 NER_ENTITIES = frozenset({PERSON, LOCATION, "ADDRESS"})
 
 __all__ = [
@@ -233,26 +242,32 @@ class PiiDetector:
                     found.append(cleaned)
         return found
 
-    def _rule_findings(self, text: str, language: str) -> list[Finding]:
-        """Regex recognizers and name heuristics (everything but NER)."""
+    def _rule_findings(self, text: str, language: str) -> tuple[list[Finding], list[Span]]:
+        """Regex recognizers, label evidence and name heuristics (everything but NER), and
+        the spans of non-personal labelled values (order numbers, versions...)."""
         found = scan_patterns(self.specs, text, language)
+        labelled, keep = context_findings(text, self.lexicon)
+        found.extend(labelled)
+        found.extend(spoken_number_findings(text))
+        found.extend(block_findings(text))
         if self._wants(PERSON):
             names = find_person_names(text, self.lexicon)
             if not self.config.name_gazetteer:
                 names = [f for f in names if f.recognizer != "name_gazetteer"]
             found.extend(names)
-        return found
+        return found, keep
 
     def _keep(self, text: str, finding: Finding) -> bool:
         if finding.score < self.config.score_threshold or not self._wants(finding.entity_type):
             return False
         return text[finding.start : finding.end].strip().casefold() not in self._allow
 
-    def _finish(self, text: str, candidates: list[Finding]) -> list[Finding]:
-        """Threshold, entity and allow-list filters, deny-list terms, honorifics, overlaps."""
+    def _finish(self, text: str, candidates: list[Finding], keep: list[Span]) -> list[Finding]:
+        """Threshold, entity and allow-list filters, hard negatives, deny-list terms,
+        honorifics, overlaps."""
         kept = [
-            with_honorifics(text, f) if f.entity_type == PERSON else f
-            for f in candidates
+            with_honorifics(text, f) if f.entity_type == PERSON else with_address_lines(text, f)
+            for f in drop_hard_negatives(text, candidates, keep)
             if self._keep(text, f)
         ]
         if self._deny is not None:
@@ -260,7 +275,7 @@ class PiiDetector:
                 Finding(m.start(), m.end(), CUSTOM, 1.0, "deny_list")
                 for m in self._deny.finditer(text)
             )
-        return resolve_overlaps(kept)
+        return resolve_overlaps(merge_partial_overlaps(kept))
 
     def detect(self, texts: Sequence[str], languages: Sequence[str]) -> list[list[Finding]]:
         """Findings per text (non-overlapping, sorted by start, score >= threshold).
@@ -273,15 +288,16 @@ class PiiDetector:
             raise ValueError("texts and languages must have the same length")
         langs = [self._language(lang) for lang in languages]
         unique = list(dict.fromkeys(zip(texts, langs, strict=True)))
-        rules = [self._rule_findings(text, lang) for text, lang in unique]
+        scanned = [self._rule_findings(text, lang) for text, lang in unique]
+        rules = [found for found, _ in scanned]
         entities: list[list[Any]] = [[] for _ in unique]
         if self._needs_ner():
             threshold = self.config.score_threshold
             covered = [[(f.start, f.end) for f in fs if f.score >= threshold] for fs in rules]
             entities = self.ner.run([t for t, _ in unique], [lang for _, lang in unique], covered)
         results = {
-            key: self._finish(key[0], found + self._ner_findings(key[0], ents))
-            for key, found, ents in zip(unique, rules, entities, strict=True)
+            key: self._finish(key[0], found + self._ner_findings(key[0], ents), keep)
+            for key, (found, keep), ents in zip(unique, scanned, entities, strict=True)
         }
         return [list(results[key]) for key in zip(texts, langs, strict=True)]
 
@@ -306,6 +322,37 @@ class PiiDetector:
             "spacy_models": models,
             "config": self.config.to_dict(),
         }
+
+
+def merge_partial_overlaps(findings: list[Finding]) -> list[Finding]:
+    """Findings that overlap without one containing the other become one finding over their
+    union, typed like the longest (then highest-scoring) of them: redacting "Ana Gil ana.gil"
+    as a name must not leave "@x.com" of the e-mail it cut into. Credentials and deny-list
+    terms are left to ``resolve_overlaps`` (they win over what they overlap, as they are).
+    """
+    mergeable = sorted(
+        (f for f in findings if f.entity_type not in PRIORITY_TYPES), key=lambda f: f.start
+    )
+    others = [f for f in findings if f.entity_type in PRIORITY_TYPES]
+    merged: list[Finding] = []
+    group: list[Finding] = []
+    for finding in [*mergeable, None]:
+        if finding is not None and group and finding.start < max(f.end for f in group):
+            group.append(finding)
+            continue
+        if group:
+            merged.extend(_union(group))
+        group = [finding] if finding is not None else []
+    return [*merged, *others]
+
+
+def _union(group: list[Finding]) -> list[Finding]:
+    """The group itself when one finding contains all the others, else one union finding."""
+    start, end = min(f.start for f in group), max(f.end for f in group)
+    best = max(group, key=lambda f: (f.end - f.start, f.score))
+    if (best.start, best.end) == (start, end):
+        return group
+    return [Finding(start, end, best.entity_type, best.score, best.recognizer)]
 
 
 def _package_version(name: str) -> str | None:

@@ -3,8 +3,9 @@
 * ``configure_offline_tldextract`` makes tldextract (Presidio's email/URL
   validation) use its bundled public-suffix snapshot, never the network.
 * ``presidio_pattern_specs`` turns Presidio's predefined national-id
-  recognizers (US passport/ITIN/driver licence/bank, UK NHS/NINO, medical
-  licence, crypto wallets, Spanish passport...) into ``PatternSpec`` objects
+  recognizers (US passport/ITIN/driver licence/bank, medical licence, crypto
+  wallets, Spanish passport...; the UK NHS and NINO ones are replaced by
+  ``pii_national_ids``) into ``PatternSpec`` objects
   that keep Presidio's regexes, scores, validation and context words but run
   as plain compiled regexes.
 * ``build_presidio_analyzer`` builds a Presidio ``AnalyzerEngine`` for en+es
@@ -37,8 +38,6 @@ PRESIDIO_EXTRA_RECOGNIZERS: dict[str, tuple[tuple[str, ...], bool]] = {
     "UsBankRecognizer": (("en",), False),
     "AbaRoutingRecognizer": (("en",), True),
     "MedicalLicenseRecognizer": (("en",), False),
-    "NhsRecognizer": (("en",), True),
-    "UkNinoRecognizer": (("en",), False),
     "CryptoRecognizer": (("en", "es"), False),
     "EsPassportRecognizer": (("es", "en"), True),
 }
@@ -80,6 +79,7 @@ def _specs_from_recognizer(
                 requires_context=requires_context,
                 languages=frozenset(languages),
                 ceiling=1.0 if validates else boosted,
+                digits=True,  # every identifier kept here holds digits
             )
         )
     return specs

@@ -2,10 +2,9 @@
 
 ``ValueIndex`` accumulates the values of findings over any number of batches
 (streaming: call ``add`` batch by batch, then ``scan`` texts in a second
-pass). Values are compiled into trie-shaped regular expressions, one per
-chunk of values, so a scan costs one regex pass per chunk regardless of how
-many values a chunk holds (Aho-Corasick-like: at each position only the
-branches that share the next character are tried).
+pass). Values are indexed by their first word, so a scan is one pass over
+the words of a text with a dictionary look-up each, whatever the number of
+values, and nothing is compiled when values are added.
 
 Matching is case-insensitive and on word boundaries. For person names every
 part of three or more letters is indexed too ("Mark Scott" -> "Mark",
@@ -18,13 +17,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 
 from datasets_app.pipeline.pii_types import EMAIL_ADDRESS, PERSON, Finding
 
 MAX_VALUE_LENGTH = 120
+# Name parts that are also month or day names ("June", "Abril", "Domingo") never propagate:
+# every date of the dataset would become a name.
+CALENDAR_WORDS = frozenset(
+    """january february march april may june july august september october november december
+    monday tuesday wednesday thursday friday saturday sunday day enero febrero marzo abril mayo
+    junio julio agosto septiembre setiembre octubre noviembre diciembre lunes martes miércoles
+    jueves viernes sábado domingo día""".split()
+)
 MIN_PART_LENGTH = 3
-CHUNK_SIZE = 5_000
 _NAME_PART = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
 
 
@@ -35,72 +40,84 @@ def _default_stop_words() -> frozenset[str]:
     return frozenset(english | spanish)
 
 
-def _trie_regex(values: Iterable[str]) -> str:
-    """A regex matching exactly ``values`` (longest first), with whitespace matching ``\\s+``."""
-    trie: dict = {}
-    for value in values:
-        node = trie
-        for char in value:
-            node = node.setdefault(char, {})
-        node[""] = {}
-    return _node_regex(trie)
+_WORD = re.compile(r"\w+")
 
 
-def _node_regex(node: dict) -> str:
-    terminal = "" in node
-    branches = []
-    for char in sorted(k for k in node if k):
-        piece = r"\s+" if char == " " else re.escape(char)
-        branches.append(piece + _node_regex(node[char]))
-    if not branches:
-        return ""
-    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
-    if terminal:
-        return f"(?:{body})?"
-    return body
+def _is_word_char(char: str) -> bool:
+    return char.isalnum() or char == "_"
 
 
-@dataclass
-class _Chunk:
-    values: dict[str, tuple[str, float]] = field(default_factory=dict)
-    compiled: re.Pattern[str] | None = None
+def _match_at(text: str, start: int, key: str) -> int | None:
+    """End of ``key`` matched at ``text[start:]`` (a space in ``key`` matches any whitespace
+    run), or None."""
+    position, length = start, len(text)
+    for char in key:
+        if char == " ":
+            if position >= length or not text[position].isspace():
+                return None
+            while position < length and text[position].isspace():
+                position += 1
+        elif position < length and text[position] == char:
+            position += 1
+        else:
+            return None
+    return position
 
 
-class _TrieSet:
-    """Values (keys already normalised) in chunks, each compiled lazily to one regex."""
+def _fold(text: str) -> str:
+    """Lower-cased ``text`` of the same length (the few characters that lengthen when
+    lower-cased, such as "İ", are kept as they are)."""
+    folded = text.lower()
+    if len(folded) != len(text):
+        folded = "".join(ch.lower() if len(ch.lower()) == 1 else ch for ch in text)
+    return folded
 
-    def __init__(self, *, ignore_case: bool, chunk_size: int = CHUNK_SIZE) -> None:
-        self.flags = re.IGNORECASE if ignore_case else 0
-        self.chunk_size = chunk_size
-        self.chunks: list[_Chunk] = [_Chunk()]
+
+class _TokenSet:
+    """Values (keys already normalised) indexed by their first word.
+
+    A scan walks the words of a text once and tries only the values that start with each
+    word, so it costs one dictionary look-up per word however many values are indexed, and
+    adding values costs nothing (no regular expression to rebuild).
+    """
+
+    def __init__(self, *, ignore_case: bool) -> None:
+        self.ignore_case = ignore_case
         self.lookup: dict[str, tuple[str, float]] = {}
+        self._by_word: dict[str, list[tuple[str, int]]] = {}
 
     def add(self, key: str, entity_type: str, score: float) -> None:
         known = self.lookup.get(key)
         if known is not None and known[1] >= score:
             return
+        word = _WORD.search(key)
+        if word is None:
+            return  # no word character to anchor it on (never a personal value)
         self.lookup[key] = (entity_type, score)
         if known is None:
-            if len(self.chunks[-1].values) >= self.chunk_size:
-                self.chunks.append(_Chunk())
-            self.chunks[-1].values[key] = (entity_type, score)
-            self.chunks[-1].compiled = None
+            self._by_word.setdefault(word.group(), []).append((key, word.start()))
 
-    def finditer(self, text: str) -> Iterable[tuple[int, int, str, float]]:
-        for chunk in self.chunks:
-            if not chunk.values:
-                continue
-            if chunk.compiled is None:
-                body = _trie_regex(chunk.values)
-                chunk.compiled = re.compile(rf"(?<!\w)(?:{body})(?!\w)", self.flags)
-            for match in chunk.compiled.finditer(text):
-                key = self._key(match.group())
-                entity_type, score = self.lookup.get(key, (PERSON, 0.5))
-                yield match.start(), match.end(), entity_type, score
-
-    def _key(self, matched: str) -> str:
-        collapsed = " ".join(matched.split())
-        return collapsed.lower() if self.flags else collapsed
+    def finditer(
+        self, text: str, words: set[str] | None = None
+    ) -> Iterable[tuple[int, int, str, float]]:
+        """Occurrences of indexed values; ``words``: the set of ``_WORD`` matches of the
+        (lower-cased, when ``ignore_case``) text, when the caller already has it."""
+        if not self._by_word:
+            return
+        folded = _fold(text) if self.ignore_case else text
+        if self._by_word.keys().isdisjoint(words if words is not None else _WORD.findall(folded)):
+            return  # most texts hold none of the values: one C-level pass decides
+        for word in _WORD.finditer(folded):
+            for key, lead in self._by_word.get(word.group(), ()):
+                start = word.start() - lead
+                if start < 0 or folded[start : word.start()] != key[:lead]:
+                    continue
+                if start > 0 and _is_word_char(folded[start - 1]):
+                    continue
+                end = _match_at(folded, start, key)
+                if end is None or (end < len(folded) and _is_word_char(folded[end])):
+                    continue
+                yield (start, end, *self.lookup[key])
 
 
 class ValueIndex:
@@ -118,13 +135,12 @@ class ValueIndex:
         is_dictionary_word: Callable[[str], bool] | None = None,
         is_person_name: Callable[[str], bool] | None = None,
         stop_words: frozenset[str] | None = None,
-        chunk_size: int = CHUNK_SIZE,
     ) -> None:
         self.is_dictionary_word = is_dictionary_word or (lambda _word: False)
         self.is_person_name = is_person_name
         self.stop_words = stop_words if stop_words is not None else _default_stop_words()
-        self._any_case = _TrieSet(ignore_case=True, chunk_size=chunk_size)
-        self._capitalised = _TrieSet(ignore_case=False, chunk_size=chunk_size)
+        self._any_case = _TokenSet(ignore_case=True)
+        self._capitalised = _TokenSet(ignore_case=False)
 
     def __len__(self) -> int:
         return len(self._any_case.lookup) + len(self._capitalised.lookup)
@@ -145,7 +161,7 @@ class ValueIndex:
 
     def _add_name_part(self, part: str, score: float) -> None:
         lowered = part.lower()
-        if len(part) < MIN_PART_LENGTH or lowered in self.stop_words:
+        if len(part) < MIN_PART_LENGTH or lowered in self.stop_words or lowered in CALENDAR_WORDS:
             return
         if self.is_dictionary_word(part):
             self._capitalised.add(part[:1].upper() + part[1:].lower(), PERSON, score)
@@ -173,8 +189,10 @@ class ValueIndex:
     def scan(self, text: str) -> list[Finding]:
         """Every occurrence of an indexed value in ``text`` (may overlap each other)."""
         found = []
-        for trie in (self._any_case, self._capitalised):
-            for start, end, entity_type, score in trie.finditer(text):
+        words = set(_WORD.findall(_fold(text)))
+        cased = words if not self._capitalised.lookup else set(_WORD.findall(text))
+        for trie, seen in ((self._any_case, words), (self._capitalised, cased)):
+            for start, end, entity_type, score in trie.finditer(text, seen):
                 found.append(Finding(start, end, entity_type, score, "propagation"))
         return found
 

@@ -26,6 +26,35 @@ DATE_OF_BIRTH = "DATE_OF_BIRTH"
 URL_CREDENTIALS = "URL_CREDENTIALS"
 SECRET = "SECRET"  # noqa: S105  (an entity name, not a password)
 CUSTOM = "CUSTOM"
+# Any other government identifier of a person (CURP, RUT, CUIT, NHS number, PAN, passport...);
+# the finding's ``recognizer`` names the kind (``mx_curp``, ``cl_rut``...).
+NATIONAL_ID = "NATIONAL_ID"
+# Medical record numbers, health-insurance member/affiliate numbers, patient ids.
+MEDICAL_ID = "MEDICAL_ID"
+
+# Every type the detector can report, with what it covers: the review filters, the redaction
+# operators (``operators_by_type``) and the documentation read this one table.
+ENTITY_TYPES: dict[str, str] = {
+    PERSON: "a person's name or any part of it",
+    EMAIL_ADDRESS: "an e-mail address",
+    PHONE_NUMBER: "a phone number",
+    CREDIT_CARD: "a payment card number (Luhn-valid)",
+    IBAN_CODE: "an IBAN or another bank account key (CBU, CLABE)",
+    IP_ADDRESS: "an IPv4 or IPv6 address",
+    US_SSN: "a US social security number",
+    ES_NIF: "a Spanish DNI/NIF",
+    ES_NIE: "a Spanish foreigner number (NIE)",
+    NATIONAL_ID: "another government identifier of a person (CURP, RFC, RUT, CUIT, NHS, PAN...)",
+    MEDICAL_ID: "a medical record, patient or health-insurance member number",
+    LOCATION: "a city or place tied to a person",
+    ADDRESS: "a postal address",
+    DATE_OF_BIRTH: "a date of birth",
+    URL_CREDENTIALS: "the user:password part of a URL",
+    SECRET: "a password, API key, token or private key",
+    CUSTOM: "a term from the deny list",
+}
+# Types that identify a person through a government or health-system number.
+IDENTIFIER_TYPES = frozenset({US_SSN, ES_NIF, ES_NIE, NATIONAL_ID, MEDICAL_ID})
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from datasets_app.pipeline import pii_validators as v
+from datasets_app.pipeline.pii_dates import DATE
 from datasets_app.pipeline.pii_types import (
     CREDIT_CARD,
     DATE_OF_BIRTH,
@@ -53,7 +54,10 @@ class PatternSpec:
     given and absent from the text, the regex is not run at all. ``anchor`` goes further: the regex only runs
     in a window of ``reach`` characters before/after each occurrence of the
     anchor (e-mails around ``@``), which avoids trying a slow prefix at every
-    position of long texts.
+    position of long texts. ``digits`` says every match holds a digit: the
+    regex then only runs around the digits of a text (``digit_windows``).
+    ``words``: lower-case substrings one of which every match contains (its
+    keyword); a text that holds none of them is skipped without running the regex.
     """
 
     name: str
@@ -72,6 +76,8 @@ class PatternSpec:
     ceiling: float | None = None
     languages: frozenset[str] = ALL_LANGUAGES
     window: int = 48
+    digits: bool = False
+    words: tuple[str, ...] = ()
     _context_re: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -155,7 +161,41 @@ def _has_needle(needle: str | tuple[str, ...], text: str) -> bool:
     return any(n in text for n in needle)
 
 
-def _matches(spec: PatternSpec, text: str) -> Iterator[re.Match[str]]:
+_DIGIT_RUNS = re.compile(r"\d+")
+DIGITS_BEFORE, DIGITS_AFTER = 160, 240  # how far a match may reach from its nearest digit
+
+
+def digit_windows(text: str) -> list[tuple[int, int]]:
+    """Merged (start, end) windows around the digits of ``text``: every match of a spec with
+    ``digits=True`` lies inside one (its street name, prefix or tail is within reach)."""
+    windows: list[tuple[int, int]] = []
+    for run in _DIGIT_RUNS.finditer(text):
+        low, high = max(0, run.start() - DIGITS_BEFORE), min(len(text), run.end() + DIGITS_AFTER)
+        if windows and low <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], high)
+        else:
+            windows.append((low, high))
+    return windows
+
+
+def _windowed_matches(
+    spec: PatternSpec, text: str, windows: Sequence[tuple[int, int]]
+) -> Iterator[re.Match[str]]:
+    if len(windows) == 1 and windows[0] == (0, len(text)):
+        yield from spec.pattern.finditer(text)
+        return
+    done = 0
+    for low, high in windows:
+        for match in spec.pattern.finditer(text, max(low, done), high):
+            done = match.end()
+            yield match
+
+
+def _matches(
+    spec: PatternSpec, text: str, windows: Sequence[tuple[int, int]] | None = None
+) -> Iterator[re.Match[str]]:
+    if windows is not None and spec.digits and spec.anchor is None and not spec.requires_context:
+        return _windowed_matches(spec, text, windows)
     if spec.anchor is not None:
         return _anchored_matches(spec, text)
     if spec.requires_context and spec._context_re is not None:
@@ -165,9 +205,11 @@ def _matches(spec: PatternSpec, text: str) -> Iterator[re.Match[str]]:
     return spec.pattern.finditer(text)
 
 
-def scan_spec(spec: PatternSpec, text: str) -> Iterable[Finding]:
-    """Yield the findings of one spec over ``text``."""
-    for match in _matches(spec, text):
+def scan_spec(
+    spec: PatternSpec, text: str, windows: Sequence[tuple[int, int]] | None = None
+) -> Iterable[Finding]:
+    """Yield the findings of one spec over ``text`` (``windows``: ``digit_windows(text)``)."""
+    for match in _matches(spec, text, windows):
         start, end = match.span(spec.group)
         if start < 0 or start == end:
             continue
@@ -181,19 +223,33 @@ def scan_spec(spec: PatternSpec, text: str) -> Iterable[Finding]:
             yield Finding(start, end, spec.entity_type, round(score, 4), spec.name)
 
 
+def block_findings(text: str) -> list[Finding]:
+    """Address blocks (``pii_addresses.address_blocks``) as findings."""
+    from datasets_app.pipeline.pii_addresses import address_blocks
+
+    return [
+        Finding(start, end, "ADDRESS", 0.75, "address_block") for start, end in address_blocks(text)
+    ]
+
+
 def scan_patterns(specs: Sequence[PatternSpec], text: str, language: str) -> list[Finding]:
     """Run every spec that supports ``language`` over ``text``; findings in match order."""
     findings: list[Finding] = []
+    windows = digit_windows(text)
+    lowered = text.lower()
     for spec in specs:
-        if language in spec.languages:
-            findings.extend(scan_spec(spec, text))
+        if language not in spec.languages or (spec.digits and not windows):
+            continue
+        if spec.words and not any(word in lowered for word in spec.words):
+            continue
+        findings.extend(scan_spec(spec, text, windows))
     return findings
 
 
 # --- structured identifiers -------------------------------------------------------------------
 
 PHONE_CONTEXT = (
-    "phone", "tel", "mobile", "cell", "call", "fax", "contact", "whatsapp", "sms", "reach",
+    "phone", "number", "line", "línea", "linea", "cel", "tlf", "lada", "tel", "mobile", "cell", "call", "fax", "contact", "whatsapp", "sms", "reach",
     "número", "numero", "móvil", "movil", "llam", "contacto", "fijo", "teléfono", "msisdn",
 )  # fmt: skip
 CARD_CONTEXT = (
@@ -201,15 +257,16 @@ CARD_CONTEXT = (
     "crédito", "credito", "débito", "debito", "pago",
 )  # fmt: skip
 DOB_CONTEXT = (
-    "born", "birth", "dob", "d.o.b", "b-day", "bday", "naci", "nac.", "f. nac", "fnac",
-    "cumpleaños", "fecha de nac", "edad", "date of b", "f.n.",
+    "born", "b0rn", "d0b", "birth", "dob", "d.o.b", "b-day", "bday", "naci", "nac.", "f. nac", "fnac",
+    "cumpleaños", "fecha de nac", "edad", "date of b", "f.n.", "birthday", "nacimiento",
+    "nacid", "nació", "nacio", "vino al mundo",
 )  # fmt: skip
 SSN_CONTEXT = ("ssn", "social security", "social sec", "seguridad social", "ss#", "ss #")
 
 _PHONE_RE = re.compile(
     r"(?<![\w+@/.-])"
     r"((?:(?:\+|00)\d{1,3}[ .-]?|\(\+?\d{1,3}\)[ .-]?|1[ .-])?(?:\(\d{1,4}\)[ .-]?)?"
-    r"\d{2,4}(?:[ .-]?\d{2,5}){1,4}"
+    r"(?:\d{2,4}|(?<=[ .-])\d)(?:[ .-]?\d{2,5}){1,4}"
     r"(?:[ ]?(?:x|ext\.?|extension)[ ]?\d{1,6})?)"
     r"(?![\w@/-]|[.:]\d)",
     re.IGNORECASE,
@@ -217,8 +274,17 @@ _PHONE_RE = re.compile(
 _IPV4_SHAPE = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 
 
+_CASE_NUMBER_GROUP = re.compile(
+    r"^(?:19[5-9]\d|20[0-4]\d)[-/.]|[-/.](?:19[5-9]\d|20[0-4]\d)$|(?:^|[-/. ])000"
+)
+
+
 def _phone_accept(value: str) -> int:
+    """Phone-shaped values, except case and invoice numbers: a year as the first or last group
+    ("2024-5518-07", "44871-2024") or a zero-padded group ("0003-00012876")."""
     if _IPV4_SHAPE.fullmatch(value) or not v.phone_digits_plausible(value):
+        return 0
+    if not value.startswith(("+", "(")) and _CASE_NUMBER_GROUP.search(value):
         return 0
     return len(value)
 
@@ -230,7 +296,10 @@ def _phone_score(value: str) -> float:
     groups = re.split(r"[ .()-]+", re.split(r"(?i)\s*(?:x|ext)", value)[0].strip("()"))
     if len(groups) >= 3 or (len(groups) == 2 and len(groups[0]) >= 3):
         return 0.7
-    return 0.5 if len(v.digits_only(value)) in (9, 10) else 0.4
+    digits = v.digits_only(value)
+    if len(digits) in (9, 10) or (len(digits) == 11 and digits.startswith("0")):
+        return 0.5  # a national number, or one with its trunk prefix (080..., 07...)
+    return 0.4
 
 
 def _iban_accept(value: str) -> int:
@@ -268,6 +337,15 @@ def _ssn_accept(value: str) -> int:
     return len(value) if separated or v.us_ssn_valid(value) else 0
 
 
+def _obfuscated_email_ok(value: str) -> bool:
+    """``ana [at] gmail [dot] com``: an obfuscation word or a bracketed "at" must be there, and
+    the last part must be a domain suffix ("ana at home dot" is prose)."""
+    if not re.search(r"(?i)[\[({<](?:at|arroba)[\])}>]|\b(?:dot|punto)\b", value):
+        return False
+    tail = re.split(r"(?i)\W+", value.strip())[-1].lower()
+    return v.email_domain_valid(f"x.{tail}") and "@" not in value
+
+
 def _ipv4_ok(value: str) -> bool:
     address = value.split("/")[0]
     return v.ipv4_valid(address) and address not in ("0.0.0.0", "127.0.0.1")  # noqa: S104
@@ -293,19 +371,9 @@ def _card_accept(value: str) -> int:
     return len(value) if v.luhn_valid(digits) else 0
 
 
-_MONTHS = (
-    "jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
-    "sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|enero|febrero|marzo|abril|"
-    "mayo|junio|julio|agosto|se?ptiembre|octubre|noviembre|diciembre|ene|abr|ago|dic"
-)
-_DATE_RE = re.compile(
-    r"(?i)(?<![\w/.-])("
-    r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}"
-    r"|\d{1,2}[-/.]\d{1,2}[-/.](?:\d{4}|\d{2})"
-    rf"|(?:{_MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}"
-    rf"|\d{{1,2}}(?:st|nd|rd|th|º)?\s+(?:of\s+|de\s+)?(?:{_MONTHS})\.?,?\s+(?:de\s+|del\s+)?\d{{4}}"
-    r")(?![\w/-]|\.\d)"
-)
+def _not_recent(value: str) -> int:
+    """A date of 2024 or later is a recent event, not someone's birth (labels still say so)."""
+    return 0 if re.search(r"(?<!\d)20(?:2[4-9]|[3-9]\d)(?!\d)", value) else len(value)
 
 
 def structured_specs() -> list[PatternSpec]:
@@ -324,6 +392,32 @@ def structured_specs() -> list[PatternSpec]:
             anchor="@",
         ),
         PatternSpec(
+            "upi_id",
+            IBAN_CODE,
+            re.compile(
+                r"(?i)(?<![\w.@-])([\w.-]{2,64}@(?:ok(?:sbi|axis|icici|hdfcbank)|ybl|ibl|axl|apl|"
+                r"paytm|upi|sbi|icici|hdfcbank|axisbank|kotak|barodampay|yesbank|freecharge|"
+                r"jupiteraxis|waicici|timecosmos|naviaxis))(?![\w.-])"
+            ),
+            0.85,
+            group=1,
+            anchor="@",
+        ),
+        PatternSpec(
+            "email_obfuscated",
+            EMAIL_ADDRESS,
+            re.compile(
+                r"(?i)(?<![\w.])([\w.%+-]{1,64}[ \t]*(?:\[at\]|\(at\)|\{at\}|<at>|[ \t]at[ \t]|"
+                r"\[arroba\]|\(arroba\)|[ \t]arroba[ \t])[ \t]*[\w-]{1,63}(?:[ \t]*(?:\[dot\]|"
+                r"\(dot\)|\{dot\}|[ \t]dot[ \t]|\[punto\]|\(punto\)|[ \t]punto[ \t]|\.)[ \t]*"
+                r"[\w-]{1,63}){1,4})"
+            ),
+            0.85,
+            group=1,
+            accept=whole(_obfuscated_email_ok),
+            needle=("at", "AT", "arroba"),
+        ),
+        PatternSpec(
             "phone",
             PHONE_NUMBER,
             _PHONE_RE,
@@ -333,6 +427,7 @@ def structured_specs() -> list[PatternSpec]:
             rescore=_phone_score,
             context=PHONE_CONTEXT,
             context_score=0.8,
+            digits=True,
         ),
         PatternSpec(
             "credit_card",
@@ -343,6 +438,7 @@ def structured_specs() -> list[PatternSpec]:
             accept=_card_accept,
             rescore=lambda value: 0.9 if len(v.digits_only(value)) > 12 else 0.6,
             context=CARD_CONTEXT,
+            digits=True,
         ),
         PatternSpec(
             "iban",
@@ -351,6 +447,7 @@ def structured_specs() -> list[PatternSpec]:
             0.95,
             group=1,
             accept=_iban_accept,
+            digits=True,
         ),
         PatternSpec(
             "ipv4",
@@ -360,6 +457,7 @@ def structured_specs() -> list[PatternSpec]:
             group=1,
             accept=whole(_ipv4_ok),
             needle=".",
+            digits=True,
         ),
         PatternSpec(
             "ipv6",
@@ -383,6 +481,7 @@ def structured_specs() -> list[PatternSpec]:
             rescore=_ssn_score,
             context=SSN_CONTEXT,
             context_score=0.85,
+            digits=True,
         ),
         PatternSpec(
             "es_nif",
@@ -391,6 +490,7 @@ def structured_specs() -> list[PatternSpec]:
             0.9,
             group=1,
             accept=whole(v.es_nif_valid),
+            digits=True,
         ),
         PatternSpec(
             "es_nie",
@@ -399,17 +499,20 @@ def structured_specs() -> list[PatternSpec]:
             0.9,
             group=1,
             accept=whole(v.es_nie_valid),
+            digits=True,
         ),
         PatternSpec(
             "date_of_birth",
             DATE_OF_BIRTH,
-            _DATE_RE,
+            DATE,
             0.85,
+            accept=_not_recent,
             group=1,
             context=DOB_CONTEXT,
             context_score=0.85,
             requires_context=True,
             window=40,
+            digits=True,
         ),
         PatternSpec(
             "url_credentials",
@@ -428,6 +531,7 @@ def structured_specs() -> list[PatternSpec]:
 def default_pattern_specs() -> list[PatternSpec]:
     """All built-in regex specs: structured ids, secrets, street addresses."""
     from datasets_app.pipeline.pii_addresses import address_specs
+    from datasets_app.pipeline.pii_national_ids import national_id_specs
     from datasets_app.pipeline.pii_secrets import secret_specs
 
-    return [*structured_specs(), *secret_specs(), *address_specs()]
+    return [*structured_specs(), *national_id_specs(), *secret_specs(), *address_specs()]

@@ -1,0 +1,56 @@
+"""Calendar dates as people write them, in English and Spanish.
+
+Numeric (``1951-04-19``, ``19/04/1951``, ``19.04.51``, ``4/19/1951``), with month names
+(``April 19th, 1951``, ``19 Apr 1951``, ``19-Apr-1951``, ``5 de mayo de 1979``, ``mayo 5,
+1979``) and spelled-out days (``the nineteenth of April 1951``, ``el cinco de mayo de
+1979``, ``primero de enero de 1960``). Only dates with a year: a birth date without one
+("born on 3 May") identifies little and is mostly an ordinary date.
+
+``DATE`` finds dates anywhere; ``DATE_AT_START`` matches one at a given position (what a
+label's value starts with); group 1 is the date in both.
+"""
+
+from __future__ import annotations
+
+import re
+
+MONTHS = (
+    "jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+    "sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|enero|febrero|marzo|abril|"
+    "mayo|junio|julio|agosto|se?ptiembre|octubre|noviembre|diciembre|ene|abr|ago|dic"
+)
+_ORDINAL_WORDS = (
+    "first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|"
+    "thirteenth|fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|twentieth|"
+    "twenty[- ](?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth)|thirtieth|"
+    "thirty[- ]first"
+)
+_SPANISH_DAYS = (
+    "primero|uno|dos|tres|cuatro|cinco|seis|siete|ocho|nueve|diez|once|doce|trece|catorce|"
+    "quince|diecis[eé]is|diecisiete|dieciocho|diecinueve|veinte|veinti(?:uno|d[oó]s|tr[eé]s|"
+    "cuatro|cinco|s[eé]is|siete|ocho|nueve)|treinta(?: y uno)?"
+)
+_DAY = rf"(?:\d{{1,2}}(?:st|nd|rd|th|º|°|o)?|{_ORDINAL_WORDS}|{_SPANISH_DAYS})"
+_TENS_EN = r"(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)"
+_UNITS_EN = r"(?:one|two|three|four|five|six|seven|eight|nine)"
+_TEENS_EN = r"(?:ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen)"
+_TENS_ES = r"(?:veinte|treinta|cuarenta|cincuenta|sesenta|setenta|ochenta|noventa)"
+_UNITS_ES = r"(?:uno|dos|tres|cuatro|cinco|seis|siete|ocho|nueve)"
+_YEAR_WORDS = (
+    rf"nineteen[- ](?:{_TENS_EN}(?:[- ]{_UNITS_EN})?|{_TEENS_EN}|oh[- ]{_UNITS_EN})"
+    rf"|two thousand(?:[- ]and)?(?:[- ](?:{_UNITS_EN}|{_TEENS_EN}|{_TENS_EN}(?:[- ]{_UNITS_EN})?))?"
+    rf"|(?:mil novecientos|dos mil)(?:[ ](?:{_TENS_ES}(?:[ ]y[ ]{_UNITS_ES})?|{_UNITS_ES}|diez|once|"
+    rf"doce|trece|catorce|quince|dieci\w+|veinti\w+))?"
+    rf"|{_TENS_ES}(?:[ ]y[ ]{_UNITS_ES})?"
+)
+_YEAR = rf"(?:1[89]\d\d|20[0-4]\d|{_YEAR_WORDS})"
+_BODY = (
+    r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}"
+    r"|\d{1,2}[-/.]\d{1,2}[-/.](?:\d{4}|\d{2})"
+    rf"|\d{{1,2}}[-/. ](?:{MONTHS})\.?[-/. ](?:\d{{4}}|\d{{2}})"
+    rf"|(?:{MONTHS})\.?\s+(?:the\s+)?{_DAY},?\s+(?:of\s+|de\s+|del\s+)?{_YEAR}"
+    rf"|(?:the\s+|el\s+|d[ií]a\s+)?{_DAY}\s+(?:day\s+)?(?:of\s+|de\s+)?(?:{MONTHS})\.?,?\s+"
+    rf"(?:of\s+|de\s+|del\s+)?(?:(?:the\s+)?year\s+|(?:el\s+)?a[ñn]o\s+)?{_YEAR}"
+)
+DATE = re.compile(rf"(?i)(?<![\w/.-])({_BODY})(?![\w/-]|\.\d)")
+DATE_AT_START = re.compile(rf"(?i)[ \t]*({_BODY})(?![\w/-]|\.\d)")

@@ -1,0 +1,77 @@
+"""Numbers read aloud in call transcripts: "two zero six five five five zero one four one",
+"cuatro, cinco, dos, uno...", "0 7 8 4 6, 3 0 2, 9 1 5".
+
+A run of at least four digits spoken one by one (digit words in English or Spanish, or single
+digits separated by spaces, commas or hyphens) is a number someone dictated; the words before
+it say what it is: a PIN or password, a phone number, an identifier, a card. Without such a
+word a run of seven or more digits is taken for a phone number and a shorter one for a code.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from datasets_app.pipeline.pii_types import (
+    CREDIT_CARD,
+    NATIONAL_ID,
+    PHONE_NUMBER,
+    SECRET,
+    Finding,
+)
+
+_DIGIT_WORDS = (
+    r"zero|oh|one|two|three|four|five|six|seven|eight|nine|"
+    r"cero|uno|una|dos|tres|cuatro|cinco|seis|siete|ocho|nueve"
+)
+_REPEAT = r"(?:double|triple|doble|triple)[ \t]+"
+_DIGIT = rf"(?:(?:{_REPEAT})?(?:{_DIGIT_WORDS})\b|\d(?!\d))"
+SPOKEN_RUN = re.compile(
+    rf"(?i)(?<![\w-])({_DIGIT}(?:[ \t]*[,.\-–]?[ \t]+{_DIGIT}|[ \t]*-[ \t]*{_DIGIT}){{3,}})"
+)
+_CONTEXT_TYPES = (
+    (SECRET, re.compile(
+        r"(?i)\b(?:pin|nip|password|passcode|contraseña|clave|c[oó]digo|code|puk|cvv|otp)\b"
+    )),
+    (PHONE_NUMBER, re.compile(
+        r"(?i)\b(?:phone|mobile|cell|number|n[uú]mero|tel[eé]fono|celular|m[oó]vil|call|"
+        r"llam\w*|whatsapp|line|l[ií]nea)\b"
+    )),
+    (NATIONAL_ID, re.compile(
+        r"(?i)\b(?:social|ssn|security|dni|documento|c[eé]dula|passport|pasaporte|id|rut|"
+        r"curp|nhs|nin|aadhaar|insurance)\b"
+    )),
+    (CREDIT_CARD, re.compile(r"(?i)\b(?:card|tarjeta)\b")),
+)  # fmt: skip
+
+
+def _digit_count(run: str) -> int:
+    words = re.findall(rf"(?i){_DIGIT}", run)
+    repeats = len(re.findall(r"(?i)\bdouble\b|\bdoble\b", run))
+    triples = len(re.findall(r"(?i)\btriple\b", run))
+    return len(words) + repeats + 2 * triples
+
+
+def _kind(text: str, start: int, digits: int) -> str:
+    """The type the nearest context word before the run announces."""
+    before = text[max(0, start - 90) : start]
+    best, best_at = None, -1
+    for entity_type, pattern in _CONTEXT_TYPES:
+        for match in pattern.finditer(before):
+            if match.start() > best_at:
+                best, best_at = entity_type, match.start()
+    if best is not None:
+        return best
+    return PHONE_NUMBER if digits >= 7 else SECRET
+
+
+def spoken_number_findings(text: str) -> Iterator[Finding]:
+    """Dictated digit runs of ``text`` as findings typed by the words before them."""
+    for match in SPOKEN_RUN.finditer(text):
+        run = match.group(1)
+        if not re.search(r"(?i)[a-z]", run) and not re.search(r"\d[ \t]*[,\- ][ \t]*\d", run):
+            continue  # "2024 1 2 3"-like runs of plain numbers are not dictation
+        digits = _digit_count(run)
+        if digits < 4:
+            continue
+        yield Finding(*match.span(1), _kind(text, match.start(1), digits), 0.8, "spoken_digits")
