@@ -276,3 +276,28 @@ def test_a_username_with_control_characters_is_a_400(cast: Any, api_client_for: 
         "/api/v1/users/", {"username": "an\x1fa", "password": "pw-Long-123!x"}, format="json"
     )
     assert response.status_code == 400 and "username" in response.json()["error"]["detail"]
+
+
+@pytest.mark.parametrize(
+    ("url", "shape"),
+    [
+        ("/api/v1/audit-events/?action=%00", "native"),
+        ("/api/v1/audit-events/?actor=a%00b", "native"),
+        ("/api/v1/datasets/?name=%00", "native"),
+        ("/v1/files?purpose=%00", "openai"),
+        ("/v1/models/x%00y", "openai"),
+    ],
+)
+def test_a_nul_byte_in_the_url_is_a_400_in_the_apis_shape_not_a_server_error(
+    cast: Any, api_client_for: Any, url: str, shape: str
+) -> None:
+    # PostgreSQL text cannot hold NUL: the audit filter raised a DataError (500) there.
+    response = api_client_for(cast.admin).get(url)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert "NUL" in error["message"]
+    assert ("type" in error) if shape == "openai" else (error["code"] == "invalid")
+
+
+def test_a_nul_byte_in_a_page_url_is_a_plain_400(client: Client) -> None:
+    assert client.get("/datasets/?q=%00").status_code == 400
