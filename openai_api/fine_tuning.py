@@ -55,10 +55,13 @@ class FineTuneRequest:
     base_model: BaseModel
     method: str
     method_type: str
-    objective: str
     hyperparameters: dict[str, Any]
     suffix: str
     seed: int
+
+    @property
+    def objective(self) -> str:
+        return objective_of(self.method_type)
 
 
 def visible_fine_tunes(user: Any) -> QuerySet[FineTuneJob]:

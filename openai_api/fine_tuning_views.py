@@ -151,7 +151,6 @@ def _fine_tune_request(request: Request, body: Any) -> ft.FineTuneRequest:
         base_model=base,
         method=method,
         method_type=method_type,
-        objective=ft.objective_of(method_type),
         hyperparameters=ft.merge_hyperparameters(body.get("hyperparameters"), from_method),
         suffix=str(body.get("suffix") or ""),
         seed=seed,
