@@ -19,7 +19,6 @@ raises ``IngestLeaseLost`` and leaves the findings to the new owner.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterable
@@ -30,6 +29,7 @@ from django.db import transaction
 
 from audit.services import SYSTEM, record_event
 from datasets_app import ingestion
+from datasets_app.digests import finding_secret
 from datasets_app.ingest_lease import IngestLease, IngestLeaseLost
 from datasets_app.models import Dataset, DatasetStatus, Finding
 from datasets_app.options import IngestOptions
@@ -148,7 +148,7 @@ def _start(dataset: Dataset, lease: IngestLease) -> _Run:
         lease=lease,
         options=options,
         data_key=data_key,
-        secret=hashlib.sha256(raw_key + b"finding-digest").digest(),
+        secret=finding_secret(raw_key),
         detector=detector,
         index=detector.new_value_index(),
         writer=FindingWriter(lease),

@@ -13,8 +13,6 @@ on bad input. Imports no Django.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -22,6 +20,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, TypeVar
 
+from datasets_app.digests import finding_digest
 from datasets_app.options import IngestOptions
 
 T = TypeVar("T")
@@ -94,13 +93,6 @@ def set_field(record: dict[str, Any], path: str, value: str) -> None:
         record["messages"][int(path.split(".")[1])]["content"] = value
     else:
         record[path] = value
-
-
-def value_digest(secret: bytes, entity_type: str, value: str) -> str:
-    """Keyed digest of a found value: groups equal values without storing them."""
-    normalized = " ".join(value.casefold().split())
-    mac = hmac.new(secret, f"{entity_type}\x00{normalized}".encode(), hashlib.sha256)
-    return mac.hexdigest()[:32]
 
 
 @lru_cache(maxsize=2)
@@ -237,7 +229,7 @@ def _spans(
             f.entity_type,
             f.score,
             f.recognizer,
-            value_digest(secret, f.entity_type, text[f.start : f.end]),
+            finding_digest(secret, f.entity_type, text[f.start : f.end]),
         )
         for f in findings
     ]
