@@ -28,12 +28,14 @@ TEST_DATA_DIR ?= $(CURDIR)/var/test
 test: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check --quiet .
+	$(VENV)/bin/mypy
 	rm -rf "$(TEST_DATA_DIR)"
 	SOBERANA_ENV=test SOBERANA_DATA_DIR="$(TEST_DATA_DIR)" $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 bench: setup
 	$(PY) bench/crypto_throughput.py --quick

@@ -51,7 +51,7 @@ def fsync_directory(path: str | os.PathLike[str]) -> None:
         os.close(fd)
 
 
-def pwrite_all(fd: int, data: memoryview | bytes, offset: int) -> None:
+def pwrite_all(fd: int, data: memoryview | bytes | bytearray, offset: int) -> None:
     """Write all of `data` at `offset`, looping over short writes; raises OSError."""
     view = memoryview(data)
     while view:

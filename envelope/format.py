@@ -173,7 +173,7 @@ def declared_header_size(preamble: bytes) -> int:
         raise EnvelopeError(f"unsupported envelope format version {version}")
     if total < header_size(0, 0):
         raise TamperedError("header length field is impossible")
-    return total
+    return int(total)
 
 
 def _take(raw: bytes, offset: int, size: int) -> tuple[bytes, int]:

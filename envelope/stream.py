@@ -9,8 +9,13 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from envelope.reader import EncryptedReader
+
+if TYPE_CHECKING:  # collections.abc.Buffer from Python 3.12
+    from typing_extensions import Buffer
+
 
 _STREAM_BUFFER_SIZE = 64 * 1024
 
@@ -70,7 +75,7 @@ class _DecryptedRaw(io.RawIOBase):
             self._reader.read_segment(self._reader.segment_count - 1)
             self._end_verified = True
 
-    def readinto(self, buffer: memoryview | bytearray) -> int:
+    def readinto(self, buffer: Buffer) -> int:
         """Fill `buffer` from the current segment; returns bytes copied (0 at EOF).
 
         Raises TamperedError / TruncatedError when the segment (or the end) fails to verify.
