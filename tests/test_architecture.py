@@ -38,7 +38,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("datasets_app",),
     ("trainer",),
     ("serving",),
-    ("openai_api", "evaluation"),
+    ("openai_api", "evaluation", "privacy"),
     ("console",),
 ]
 WIRING = "platform_site"

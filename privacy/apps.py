@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class PrivacyConfig(AppConfig):
+    """Privacy audits of model versions, the project policy and the release gate."""
+
+    name = "privacy"
+
+    def ready(self) -> None:
+        from privacy import gate, signals
+
+        signals.connect()
+        gate.register()
