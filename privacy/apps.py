@@ -7,7 +7,8 @@ class PrivacyConfig(AppConfig):
     name = "privacy"
 
     def ready(self) -> None:
-        from privacy import gate, signals
+        from privacy import gate, pages, signals
 
         signals.connect()
         gate.register()
+        pages.register()
