@@ -19,6 +19,16 @@ class PrivacyAuditSerializer(serializers.ModelSerializer):
     """The newest audit attempt of a model version. ``evidence`` (quotes of training data) is
     filled for data stewards only, null for everyone else."""
 
+    id = serializers.IntegerField(read_only=True, allow_null=True, help_text="Null: never audited.")
+    state = serializers.CharField(
+        read_only=True,
+        help_text="queued, running, succeeded or failed (could not run: see error); "
+        "empty when the version was never audited.",
+    )
+    verdict = serializers.CharField(
+        read_only=True,
+        help_text="passed, failed (failed_measures names what) or not_run.",
+    )
     evidence = serializers.SerializerMethodField(
         help_text="Longest reproduced spans and regurgitated outputs: data stewards only."
     )
