@@ -3,8 +3,8 @@ latest audit failed, or that has no passed audit, is neither deployed nor export
 owner overrode the verdict with a written reason.
 
 ``SOBERANA_PRIVACY_AUDIT_REQUIRED`` (on, except in the test environment) decides what a model
-version never audited gets: refused (``not_run``), or let through. A failed audit is refused
-whatever the setting.
+version without a finished audit gets (never audited, queued, running, or the audit could not
+run): refused (``not_run``), or let through. A failed verdict is refused whatever the setting.
 """
 
 from __future__ import annotations
@@ -40,10 +40,13 @@ def check_version(version: ModelVersion, action: ReleaseAction) -> ReleaseRefusa
         )
     if audit is not None and audit.verdict == Verdict.PASSED:
         return None
-    if audit is None and not settings.PRIVACY_AUDIT_REQUIRED:
+    if not settings.PRIVACY_AUDIT_REQUIRED:
         return None
-    waiting = audit is not None and audit.state in (AuditState.QUEUED, AuditState.RUNNING)
-    why = "is still running" if waiting else "has not run"
+    why = "has not run"
+    if audit is not None and audit.state in (AuditState.QUEUED, AuditState.RUNNING):
+        why = "is still running"
+    elif audit is not None and audit.state == AuditState.FAILED:
+        why = "could not run"
     return ReleaseRefusal(
         CHECK,
         "not_run",

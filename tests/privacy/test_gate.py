@@ -55,8 +55,8 @@ def test_a_version_never_audited_is_refused_where_the_audit_is_required(
         assert "not_run" in response.json()["error"]["message"]
 
 
-def test_a_queued_audit_holds_the_version_back_even_where_the_audit_is_not_required(
-    cast: Any, api_client_for: Any, version: Any, sent_audits: list[int]
+def test_a_queued_audit_holds_the_version_back(
+    cast: Any, api_client_for: Any, version: Any, sent_audits: list[int], audit_required: None
 ) -> None:
     from audit.services import Actor
     from privacy.services import request_audit
@@ -64,6 +64,17 @@ def test_a_queued_audit_holds_the_version_back_even_where_the_audit_is_not_requi
     request_audit(Actor(user=cast.engineer), version)
     response = _deploy(api_client_for, cast.owner, version)
     assert response.status_code == 409 and "not_run" in response.json()["error"]["message"]
+    assert "still running" in response.json()["error"]["message"]
+
+
+def test_where_the_audit_is_not_required_only_a_failed_verdict_holds_a_version_back(
+    cast: Any, api_client_for: Any, version: Any, sent_audits: list[int]
+) -> None:
+    from audit.services import Actor
+    from privacy.services import request_audit
+
+    request_audit(Actor(user=cast.engineer), version)  # queued: let through
+    assert _deploy(api_client_for, cast.engineer, version).status_code == 201
 
 
 def test_passed_audit_lets_the_version_out(
