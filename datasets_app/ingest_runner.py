@@ -19,7 +19,6 @@ raises ``IngestLeaseLost`` and leaves the findings to the new owner.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterable
@@ -148,7 +147,7 @@ def _start(dataset: Dataset, lease: IngestLease) -> _Run:
         lease=lease,
         options=options,
         data_key=data_key,
-        secret=hashlib.sha256(raw_key + b"finding-digest").digest(),
+        secret=ingestion.finding_digest_secret(raw_key),
         detector=detector,
         index=detector.new_value_index(),
         writer=FindingWriter(lease),

@@ -96,6 +96,12 @@ def set_field(record: dict[str, Any], path: str, value: str) -> None:
         record[path] = value
 
 
+def finding_digest_secret(records_key: bytes) -> bytes:
+    """The key of ``value_digest`` for a dataset's findings, from the raw bytes of its
+    ``dataset-records`` data key (so a shredded dataset's digests can no longer be matched)."""
+    return hashlib.sha256(records_key + b"finding-digest").digest()
+
+
 def value_digest(secret: bytes, entity_type: str, value: str) -> str:
     """Keyed digest of a found value: groups equal values without storing them."""
     normalized = " ".join(value.casefold().split())
