@@ -11,7 +11,7 @@ class OverrideSerializer(serializers.Serializer):
     reason = serializers.CharField(
         max_length=2000,
         help_text="Why this model version may be deployed and exported despite its audit. "
-        "Shown on the model card; audited.",
+        "Shown with the audit (API, job page); audited.",
     )
 
 
