@@ -29,6 +29,7 @@ from django.db import transaction
 
 from audit.services import SYSTEM, record_event
 from datasets_app import ingestion
+from datasets_app.digests import finding_secret
 from datasets_app.ingest_lease import IngestLease, IngestLeaseLost
 from datasets_app.models import Dataset, DatasetStatus, Finding
 from datasets_app.options import IngestOptions
@@ -147,7 +148,7 @@ def _start(dataset: Dataset, lease: IngestLease) -> _Run:
         lease=lease,
         options=options,
         data_key=data_key,
-        secret=ingestion.finding_digest_secret(raw_key),
+        secret=finding_secret(raw_key),
         detector=detector,
         index=detector.new_value_index(),
         writer=FindingWriter(lease),

@@ -13,8 +13,6 @@ on bad input. Imports no Django.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -22,6 +20,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, TypeVar
 
+from datasets_app.digests import finding_digest
 from datasets_app.options import IngestOptions
 
 T = TypeVar("T")
@@ -94,19 +93,6 @@ def set_field(record: dict[str, Any], path: str, value: str) -> None:
         record["messages"][int(path.split(".")[1])]["content"] = value
     else:
         record[path] = value
-
-
-def finding_digest_secret(records_key: bytes) -> bytes:
-    """The key of ``value_digest`` for a dataset's findings, from the raw bytes of its
-    ``dataset-records`` data key (so a shredded dataset's digests can no longer be matched)."""
-    return hashlib.sha256(records_key + b"finding-digest").digest()
-
-
-def value_digest(secret: bytes, entity_type: str, value: str) -> str:
-    """Keyed digest of a found value: groups equal values without storing them."""
-    normalized = " ".join(value.casefold().split())
-    mac = hmac.new(secret, f"{entity_type}\x00{normalized}".encode(), hashlib.sha256)
-    return mac.hexdigest()[:32]
 
 
 @lru_cache(maxsize=2)
@@ -243,7 +229,7 @@ def _spans(
             f.entity_type,
             f.score,
             f.recognizer,
-            value_digest(secret, f.entity_type, text[f.start : f.end]),
+            finding_digest(secret, f.entity_type, text[f.start : f.end]),
         )
         for f in findings
     ]

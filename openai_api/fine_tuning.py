@@ -24,17 +24,17 @@ from accounts.services import PermissionDenied, project_ids_allowing, require
 from audit.services import SYSTEM, Actor, record_event
 from datasets_app.models import Dataset, DatasetStatus
 from openai_api.files import auto_approvable, auto_approve
+from openai_api.methods import UNSUPPORTED_METHOD_TYPES, method_types, objective_of
 from openai_api.models import FineTuneJob, FineTuneStatus
 from openai_api.naming import file_id
 from serving.naming import valid_suffix
 from serving.services import DeploymentError, create_deployment
 from trainer import services as trainer
-from trainer.engine_meta import METHOD_CHOICES
+from trainer.engine.registry import record_kinds_error
 from trainer.models import BaseModel, ModelVersion
 
 logger = logging.getLogger(__name__)
 OPENAI_HYPERPARAMETERS = ("n_epochs", "batch_size", "learning_rate_multiplier")
-METHOD_TYPES = {"supervised": "lora", **{m: m for m in METHOD_CHOICES if m != "from_scratch"}}
 
 
 class FineTuneRequestError(ValueError):
@@ -59,6 +59,10 @@ class FineTuneRequest:
     suffix: str
     seed: int
 
+    @property
+    def objective(self) -> str:
+        return objective_of(self.method_type)
+
 
 def visible_fine_tunes(user: Any) -> QuerySet[FineTuneJob]:
     """Fine-tuning jobs of the projects the user belongs to, newest first."""
@@ -72,19 +76,29 @@ def visible_fine_tunes(user: Any) -> QuerySet[FineTuneJob]:
 
 
 def method_of(raw: Any) -> tuple[str, str, dict[str, Any]]:
-    """(Soberana method, OpenAI method type, method hyperparameters) from ``method``."""
+    """(Soberana method, OpenAI method type, method hyperparameters) from ``method``:
+    ``{"type": "dpo", "dpo": {"hyperparameters": {"beta": 0.1}}}`` as OpenAI takes it.
+    FineTuneRequestError naming ``method`` (or the section) for anything else."""
+    types = method_types()
     if raw is None:
-        return "lora", "supervised", {}
-    if not isinstance(raw, dict) or raw.get("type") not in METHOD_TYPES:
-        raise FineTuneRequestError(
-            "method",
-            f"type must be one of {', '.join(METHOD_TYPES)} (dpo and reinforcement "
-            "are not supported)",
-        )
-    kind = raw["type"]
+        return types["supervised"][0], "supervised", {}
+    if not isinstance(raw, dict):
+        raise FineTuneRequestError("method", "must be an object with a 'type'")
+    kind = raw.get("type")
+    if isinstance(kind, str) and kind in UNSUPPORTED_METHOD_TYPES:
+        raise FineTuneRequestError("method", UNSUPPORTED_METHOD_TYPES[kind])
+    if not isinstance(kind, str) or kind not in types:
+        raise FineTuneRequestError("method", f"type must be one of {', '.join(types)}")
+    unknown = sorted(set(raw) - {"type", kind})
+    if unknown:
+        raise FineTuneRequestError(f"method.{unknown[0]}", f"not a setting of type {kind!r}")
     section = raw.get(kind) or {}
-    params = section.get("hyperparameters") if isinstance(section, dict) else None
-    return METHOD_TYPES[kind], kind, dict(params or {})
+    if not isinstance(section, dict) or set(section) - {"hyperparameters"}:
+        raise FineTuneRequestError(f"method.{kind}", "must be {'hyperparameters': {...}}")
+    params = section.get("hyperparameters") or {}
+    if not isinstance(params, dict):
+        raise FineTuneRequestError(f"method.{kind}.hyperparameters", "must be an object")
+    return types[kind][0], kind, dict(params)
 
 
 def merge_hyperparameters(top: Any, from_method: dict[str, Any]) -> dict[str, Any]:
@@ -103,11 +117,15 @@ def merge_hyperparameters(top: Any, from_method: dict[str, Any]) -> dict[str, An
 
 
 def native_hyperparameters(
-    requested: dict[str, Any], train_records: int | None, seed: int
+    requested: dict[str, Any], train_records: int | None, seed: int, objective: str
 ) -> dict[str, Any]:
     """Soberana hyperparameters: ``n_epochs`` becomes ``max_steps`` over the training split
-    (records / batch size per epoch), the multiplier scales the default learning rate."""
+    (records / batch size per epoch), the multiplier scales the default learning rate, and
+    the objective comes from ``method.type`` (never from the hyperparameters)."""
+    if "objective" in requested:
+        raise FineTuneRequestError("hyperparameters.objective", "set by method.type")
     native = {k: v for k, v in requested.items() if k not in OPENAI_HYPERPARAMETERS}
+    native["objective"] = objective
     native.setdefault("seed", seed)
     batch = requested.get("batch_size", "auto")
     if batch != "auto":
@@ -131,11 +149,29 @@ def check_request(request: FineTuneRequest) -> None:
         raise FineTuneRequestError("validation_file", "must belong to the training file's project")
     if not valid_suffix(request.suffix):
         raise FineTuneRequestError("suffix", "letters, digits, '-' and '_', at most 40 characters")
-    native = native_hyperparameters(request.hyperparameters, 1, request.seed)
+    native = native_hyperparameters(request.hyperparameters, 1, request.seed, request.objective)
     try:
         trainer.build_engine_config(None, request.base_model, request.method, native)
     except trainer.JobRequestError as exc:
         raise FineTuneRequestError(f"hyperparameters.{exc.field}", exc.message) from exc
+    for param, dataset in (
+        ("training_file", request.training_file),
+        ("validation_file", request.validation_file),
+    ):
+        kinds = _record_kinds(dataset) if dataset else None
+        problem = kinds and record_kinds_error(request.objective, kinds)
+        if problem:  # a file still processing is checked when it is approved
+            raise FineTuneRequestError(param, f"method {request.method_type!r}: {problem}")
+
+
+def _record_kinds(dataset: Dataset) -> dict[str, int] | None:
+    """The record shapes of a file: its approved version's, else what ingestion counted;
+    None while it is still processing."""
+    version = dataset.latest_version
+    if version is not None:
+        return dict(version.record_kinds or {})
+    kinds = (dataset.pii_summary or {}).get("kinds")
+    return dict(kinds) if isinstance(kinds, dict) else None
 
 
 # --- verbs --------------------------------------------------------------------------------
@@ -222,7 +258,9 @@ def _submit(job: FineTuneJob, dataset: Dataset, validation: Dataset | None) -> N
     counts = (version.split_counts or {}) if version else {}
     # With a separate validation file, the training file's validation split trains too.
     records = counts.get("train", 0) + (counts.get("validation", 0) if validation else 0) or None
-    native = native_hyperparameters(job.requested_hyperparameters, records, job.seed)
+    native = native_hyperparameters(
+        job.requested_hyperparameters, records, job.seed, objective_of(job.method_type)
+    )
     try:
         with transaction.atomic():
             claimed = (

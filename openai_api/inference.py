@@ -23,9 +23,10 @@ from serving import registry, services
 from serving.services import Caller
 
 if TYPE_CHECKING:
-    from serving import generation
+    from serving import generation, scoring
 else:  # PyTorch loads with the first generation, not when the URL configuration is imported
     generation = lazy_module("serving.generation")
+    scoring = lazy_module("serving.scoring")
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,11 @@ def answer(caller: Caller, request: InferenceRequest) -> dict[str, Any] | Iterat
             "'logprobs' is not available on a model whose answers pass the personal-data filter.",
             param="logprobs",
         )
+    if request.echo and target.pii_filter:
+        raise errors.bad_request(
+            "'echo' is not available on a model whose answers pass the personal-data filter.",
+            param="echo",
+        )
     retry_after = services.consume_request(caller)
     if retry_after is not None:
         raise errors.rate_limited(caller.requests_per_minute, retry_after)
@@ -46,7 +52,46 @@ def answer(caller: Caller, request: InferenceRequest) -> dict[str, Any] | Iterat
     prompts = [(ids, _plan(loaded, ids, request)) for ids in _prompt_ids(loaded, request)]
     if request.stream:
         return _events(caller, target, loaded, request, prompts)
+    if request.echo:
+        return _whole_echo(caller, target, loaded, request, prompts)
     return _whole(caller, target, loaded, request, prompts)
+
+
+def _whole_echo(
+    caller: Caller,
+    target: registry.ModelTarget,
+    loaded: generation.LoadedModel,
+    request: InferenceRequest,
+    prompts: list[tuple[list[int], int]],
+) -> dict[str, Any]:
+    """A legacy completion with ``echo``: each choice's text starts with its prompt, and with
+    ``logprobs`` every prompt token is scored too (``serving.scoring``: batched passes)."""
+    echo_prompts = [
+        scoring.EchoPrompt(ids, text if isinstance(text, str) else None)
+        for (ids, _), text in zip(prompts, request.prompts, strict=True)
+    ]
+    answers = scoring.complete_with_echo(
+        loaded,
+        [p for p in echo_prompts for _ in range(request.n)],
+        request.params,
+        [max_new for _, max_new in prompts for _ in range(request.n)],
+        request.logprobs,
+    )
+    choices = [
+        shapes.text_choice(
+            index,
+            made.text,
+            made.finish_reason,
+            scoring.completion_logprobs(made.logprobs) if made.logprobs is not None else None,
+        )
+        for index, made in enumerate(answers)
+    ]
+    prompt_tokens = sum(len(ids) for ids, _ in prompts)
+    completion_tokens = sum(made.completion_tokens for made in answers)
+    _record(caller, target, request, prompt_tokens, completion_tokens, [a.text for a in answers])
+    return shapes.text_completion(
+        shapes.new_id("cmpl"), target.name, choices, prompt_tokens, completion_tokens
+    )
 
 
 def _whole(
@@ -84,8 +129,9 @@ def _choice(
     if request.endpoint == "chat.completions":
         logprobs = shapes.chat_logprobs(made.logprobs) if made.logprobs is not None else None
         return shapes.chat_choice(index, text, made.finish_reason, logprobs)
+    prompt = request.prompts[position]
     logprobs = (
-        shapes.text_logprobs(made.logprobs, len(request.prompts[position]))
+        shapes.text_logprobs(made.logprobs, len(prompt) if isinstance(prompt, str) else 0)
         if made.logprobs is not None
         else None
     )
@@ -126,9 +172,19 @@ def _load(target: registry.ModelTarget) -> generation.LoadedModel:
 
 
 def _prompt_ids(loaded: generation.LoadedModel, request: InferenceRequest) -> list[list[int]]:
+    """Token ids of each prompt; ids sent as such are used as given, after checking that the
+    model has every one of them (400 naming ``prompt`` otherwise)."""
     if request.endpoint == "chat.completions":
         return [generation.chat_prompt_ids(loaded.tokenizer, list(request.messages))]
-    return [generation.completion_prompt_ids(loaded.tokenizer, p) for p in request.prompts]
+    ids = [
+        generation.completion_prompt_ids(loaded.tokenizer, p) if isinstance(p, str) else list(p)
+        for p in request.prompts
+    ]
+    try:
+        scoring.check_token_ids(loaded, ids)
+    except scoring.InvalidTokenIds as exc:
+        raise errors.bad_request(f"'prompt': {exc}.", param="prompt") from exc
+    return ids
 
 
 def _plan(loaded: generation.LoadedModel, prompt_ids: list[int], request: InferenceRequest) -> int:
@@ -176,7 +232,7 @@ def _record(
         asked: dict[str, Any] = (
             {"messages": list(request.messages)}
             if request.endpoint == "chat.completions"
-            else {"prompts": list(request.prompts)}
+            else {"prompts": [p if isinstance(p, str) else list(p) for p in request.prompts]}
         )
         services.store_query_content(
             caller, target.deployment, request.endpoint, {**asked, "answers": answers}

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from datasets_app.models import DatasetStatus
+from openai_api.methods import objective_of
 from openai_api.models import FineTuneJob, FineTuneStatus
 from openai_api.naming import file_id, job_id
 from trainer import checkpoints
 from trainer import services as trainer
+from trainer.engine import registry
 
 
 def _ts(value: Any) -> int | None:
@@ -49,10 +51,19 @@ def _hyperparameters(job: FineTuneJob) -> dict[str, Any]:
     return shown
 
 
+def _method_hyperparameters(job: FineTuneJob, shown: dict[str, Any]) -> dict[str, Any]:
+    """OpenAI's three plus the objective's own settings (``beta`` for ``dpo``), as
+    requested or ``"auto"``, the way OpenAI shows ``method.dpo.hyperparameters``."""
+    requested = job.requested_hyperparameters or {}
+    objective = registry.objective(objective_of(job.method_type))
+    return {**shown, **{name: requested.get(name, "auto") for name in objective.settings}}
+
+
 def fine_tuning_job(job: FineTuneJob) -> dict[str, Any]:
     """The ``fine_tuning.job`` object."""
     training = job.training_job
-    method_params = {"hyperparameters": _hyperparameters(job)}
+    shown = _hyperparameters(job)
+    method_params = {"hyperparameters": _method_hyperparameters(job, shown)}
     return {
         "id": job_id(job.pk),
         "object": "fine_tuning.job",
@@ -60,7 +71,7 @@ def fine_tuning_job(job: FineTuneJob) -> dict[str, Any]:
         "error": _error(job),
         "fine_tuned_model": job.deployment.model_name if job.deployment else None,
         "finished_at": _ts(training.finished_at if training else job.finished_at),
-        "hyperparameters": method_params["hyperparameters"],
+        "hyperparameters": shown,
         "model": job.base_model.name if job.base_model else None,
         "organization_id": f"proj-{job.project_id}",
         "result_files": [],

@@ -23,7 +23,10 @@ MAX_PROMPTS = 16  # prompts in one legacy completion request
 class InferenceRequest:
     """A validated request: ``messages`` for chat, ``prompts`` for completions (one choice
     set per prompt). ``n`` choices per prompt; ``logprobs`` None for none, else how many
-    alternatives to report per token (0 reports only the chosen token's)."""
+    alternatives to report per token (0 reports only the chosen token's). A completion prompt
+    is text, or token ids (sent as given, never re-tokenized). ``echo``: the answer repeats
+    the prompt, and its log probabilities cover the prompt's tokens too (the first one
+    ``null``), as lm-evaluation-harness and vLLM read them."""
 
     model: str
     endpoint: str
@@ -31,9 +34,10 @@ class InferenceRequest:
     stream: bool = False
     include_usage: bool = False
     messages: tuple[dict[str, str], ...] = ()
-    prompts: tuple[str, ...] = ()
+    prompts: tuple[str | tuple[int, ...], ...] = ()
     n: int = 1
     logprobs: int | None = None
+    echo: bool = False
 
 
 def parse_chat(body: Any) -> InferenceRequest:
@@ -59,32 +63,67 @@ def parse_completion(body: Any) -> InferenceRequest:
     """A legacy completion request: one string prompt or a batch of up to ``MAX_PROMPTS``."""
     body = _object(body)
     stream = _stream(body)
+    echo = _echo(body, stream)
     return InferenceRequest(
         model=_model(body),
         endpoint="completions",
-        params=_params(body, chat=False),
+        params=_params(body, chat=False, echo=echo),
         stream=stream,
         include_usage=_include_usage(body),
         prompts=_prompts(body.get("prompt")),
         n=_n(body),
         logprobs=_completion_logprobs(body, stream),
+        echo=echo,
     )
 
 
-def _prompts(raw: Any) -> tuple[str, ...]:
+PROMPT_SHAPES = (
+    f"'prompt' must be a string, an array of 1 to {MAX_PROMPTS} strings, an array of token "
+    f"ids, or an array of 1 to {MAX_PROMPTS} arrays of token ids."
+)
+
+
+def _token_ids(raw: Any) -> bool:
+    return (
+        isinstance(raw, list)
+        and len(raw) > 0
+        and all(isinstance(t, int) and not isinstance(t, bool) for t in raw)
+    )
+
+
+def _prompts(raw: Any) -> tuple[str | tuple[int, ...], ...]:
+    """One prompt or a batch, each text or token ids (ids are checked against the model's
+    vocabulary once it is loaded)."""
     if isinstance(raw, str):
         return (raw,)
-    if (
-        isinstance(raw, list)
-        and 0 < len(raw) <= MAX_PROMPTS
-        and all(isinstance(p, str) for p in raw)
-    ):
-        return tuple(raw)
-    raise bad_request(
-        f"'prompt' must be a string or an array of 1 to {MAX_PROMPTS} strings "
-        "(token arrays are not supported).",
-        param="prompt",
-    )
+    if _token_ids(raw):
+        return (tuple(raw),)
+    if isinstance(raw, list) and 0 < len(raw) <= MAX_PROMPTS:
+        if all(isinstance(p, str) for p in raw):
+            return tuple(raw)
+        if all(_token_ids(p) for p in raw):
+            return tuple(tuple(p) for p in raw)
+    raise bad_request(PROMPT_SHAPES, param="prompt")
+
+
+def _echo(body: dict[str, Any], stream: bool) -> bool:
+    value = body.get("echo", False)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise bad_request("'echo' must be a boolean.", param="echo")
+    if value and stream:
+        raise bad_request("'echo' is supported on whole answers only, not with 'stream'.", "echo")
+    return value
+
+
+def _seed(body: dict[str, Any]) -> int | None:
+    value = body.get("seed")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
+        raise bad_request("'seed' must be an integer between 0 and 2**63 - 1.", param="seed")
+    return value
 
 
 def _n(body: dict[str, Any]) -> int:
@@ -212,14 +251,17 @@ def _number(body: dict[str, Any], name: str, default: float, low: float, high: f
     return float(value)
 
 
-def _max_tokens(body: dict[str, Any], chat: bool) -> int | None:
+def _max_tokens(body: dict[str, Any], chat: bool, echo: bool = False) -> int | None:
+    """The token limit; 0 only with ``echo`` (the prompt scored, nothing generated)."""
     names = ("max_completion_tokens", "max_tokens") if chat else ("max_tokens",)
+    lowest = 0 if echo else 1
     for name in names:
         value = body.get(name)
         if value is None:
             continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise bad_request(f"'{name}' must be a positive integer.", param=name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < lowest:
+            wanted = "a non-negative integer" if echo else "a positive integer (0 needs 'echo')"
+            raise bad_request(f"'{name}' must be {wanted}.", param=name)
         return value
     return None if chat else 16  # OpenAI's default for legacy completions
 
@@ -241,12 +283,13 @@ def _stop(body: dict[str, Any]) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _params(body: dict[str, Any], *, chat: bool) -> SamplingParams:
+def _params(body: dict[str, Any], *, chat: bool, echo: bool = False) -> SamplingParams:
     return SamplingParams(
-        max_tokens=_max_tokens(body, chat),
+        max_tokens=_max_tokens(body, chat, echo),
         temperature=_number(body, "temperature", 1.0, 0.0, 2.0),
         top_p=_number(body, "top_p", 1.0, 0.0, 1.0) or 1.0,
         stop=_stop(body),
+        seed=_seed(body),
     )
 
 

@@ -52,18 +52,19 @@ def error_responses(
 
 
 class AutoSchema(SpectacularAutoSchema):
-    """drf-spectacular's schema plus the errors of every operation: 401 and 403 always (each
-    view needs a caller and authorizes), 404 where the path names an object, 400 and 415 where
-    the request has a body to parse and validate."""
+    """drf-spectacular's schema plus the errors of every operation: 400, 401 and 403 always
+    (any URL may be malformed, as one holding a NUL byte, which ``ops.middleware`` refuses
+    before a view runs; each view needs a caller and authorizes), 404 where the path names an
+    object, 415 where the request has a body to parse."""
 
     error_serializer: type[serializers.Serializer] = ApiErrorSerializer
 
     def error_statuses(self) -> set[int]:
-        statuses = {401, 403}
+        statuses = {400, 401, 403}
         if "{" in self.path:
             statuses.add(404)
         if self.method in WRITE_METHODS and self.get_request_serializer() is not None:
-            statuses |= {400, 415}
+            statuses.add(415)
         return statuses
 
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:

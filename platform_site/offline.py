@@ -1,31 +1,11 @@
-"""Switches that keep every library in this process off the network.
-
-Imported first by settings, Celery and the training engine's CLI. Values are forced, not
-defaulted: an operator's stray ``HF_HUB_OFFLINE=0`` must not turn downloads back on.
-"""
+"""The offline switches for the web, worker and beat processes: the engine's own table
+(``trainer.engine.offline``, which the engine's entry point imports first when it runs alone
+under torchrun), applied when settings or Celery import this module."""
 
 from __future__ import annotations
 
-import os
+from trainer.engine.offline import OFFLINE_ENVIRONMENT, enforce_offline
 
-OFFLINE_ENVIRONMENT = {
-    "HF_HUB_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "HF_DATASETS_OFFLINE": "1",
-    "HF_HUB_DISABLE_TELEMETRY": "1",
-    "HF_HUB_DISABLE_IMPLICIT_TOKEN": "1",
-    "DO_NOT_TRACK": "1",
-    "DISABLE_TELEMETRY": "1",
-    "TOKENIZERS_PARALLELISM": "false",
-    "WANDB_DISABLED": "true",
-    "WANDB_MODE": "disabled",
-    "SPACY_WARNING_IGNORE": "W095",
-}
-
-
-def enforce_offline() -> None:
-    """Set the offline switches of huggingface_hub, transformers, datasets and friends."""
-    os.environ.update(OFFLINE_ENVIRONMENT)
-
+__all__ = ["OFFLINE_ENVIRONMENT", "enforce_offline"]
 
 enforce_offline()

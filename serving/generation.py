@@ -9,7 +9,8 @@ client gone) through a shared event checked at every step.
 from __future__ import annotations
 
 import threading
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -195,6 +196,23 @@ def _generate_kwargs(
     return kwargs
 
 
+# Seeded sampling swaps the process's random state for the request's: one at a time.
+_SEED_LOCK = threading.Lock()
+
+
+@contextmanager
+def _seeded(params: SamplingParams) -> Iterator[None]:
+    """Run the block with the RNG seeded from ``params.seed`` when sampling, restoring the
+    previous state afterwards (so a seeded request does not make later unseeded ones
+    predictable). Greedy decoding draws nothing: no seeding, no lock."""
+    if params.seed is None or params.temperature <= 0:
+        yield
+        return
+    with _SEED_LOCK, torch.random.fork_rng():
+        torch.manual_seed(params.seed)
+        yield
+
+
 def _finish_reason(generated: list[int], eos_id: int | None, max_new: int, stopped: bool) -> str:
     if stopped or (generated and eos_id is not None and generated[-1] == eos_id):
         return "stop"
@@ -217,7 +235,7 @@ def generate(
         )
     if logprobs is not None:
         kwargs.update(output_logits=True, return_dict_in_generate=True)
-    with torch.inference_mode():
+    with torch.inference_mode(), _seeded(params):
         output = loaded.model.generate(**kwargs)
     sequences = output.sequences if logprobs is not None else output
     generated = sequences[0, len(prompt_ids) :].tolist()
@@ -303,7 +321,7 @@ def stream(
         streamer=streamer, stopping_criteria=StoppingCriteriaList([_Monitor(run.stop_event)])
     )
     thread = threading.Thread(
-        target=_run_generate, args=(loaded, kwargs, run, streamer), daemon=True
+        target=_run_generate, args=(loaded, kwargs, run, streamer, params), daemon=True
     )
     scanner = StopScanner(params.stop)
     result.prompt_tokens = len(prompt_ids)
@@ -331,9 +349,11 @@ def stream(
         raise run.error
 
 
-def _run_generate(loaded: LoadedModel, kwargs: dict[str, Any], run: _Run, streamer: Any) -> None:
+def _run_generate(
+    loaded: LoadedModel, kwargs: dict[str, Any], run: _Run, streamer: Any, params: SamplingParams
+) -> None:
     try:
-        with torch.inference_mode():
+        with torch.inference_mode(), _seeded(params):
             run.output = loaded.model.generate(**kwargs)
     except BaseException as exc:  # handed to the consumer thread, which re-raises it
         run.error = exc

@@ -74,3 +74,26 @@ def test_offline_switches_are_forced() -> None:
 
     for name, value in OFFLINE_ENVIRONMENT.items():
         assert os.environ[name] == value, name
+
+
+def test_the_engine_entry_point_forces_offline_before_torch_loads() -> None:
+    """``python -m trainer.engine`` runs alone under torchrun, without Django: its first import
+    sets the switches, even over an operator's ``HF_HUB_OFFLINE=0``, before torch or
+    transformers are imported."""
+    probe = (
+        "import os, sys\n"
+        "import trainer.engine.offline\n"
+        "assert 'torch' not in sys.modules and 'transformers' not in sys.modules\n"
+        "import trainer.engine.__main__\n"
+        "print(os.environ['HF_HUB_OFFLINE'], os.environ['HF_DATASETS_OFFLINE'])\n"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "0", "HF_DATASETS_OFFLINE": "0"}
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["1", "1"]
+    main = (Path(__file__).parents[1] / "trainer" / "engine" / "__main__.py").read_text()
+    imports = [line for line in main.splitlines() if line.startswith(("from ", "import "))]
+    first_engine_import = next(line for line in imports if line.startswith("from ."))
+    assert first_engine_import.startswith("from . import offline")

@@ -1,9 +1,53 @@
+"""The browser job form: the objective and the method, and only the settings that apply.
+
+Settings of an objective or a method come from the registry (``Objective.settings``,
+``Method.settings``) with the engine config's defaults and help texts, so a new objective's
+settings appear here without touching this module. Each such field carries ``applies_to``
+(objectives or methods); the page hides the others (``static/js/job_form.js``), and a value
+posted for a setting that does not apply is refused naming it unless it is the default
+(hidden inputs still post their initial value), never silently dropped.
+"""
+
 from __future__ import annotations
+
+import dataclasses
+from typing import Any
 
 from django import forms
 
-from trainer.engine import registry
+from trainer.engine import TrainConfig, registry
 from trainer.models import BaseModel
+
+# TrainConfig fields offered on the page beyond the common ones; list-valued ones stay API-only.
+_NUMBER_FIELDS = {
+    f.name: f for f in dataclasses.fields(TrainConfig) if f.type in ("int", "float", int, float)
+}
+COMMON = ("max_steps", "learning_rate", "batch_size", "seq_len", "checkpoint_every")
+
+
+def _setting_field(name: str) -> forms.Field:
+    spec = _NUMBER_FIELDS[name]
+    help_text = str(spec.metadata.get("help", ""))
+    if spec.type in ("int", int):
+        return forms.IntegerField(required=False, initial=spec.default, help_text=help_text)
+    return forms.FloatField(required=False, initial=spec.default, help_text=help_text)
+
+
+def _scoped_settings() -> dict[str, tuple[str, tuple[str, ...]]]:
+    """setting → ("objective" | "method", the names it applies to), in registry order."""
+    scoped: dict[str, tuple[str, list[str]]] = {}
+    for kind, names, lookup in (
+        ("objective", registry.objective_names(), registry.objective),
+        ("method", registry.method_names(), registry.method),
+    ):
+        for name in names:
+            for setting in lookup(name).settings:
+                if setting in _NUMBER_FIELDS:
+                    scoped.setdefault(setting, (kind, []))[1].append(name)
+    return {setting: (kind, tuple(names)) for setting, (kind, names) in scoped.items()}
+
+
+SCOPED = _scoped_settings()
 
 
 class JobForm(forms.Form):
@@ -36,7 +80,34 @@ class JobForm(forms.Form):
     def privacy_audit(self) -> dict[str, bool]:
         return {"canaries": bool(self.cleaned_data.get("canaries"))}
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for setting, (kind, names) in SCOPED.items():
+            field = _setting_field(setting)
+            field.widget.attrs[f"data-{kind}"] = " ".join(names)
+            self.fields[setting] = field
+
+    def applies(self, setting: str) -> bool:
+        """Whether a scoped setting belongs to the chosen objective or method."""
+        kind, names = SCOPED[setting]
+        chosen = self.cleaned_data.get(kind) or getattr(registry, f"DEFAULT_{kind.upper()}")
+        return chosen in names
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        for setting in SCOPED:
+            value = cleaned.get(setting)
+            if value is None or self.applies(setting):
+                continue
+            if value != self.fields[setting].initial:
+                kind, names = SCOPED[setting]
+                self.add_error(setting, f"Applies only to {kind} {', '.join(names)}.")
+        return cleaned
+
     def hyperparameters(self) -> dict[str, float | int | str]:
-        keys = ("max_steps", "learning_rate", "batch_size", "seq_len", "checkpoint_every")
-        values = {key: self.cleaned_data[key] for key in keys}
+        values: dict[str, float | int | str] = {key: self.cleaned_data[key] for key in COMMON}
+        for setting in SCOPED:
+            value = self.cleaned_data.get(setting)
+            if value is not None and self.applies(setting):
+                values[setting] = value
         return {"objective": self.cleaned_data["objective"] or registry.DEFAULT_OBJECTIVE, **values}

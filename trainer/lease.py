@@ -28,6 +28,7 @@ from django.db import close_old_connections, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
+from accounts.models import Project
 from audit.services import SYSTEM, record_event
 from ops.signals import send_on_commit
 from trainer import services, signals
@@ -84,29 +85,38 @@ def claim_job(job_id: int, worker: str) -> Lease | None:
     """Take a queued job: ``UPDATE ... WHERE status='queued'``; None when someone else won.
 
     Also refuses when the project already runs its limit of jobs (the job stays queued and is
-    offered again by the sweeper).
+    offered again by the sweeper). The count and the UPDATE that adds to it run in one
+    transaction holding the project's row lock, so two workers claiming two jobs of one
+    project cannot both pass the limit (under READ COMMITTED each would count the other's
+    job as still queued; SQLite's IMMEDIATE transactions serialize them anyway).
     """
     job = TrainingJob.objects.filter(pk=job_id).only("project_id", "status").first()
     if job is None or job.status != JobStatus.QUEUED:
         return None
-    running = TrainingJob.objects.filter(project_id=job.project_id, status=JobStatus.RUNNING)
-    if running.count() >= settings.MAX_RUNNING_JOBS_PER_PROJECT:
-        return None
     owner = f"{worker}:{uuid.uuid4().hex}"
-    now = timezone.now()
-    won = TrainingJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
-        status=JobStatus.RUNNING,
-        lease_owner=owner,
-        attempts=F("attempts") + 1,
-        lease_expires_at=lease_deadline(),
-        heartbeat_at=now,
-        started_at=now,
-        cancel_requested=False,
-    )
+    with transaction.atomic():
+        list(Project.objects.select_for_update().filter(pk=job.project_id).values_list("pk"))
+        if running_jobs(job.project_id) >= settings.MAX_RUNNING_JOBS_PER_PROJECT:
+            return None
+        now = timezone.now()
+        won = TrainingJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
+            status=JobStatus.RUNNING,
+            lease_owner=owner,
+            attempts=F("attempts") + 1,
+            lease_expires_at=lease_deadline(),
+            heartbeat_at=now,
+            started_at=now,
+            cancel_requested=False,
+        )
     if won != 1:
         return None
     attempt = TrainingJob.objects.values_list("attempts", flat=True).get(pk=job_id)
     return Lease(job_id=job_id, owner=owner, attempt=attempt)
+
+
+def running_jobs(project_id: int) -> int:
+    """How many of the project's jobs run now (the claim's limit counts these)."""
+    return TrainingJob.objects.filter(project_id=project_id, status=JobStatus.RUNNING).count()
 
 
 def _owned(lease: Lease) -> QuerySet[TrainingJob]:

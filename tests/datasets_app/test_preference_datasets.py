@@ -161,3 +161,41 @@ def test_the_job_form_trains_the_objective_it_is_given_and_supervised_without_on
     assert refused.status_code == 400 and "preference records" in refused.content.decode()
     assert page.post(url, form | {"objective": "dpo"}).status_code == 302
     assert TrainingJob.objects.get().hyperparameters["objective"] == "dpo"
+
+
+def test_the_job_form_takes_the_objectives_own_settings_and_refuses_ones_that_do_not_apply(
+    cast, approved_pairs, tiny_base_model
+):
+    """beta reaches a DPO job from the page; orpo_lambda changed on a DPO job is refused naming
+    it (never dropped); a hidden setting left at its default posts harmlessly."""
+    from django.test import Client
+
+    from trainer.forms import JobForm
+    from trainer.models import TrainingJob
+
+    page = Client()
+    page.force_login(cast.engineer)
+    url = f"/jobs/new/?dataset={approved_pairs.dataset_id}"
+    html = page.get(url).content.decode()
+    assert 'name="beta"' in html and 'data-objective="dpo kto"' in html
+    assert 'name="lora_r"' in html and "data-method=" in html
+    defaults = {name: field.initial for name, field in JobForm().fields.items() if field.initial}
+    form = defaults | {
+        "dataset": approved_pairs.dataset_id,
+        "base_model": tiny_base_model.pk,
+        "objective": "dpo",
+        "max_steps": 2,
+        "batch_size": 1,
+        "seq_len": 64,
+        "checkpoint_every": 1,
+    }
+    refused = page.post(url, form | {"orpo_lambda": 0.7, "beta": 0.3})
+    assert (
+        refused.status_code == 400 and "Applies only to objective orpo" in refused.content.decode()
+    )
+    assert not TrainingJob.objects.exists()
+    assert page.post(url, form | {"beta": 0.3}).status_code == 302
+    hyperparameters = TrainingJob.objects.get().hyperparameters
+    assert hyperparameters["beta"] == 0.3
+    assert hyperparameters.get("orpo_lambda", defaults["orpo_lambda"]) == defaults["orpo_lambda"]
+    assert hyperparameters["lora_r"] == defaults["lora_r"]

@@ -47,6 +47,15 @@ def test_sign_in_upload_approve_train_and_watch_it_succeed(
         assert page.inner_text("#record-count") == "30"
         page.click("#approve")
         page.click("#train")
+        # Only the chosen objective's and method's settings show (static/js/job_form.js).
+        assert page.is_hidden("input[name=beta]") and page.is_visible("input[name=lora_r]")
+        page.select_option("select[name=objective]", "dpo")
+        assert page.is_visible("input[name=beta]") and page.is_hidden("input[name=orpo_lambda]")
+        page.select_option("select[name=method]", "full")
+        assert page.is_hidden("input[name=lora_r]")
+        page.select_option("select[name=method]", "lora")
+        page.select_option("select[name=objective]", "supervised")
+        assert page.is_hidden("input[name=beta]")
         page.fill("input[name=max_steps]", "6")
         page.fill("input[name=seq_len]", "64")
         page.fill("input[name=batch_size]", "2")

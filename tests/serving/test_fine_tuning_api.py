@@ -196,7 +196,22 @@ def test_cancelling_a_waiting_job_stops_it(clients: Any) -> None:
         ({"hyperparameters": {"n_epochs": -1}}, "hyperparameters.n_epochs"),
         ({"hyperparameters": {"seq_len": 999999}}, "hyperparameters.seq_len"),
         ({"suffix": "no spaces please"}, "suffix"),
-        ({"method": {"type": "dpo"}}, "method"),
+        ({"method": {"type": "reinforcement"}}, "method"),
+        ({"method": {"type": "ppo"}}, "method"),
+        ({"method": "dpo"}, "method"),
+        ({"method": {"type": "dpo", "supervised": {}}}, "method.supervised"),
+        ({"method": {"type": "dpo", "dpo": {"beta": 0.1}}}, "method.dpo"),
+        (
+            {"method": {"type": "dpo", "dpo": {"hyperparameters": {"beta": -1}}}},
+            "hyperparameters.beta",
+        ),
+        (
+            {"method": {"type": "supervised", "supervised": {"hyperparameters": {"beta": 0.5}}}},
+            "hyperparameters.beta",
+        ),
+        ({"hyperparameters": {"objective": "dpo"}}, "hyperparameters.objective"),
+        # A chat file cannot train a preference objective: refused now, not after approval.
+        ({"method": {"type": "dpo"}}, "training_file"),
     ],
 )
 def test_bad_job_requests_are_400_naming_the_parameter(
@@ -291,3 +306,46 @@ def test_a_deleted_validation_file_fails_the_job_naming_it(clients: Any, cast: A
     failed = engineer.fine_tuning.jobs.retrieve(job.id)
     assert failed.status == "failed" and failed.error.param == "validation_file"
     assert FineTuneJob.objects.get().training_job is None
+
+
+def _preference_jsonl(n: int = 24) -> bytes:
+    """Pairs in OpenAI's DPO format: the polite answer preferred over the curt one."""
+    lines = []
+    for i in range(n):
+        record = {
+            "input": {"messages": [{"role": "user", "content": f"Where is order {i}?"}]},
+            "preferred_output": [{"role": "assistant", "content": f"Order {i} ships Monday."}],
+            "non_preferred_output": [{"role": "assistant", "content": "No idea."}],
+        }
+        lines.append(json.dumps(record))
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_dpo_through_the_openai_client_trains_a_preference_objective(
+    clients: Any, cast: Any
+) -> None:
+    """``method={"type": "dpo", ...}`` as the openai package sends it: the job trains DPO on the
+    pairs with the requested beta and shows ``method`` the way OpenAI does."""
+    cast.project.auto_approve_redaction = True
+    cast.project.save()
+    uploaded = clients["steward"].files.create(
+        file=("pairs.jsonl", _preference_jsonl()), purpose="fine-tune"
+    )
+    assert uploaded.model_extra["soberana_status"] == "approved"
+    job = clients["engineer"].fine_tuning.jobs.create(
+        training_file=uploaded.id,
+        model="tiny",
+        method={"type": "dpo", "dpo": {"hyperparameters": {"beta": 0.2, **TINY}}},
+    )
+    assert job.method.type == "dpo"
+    assert job.method.dpo.hyperparameters.beta == 0.2
+    training = FineTuneJob.objects.get().training_job
+    assert training.hyperparameters["objective"] == "dpo"
+    assert training.hyperparameters["beta"] == 0.2
+    assert run_training_job(training.pk).status == "succeeded"
+    done = clients["engineer"].fine_tuning.jobs.retrieve(job.id)
+    assert done.status == "succeeded" and done.method.type == "dpo"
+    # A supervised job on the same pairs is refused before it is created: wrong records.
+    with pytest.raises(openai.BadRequestError) as caught:
+        clients["engineer"].fine_tuning.jobs.create(training_file=uploaded.id, model="tiny")
+    assert caught.value.body["param"] == "training_file"

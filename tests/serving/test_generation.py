@@ -135,7 +135,10 @@ def test_bad_chat_requests_name_the_parameter(body: dict[str, Any], param: str) 
 def test_completion_request_defaults_to_sixteen_tokens_and_takes_batches() -> None:
     assert parse_completion({"model": "m", "prompt": "hi"}).params.max_tokens == 16
     assert parse_completion({"model": "m", "prompt": ["a", "b"]}).prompts == ("a", "b")
-    for bad in ([1, 2], [], ["a"] * 17, None):
+    # Token ids, as lm-evaluation-harness sends them: one prompt, or a batch.
+    assert parse_completion({"model": "m", "prompt": [1, 2]}).prompts == ((1, 2),)
+    assert parse_completion({"model": "m", "prompt": [[1], [2, 3]]}).prompts == ((1,), (2, 3))
+    for bad in ([], ["a"] * 17, None, [[1]] * 17, [1, [2]], [[]], 3, [1.5]):
         with pytest.raises(OpenAIError) as caught:
             parse_completion({"model": "m", "prompt": bad})
         assert caught.value.param == "prompt"

@@ -2,6 +2,7 @@
 
 import sys
 
+from . import offline  # noqa: F401  (first: the offline switches before torch or transformers load)
 from .cli import main
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from transformers import (
 from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
 from .config import ConfigError
+from .offline import enforce_offline
 from .tokenizer_build import BUILTIN_CORPUS, train_bpe_tokenizer
 
 # (hidden, layers, heads, kv_heads, intermediate) of the from-scratch presets; Llama architecture.
@@ -38,9 +39,9 @@ SCRATCH_SHAPES: dict[str, tuple[int, int, int, int, int]] = {
 
 
 def force_offline() -> None:
-    """Make every Hugging Face call in this process local-only (no network at run time)."""
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    """Make every Hugging Face call in this process local-only (no network at run time), also
+    when the engine is used as a library without its entry point."""
+    enforce_offline()
 
 
 def load_model_config(model_dir: str | Path) -> PretrainedConfig:
