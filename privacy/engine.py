@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from privacy import inputs
+from trainer.engine_io import finite_json
 from trainer.models import ModelVersion, TrainingJob
 
 
@@ -37,5 +39,28 @@ def failed_measures(figures: dict[str, Any], thresholds: dict[str, float]) -> li
 
 
 def audit_model_version(version: ModelVersion, job: TrainingJob, progress: Any) -> AuditResult:
-    """Run the four measurements on ``version`` (see the module docstring)."""
-    raise NotImplementedError("waiting for the privacy-engine interface")
+    """Run the four measurements on ``version`` with the engine's ``run_audit``: its figures
+    (numbers only) and evidence (quotes). Raises what loading or the engine raises."""
+    from contextlib import nullcontext
+
+    from trainer.engine.privacy.audit import AuditInputs, run_audit, texts_of
+
+    progress("loading", 0, 1)
+    data = inputs.gather(version, job)
+    reference = data.reference
+    report = run_audit(
+        data.model,
+        data.tokenizer,
+        AuditInputs(
+            train_texts=[texts_of(r) for r in data.train],
+            test_texts=[texts_of(r) for r in data.test],
+            plan=data.canary_plan,
+            pii_prompts=data.pii_prompts,
+            raw_digests=data.known_digests,
+            detect=data.detect,
+            digest=data.digest,
+        ),
+        reference=(lambda: nullcontext(reference)) if reference is not None else None,
+        progress=progress,
+    )
+    return AuditResult(figures=finite_json(report.figures()), evidence=report.evidence())

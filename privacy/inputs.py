@@ -9,11 +9,13 @@ Nothing here is written anywhere; the caller audits the decryption.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from datasets_app.ingestion import detector_for, finding_digest_secret, value_digest
+from datasets_app.digests import RECORDS_BLOB, dataset_finding_secret, finding_digest
+from datasets_app.ingestion import detector_for, record_fields
 from datasets_app.models import Dataset, Finding
 from datasets_app.options import IngestOptions
 from trainer.canaries import read_plan
@@ -21,14 +23,17 @@ from trainer.engine_io import iter_engine_records
 from trainer.models import ModelVersion, TrainingJob
 from vault import services as vault
 
-Detect = Callable[[list[str]], list[list[tuple[str, str]]]]
+Detect = Callable[[list[str]], list[list[tuple[str, int, int]]]]
+PII_PROMPTS = 64  # findings whose preceding text becomes a prompt (the engine samples these)
+PROMPT_CHARS = 200
 
 
 @dataclass
 class PlatformInputs:
     """The audit's inputs. ``known_digests``: ``value_digest`` of every personal value found in
     the raw data; ``digest(entity_type, value)`` computes one the same way; ``detect(texts)``
-    returns, per text, the ``(entity_type, value)`` pairs the platform's detector finds."""
+    returns, per text, the ``(entity_type, start, end)`` spans the platform's detector finds;
+    ``pii_prompts``: the raw text just before places where a personal value was found."""
 
     model: Any
     tokenizer: Any
@@ -37,6 +42,7 @@ class PlatformInputs:
     test: list[dict[str, Any]]
     canary_plan: Any | None
     known_digests: set[str]
+    pii_prompts: list[str]
     digest: Callable[[str, str], str]
     detect: Detect
 
@@ -59,7 +65,8 @@ def gather(version: ModelVersion, job: TrainingJob) -> PlatformInputs:
             .exclude(value_digest="")
             .values_list("value_digest", flat=True)
         ),
-        digest=lambda entity_type, value: value_digest(secret, entity_type, value),
+        pii_prompts=_pii_prompts(dataset),
+        digest=lambda entity_type, value: finding_digest(secret, entity_type, value),
         detect=_detector(dataset),
     )
 
@@ -97,19 +104,39 @@ def _records(job: TrainingJob) -> tuple[list[dict[str, Any]], list[dict[str, Any
 
 
 def _digest_secret(dataset: Dataset) -> bytes:
-    if dataset.data_key is None:
-        return b""
-    return finding_digest_secret(vault.unwrap_data_key(dataset.data_key))
+    return dataset_finding_secret(dataset) if dataset.data_key is not None else b""
+
+
+def _pii_prompts(dataset: Dataset) -> list[str]:
+    """The raw (cleaned, unredacted) text before up to ``PII_PROMPTS`` findings, spread over
+    the dataset, read from its encrypted records in memory."""
+    findings = Finding.objects.filter(dataset=dataset).order_by("record_index", "start")
+    total = findings.count()
+    if not total or dataset.data_key is None:
+        return []
+    stride = max(1, total // PII_PROMPTS)
+    wanted: dict[int, list[tuple[str, int]]] = {}
+    rows = findings.values_list("record_index", "field", "start").iterator()
+    for position, (record_index, field, start) in enumerate(rows):
+        if position % stride == 0 and position // stride < PII_PROMPTS:
+            wanted.setdefault(record_index, []).append((field, start))
+    prompts: list[str] = []
+    with vault.open_blob(dataset.data_key, RECORDS_BLOB) as stream:
+        for index, line in enumerate(stream):
+            if index in wanted:
+                fields = dict(record_fields(json.loads(line)))
+                for field, start in wanted[index]:
+                    before = (fields.get(field) or "")[:start][-PROMPT_CHARS:].strip()
+                    if before:
+                        prompts.append(before)
+    return prompts
 
 
 def _detector(dataset: Dataset) -> Detect:
     detector = detector_for(IngestOptions.from_dict(dataset.options or {}))
 
-    def detect(texts: list[str]) -> list[list[tuple[str, str]]]:
+    def detect(texts: list[str]) -> list[list[tuple[str, int, int]]]:
         found = detector.detect(texts, ["en"] * len(texts))
-        return [
-            [(f.entity_type, text[f.start : f.end]) for f in findings]
-            for text, findings in zip(texts, found, strict=True)
-        ]
+        return [[(f.entity_type, f.start, f.end) for f in findings] for findings in found]
 
     return detect
