@@ -73,3 +73,34 @@ def make_audit(version: Any) -> Callable[..., Any]:
         return audit
 
     return make
+
+
+@pytest.fixture
+def trained_version(
+    cast: Any,
+    tiny_base_model: Any,
+    approved_version: Any,
+    tiny_hyperparameters: dict,
+    monkeypatch: Any,
+    sent_audits: list[int],
+) -> Any:
+    """A job on the tiny model, trained for real by the runner (canaries on, the default), and
+    its model version; its first audit is queued (message captured, not run)."""
+    from audit.services import Actor
+    from trainer import evaluations, runner, services
+    from trainer import lease as leases
+    from trainer.models import ModelVersion
+
+    monkeypatch.setattr(services, "enqueue_job", lambda _id: None)
+    monkeypatch.setattr(evaluations, "enqueue_evaluation", lambda _id: None)
+    job = services.create_job(
+        Actor(user=cast.engineer),
+        approved_version,
+        base_model=tiny_base_model,
+        method="lora",
+        hyperparameters=tiny_hyperparameters,
+    )
+    runner.run_claimed_job(leases.claim_job(job.pk, "test"))
+    job.refresh_from_db()
+    assert job.status == "succeeded", job.error
+    return ModelVersion.objects.get(job=job)
