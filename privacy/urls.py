@@ -6,17 +6,17 @@ from privacy.api import views
 
 urlpatterns = [
     path(
-        "model-versions/<int:id>/privacy-audit/",
+        "model-versions/<int:pk>/privacy-audit/",
         views.PrivacyAuditView.as_view(),
         name="model-version-privacy-audit",
     ),
     path(
-        "model-versions/<int:id>/privacy-audit/override/",
+        "model-versions/<int:pk>/privacy-audit/override/",
         views.PrivacyOverrideView.as_view(),
         name="model-version-privacy-audit-override",
     ),
     path(
-        "projects/<int:id>/privacy-policy/",
+        "projects/<int:pk>/privacy-policy/",
         views.PrivacyPolicyView.as_view(),
         name="project-privacy-policy",
     ),

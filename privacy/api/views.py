@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -16,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.roles import Action
-from accounts.services import membership_for, projects_visible_to
+from accounts.services import membership_for, project_ids_allowing, require
 from audit.services import actor_from_request
 from ops.schema import error_responses
 from privacy import policy, services
@@ -48,8 +49,8 @@ class PrivacyAuditView(APIView):
     @extend_schema(
         operation_id="model_versions_privacy_audit_retrieve", responses=s.PrivacyAuditSerializer
     )
-    def get(self, request: Request, id: int) -> Response:
-        version = _version(request, id)
+    def get(self, request: Request, pk: int) -> Response:
+        version = _version(request, pk)
         return Response(_audit_body(request, latest_audit(version), version))
 
     @extend_schema(
@@ -57,8 +58,8 @@ class PrivacyAuditView(APIView):
         request=None,
         responses={202: s.PrivacyAuditSerializer, **error_responses(409)},
     )
-    def post(self, request: Request, id: int) -> Response:
-        version = _version(request, id)
+    def post(self, request: Request, pk: int) -> Response:
+        version = _version(request, pk)
         audit = services.request_audit(actor_from_request(request), version)
         return Response(_audit_body(request, audit, version), status=status.HTTP_202_ACCEPTED)
 
@@ -72,13 +73,13 @@ class PrivacyOverrideView(APIView):
         request=s.OverrideSerializer,
         responses={200: s.PrivacyAuditSerializer, **error_responses(409)},
     )
-    def post(self, request: Request, id: int) -> Response:
-        version = _version(request, id)
+    def post(self, request: Request, pk: int) -> Response:
+        version = _version(request, pk)
+        actor = actor_from_request(request)
+        require(actor, version.project_id, Action.EXPORT_MODEL, obj=version)  # before the body
         form = s.OverrideSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        audit = services.override_verdict(
-            actor_from_request(request), version, form.validated_data["reason"]
-        )
+        audit = services.override_verdict(actor, version, form.validated_data["reason"])
         return Response(_audit_body(request, audit, version))
 
 
@@ -88,23 +89,29 @@ class PrivacyPolicyView(APIView):
     @extend_schema(
         operation_id="projects_privacy_policy_retrieve", responses=s.PrivacyPolicySerializer
     )
-    def get(self, request: Request, id: int) -> Response:
-        project = get_object_or_404(projects_visible_to(request.user), pk=id)
-        return Response(_policy_body(project.pk))
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(_policy_body(_project_id(request, pk)))
 
     @extend_schema(
         operation_id="projects_privacy_policy_partial_update",
         request=s.PrivacyPolicyUpdateSerializer,
         responses=s.PrivacyPolicySerializer,
     )
-    def patch(self, request: Request, id: int) -> Response:
-        project = get_object_or_404(projects_visible_to(request.user), pk=id)
+    def patch(self, request: Request, pk: int) -> Response:
+        project_id = _project_id(request, pk)
+        actor = actor_from_request(request)
+        require(actor, project_id, Action.MANAGE_MEMBERS)  # a role that may not: 403, body unread
         form = s.PrivacyPolicyUpdateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        services.set_policy(
-            actor_from_request(request), project.pk, form.validated_data["thresholds"]
-        )
-        return Response(_policy_body(project.pk))
+        services.set_policy(actor, project_id, form.validated_data["thresholds"])
+        return Response(_policy_body(project_id))
+
+
+def _project_id(request: Request, pk: int) -> int:
+    """A project the caller is a member of (access follows membership: 404 otherwise)."""
+    if pk not in project_ids_allowing(request.user, Action.VIEW_PROJECT):
+        raise Http404
+    return pk
 
 
 def _policy_body(project_id: int) -> dict[str, Any]:
