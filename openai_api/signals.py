@@ -7,6 +7,8 @@ those apps declare (``datasets_app.signals``, ``trainer.signals``), connected in
 * ``dataset_approved``: the fine-tuning jobs waiting for that file move on.
 * ``model_version_stored``: the fine-tuning job behind the training job, if any, is deployed
   under its ``fine_tuned_model`` name.
+* ``serving.release.release_cleared``: a version a release check held back (its privacy audit
+  had not passed yet) is deployed as above once the check clears it.
 
 Each runs after the producer's transaction committed, in the producer's process (a worker, or
 the web process of a steward's approval); a receiver that raises is logged and never undoes
@@ -20,6 +22,7 @@ from typing import Any
 from datasets_app.signals import dataset_approved, ingestion_finished
 from openai_api.files import auto_approve
 from openai_api.fine_tuning import advance_fine_tunes_for_dataset, deploy_finished
+from serving.release import release_cleared
 from trainer.signals import model_version_stored
 
 
@@ -28,6 +31,7 @@ def connect() -> None:
     ingestion_finished.connect(follow_ingestion, dispatch_uid="openai-api-ingestion-finished")
     dataset_approved.connect(follow_approval, dispatch_uid="openai-api-dataset-approved")
     model_version_stored.connect(deploy_model_version, dispatch_uid="openai-api-model-version")
+    release_cleared.connect(deploy_cleared_version, dispatch_uid="openai-api-release-cleared")
 
 
 def follow_ingestion(sender: Any, dataset_id: int, outcome: str, **_: Any) -> None:
@@ -41,6 +45,11 @@ def follow_ingestion(sender: Any, dataset_id: int, outcome: str, **_: Any) -> No
 def follow_approval(sender: Any, dataset: Any, version: Any, **_: Any) -> None:
     """A file was approved: the fine-tuning jobs waiting for it move on."""
     advance_fine_tunes_for_dataset(dataset.pk)
+
+
+def deploy_cleared_version(sender: Any, model_version: Any, **_: Any) -> None:
+    """A release check now lets the version out: serve it if a fine-tuning job waits for it."""
+    deploy_finished(model_version)
 
 
 def deploy_model_version(sender: Any, model_version: Any, job: Any, **_: Any) -> None:

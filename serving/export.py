@@ -15,7 +15,7 @@ from typing import Any
 from accounts.roles import Action
 from accounts.services import require
 from audit.services import Actor, record_event
-from serving import export_bundle
+from serving import export_bundle, release
 from trainer.models import ModelVersion
 from vault import services as vault
 
@@ -55,8 +55,19 @@ def export_model(
     """Merged weights of ``version`` as a zip (``merged_files``: safetensors files, or
     ``model.gguf`` when ``weights`` is ``gguf``), sealed with ``passphrase`` unless ``fmt`` is
     ``plain``. Needs EXPORT_MODEL (owners) and the caller's password; every attempt is
-    audited. Raises PermissionDenied, ReauthenticationFailed or ExportError."""
+    audited. Raises PermissionDenied, ReleaseRefused (a release check such as the privacy
+    audit refuses the version), ReauthenticationFailed or ExportError."""
     require(actor, version.project_id, Action.EXPORT_MODEL, obj=version)
+    refusal = release.check_release(version, "export")
+    if refusal is not None:
+        record_event(
+            actor,
+            "model.export",
+            obj=version,
+            outcome="denied",
+            details={"reason": refusal.check, "measure": refusal.measure},
+        )
+        raise release.ReleaseRefused(refusal)
     if actor.user is None or not actor.user.check_password(password or ""):
         record_event(
             actor,

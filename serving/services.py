@@ -20,6 +20,7 @@ from accounts.models import ApiToken, hash_token
 from accounts.roles import Action
 from accounts.services import project_ids_allowing, require
 from audit.services import Actor, record_event
+from serving import release
 from serving.models import (
     Deployment,
     DeploymentKey,
@@ -96,9 +97,11 @@ def create_deployment(
     """Serve ``version`` under ``ft:<base>:<project>:<suffix or job id>``. Needs DEPLOY_MODEL.
 
     Raises DeploymentError (400) for a bad suffix or destroyed model data, (409) when an active
-    deployment already uses the name.
+    deployment already uses the name or a release check refuses the version
+    (``serving.release``: a failed or missing privacy audit), the refusal audited.
     """
     require(actor, version.project_id, Action.DEPLOY_MODEL, obj=version)
+    _check_release(actor, version)
     if not valid_suffix(suffix):
         raise DeploymentError("suffix", "letters, digits, '-' and '_', at most 40 characters")
     if version.data_key.is_destroyed:
@@ -123,6 +126,20 @@ def create_deployment(
     except IntegrityError as exc:
         raise DeploymentError("suffix", f"{name} is already deployed", status_code=409) from exc
     return deployment
+
+
+def _check_release(actor: Actor, version: ModelVersion) -> None:
+    refusal = release.check_release(version, "deploy")
+    if refusal is None:
+        return
+    record_event(
+        actor,
+        "deployment.create",
+        obj=version,
+        outcome="denied",
+        details={"reason": refusal.check, "measure": refusal.measure},
+    )
+    raise DeploymentError("model_version", refusal.message, status_code=409)
 
 
 def stop_deployment(actor: Actor, deployment: Deployment) -> Deployment:

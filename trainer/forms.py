@@ -70,6 +70,15 @@ class JobForm(forms.Form):
     batch_size = forms.IntegerField(min_value=1, max_value=512, initial=2)
     seq_len = forms.IntegerField(min_value=16, max_value=131072, initial=256)
     checkpoint_every = forms.IntegerField(min_value=1, initial=10)
+    canaries = forms.BooleanField(
+        required=False,
+        initial=True,
+        help_text="Add a few synthetic secrets to the training split (never to your data) so "
+        "the privacy audit can measure what the model memorized.",
+    )
+
+    def privacy_audit(self) -> dict[str, bool]:
+        return {"canaries": bool(self.cleaned_data.get("canaries"))}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

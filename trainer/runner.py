@@ -26,7 +26,7 @@ from typing import Any
 
 from django.conf import settings
 
-from trainer import checkpoints, evaluations, launcher, services
+from trainer import canaries, checkpoints, evaluations, launcher, services
 from trainer import lease as leases
 from trainer.engine_io import (
     EngineProcessError,
@@ -206,7 +206,9 @@ def _train_here(job: TrainingJob, config: Any, reporter: JobReporter, store: Any
     """Train in this process on data decrypted in memory."""
     from trainer.engine import train
 
-    result = train(config, load_training_data(job), reporter, store)
+    data = load_training_data(job)
+    data.train.extend(canaries.canary_records(job, config, data.train))
+    result = train(config, data, reporter, store)
     return TrainOutcome(step=result.step, stopped=result.stopped)
 
 
@@ -264,12 +266,16 @@ def write_engine_inputs(job: TrainingJob, config: Any) -> Path:
     """Write the engine's job file and the dataset (records with their split, encrypted under
     the job's data key: the key the engine gets on stdin) to the job's blob folder; return the
     job file's path. Raises JobRequestError when there is nothing to train on."""
-    trainable = 0
+    train: list[dict[str, Any]] = []
     with vault.blob_writer(job.data_key, ENGINE_DATASET_BLOB) as writer:
         for record in iter_engine_records(job):
-            trainable += record["split"] == "train"
+            if record["split"] == "train":
+                train.append({k: v for k, v in record.items() if k != "split"})
             writer.write(json.dumps(record).encode() + b"\n")
-    if not trainable:
+        if train:  # the privacy audit's canaries: training split only, this file only
+            for canary in canaries.canary_records(job, config, train):
+                writer.write(json.dumps({**canary, "split": "train"}).encode() + b"\n")
+    if not train:
         remove_engine_inputs(job)
         raise no_training_records()
     artifact = job.data_key.artifact_id

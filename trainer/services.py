@@ -21,7 +21,7 @@ from audit.services import Actor, record_event
 from datasets_app.models import DatasetStatus, DatasetVersion
 from ops.errors import InvalidField
 from ops.signals import send_on_commit
-from trainer import signals
+from trainer import canaries, signals
 from trainer.engine import registry
 from trainer.models import BaseModel, JobEvent, JobStatus, TrainingJob
 from vault import services as vault
@@ -184,11 +184,14 @@ def create_job(
     hyperparameters: dict[str, Any],
     priority: int = 0,
     validation_version: DatasetVersion | None = None,
+    privacy_audit: Any = None,
 ) -> TrainingJob:
     """Queue a training job on an approved dataset version, validated on ``validation_version``
-    (another approved version of the same project) when given. Audited; the message is sent
-    on commit."""
+    (another approved version of the same project) when given. ``privacy_audit`` (``{"canaries":
+    bool}``, canaries on by default; ``trainer.canaries``) is validated, naming the field.
+    Audited; the message is sent on commit."""
     require(actor, version.dataset.project_id, Action.LAUNCH_JOB, obj=version.dataset)
+    audit_settings = canaries.validate_privacy_audit(privacy_audit)
     if version.dataset.status == DatasetStatus.DELETED:
         raise JobRequestError("dataset", "the dataset was deleted and its data destroyed")
     _check_validation_version(version, validation_version)
@@ -221,7 +224,8 @@ def create_job(
                 "estimate": estimate,
             },
         )
-        add_event(job, "queued", "Job queued.")
+        canaries.store_seed(job, audit_settings)
+        add_event(job, "queued", "Job queued.", data={"privacy_audit": audit_settings})
         record_event(
             actor,
             "job.create",
@@ -230,6 +234,7 @@ def create_job(
                 "method": method,
                 "dataset_version": version.pk,
                 "validation_version": validation_version.pk if validation_version else None,
+                "privacy_audit": audit_settings,
             },
         )
         transaction.on_commit(lambda: enqueue_job(job.pk))

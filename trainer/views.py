@@ -14,6 +14,7 @@ from datasets_app.services import visible_datasets
 from trainer import services
 from trainer.forms import JobForm
 from trainer.models import BaseModel
+from trainer.pages import job_sections
 
 
 @login_required
@@ -36,6 +37,7 @@ def new_job(request: HttpRequest) -> HttpResponse:
                     base_model=form.cleaned_data["base_model"] or default,
                     method=form.cleaned_data["method"],
                     hyperparameters=form.hyperparameters(),
+                    privacy_audit=form.privacy_audit(),
                 )
                 return redirect("job-page", pk=job.pk)
             except services.JobRequestError as exc:
@@ -60,7 +62,8 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         ),
         pk=pk,
     )
-    return render(request, "trainer/detail.html", {"job": job})
+    sections = job_sections(request, job)
+    return render(request, "trainer/detail.html", {"job": job, "sections": sections})
 
 
 @login_required

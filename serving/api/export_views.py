@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from accounts.roles import Action
 from accounts.services import project_ids_allowing
 from audit.services import actor_from_request
+from ops.schema import error_responses
 from serving import export
 from serving.api import serializers as s
 from trainer.models import ModelVersion
@@ -22,7 +23,10 @@ class ModelExportViewSet(viewsets.ViewSet):
 
     @extend_schema(
         request=s.ModelExportSerializer,
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+        responses={
+            (200, "application/octet-stream"): OpenApiTypes.BINARY,
+            **error_responses(409),
+        },
     )
     def create(self, request: Request) -> HttpResponse:
         form = s.ModelExportSerializer(data=request.data)

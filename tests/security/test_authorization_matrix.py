@@ -141,6 +141,13 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("api:deployment-usage", "GET"): ALL_MEMBERS,
     ("api:deployment-query-content", "POST"): project("owner"),
     ("api:model-export-list", "POST"): project("owner", non_member="bad_request"),
+    # Privacy audit of a model version (re-run: who launches jobs; override: owners) and the
+    # project's privacy policy (owners change it).
+    ("api:model-version-privacy-audit", "GET"): ALL_MEMBERS,
+    ("api:model-version-privacy-audit", "POST"): project("engineer", "owner"),
+    ("api:model-version-privacy-audit-override", "POST"): project("owner"),
+    ("api:project-privacy-policy", "GET"): ALL_MEMBERS,
+    ("api:project-privacy-policy", "PATCH"): project("owner"),
     # The OpenAI-compatible API (/v1/, OpenAI-shaped errors). Base models are open to every
     # signed-in caller; a deployed model (the path's model) exists only for its project.
     ("openai-models", "GET"): OPEN_TO_SIGNED_IN,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import Q
 from rest_framework import serializers
 
+from trainer.canaries import canaries_enabled
 from trainer.engine import registry
 from trainer.models import BaseModel, JobEvent, ModelVersion, TrainingJob
 
@@ -24,6 +25,10 @@ class JobSerializer(serializers.ModelSerializer):
     # None for jobs trained from scratch.
     base_model = serializers.IntegerField(source="base_model_id", read_only=True, allow_null=True)
     model_version = serializers.SerializerMethodField()
+    privacy_audit = serializers.SerializerMethodField(
+        help_text="The job's privacy-audit settings: canaries (synthetic secrets added to the "
+        "training split, counted in the job's 'canaries' event)."
+    )
     queue_position = serializers.SerializerMethodField()
     objective = serializers.SerializerMethodField(
         help_text=f"What the loss rewards: one of {', '.join(registry.objective_names())}."
@@ -54,6 +59,7 @@ class JobSerializer(serializers.ModelSerializer):
             "error",
             "cancel_requested",
             "model_version",
+            "privacy_audit",
             "queue_position",
         ]
 
@@ -65,6 +71,9 @@ class JobSerializer(serializers.ModelSerializer):
             Q(priority__gt=obj.priority) | Q(priority=obj.priority, created_at__lt=obj.created_at)
         )
         return ahead.count() + 1
+
+    def get_privacy_audit(self, obj: TrainingJob) -> dict[str, bool]:
+        return {"canaries": canaries_enabled(obj)}
 
     def get_objective(self, obj: TrainingJob) -> str:
         return str(obj.hyperparameters.get("objective", registry.DEFAULT_OBJECTIVE))
@@ -98,6 +107,12 @@ class JobCreateSerializer(serializers.Serializer):
     )
     hyperparameters = serializers.DictField(required=False, default=dict)
     priority = serializers.IntegerField(required=False, default=0, min_value=-10, max_value=10)
+    privacy_audit = serializers.JSONField(
+        required=False,
+        default=None,
+        help_text='Privacy audit settings, {"canaries": true} by default: synthetic secrets '
+        "added to the training split only, so the audit after training can measure memorization.",
+    )
 
     def validate(self, attrs: dict) -> dict:
         """Carry `objective` into the hyperparameters (where the engine's config reads it);

@@ -17,6 +17,7 @@ from datasets_app.models import DatasetVersion
 from datasets_app.services import visible_datasets
 from trainer import checkpoints, services
 from trainer.api import serializers as s
+from trainer.canaries import validate_privacy_audit
 from trainer.engine import registry
 from trainer.models import BaseModel, ModelVersion, TrainingJob
 
@@ -61,6 +62,7 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
             hyperparameters=data["hyperparameters"],
             priority=data["priority"],
             validation_version=validation,
+            privacy_audit=data.get("privacy_audit"),
         )
         return Response(self.get_serializer(job).data, status=status.HTTP_201_CREATED)
 
@@ -80,6 +82,7 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
             obj=version.dataset,
         )
         base_model = _resolve_base_model(data.get("base_model"), data["method"])
+        validate_privacy_audit(data.get("privacy_audit"))
         config = services.build_engine_config(
             version, base_model, data["method"], data["hyperparameters"]
         )
