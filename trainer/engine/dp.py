@@ -176,6 +176,14 @@ def combination_error(cfg: TrainConfig) -> tuple[str, str] | None:
     return None
 
 
+def process_limit(cfg: TrainConfig) -> int:
+    """The most processes the job may train with (0 = as many as offered): max_processes,
+    and 1 under differential privacy (the DP step runs in one process)."""
+    if cfg.differential_privacy is not None:
+        return 1
+    return cfg.max_processes
+
+
 # -- the engine side ---------------------------------------------------------------------------
 
 
@@ -299,8 +307,10 @@ def noisy_gradients(
         param.grad = ((total + noise) / state.expected_batch).to(param.dtype)
 
 
-def memory_factor_bytes(trainable_params: int) -> float:
-    """Extra bytes DP training holds beyond a normal step: the fp32 sum of clipped per-record
-    gradients and one fp32 noise tensor per trainable tensor (the per-record gradient itself
-    reuses .grad, since records run one at a time)."""
+def extra_memory_bytes(trainable_params: int) -> float:
+    """Extra bytes DP training holds beyond a normal step, for the estimate: the fp32 sum of
+    clipped per-record gradients and one fp32 noise tensor at a time (at most the size of the
+    trainable weights). Per-sample gradients are never materialised for a whole batch: records
+    run one at a time and each record's gradient reuses .grad. (The activations the estimate
+    counts for batch_size rows are an upper bound for one record's rows.)"""
     return 2.0 * 4.0 * trainable_params
