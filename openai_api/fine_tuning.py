@@ -10,6 +10,7 @@ launch jobs has).
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from trainer.models import BaseModel, ModelVersion
 
 logger = logging.getLogger(__name__)
 OPENAI_HYPERPARAMETERS = ("n_epochs", "batch_size", "learning_rate_multiplier")
+DP_METADATA_KEY = "differential_privacy"  # the engine config's key (trainer/engine/dp.py)
 
 
 class FineTuneRequestError(ValueError):
@@ -116,6 +118,34 @@ def merge_hyperparameters(top: Any, from_method: dict[str, Any]) -> dict[str, An
     return merged
 
 
+def with_metadata_privacy(hyperparameters: dict[str, Any], metadata: Any) -> dict[str, Any]:
+    """``hyperparameters`` with ``differential_privacy`` taken from OpenAI's ``metadata``
+    too: metadata values are strings, so ``{"differential_privacy": "{\"target_epsilon\":
+    8}"}`` (JSON text). It is the only metadata key this server acts on; any other is refused
+    naming it (nothing else would be kept), as is a second, different, DP setting."""
+    if metadata is None:
+        return hyperparameters
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise FineTuneRequestError("metadata", "must be an object of strings")
+    unknown = sorted(set(metadata) - {DP_METADATA_KEY})
+    if unknown:
+        raise FineTuneRequestError(
+            f"metadata.{unknown[0]}", f"not kept by this server; only {DP_METADATA_KEY} is read"
+        )
+    if DP_METADATA_KEY not in metadata:
+        return hyperparameters
+    try:
+        value = json.loads(metadata[DP_METADATA_KEY])
+    except ValueError as exc:
+        raise FineTuneRequestError(f"metadata.{DP_METADATA_KEY}", "must be JSON text") from exc
+    given = hyperparameters.get(DP_METADATA_KEY)
+    if given is not None and given != value:
+        raise FineTuneRequestError(
+            f"metadata.{DP_METADATA_KEY}", "differs from hyperparameters.differential_privacy"
+        )
+    return {**hyperparameters, DP_METADATA_KEY: value}
+
+
 def native_hyperparameters(
     requested: dict[str, Any], train_records: int | None, seed: int, objective: str
 ) -> dict[str, Any]:
@@ -140,6 +170,14 @@ def native_hyperparameters(
     return native
 
 
+def _param_of(field: str, native: dict[str, Any]) -> str:
+    """The request parameter behind an engine config field: the objective comes from
+    ``method.type``, so DP refusing a preference objective names ``method``."""
+    if field == "objective" and native.get(DP_METADATA_KEY):
+        return "method"
+    return f"hyperparameters.{field}"
+
+
 def check_request(request: FineTuneRequest) -> None:
     """Validate the training settings with the engine's own config now, not when the file is
     approved; raises FineTuneRequestError naming the parameter."""
@@ -153,7 +191,7 @@ def check_request(request: FineTuneRequest) -> None:
     try:
         trainer.build_engine_config(None, request.base_model, request.method, native)
     except trainer.JobRequestError as exc:
-        raise FineTuneRequestError(f"hyperparameters.{exc.field}", exc.message) from exc
+        raise FineTuneRequestError(_param_of(exc.field, native), exc.message) from exc
     for param, dataset in (
         ("training_file", request.training_file),
         ("validation_file", request.validation_file),

@@ -151,7 +151,10 @@ def _fine_tune_request(request: Request, body: Any) -> ft.FineTuneRequest:
         base_model=base,
         method=method,
         method_type=method_type,
-        hyperparameters=ft.merge_hyperparameters(body.get("hyperparameters"), from_method),
+        hyperparameters=ft.with_metadata_privacy(
+            ft.merge_hyperparameters(body.get("hyperparameters"), from_method),
+            body.get("metadata"),
+        ),
         suffix=str(body.get("suffix") or ""),
         seed=seed,
     )

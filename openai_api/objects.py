@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from datasets_app.models import DatasetStatus
@@ -11,6 +12,7 @@ from openai_api.naming import file_id, job_id
 from trainer import checkpoints
 from trainer import services as trainer
 from trainer.engine import registry
+from trainer.models import ModelVersion
 
 
 def _ts(value: Any) -> int | None:
@@ -59,6 +61,26 @@ def _method_hyperparameters(job: FineTuneJob, shown: dict[str, Any]) -> dict[str
     return {**shown, **{name: requested.get(name, "auto") for name in objective.settings}}
 
 
+def _metadata(job: FineTuneJob) -> dict[str, str] | None:
+    """OpenAI's ``metadata`` (string values): the requested differential privacy and, once
+    the model version exists, the epsilon and delta it achieved; None without DP."""
+    requested = (job.requested_hyperparameters or {}).get("differential_privacy")
+    if not requested:
+        return None
+    shown = {"differential_privacy": json.dumps(requested, sort_keys=True)}
+    version = _model_version(job)
+    if version is not None and version.dp_epsilon is not None:
+        shown["differential_privacy_epsilon"] = f"{version.dp_epsilon:.6g}"
+        shown["differential_privacy_delta"] = f"{version.dp_delta:.6g}"
+    return shown
+
+
+def _model_version(job: FineTuneJob) -> ModelVersion | None:
+    if job.training_job_id is None:
+        return None
+    return ModelVersion.objects.filter(job_id=job.training_job_id).first()
+
+
 def fine_tuning_job(job: FineTuneJob) -> dict[str, Any]:
     """The ``fine_tuning.job`` object."""
     training = job.training_job
@@ -82,7 +104,7 @@ def fine_tuning_job(job: FineTuneJob) -> dict[str, Any]:
         "validation_file": file_id(job.validation_file_id) if job.validation_file_id else None,
         "estimated_finish": None,
         "integrations": [],
-        "metadata": None,
+        "metadata": _metadata(job),
         "user_provided_suffix": job.suffix or None,
         "method": {"type": job.method_type, job.method_type: method_params},
         "soberana": {

@@ -26,14 +26,14 @@ class AuditResult:
 
 def default_thresholds() -> dict[str, float]:
     """The engine's default thresholds by measure name."""
-    from trainer.engine.privacy import audit
+    from trainer.engine.privacy import policy as audit
 
     return dict(audit.default_thresholds())
 
 
 def failed_measures(figures: dict[str, Any], thresholds: dict[str, float]) -> list[str]:
     """Names of the measures whose figures break ``thresholds`` (the engine's policy)."""
-    from trainer.engine.privacy import audit
+    from trainer.engine.privacy import policy as audit
 
     return list(audit.evaluate_policy(figures, thresholds))
 

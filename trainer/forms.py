@@ -22,6 +22,7 @@ from trainer.models import BaseModel
 _NUMBER_FIELDS = {
     f.name: f for f in dataclasses.fields(TrainConfig) if f.type in ("int", "float", int, float)
 }
+DP_KEYS = ("target_epsilon", "delta", "max_grad_norm")
 COMMON = ("max_steps", "learning_rate", "batch_size", "seq_len", "checkpoint_every")
 
 
@@ -80,6 +81,25 @@ class JobForm(forms.Form):
     def privacy_audit(self) -> dict[str, bool]:
         return {"canaries": bool(self.cleaned_data.get("canaries"))}
 
+    # Differential privacy (engine dp.py): empty target epsilon = off. Range checks and the
+    # combinations that cannot be private are the engine config's, reported on these fields.
+    dp_target_epsilon = forms.FloatField(
+        required=False,
+        label="Differential privacy: target ε",
+        help_text="Train with DP-SGD so that the run spends at most this epsilon per record "
+        "(for example 8). Leave empty to train without differential privacy.",
+    )
+    dp_delta = forms.FloatField(
+        required=False,
+        label="δ",
+        help_text="Probability the guarantee may fail; empty = 1 / (10 × training records).",
+    )
+    dp_max_grad_norm = forms.FloatField(
+        required=False,
+        label="Per-record clipping norm",
+        help_text="Each record's gradient is clipped to this L2 norm (default 1.0).",
+    )
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for setting, (kind, names) in SCOPED.items():
@@ -110,4 +130,24 @@ class JobForm(forms.Form):
             value = self.cleaned_data.get(setting)
             if value is not None and self.applies(setting):
                 values[setting] = value
+        privacy = self.differential_privacy()
+        if privacy:
+            values["differential_privacy"] = privacy  # type: ignore[assignment]
         return {"objective": self.cleaned_data["objective"] or registry.DEFAULT_OBJECTIVE, **values}
+
+    def differential_privacy(self) -> dict[str, float]:
+        """The ``differential_privacy`` setting from the dp_* fields ({} when all are empty)."""
+        return {
+            key: self.cleaned_data[f"dp_{key}"]
+            for key in DP_KEYS
+            if self.cleaned_data.get(f"dp_{key}") is not None
+        }
+
+    def field_for(self, setting: str) -> str | None:
+        """The form field showing an error about engine setting ``setting`` (None: the
+        form as a whole): ``differential_privacy.delta`` is shown on ``dp_delta``."""
+        if setting == "differential_privacy":
+            setting = "differential_privacy.target_epsilon"
+        if setting.startswith("differential_privacy."):
+            setting = "dp_" + setting.removeprefix("differential_privacy.")
+        return setting if setting in self.fields else None

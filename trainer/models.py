@@ -55,6 +55,11 @@ class BaseModel(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def differentially_private(self) -> bool:
+        """True when the model was trained with DP-SGD (its guarantee is recorded)."""
+        return self.dp_epsilon is not None
+
 
 class JobStatus(models.TextChoices):
     QUEUED = "queued"
@@ -164,6 +169,12 @@ class ModelVersion(models.Model):
     artifact_dir = models.CharField(max_length=500)
     metrics = models.JSONField(default=dict)
     lineage = models.JSONField(default=dict)
+    # Differential privacy (trainer/engine/dp.py): the (epsilon, delta) guarantee the run
+    # achieved per training record, None for a model trained without DP; `dp_accounting` says
+    # how (noise multiplier, sample rate, steps, accountant, clipping norm, target epsilon).
+    dp_epsilon = models.FloatField(null=True, blank=True)
+    dp_delta = models.FloatField(null=True, blank=True)
+    dp_accounting = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -171,3 +182,8 @@ class ModelVersion(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def differentially_private(self) -> bool:
+        """True when the model was trained with DP-SGD (its guarantee is recorded)."""
+        return self.dp_epsilon is not None

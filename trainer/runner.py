@@ -28,6 +28,7 @@ from django.conf import settings
 
 from trainer import canaries, checkpoints, evaluations, launcher, services
 from trainer import lease as leases
+from trainer.engine import dp
 from trainer.engine_io import (
     EngineProcessError,
     audit_decryption,
@@ -45,7 +46,16 @@ from vault import services as vault
 
 logger = logging.getLogger(__name__)
 SHUTDOWN = threading.Event()
-PROGRESS_KEYS = ("loss", "val_loss", "lr", "tokens_per_s", "eta_s", "gpu_mem_bytes", "total_steps")
+PROGRESS_KEYS = (
+    "loss",
+    "val_loss",
+    "lr",
+    "tokens_per_s",
+    "eta_s",
+    "gpu_mem_bytes",
+    "total_steps",
+    "epsilon",  # differential privacy: spent so far (dp.py)
+)
 
 
 class JobReporter:
@@ -97,7 +107,7 @@ def training_processes(job: TrainingJob, config: Any) -> int:
     keeps the count that wrote them when this worker can offer it (the engine refuses another:
     the data position counts global batches)."""
     offered = settings.TRAINING_PROCESSES or _visible_gpus(config)
-    wanted = min(offered, config.max_processes or offered)
+    wanted = min(offered, dp.process_limit(config) or offered)
     progress = job.progress or {}
     if not progress.get("step"):
         return wanted
@@ -317,6 +327,21 @@ def _store_model_version(job: TrainingJob, store: Any) -> ModelVersion:
                 "method": job.method,
                 "hyperparameters": job.hyperparameters,
             },
+            **_privacy_fields(store),
         },
     )
     return version
+
+
+def _privacy_fields(store: Any) -> dict[str, Any]:
+    """The model version's DP columns from the final model's metadata (empty without DP)."""
+    from trainer.engine.final_model import final_metadata
+
+    privacy = (final_metadata(store).get("metrics") or {}).get("differential_privacy")
+    if not privacy:
+        return {"dp_epsilon": None, "dp_delta": None, "dp_accounting": {}}
+    return {
+        "dp_epsilon": privacy["epsilon"],
+        "dp_delta": privacy["delta"],
+        "dp_accounting": finite_json(privacy),
+    }

@@ -22,8 +22,8 @@ from datasets_app.models import DatasetStatus, DatasetVersion
 from ops.errors import InvalidField
 from ops.signals import send_on_commit
 from trainer import canaries, signals
-from trainer.engine import registry
-from trainer.models import BaseModel, JobEvent, JobStatus, TrainingJob
+from trainer.engine import dp, registry
+from trainer.models import BaseModel, JobEvent, JobStatus, ModelVersion, TrainingJob
 from vault import services as vault
 
 HYPERPARAMETER_DEFAULTS: dict[str, Any] = {
@@ -48,6 +48,12 @@ def visible_jobs(user: Any) -> QuerySet[TrainingJob]:
     """Jobs of projects the user belongs to."""
     ids = project_ids_allowing(user, Action.VIEW_PROJECT)
     return TrainingJob.objects.filter(project_id__in=ids)
+
+
+def visible_model_versions(user: Any) -> QuerySet[ModelVersion]:
+    """Model versions of projects the user belongs to."""
+    ids = project_ids_allowing(user, Action.VIEW_PROJECT)
+    return ModelVersion.objects.filter(project_id__in=ids)
 
 
 def build_engine_config(
@@ -136,7 +142,7 @@ def processes_for_estimate(config: Any) -> int:
     has reported."""
     offers = [int(caps["processes"]) for caps in _fresh_training_workers() if caps.get("processes")]
     offered = min(offers) if offers else 1
-    return min(offered, config.max_processes or offered)
+    return min(offered, dp.process_limit(config) or offered)
 
 
 def estimate_job(config: Any, base_model: BaseModel | None) -> dict[str, Any]:

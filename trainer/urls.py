@@ -6,4 +6,5 @@ urlpatterns = [
     path("new/", views.new_job, name="job-new"),
     path("<int:pk>/", views.detail, name="job-page"),
     path("<int:pk>/cancel/", views.cancel, name="job-cancel"),
+    path("model-versions/<int:pk>/", views.model_version, name="model-version-page"),
 ]

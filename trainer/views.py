@@ -41,8 +41,7 @@ def new_job(request: HttpRequest) -> HttpResponse:
                 )
                 return redirect("job-page", pk=job.pk)
             except services.JobRequestError as exc:
-                field = exc.field if exc.field in form.fields else None
-                form.add_error(field, exc.message)
+                form.add_error(form.field_for(exc.field), exc.message)
             except PermissionDenied:
                 form.add_error(None, "Your role in this project does not allow launching jobs.")
     return render(
@@ -64,6 +63,13 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
     sections = job_sections(request, job)
     return render(request, "trainer/detail.html", {"job": job, "sections": sections})
+
+
+@login_required
+def model_version(request: HttpRequest, pk: int) -> HttpResponse:
+    """A trained model version: lineage and its differential-privacy guarantee."""
+    version = get_object_or_404(services.visible_model_versions(request.user), pk=pk)
+    return render(request, "trainer/model_version.html", {"version": version})
 
 
 @login_required

@@ -105,7 +105,12 @@ def test_the_engine_gets_the_dataset_encrypted_under_the_job_key_only(
     raw = Path(spec["dataset_path"]).read_bytes()
     assert b"quick brown fox" not in raw and b'"split"' not in raw  # no plaintext at rest
     data = load_dataset(spec["dataset_path"], unwrap_data_key(job.data_key), spec["key_id"])
-    assert len(data.train) == job.dataset_version.split_counts["train"]
+    # The training split and the job's canaries (privacy audit), appended to train only.
+    from trainer.canaries import read_plan
+
+    planted = len(read_plan(job).training_records())
+    assert planted > 0
+    assert len(data.train) == job.dataset_version.split_counts["train"] + planted
     assert spec["evaluate"] is False and spec["config"]["max_steps"] == 6
     with pytest.raises(WrongKeyError):
         read_encrypted_bytes(spec["dataset_path"], generate_data_key(), artifact_id=spec["key_id"])

@@ -105,7 +105,14 @@ class JobCreateSerializer(serializers.Serializer):
         help_text="What the loss rewards (default supervised). "
         + " ".join(f"{name}: {text}" for name, text in registry.objective_choices()),
     )
-    hyperparameters = serializers.DictField(required=False, default=dict)
+    hyperparameters = serializers.DictField(
+        required=False,
+        default=dict,
+        help_text="Training settings of the engine's config (max_steps, learning_rate, "
+        "batch_size, …). differential_privacy: {target_epsilon, delta, max_grad_norm} trains "
+        "with DP-SGD (docs/training.md); a combination that cannot be private is a 400 naming "
+        "the field.",
+    )
     priority = serializers.IntegerField(required=False, default=0, min_value=-10, max_value=10)
     privacy_audit = serializers.JSONField(
         required=False,
@@ -142,6 +149,24 @@ class ModelVersionSerializer(serializers.ModelSerializer):
         help_text="pending or running until the evaluation task filled metrics; done; failed.",
     )
 
+    dp_epsilon = serializers.FloatField(
+        read_only=True,
+        allow_null=True,
+        help_text="Differential privacy: the epsilon the training run achieved per training "
+        "record (RDP accountant); null for a model trained without DP.",
+    )
+    dp_delta = serializers.FloatField(
+        read_only=True,
+        allow_null=True,
+        help_text="Differential privacy: the delta of the (epsilon, delta) guarantee; null "
+        "without DP.",
+    )
+    dp_accounting = serializers.JSONField(
+        read_only=True,
+        help_text="How the guarantee was reached: target_epsilon, noise_multiplier, "
+        "sample_rate, steps, max_grad_norm, accountant ('rdp'), unit ('record'); {} without DP.",
+    )
+
     class Meta:
         model = ModelVersion
         fields = [
@@ -152,5 +177,8 @@ class ModelVersionSerializer(serializers.ModelSerializer):
             "metrics",
             "evaluation_status",
             "lineage",
+            "dp_epsilon",
+            "dp_delta",
+            "dp_accounting",
             "created_at",
         ]

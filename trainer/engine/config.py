@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import registry
+from . import dp, registry
 
 METHODS = registry.method_names()
 OBJECTIVES = registry.objective_names()
@@ -193,6 +193,7 @@ class TrainConfig:
     log_interval_s: float = field(
         default=1.0, metadata=_help("Minimum seconds between progress reports.")
     )
+    differential_privacy: dict[str, Any] | None = field(default=None, metadata=_help(dp.HELP))
     eval_generate_records: int = field(
         default=20, metadata=_help("evaluate(): test records scored by greedy generation.")
     )
@@ -206,6 +207,7 @@ class TrainConfig:
         _check_ranges(self)
         _check_method_requirements(self)
         _check_objective(self)
+        _check_differential_privacy(self)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-safe dict that `from_dict` turns back into an equal config."""
@@ -428,6 +430,18 @@ def _check_objective(cfg: TrainConfig) -> None:
                 name,
                 f"applies to objective {' / '.join(owners)}, not to '{cfg.objective}'",
             )
+
+
+def _check_differential_privacy(cfg: TrainConfig) -> None:
+    """Normalise `differential_privacy` (None when off) and refuse combinations that cannot be
+    private (dp.combination_error), naming the field."""
+    try:
+        cfg.differential_privacy = dp.normalized(cfg.differential_privacy)
+    except dp.DPConfigError as exc:
+        raise ConfigError(exc.field, exc.message) from exc
+    problem = dp.combination_error(cfg)
+    if problem:
+        raise ConfigError(*problem)
 
 
 # Every objective-specific setting and the objectives it belongs to.

@@ -128,6 +128,13 @@ def _write_json_atomically(path: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+def final_metadata(store: CheckpointStore) -> dict[str, Any]:
+    """The final model's `metadata.json` ({} before it is written): format, step, metrics
+    (with `differential_privacy`, the achieved guarantee, for a DP run)."""
+    path = store.directory / FINAL_DIR / "metadata.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
 def final_model_exists(store: CheckpointStore) -> bool:
     """True once a job has written its final model."""
     return (store.directory / FINAL_DIR / "model.enc").is_file()

@@ -57,6 +57,8 @@ class TrainResult:
     trainable_params: int = 0
     total_params: int = 0
     store: CheckpointStore | None = field(default=None, repr=False)
+    # The achieved DP guarantee (dp.DPState.summary) of a differentially private run.
+    privacy: dict[str, Any] | None = None
 
     @property
     def final_train_loss(self) -> float | None:
@@ -161,6 +163,8 @@ def _set_up(
         return run, None
     run.state = restore(checkpoint, run.trainable, run.optimizer)
     run.stream.seek(run.state.data_position)
+    if run.dp is not None:
+        run.dp.load_history(run.state.dp_history)
     return run, checkpoint.step
 
 
@@ -287,6 +291,8 @@ class _Window:
             "epoch": float(run.stream.epoch),
         }
         metrics.update(take_stats(run))
+        if run.dp is not None:
+            metrics["epsilon"] = run.dp.epsilon()
         for name, value in (validation or {}).items():
             metrics[f"val_{name}"] = value
         if run.device.type == "cuda":
@@ -302,6 +308,20 @@ def _event(run: Run, reporter: Reporter, kind: str, message: str) -> None:
 
 
 def _start_message(run: Run, resumed_from: int | None) -> str:
+    return _plain_start_message(run, resumed_from) + _dp_message(run)
+
+
+def _dp_message(run: Run) -> str:
+    if run.dp is None:
+        return ""
+    return (
+        f"; differential privacy: noise multiplier {run.dp.noise_multiplier:.3f}, "
+        f"sample rate {run.dp.sample_rate:.4f}, clip {run.dp.settings.max_grad_norm:g}, "
+        f"target epsilon {run.dp.settings.target_epsilon:g} at delta {run.dp.delta:.2e}"
+    )
+
+
+def _plain_start_message(run: Run, resumed_from: int | None) -> str:
     total = sum(p.numel() for p in run.prepared.model.parameters())
     trainable = sum(p.numel() for p in run.trainable.values())
     where = f"resuming from step {resumed_from}" if resumed_from is not None else "starting"
@@ -332,11 +352,14 @@ def _finish(
     if not stopped and run.sharded:  # a collective: every rank gathers, rank 0 keeps
         named = dict(unwrap_model(run.prepared.model).named_parameters())
         full_weights = full_tensors(named, keep=run.ctx.is_main)
+    privacy = run.dp.summary(state.step) if run.dp is not None else None
     if not stopped and run.ctx.is_main:
-        metrics = {
+        metrics: dict[str, Any] = {
             "train_loss": state.losses[-1] if state.losses else None,
             "best_val_loss": state.best_val_loss,
         }
+        if privacy is not None:
+            metrics["differential_privacy"] = privacy
         final = save_final_model(
             store,
             run.prepared.model,
@@ -368,4 +391,5 @@ def _finish(
         trainable_params=sum(p.numel() for p in run.trainable.values()),
         total_params=sum(p.numel() for p in params),
         store=store,
+        privacy=privacy,
     )

@@ -15,6 +15,10 @@ Memory is per GPU. Under FSDP (several processes, full / freeze / from_scratch) 
 the root (embeddings, LM head), kept whole through a step, and two decoder layers (one computing,
 one prefetched). With grad_accum > 1 the micro-batches that skip the gradient sync accumulate
 whole fp32 gradients, so those are not divided.
+
+Differential privacy (dp.py) adds the fp32 sum of clipped per-record gradients and the noise
+(about twice the trainable weights in fp32); per-record gradients are never held for a whole
+batch, since records run one at a time, so activations stay bounded by the micro-batch's.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from . import registry
+from . import dp, registry
 from .config import TrainConfig, resolve_parallelism
 from .modeling import LOSS_CHUNK_TOKENS
 
@@ -153,6 +157,10 @@ def estimate_resources(
         "activations": _activation_bytes(cfg, shape, precision),
         "logits": float(min(LOSS_CHUNK_TOKENS, cfg.batch_size * cfg.seq_len) * shape.vocab * 4 * 3),
         "overhead": CUDA_OVERHEAD if on_gpu else 0.0,
+        # DP-SGD: the sum of clipped per-record gradients and the noise, fp32 (dp.py).
+        "dp_per_record_gradients": dp.extra_memory_bytes(trainable)
+        if cfg.differential_privacy is not None
+        else 0.0,
     }
     peak = sum(breakdown.values())
     budget = gpu_mem_bytes if on_gpu else _host_memory()

@@ -48,6 +48,8 @@ class LoopState:
     evals_without_improvement: int = 0
     tokens_seen: int = 0
     elapsed_s: float = 0.0
+    # DP-SGD accountant history [[noise_multiplier, sample_rate, steps]] (dp.py); [] without DP.
+    dp_history: list[list[float]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)

@@ -22,7 +22,8 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from .config import TrainConfig, resolve_parallelism
+from . import dp
+from .config import ConfigError, TrainConfig, resolve_parallelism
 from .distributed import DistContext, sum_all_across_ranks
 from .fsdp import FSDPModule, clip_gradients, shard_model
 from .methods import PreparedModel, decoder_layers, trainable_parameters
@@ -55,6 +56,8 @@ class Run:
     # host denominators per step, materialised with the losses.
     pending_stats: list[tuple[torch.Tensor, dict[str, float]]] = field(default_factory=list)
     stat_window: dict[str, list[float]] = field(default_factory=dict)
+    # DP-SGD's calibrated mechanism and accountant (dp.py); None for a normal run.
+    dp: dp.DPState | None = None
 
     @property
     def sharded(self) -> bool:
@@ -91,6 +94,7 @@ def build_run(
         loss_model = DistributedDataParallel(loss_model, device_ids=device_ids)
     trainable = trainable_parameters(prepared.model)  # after sharding: FSDP swaps in DTensors
     optimizer = build_optimizer(cfg, trainable, device)
+    privacy = _dp_state(cfg, ctx, train_records)
     return Run(
         cfg,
         ctx,
@@ -105,7 +109,21 @@ def build_run(
         parallelism=parallelism,
         recipe=recipe,
         train_records=train_records,
+        dp=privacy,
     )
+
+
+def _dp_state(cfg: TrainConfig, ctx: DistContext, train_records: list) -> dp.DPState | None:
+    """The calibrated DP mechanism (None without DP); ConfigError naming the field when the
+    run cannot be private (several processes, an unreachable target)."""
+    if cfg.differential_privacy is None:
+        return None
+    if ctx.world_size > 1:
+        raise ConfigError("max_processes", "differential privacy trains in one process")
+    try:
+        return dp.set_up(cfg, len(train_records))
+    except dp.DPConfigError as exc:
+        raise ConfigError(exc.field, exc.message) from exc
 
 
 def build_optimizer(
@@ -178,6 +196,8 @@ def train_step(run: Run) -> int:
     all ranks), so grad_accum and data parallelism give the same gradient as one big batch.
     The step's loss is queued on `run.pending_losses` (a device tensor; see `flush_losses`).
     """
+    if run.dp is not None:
+        return dp_train_step(run, run.dp)
     model, recipe = run.loss_model, _recipe(run)
     batches = _next_batches(run)
     counts, tokens = _step_counts(run, batches)
@@ -209,6 +229,42 @@ def train_step(run: Run) -> int:
     run.state.data_position = run.stream.position
     run.state.tokens_seen += int(tokens)
     return int(tokens)
+
+
+def dp_train_step(run: Run, state: dp.DPState) -> int:
+    """One DP-SGD step (dp.py): Poisson-sample records, run each alone, clip its gradient,
+    sum, add noise, step; the accountant records the step. Returns the real tokens.
+
+    The reported loss is the mean over the sampled records of each record's mean token loss
+    (the quantity whose gradient is clipped)."""
+    model, clip = run.loss_model, state.settings.max_grad_norm
+    sums = {name: torch.zeros_like(p, dtype=torch.float32) for name, p in run.trainable.items()}
+    losses: list[torch.Tensor] = []
+    tokens = 0
+    model.train()
+    for index in dp.poisson_sample(len(run.train_records), state.sample_rate):
+        batch = dp.record_batch(run.train_records[index], run.cfg.seq_len, run.pad_id)
+        if batch is None:
+            continue
+        with autocast(run):
+            loss = model(batch.to(run.device))["loss"] / max(batch.n_targets, 1)
+        loss.backward()
+        dp.clip_into(run.trainable, sums, clip)
+        losses.append(loss.detach().float())
+        tokens += batch.n_tokens
+    dp.noisy_gradients(run.trainable, sums, state)
+    for group in run.optimizer.param_groups:
+        group["lr"] = learning_rate_at(run.state.step, run.cfg)
+    run.optimizer.step()
+    run.optimizer.zero_grad(set_to_none=True)
+    state.accountant.step(noise_multiplier=state.noise_multiplier, sample_rate=state.sample_rate)
+    run.pending_losses.append(
+        torch.stack(losses).mean() if losses else torch.zeros((), device=run.device)
+    )
+    run.state.step += 1
+    run.state.tokens_seen += tokens
+    run.state.dp_history = state.history_json()
+    return tokens
 
 
 def flush_losses(run: Run) -> list[float]:

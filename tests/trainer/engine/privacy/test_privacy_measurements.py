@@ -227,3 +227,20 @@ def test_membership_statistics_on_known_cases() -> None:
     assert membership.auc([1, 2], [1, 2]) == 0.5
     assert membership.auc([], [1]) is None
     assert membership.tpr_at_fpr([5, 6, 1], [1, 2, 3]) == pytest.approx(2 / 3)
+
+
+def test_the_policy_loads_without_torch() -> None:
+    """The web process judges figures and shows policies: reading the policy must not load
+    PyTorch (about 400 MB) into it."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from trainer.engine.privacy import policy\n"
+        "assert policy.evaluate_policy({}, policy.default_thresholds()) == []\n"
+        "print('torch' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
