@@ -42,20 +42,20 @@ from trainer.engine import offline  # noqa: E402,F401  (first: no network)
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--records", type=int, default=300)
-    parser.add_argument("--steps", type=int, default=240)
+    parser.add_argument("--records", type=int, default=200)
+    parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--seq-len", type=int, default=128)
+    parser.add_argument("--seq-len", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=2e-3)
     parser.add_argument("--lora-r", type=int, default=16)
-    parser.add_argument("--quick", action="store_true", help="120 records, 60 steps")
+    parser.add_argument("--quick", action="store_true", help="100 records, 40 steps")
     parser.add_argument("--dp", action="store_true", help="also train with DP-SGD")
     parser.add_argument("--epsilon", type=float, default=8.0)
     parser.add_argument("--model-dir", type=Path, default=None)
     parser.add_argument("--seed", type=int, default=11)
     args = parser.parse_args()
     if args.quick:
-        args.records, args.steps = 120, 60
+        args.records, args.steps = 100, 40
     return args
 
 
