@@ -87,12 +87,14 @@ def canary_records(
         return []
     plan = read_plan(job) or _new_plan(job, train)
     records = list(plan.training_records())
+    summary = _plan_summary(plan)
+    share = f" ({100 * summary['share']:.1f}% of the training text)" if "share" in summary else ""
     _announce_once(
         job,
         len(records),
-        f"Added {len(records)} canary records (synthetic secrets, never part of your data) to "
-        "the training split for the privacy audit.",
-        _plan_summary(plan),
+        f"Added {len(records)} canary records{share}: synthetic secrets, never part of your "
+        "data, that the privacy audit looks for after training.",
+        summary,
     )
     return records
 

@@ -5,6 +5,7 @@ run fails with a reason and keeps the version held back."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from privacy.models import AuditState, PrivacyAudit
 from privacy.signals import privacy_audit_finished
 from privacy.tasks import run_privacy_audit
+from tests.at_rest import files_containing
 from trainer.canaries import read_plan
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -47,6 +49,9 @@ def test_a_trained_version_is_audited_end_to_end_with_figures_and_encrypted_evid
     assert not any(secret in row for secret in secrets)
     raw = blob_path(trained_version.data_key, audit.evidence_blob).read_bytes()
     assert not any(secret.encode() in raw for secret in secrets)
+    for canary in read_plan(trained_version.job).canaries:  # database, blobs, anything at rest
+        assert files_containing(Path(settings.DATA_DIR), canary.secret) == []
+        assert files_containing(Path(settings.DATA_DIR), canary.text) == []
     body = api_client_for(cast.steward).get(
         f"/api/v1/model-versions/{trained_version.pk}/privacy-audit/"
     )
