@@ -12,7 +12,7 @@ perplexity (token-weighted, on held-out tickets) next to the untuned base model'
 achieved epsilon.
 
 Usage:
-  python bench/dp_training.py --quick          # ~3-5 minutes on 2 CPU cores
+  python bench/dp_training.py --quick          # ~3-5 minutes on 2 idle CPU cores
   python bench/dp_training.py --records 400 --steps 60
 The last line of output is a JSON object with the figures.
 """
@@ -53,7 +53,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--model-dir", help="an HF model directory instead of the GGUF")
     args = parser.parse_args(argv)
     if args.quick:
-        args.records, args.test_records, args.steps, args.batch = 200, 24, 16, 4
+        args.records, args.test_records, args.steps, args.batch = 100, 12, 6, 2
+        args.seq_len = 128
     return args
 
 
