@@ -13,7 +13,7 @@ from trainer.engine import ConfigError, TrainConfig, dp, train
 DP = {"target_epsilon": 8.0, "delta": 1e-4, "max_grad_norm": 1.0}
 
 
-@pytest.mark.parametrize("method", ["lora", "full"])
+@pytest.mark.parametrize("method", ["lora", "dora", "full"])
 def test_dp_training_reports_epsilon_within_the_target(
     method, tiny_model_dir, text_data, make_store, small_config
 ):
