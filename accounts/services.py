@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -65,15 +66,52 @@ def revoke_api_token(actor: Actor, token: ApiToken) -> None:
         record_event(actor, "token.revoke", obj=token)
 
 
-def create_project(actor: Actor, name: str, *, owner: AbstractBaseUser | None = None) -> Project:
-    """Create a project; ``owner`` (default: the actor) becomes its first owner."""
+PROJECT_SETTINGS = ("require_distinct_approver", "auto_approve_redaction")
+
+
+def create_project(
+    actor: Actor,
+    name: str,
+    *,
+    owner: AbstractBaseUser | None = None,
+    settings: dict[str, bool] | None = None,
+) -> Project:
+    """Create a project; ``owner`` (default: the actor) becomes its first owner. ``settings``
+    may set any of PROJECT_SETTINGS (others raise ValueError)."""
     owner = owner or actor.user
+    settings = _checked_settings(settings or {})
     with transaction.atomic():
-        project = Project.objects.create(name=name)
+        project = Project.objects.create(name=name, **settings)
         if owner is not None:
             Membership.objects.create(project=project, user=owner, role=Role.OWNER)
         record_event(actor, "project.create", obj=project)
     return project
+
+
+def _checked_settings(changes: dict[str, Any]) -> dict[str, bool]:
+    unknown = set(changes) - set(PROJECT_SETTINGS)
+    if unknown:
+        raise ValueError(f"unknown project settings: {', '.join(sorted(unknown))}")
+    return {name: bool(value) for name, value in changes.items()}
+
+
+def update_project_settings(actor: Actor, project: Project, changes: dict[str, Any]) -> Project:
+    """Change the project's separation-of-duties settings (owners only; platform admins too,
+    as for members). Audited as ``project.settings`` with the values before and after."""
+    if not (actor.user is not None and actor.user.is_superuser):
+        require(actor, project.pk, Action.MANAGE_SETTINGS, obj=project)
+    changes = _checked_settings(changes)
+    with transaction.atomic():
+        locked = Project.objects.select_for_update().get(pk=project.pk)
+        before = {name: getattr(locked, name) for name in PROJECT_SETTINGS}
+        for name, value in changes.items():
+            setattr(locked, name, value)
+        locked.save(update_fields=[*changes] or None)
+        after = {name: getattr(locked, name) for name in PROJECT_SETTINGS}
+        record_event(
+            actor, "project.settings", obj=locked, details={"before": before, "after": after}
+        )
+    return locked
 
 
 def set_membership(

@@ -79,6 +79,26 @@ class ProjectSerializer(serializers.ModelSerializer):
         return membership.role if membership else None
 
 
+class ProjectSettingsSerializer(serializers.Serializer):
+    """The settings an owner may change; unknown fields are refused, not ignored."""
+
+    require_distinct_approver = serializers.BooleanField(
+        required=False, help_text="The approver of a dataset must not be its uploader."
+    )
+    auto_approve_redaction = serializers.BooleanField(
+        required=False,
+        help_text="Files uploaded through /v1/files are approved after automatic redaction.",
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        unknown = set(self.initial_data) - set(self.fields)
+        if unknown:
+            raise ValidationError({name: ["Not a project setting."] for name in sorted(unknown)})
+        if not attrs:
+            raise ValidationError({"non_field_errors": ["Name at least one setting."]})
+        return attrs
+
+
 class MemberSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     username = serializers.CharField(source="user.username")
@@ -111,9 +131,26 @@ class ProjectViewSet(
         return services.projects_visible_to(self.request.user)
 
     def perform_create(self, serializer: ProjectSerializer) -> None:
+        data = serializer.validated_data
         serializer.instance = services.create_project(
-            actor_from_request(self.request), serializer.validated_data["name"]
+            actor_from_request(self.request),
+            data["name"],
+            settings={k: data[k] for k in services.PROJECT_SETTINGS if k in data},
         )
+
+    @extend_schema(
+        request=ProjectSettingsSerializer,
+        responses={200: ProjectSerializer},
+    )
+    def partial_update(self, request: Request, pk: str | None = None) -> Response:
+        """Owners (and platform admins) change the project's settings. Audited."""
+        project = self.get_object()
+        form = ProjectSettingsSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        project = services.update_project_settings(
+            actor_from_request(request), project, dict(form.validated_data)
+        )
+        return Response(ProjectSerializer(project, context={"request": request}).data)
 
     @extend_schema(methods=["GET"], responses=MemberSerializer(many=True))
     @extend_schema(

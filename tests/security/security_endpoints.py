@@ -200,6 +200,7 @@ def request_kwargs(key: str, method: str, world: Any, side: Any) -> dict[str, An
         ("api:user-list", "POST"): {"username": "newcomer", "password": "Another-Long-pw-99"},
         ("api:project-list", "POST"): {"name": "Gamma"},
         ("api:project-members", "POST"): {"username": "outsider", "role": "viewer"},
+        ("api:project-detail", "PATCH"): {"require_distinct_approver": True},
         ("api:token-list", "POST"): {"name": "ci", "scopes": ["read"]},
         ("api:dataset-add-finding", "POST"): {
             "record_index": 1,
