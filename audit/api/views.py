@@ -70,6 +70,8 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
         for param, lookup in FILTERS.items():
             if params.get(param):
                 queryset = queryset.filter(**{lookup: params[param]})
+        if params.get("alert") in ("1", "true"):
+            queryset = queryset.filter(action__startswith="alert.")
         if params.get("action_prefix"):
             queryset = queryset.filter(action__startswith=params["action_prefix"])
         return queryset
@@ -80,6 +82,7 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
             OpenApiParameter("since", OpenApiTypes.DATETIME, description="Entries at or after."),
             OpenApiParameter("until", OpenApiTypes.DATETIME, description="Entries at or before."),
             OpenApiParameter("action_prefix", str, description="e.g. `dataset.`"),
+            OpenApiParameter("alert", str, enum=["1", "true"], description="Alerts only."),
             OpenApiParameter("format", str, enum=["csv"], description="Export as CSV."),
         ],
         responses={
