@@ -207,3 +207,22 @@ def require(actor: Actor, project_id: int, action: Action, *, obj: object = None
         )
         raise PermissionDenied(action.value)
     return membership
+
+
+def reauthenticate(request: Any, user: AbstractBaseUser, password: str) -> str:
+    """Check ``password`` for ``user`` again through Django's ``authenticate``, so that the
+    sign-in's lockout (django-axes, per username and address) counts and blocks it too: a
+    re-check is no unthrottled password oracle. Returns ``"ok"``, ``"wrong"`` (counted as a
+    failed sign-in, audited as ``auth.login`` denied) or ``"locked"`` (too many failures; the
+    password was not even tried)."""
+    from django.contrib.auth import authenticate
+
+    username = user.get_username()
+    authenticated = authenticate(request, username=username, password=password or "")
+    if getattr(request, "axes_locked_out", False):
+        # Answered by the caller in its own API's shape, not by axes' middleware page.
+        del request.axes_locked_out
+        return "locked"
+    if authenticated is None or authenticated.pk != user.pk:
+        return "wrong"
+    return "ok"
