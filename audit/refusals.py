@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from django.core.cache import cache
@@ -55,9 +56,13 @@ def note_refused_lookup(request: HttpRequest) -> None:
     actor = actor_from_request(request)
     if actor.user is None or match is None or not match.kwargs:
         return
+    if not hasattr(actor.user, "_meta"):  # a deployment key's holder: no user row
+        actor = replace(actor, user=None)
+        user = f"key:{actor.token_prefix}"
+    else:
+        user = str(actor.user.pk)
     kind = resource_of(match.route)[:64]
     window = int(time.time() // WINDOW_SECONDS)
-    user = actor.user.pk
     if _count(f"refused:{user}:{kind}:{window}") <= RECORD_PER_WINDOW:
         ids = {name: str(value)[:64] for name, value in match.kwargs.items()}
         record_event(

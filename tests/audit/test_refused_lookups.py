@@ -21,15 +21,13 @@ def _clear_counts() -> Any:
 
 def test_probing_another_projects_ids_is_audited(cast: Any, api_client_for: Any) -> None:
     from accounts.models import Project
-    from conftest import fixture_records, make_approved_version
 
     other = Project.objects.create(name="Other")
-    dataset = make_approved_version(other, fixture_records(5)).dataset
-    response = api_client_for(cast.viewer).get(f"/api/v1/datasets/{dataset.pk}/")
+    response = api_client_for(cast.viewer).get(f"/api/v1/projects/{other.pk}/members/")
     assert response.status_code == 404
     event = AuditEvent.objects.get(action="denied.lookup")
     assert event.actor_username == "viewer" and event.outcome == "denied"
-    assert (event.object_type, event.object_id) == ("datasets", str(dataset.pk))
+    assert (event.object_type, event.object_id) == ("projects", str(other.pk))
 
 
 def test_a_scan_is_rate_limited_per_type_and_raises_one_alert(
