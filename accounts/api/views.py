@@ -5,10 +5,10 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -17,6 +17,7 @@ from accounts.models import ApiToken, Membership, Project
 from accounts.roles import ROLE_CHOICES, Action
 from audit.services import actor_from_request, record_event
 from ops.permissions import PlatformAdmin, TokenScopes
+from ops.schema import error_responses
 
 
 class UserSerializer(serializers.Serializer):
@@ -154,7 +155,9 @@ class ProjectViewSet(
 
     @extend_schema(methods=["GET"], responses=MemberSerializer(many=True))
     @extend_schema(
-        methods=["POST"], request=MemberSerializer, responses={201: MemberSerializer(many=True)}
+        methods=["POST"],
+        request=MemberSerializer,
+        responses={201: MemberSerializer(many=True), **error_responses(409)},
     )
     @action(detail=True, methods=["get", "post"], pagination_class=None)  # all members, one list
     def members(self, request: Request, pk: str | None = None) -> Response:
@@ -171,11 +174,36 @@ class ProjectViewSet(
                     form.validated_data["role"],
                     replace=not form.validated_data["add"],
                 )
+            except services.MembershipRefused as exc:
+                _audit_refusal(request, project, "add", str(exc))
+                raise PermissionDenied(str(exc)) from exc
+            except services.LastOwner:
+                _audit_refusal(request, project, "change", "last owner")
+                raise
             except LookupError as exc:
                 raise ValidationError({"username": [str(exc)]}) from exc
         members = Membership.objects.filter(project=project).select_related("user")
         code = status.HTTP_201_CREATED if request.method == "POST" else status.HTTP_200_OK
         return Response(MemberSerializer(members, many=True).data, status=code)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("user_id", int, OpenApiParameter.PATH)],
+        request=None,
+        responses={204: None, **error_responses(409)},
+    )
+    @action(detail=True, methods=["delete"], url_path=r"members/(?P<user_id>\d+)")
+    def remove_member(self, request: Request, pk: str | None = None, user_id: str = "") -> Response:
+        """Remove every role of a member (owners and platform admins); the last owner stays.
+        Audited."""
+        project = self.get_object()
+        try:
+            services.remove_member(actor_from_request(request), project, int(user_id))
+        except services.LastOwner:
+            _audit_refusal(request, project, "remove", "last owner")
+            raise
+        except LookupError as exc:
+            raise NotFound(str(exc)) from exc
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
     def _require_member_admin(self, request: Request, project: Project) -> None:
         if request.user.is_superuser:
@@ -183,6 +211,17 @@ class ProjectViewSet(
         services.require(
             actor_from_request(request), project.pk, Action.MANAGE_MEMBERS, obj=project
         )
+
+
+def _audit_refusal(request: Request, project: Project, verb: str, reason: str) -> None:
+    """Record a refused membership change (the service's own entry was rolled back)."""
+    record_event(
+        actor_from_request(request),
+        f"denied.membership_{verb}",
+        obj=project,
+        outcome="denied",
+        details={"reason": reason[:120]},
+    )
 
 
 class TokenSerializer(serializers.ModelSerializer):

@@ -89,6 +89,7 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("api:project-members", "GET"): Rule(MEMBERS | {"admin"}),
     ("api:project-members", "POST"): project("owner", "admin"),
     ("api:project-detail", "PATCH"): project("owner", "admin"),
+    ("api:project-remove-member", "DELETE"): project("owner", "admin"),
     ("project-settings", "GET"): project("owner", "admin"),
     ("project-settings", "POST"): project("owner", "admin"),
     ("api:token-list", "GET"): OPEN_TO_SIGNED_IN,
