@@ -19,14 +19,23 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
+STATIC_PREFIXES = ("/static/",)
+
+
 class SecurityHeadersMiddleware:
-    """Adds Content-Security-Policy and Permissions-Policy to every response."""
+    """Adds Content-Security-Policy and Permissions-Policy to every response, and
+    ``Cache-Control: no-store`` to every response but static files (unless the view set its
+    own Cache-Control)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
+        if not request.path.startswith(STATIC_PREFIXES):
+            # API answers and pages carry raw text, tokens, keys and re-identification maps:
+            # no browser, proxy or disk cache may keep them.
+            response.headers.setdefault("Cache-Control", "no-store")
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         response.headers.setdefault(
             "Permissions-Policy", "camera=(), microphone=(), geolocation=()"
@@ -144,3 +153,34 @@ class RefuseHostileJsonMiddleware:
         if has_lone_surrogate(parsed):
             return "The JSON body holds a lone UTF-16 surrogate (such as \\ud800)."
         return ""
+
+
+# Room for multipart framing and form fields around the largest allowed file.
+MULTIPART_OVERHEAD = 1024 * 1024
+
+
+def body_limit(content_type: str) -> int:
+    """The largest body a request of ``content_type`` may declare: the upload limit
+    (SOBERANA_MAX_UPLOAD_MB) plus framing for files and chunks, Django's in-memory limit for
+    everything else (JSON, forms)."""
+    from django.conf import settings
+
+    if content_type.startswith(("multipart/", "application/octet-stream")):
+        return settings.MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD
+    return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
+
+class RefuseOversizedBodyMiddleware:
+    """Answers 413 to a request whose declared Content-Length is above the limit, before a
+    byte of its body is read (a client announcing 50 GB is not read for minutes first)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        length = request.META.get("CONTENT_LENGTH") or ""
+        limit = body_limit(request.META.get("CONTENT_TYPE", ""))
+        if length.isdigit() and int(length) > limit:
+            message = f"The request body is larger than the limit of {limit} bytes."
+            return refusal(request.path, message, status=413)
+        return self.get_response(request)

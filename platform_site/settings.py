@@ -87,6 +87,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "ops.middleware.SecurityHeadersMiddleware",
     "ops.middleware.RefuseNulMiddleware",
+    "ops.middleware.RefuseOversizedBodyMiddleware",
     "ops.middleware.RefuseHostileJsonMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
