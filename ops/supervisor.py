@@ -77,21 +77,17 @@ def platform_services(port: int, data_dir: Path, workers: int = 2) -> list[Servi
     return [
         Service(
             "web",
+            # waitress (platform_site/webserver.py): idle or slow clients hold no thread.
             [
                 python,
                 "-m",
-                "gunicorn",
-                "platform_site.wsgi:application",
+                "platform_site.webserver",
                 "--bind",
-                f"{bind}:{port}",
-                "--workers",
-                str(workers),
+                bind,
+                "--port",
+                str(port),
                 "--threads",
-                "4",
-                "--timeout",
-                "300",
-                "--access-logfile",
-                "-",
+                str(4 * workers),
             ],
         ),
         Service(
