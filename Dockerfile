@@ -19,4 +19,4 @@ COPY . .
 RUN SOBERANA_SECRET_KEY=build-only python manage.py collectstatic --noinput
 USER soberana
 EXPOSE 8000
-CMD ["gunicorn", "platform_site.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "300"]
+CMD ["python", "-m", "platform_site.webserver", "--bind", "0.0.0.0", "--port", "8000", "--threads", "12"]

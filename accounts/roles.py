@@ -20,6 +20,7 @@ class Role(StrEnum):
 class Action(StrEnum):
     VIEW_PROJECT = "view_project"
     MANAGE_MEMBERS = "manage_members"
+    MANAGE_SETTINGS = "manage_settings"
     DELETE_PROJECT = "delete_project"
     UPLOAD_DATA = "upload_data"
     VIEW_RAW_DATA = "view_raw_data"
@@ -55,6 +56,7 @@ _STEWARD = _VIEWER | {
 # needs both holds both roles (a membership per role).
 _OWNER = _ENGINEER | {
     Action.MANAGE_MEMBERS,
+    Action.MANAGE_SETTINGS,  # require_distinct_approver, auto_approve_redaction
     Action.DELETE_PROJECT,
     Action.DELETE_DATASET,
     Action.UPLOAD_DATA,

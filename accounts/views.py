@@ -112,3 +112,43 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
         )
     tokens = ApiToken.objects.filter(user=request.user).order_by("-created_at")
     return render(request, "accounts/tokens.html", {"tokens": tokens, "created": created})
+
+
+class ProjectSettingsForm(forms.Form):
+    """The project's separation-of-duties settings (unchecked boxes send nothing: False)."""
+
+    require_distinct_approver = forms.BooleanField(
+        required=False, label="A dataset's approver must not be its uploader"
+    )
+    auto_approve_redaction = forms.BooleanField(
+        required=False,
+        label="Approve files uploaded through /v1/files after automatic redaction, unreviewed",
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def project_settings(request: HttpRequest, pk: int) -> HttpResponse:
+    """Owners (and platform admins) see and change a project's settings; audited. Others
+    who can see the project get 403, the rest 404."""
+    from django.core.exceptions import PermissionDenied
+    from django.shortcuts import get_object_or_404
+
+    from accounts import services
+    from accounts.roles import Action
+    from audit.services import actor_from_request
+
+    project = get_object_or_404(services.projects_visible_to(request.user), pk=pk)
+    actor = actor_from_request(request)
+    if not request.user.is_superuser:
+        try:
+            services.require(actor, project.pk, Action.MANAGE_SETTINGS, obj=project)
+        except services.PermissionDenied as exc:
+            raise PermissionDenied("Only the project's owners may change its settings.") from exc
+    initial = {name: getattr(project, name) for name in services.PROJECT_SETTINGS}
+    form = ProjectSettingsForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        services.update_project_settings(actor, project, form.cleaned_data)
+        messages.success(request, "Project settings saved.")
+        return redirect("project-settings", pk=project.pk)
+    return render(request, "accounts/project_settings.html", {"project": project, "form": form})

@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from accounts.services import projects_visible_to
+from audit.refusals import recent_alerts
 from datasets_app.services import visible_datasets
 from trainer.services import visible_jobs
 
@@ -18,5 +19,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "projects": projects_visible_to(request.user),
         "datasets": visible_datasets(request.user).select_related("project")[:20],
         "jobs": visible_jobs(request.user).select_related("base_model")[:20],
+        # Platform admins see the audit alerts of the last day (refused-lookup scans).
+        "alerts": list(recent_alerts()[:10]) if request.user.is_superuser else [],
     }
     return render(request, "home.html", context)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -44,6 +45,7 @@ class IngestOptions:
     reidentification_map: bool = False
 
     def __post_init__(self) -> None:
+        _check_types(self)
         if self.operator not in OPERATORS:
             raise OptionsError("operator", f"must be one of {', '.join(OPERATORS)}")
         for entity, op in self.operators_by_type.items():
@@ -58,13 +60,17 @@ class IngestOptions:
         if self.text_split not in ("file", "blank_line"):
             raise OptionsError("text_split", "must be file or blank_line")
         ratios = tuple(float(r) for r in self.split_ratios)
+        _check_cleaning(self.cleaning)
         if len(ratios) != 3 or any(r < 0 for r in ratios) or abs(sum(ratios) - 1.0) > 1e-6:
             raise OptionsError("split_ratios", "three non-negative numbers that add up to 1")
         self.split_ratios = ratios  # type: ignore[assignment]
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> IngestOptions:
-        """Build from user input; unknown keys raise OptionsError naming them."""
+        """Build from user input; unknown keys, wrong types and bad values raise OptionsError
+        naming the option (never TypeError: this runs on hostile input)."""
+        if data is not None and not isinstance(data, dict):
+            raise OptionsError("options", "must be a JSON object")
         data = dict(data or {})
         unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown:
@@ -75,3 +81,82 @@ class IngestOptions:
         result = asdict(self)
         result["split_ratios"] = list(self.split_ratios)
         return result
+
+
+MAX_SEED = 2**63 - 1
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_str_list(value: Any) -> bool:
+    return isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)
+
+
+def _check_types(options: IngestOptions) -> None:
+    """Raise OptionsError naming the first option whose JSON type is wrong."""
+    checks: list[tuple[str, bool, str]] = [
+        (
+            "text_columns",
+            options.text_columns is None
+            or (_is_str_list(options.text_columns) and bool(options.text_columns)),
+            "must be a non-empty list of column names",
+        ),
+        ("skip_bad_lines", isinstance(options.skip_bad_lines, bool), "must be true or false"),
+        (
+            "require_full_review",
+            isinstance(options.require_full_review, bool),
+            "must be true or false",
+        ),
+        (
+            "reidentification_map",
+            isinstance(options.reidentification_map, bool),
+            "must be true or false",
+        ),
+        ("text_split", isinstance(options.text_split, str), "must be a string"),
+        ("operator", isinstance(options.operator, str), "must be a string"),
+        ("language", isinstance(options.language, str), "must be a string"),
+        (
+            "operators_by_type",
+            isinstance(options.operators_by_type, dict)
+            and all(
+                isinstance(k, str) and isinstance(v, str)
+                for k, v in options.operators_by_type.items()
+            ),
+            "must map entity types to operator names",
+        ),
+        ("score_threshold", _is_number(options.score_threshold), "must be a number"),
+        ("allow_list", _is_str_list(options.allow_list), "must be a list of strings"),
+        ("deny_list", _is_str_list(options.deny_list), "must be a list of strings"),
+        (
+            "split_seed",
+            isinstance(options.split_seed, int)
+            and not isinstance(options.split_seed, bool)
+            and 0 <= options.split_seed <= MAX_SEED,
+            f"must be an integer from 0 to {MAX_SEED}",
+        ),
+        (
+            "split_ratios",
+            isinstance(options.split_ratios, list | tuple)
+            and all(_is_number(r) for r in options.split_ratios),
+            "three non-negative numbers that add up to 1",
+        ),
+        ("cleaning", isinstance(options.cleaning, dict), "must be a JSON object"),
+    ]
+    for name, ok, message in checks:
+        if not ok:
+            raise OptionsError(name, message)
+
+
+def _check_cleaning(cleaning: dict[str, Any]) -> None:
+    """The cleaning settings must build a CleaningConfig (keys and types), else OptionsError.
+    Imported on use: the cleaning module loads the language detector."""
+    if not cleaning:
+        return
+    from datasets_app.pipeline.cleaning import CleaningConfig
+
+    try:
+        CleaningConfig.from_dict(cleaning)
+    except (TypeError, ValueError) as exc:
+        raise OptionsError("cleaning", str(exc)) from exc

@@ -212,6 +212,26 @@ def findings_for(actor: Actor, dataset: Dataset) -> QuerySet[Finding]:
     return dataset.findings.all()
 
 
+def _record_at(dataset: Dataset, index: int) -> dict[str, Any] | None:
+    """The stored (raw) record at ``index``, or None past the end. Not audited: callers only
+    use it to check offsets and never return its text."""
+    rows = ingestion.read_slice(vault.open_blob(dataset.data_key, ingestion.RECORDS_BLOB), index, 1)
+    return rows[0] if rows else None
+
+
+def check_span(dataset: Dataset, record_index: int, field: str, start: int, end: int) -> None:
+    """Raise ValueError unless ``field`` is a text field of record ``record_index`` and
+    ``0 <= start < end <= len(text)``: a span redaction could not apply is never stored."""
+    if not 0 <= start < end:
+        raise ValueError("start must be >= 0 and less than end")
+    record = _record_at(dataset, record_index)
+    fields = dict(ingestion.record_fields(record)) if record is not None else {}
+    if field not in fields:
+        raise ValueError(f"field must be one of the record's text fields: {sorted(fields)}")
+    if end > len(fields[field]):
+        raise ValueError(f"end must not pass the field's length ({len(fields[field])})")
+
+
 def _require_reviewable(dataset: Dataset) -> None:
     if dataset.status != DatasetStatus.NEEDS_REVIEW:
         raise DatasetStateError(
@@ -237,8 +257,7 @@ def decide_finding(
         finding.decided_by = actor.user
         finding.decided_at = timezone.now()
         if start is not None and end is not None:
-            if not 0 <= start < end:
-                raise ValueError("start must be >= 0 and less than end")
+            check_span(dataset, finding.record_index, finding.field, start, end)
             finding.start, finding.end = start, end
         finding.save()
         record_event(
@@ -299,8 +318,9 @@ def add_finding(
     """A reviewer marks a span the detector missed; it is accepted at once."""
     require(actor, dataset.project_id, Action.REVIEW_PII, obj=dataset)
     _require_reviewable(dataset)
-    if not (0 <= record_index < dataset.record_count) or not 0 <= start < end:
-        raise ValueError("record_index, start and end must point inside the dataset")
+    if not (0 <= record_index < dataset.record_count):
+        raise ValueError("record_index must point inside the dataset")
+    check_span(dataset, record_index, field, start, end)
     with transaction.atomic():
         finding = Finding.objects.create(
             dataset=dataset,
@@ -352,13 +372,16 @@ def freeze_reviewed_version(
     """Build the next version from the current decisions and audit the approval (the caller
     has authorized it). Raises DatasetStateError when the dataset's options demand a complete
     review and findings are still pending. Sends ``dataset_approved`` once committed."""
-    from datasets_app.versioning import build_version
+    from datasets_app.versioning import UnappliedFinding, build_version
 
     options = IngestOptions.from_dict(dataset.options)
     pending = dataset.findings.filter(decision=Decision.PENDING).count()
     if options.require_full_review and pending:
         raise DatasetStateError(f"{pending} findings are still pending review.")
-    version = build_version(actor, dataset, options, pending_redacted=pending)
+    try:
+        version = build_version(actor, dataset, options, pending_redacted=pending)
+    except UnappliedFinding as exc:
+        raise DatasetStateError(str(exc)) from exc
     details = {
         "version": version.number,
         "content_hash": version.content_hash,

@@ -74,6 +74,7 @@ def redact_record(
     from datasets_app.pipeline.pii import Finding as Span
     from datasets_app.pipeline.redaction import redact_text
 
+    _require_applicable(record, findings)
     operators = {**{"DEFAULT": options.operator}, **options.operators_by_type}
     redacted = dict(record)
     if record.get("messages"):
@@ -98,6 +99,22 @@ def redact_record(
     return redacted
 
 
+class UnappliedFinding(ValueError):
+    """A kept finding points outside its record's text: redaction fails closed, so no version
+    is frozen with a value the reviewer marked still in clear."""
+
+
+def _require_applicable(record: dict[str, Any], findings: list[Finding]) -> None:
+    fields = dict(ingestion.record_fields(record))
+    for f in findings:
+        text = fields.get(f.field)
+        if text is None or not 0 <= f.start < f.end <= len(text):
+            raise UnappliedFinding(
+                f"Finding {f.pk} ({f.entity_type}) on record {f.record_index} field "
+                f"{f.field!r} [{f.start}, {f.end}) cannot be applied; fix or reject it."
+            )
+
+
 def _remember(
     reid: dict, text: str, spans: list, operators: dict, secret: bytes, language: str
 ) -> None:
@@ -112,15 +129,17 @@ def _remember(
 
 
 def iter_redacted(
-    dataset: Dataset, options: IngestOptions, reid: dict | None = None
+    dataset: Dataset, options: IngestOptions, reid: dict | None = None, *, withhold: bool = False
 ) -> Iterator[tuple[int, dict | None]]:
-    """Every record of the dataset with the current decisions applied, in order."""
-    for index, _, redacted in iter_original_and_redacted(dataset, options, reid):
+    """Every record of the dataset with the current decisions applied, in order. With
+    ``withhold`` a record whose finding cannot be applied is shown as ``{"withheld": reason}``
+    instead of raising UnappliedFinding (previews only; versions always fail closed)."""
+    for index, _, redacted in iter_original_and_redacted(dataset, options, reid, withhold):
         yield index, redacted
 
 
 def iter_original_and_redacted(
-    dataset: Dataset, options: IngestOptions, reid: dict | None = None
+    dataset: Dataset, options: IngestOptions, reid: dict | None = None, withhold: bool = False
 ) -> Iterator[tuple[int, dict, dict | None]]:
     """(index, original record, redacted record or None when dropped), in order."""
     secret = redaction_secret(dataset)
@@ -133,7 +152,13 @@ def iter_original_and_redacted(
             if pending is not None and pending[0] == index:
                 applicable = pending[1]
                 pending = next(findings, None)
-            yield index, record, redact_record(record, applicable, options, secret, reid)
+            try:
+                redacted = redact_record(record, applicable, options, secret, reid)
+            except UnappliedFinding as exc:
+                if not withhold:
+                    raise
+                redacted = {"withheld": str(exc)}
+            yield index, record, redacted
 
 
 def build_version(
@@ -285,7 +310,7 @@ def preview_redacted(dataset: Dataset, offset: int, limit: int) -> list[dict]:
         return []
     options = IngestOptions.from_dict(dataset.options)
     page: list[dict] = []
-    for index, record in iter_redacted(dataset, options):
+    for index, record in iter_redacted(dataset, options, withhold=True):
         if index < offset:
             continue
         if index >= offset + limit:

@@ -132,6 +132,13 @@ class FileDetailView(UserView):
 def _fine_tune_request(request: Request, body: Any) -> ft.FineTuneRequest:
     if not isinstance(body, dict):
         raise errors.bad_request("The request body must be a JSON object.")
+    if body.get("integrations") not in (None, []):
+        # Weights & Biases and the like would send training metrics off this machine: refused,
+        # never silently dropped (the platform runs without network).
+        raise errors.bad_request(
+            "'integrations' is not supported by this server: metrics stay on this platform.",
+            param="integrations",
+        )
     training = _dataset(request, body.get("training_file"), "training_file", missing=400)
     validation = (
         _dataset(request, body["validation_file"], "validation_file", missing=400)

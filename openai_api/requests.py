@@ -14,6 +14,42 @@ from serving.sampling import SamplingParams
 
 ROLES = ("system", "developer", "user", "assistant")
 UNSUPPORTED = ("tools", "functions", "tool_choice", "function_call", "audio")
+COMMON_PARAMS = frozenset(
+    {
+        "model",
+        "stream",
+        "stream_options",
+        "n",
+        "temperature",
+        "top_p",
+        "max_tokens",
+        "stop",
+        "seed",
+        "logprobs",
+        "user",
+    }
+)
+CHAT_PARAMS = COMMON_PARAMS | {
+    "messages",
+    "max_completion_tokens",
+    "top_logprobs",
+    "response_format",
+    *UNSUPPORTED,
+}
+COMPLETION_PARAMS = COMMON_PARAMS | {"prompt", "echo"}
+# Parameters the server does not implement, with the values that ask for nothing (accepted:
+# clients send them as defaults). Any other value is a 400 naming the parameter.
+NEUTRAL_VALUES: dict[str, tuple[Any, ...]] = {
+    "frequency_penalty": (0, 0.0),
+    "presence_penalty": (0, 0.0),
+    "logit_bias": ({},),
+    "best_of": (1,),
+    "store": (False,),
+    "metadata": ({},),
+    "parallel_tool_calls": (True, False),
+    "service_tier": ("auto", "default"),
+    "suffix": ("",),
+}
 MAX_STOPS = 4
 MAX_N = 8  # choices per prompt: each one is a full generation
 MAX_PROMPTS = 16  # prompts in one legacy completion request
@@ -43,6 +79,7 @@ class InferenceRequest:
 def parse_chat(body: Any) -> InferenceRequest:
     """A chat completion request; raises OpenAIError for malformed messages or parameters."""
     body = _object(body)
+    _refuse_unknown(body, CHAT_PARAMS)
     _refuse_unsupported(body)
     _response_format(body)
     messages = _messages(body.get("messages"))
@@ -62,6 +99,7 @@ def parse_chat(body: Any) -> InferenceRequest:
 def parse_completion(body: Any) -> InferenceRequest:
     """A legacy completion request: one string prompt or a batch of up to ``MAX_PROMPTS``."""
     body = _object(body)
+    _refuse_unknown(body, COMPLETION_PARAMS)
     stream = _stream(body)
     echo = _echo(body, stream)
     return InferenceRequest(
@@ -186,6 +224,21 @@ def _object(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise bad_request("The request body must be a JSON object.")
     return body
+
+
+def _refuse_unknown(body: dict[str, Any], known: frozenset[str]) -> None:
+    """A parameter this server does not implement answers 400 naming it (never silently
+    ignored: ``logit_bias`` or ``frequency_penalty`` would change the answer at OpenAI),
+    unless its value asks for nothing (null, or a neutral default such as a 0 penalty)."""
+    for name in sorted(set(body) - known, key=str):
+        value = body[name]
+        if value is None:
+            continue
+        if name in NEUTRAL_VALUES:
+            if any(type(value) is type(v) and value == v for v in NEUTRAL_VALUES[name]):
+                continue
+            raise bad_request(f"'{name}' is not supported by this server.", param=name)
+        raise bad_request(f"Unrecognized request argument supplied: {name}", param=name)
 
 
 def _refuse_unsupported(body: dict[str, Any]) -> None:

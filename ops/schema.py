@@ -20,7 +20,7 @@ ERROR_DESCRIPTIONS = {
     403: "The caller's role or the token's scopes do not allow this.",
     404: "No such object, or one outside the caller's projects.",
     409: "The object is not in a state that allows this.",
-    413: "The upload is larger than the configured limit.",
+    413: "The body (or upload) is larger than the configured limit.",
     415: "The body's Content-Type is not one the operation reads.",
     429: "Over the requests-per-minute limit (`Retry-After` says when to try again).",
 }
@@ -65,6 +65,7 @@ class AutoSchema(SpectacularAutoSchema):
             statuses.add(404)
         if self.method in WRITE_METHODS and self.get_request_serializer() is not None:
             statuses.add(415)
+            statuses.add(413)  # a declared Content-Length above the limit (ops.middleware)
         return statuses
 
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,11 +37,37 @@ class Service:
         logger.info("starting %s", self.name)
         # Its own process group, so stopping reaches the worker's pool processes too: a
         # training task then checkpoints and hands its job back instead of dying mid-step.
-        self.process = subprocess.Popen(self.argv, start_new_session=True)
+        self.process = subprocess.Popen(
+            self.argv, start_new_session=True, preexec_fn=die_with_parent()
+        )
         self.started_at = time.monotonic()
 
     def exited(self) -> int | None:
         return None if self.process is None else self.process.poll()
+
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def die_with_parent(signum: int = signal.SIGTERM) -> Callable[[], None] | None:
+    """A ``preexec_fn`` asking the kernel to send the child ``signum`` when the supervisor
+    dies, however it dies (SIGKILL, an OOM kill, a closed terminal): otherwise the web
+    server, worker and beat live on, holding the port and the broker, and the next
+    ``make run`` fails. SIGTERM lets each stop its own children (gunicorn's workers, Celery's
+    pool). None where prctl is missing (not Linux); the parent watchdog below still helps."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    parent = os.getpid()
+
+    def preexec() -> None:
+        libc.prctl(PR_SET_PDEATHSIG, int(signum), 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os.kill(os.getpid(), signum)
+
+    return preexec
 
 
 def platform_services(port: int, data_dir: Path, workers: int = 2) -> list[Service]:
@@ -50,21 +77,17 @@ def platform_services(port: int, data_dir: Path, workers: int = 2) -> list[Servi
     return [
         Service(
             "web",
+            # waitress (platform_site/webserver.py): idle or slow clients hold no thread.
             [
                 python,
                 "-m",
-                "gunicorn",
-                "platform_site.wsgi:application",
+                "platform_site.webserver",
                 "--bind",
-                f"{bind}:{port}",
-                "--workers",
-                str(workers),
+                bind,
+                "--port",
+                str(port),
                 "--threads",
-                "4",
-                "--timeout",
-                "300",
-                "--access-logfile",
-                "-",
+                str(4 * workers),
             ],
         ),
         Service(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from accounts.roles import Action
-from accounts.services import require
+from accounts.services import reauthenticate, require
 from audit.services import Actor, record_event
 from serving import export_bundle, release
 from trainer.models import ModelVersion
@@ -36,6 +36,10 @@ class ReauthenticationFailed(Exception):
     """The password typed again does not match the caller's."""
 
 
+class ReauthenticationLocked(ReauthenticationFailed):
+    """Too many wrong passwords (the sign-in's lockout counter): not even tried."""
+
+
 @dataclass(frozen=True)
 class ExportedModel:
     filename: str
@@ -48,15 +52,18 @@ def export_model(
     version: ModelVersion,
     *,
     password: str,
+    request: Any,
     fmt: str = "encrypted",
     passphrase: str = "",
     weights: str = "safetensors",
 ) -> ExportedModel:
     """Merged weights of ``version`` as a zip (``merged_files``: safetensors files, or
     ``model.gguf`` when ``weights`` is ``gguf``), sealed with ``passphrase`` unless ``fmt`` is
-    ``plain``. Needs EXPORT_MODEL (owners) and the caller's password; every attempt is
-    audited. Raises PermissionDenied, ReleaseRefused (a release check such as the privacy
-    audit refuses the version), ReauthenticationFailed or ExportError."""
+    ``plain``. Needs EXPORT_MODEL (owners) and the caller's password, checked through the
+    sign-in's lockout (``accounts.services.reauthenticate`` with ``request``); every attempt
+    is audited. Raises PermissionDenied, ReleaseRefused (a release check such as the privacy
+    audit refuses the version), ReauthenticationFailed (ReauthenticationLocked when locked
+    out) or ExportError."""
     require(actor, version.project_id, Action.EXPORT_MODEL, obj=version)
     refusal = release.check_release(version, "export")
     if refusal is not None:
@@ -68,15 +75,17 @@ def export_model(
             details={"reason": refusal.check, "measure": refusal.measure},
         )
         raise release.ReleaseRefused(refusal)
-    if actor.user is None or not actor.user.check_password(password or ""):
+    outcome = "wrong" if actor.user is None else reauthenticate(request, actor.user, password)
+    if outcome != "ok":
+        reason = "locked out" if outcome == "locked" else "re-authentication failed"
         record_event(
             actor,
             "model.export",
             obj=version,
             outcome="denied",
-            details={"reason": "re-authentication failed", "weights": weights},
+            details={"reason": reason, "weights": str(weights)[:16]},
         )
-        raise ReauthenticationFailed()
+        raise ReauthenticationLocked() if outcome == "locked" else ReauthenticationFailed()
     try:
         data = _bundle(version, fmt=fmt, weights=weights, passphrase=passphrase)
     except ExportError as exc:

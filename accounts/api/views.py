@@ -5,10 +5,10 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -17,6 +17,7 @@ from accounts.models import ApiToken, Membership, Project
 from accounts.roles import ROLE_CHOICES, Action
 from audit.services import actor_from_request, record_event
 from ops.permissions import PlatformAdmin, TokenScopes
+from ops.schema import error_responses
 
 
 class UserSerializer(serializers.Serializer):
@@ -79,6 +80,26 @@ class ProjectSerializer(serializers.ModelSerializer):
         return membership.role if membership else None
 
 
+class ProjectSettingsSerializer(serializers.Serializer):
+    """The settings an owner may change; unknown fields are refused, not ignored."""
+
+    require_distinct_approver = serializers.BooleanField(
+        required=False, help_text="The approver of a dataset must not be its uploader."
+    )
+    auto_approve_redaction = serializers.BooleanField(
+        required=False,
+        help_text="Files uploaded through /v1/files are approved after automatic redaction.",
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        unknown = set(self.initial_data) - set(self.fields)
+        if unknown:
+            raise ValidationError({name: ["Not a project setting."] for name in sorted(unknown)})
+        if not attrs:
+            raise ValidationError({"non_field_errors": ["Name at least one setting."]})
+        return attrs
+
+
 class MemberSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     username = serializers.CharField(source="user.username")
@@ -111,13 +132,32 @@ class ProjectViewSet(
         return services.projects_visible_to(self.request.user)
 
     def perform_create(self, serializer: ProjectSerializer) -> None:
+        data = serializer.validated_data
         serializer.instance = services.create_project(
-            actor_from_request(self.request), serializer.validated_data["name"]
+            actor_from_request(self.request),
+            data["name"],
+            settings={k: data[k] for k in services.PROJECT_SETTINGS if k in data},
         )
+
+    @extend_schema(
+        request=ProjectSettingsSerializer,
+        responses={200: ProjectSerializer},
+    )
+    def partial_update(self, request: Request, pk: str | None = None) -> Response:
+        """Owners (and platform admins) change the project's settings. Audited."""
+        project = self.get_object()
+        form = ProjectSettingsSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        project = services.update_project_settings(
+            actor_from_request(request), project, dict(form.validated_data)
+        )
+        return Response(ProjectSerializer(project, context={"request": request}).data)
 
     @extend_schema(methods=["GET"], responses=MemberSerializer(many=True))
     @extend_schema(
-        methods=["POST"], request=MemberSerializer, responses={201: MemberSerializer(many=True)}
+        methods=["POST"],
+        request=MemberSerializer,
+        responses={201: MemberSerializer(many=True), **error_responses(409)},
     )
     @action(detail=True, methods=["get", "post"], pagination_class=None)  # all members, one list
     def members(self, request: Request, pk: str | None = None) -> Response:
@@ -134,11 +174,36 @@ class ProjectViewSet(
                     form.validated_data["role"],
                     replace=not form.validated_data["add"],
                 )
+            except services.MembershipRefused as exc:
+                _audit_refusal(request, project, "add", str(exc))
+                raise PermissionDenied(str(exc)) from exc
+            except services.LastOwner:
+                _audit_refusal(request, project, "change", "last owner")
+                raise
             except LookupError as exc:
                 raise ValidationError({"username": [str(exc)]}) from exc
         members = Membership.objects.filter(project=project).select_related("user")
         code = status.HTTP_201_CREATED if request.method == "POST" else status.HTTP_200_OK
         return Response(MemberSerializer(members, many=True).data, status=code)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("user_id", int, OpenApiParameter.PATH)],
+        request=None,
+        responses={204: None, **error_responses(409)},
+    )
+    @action(detail=True, methods=["delete"], url_path=r"members/(?P<user_id>\d+)")
+    def remove_member(self, request: Request, pk: str | None = None, user_id: str = "") -> Response:
+        """Remove every role of a member (owners and platform admins); the last owner stays.
+        Audited."""
+        project = self.get_object()
+        try:
+            services.remove_member(actor_from_request(request), project, int(user_id))
+        except services.LastOwner:
+            _audit_refusal(request, project, "remove", "last owner")
+            raise
+        except LookupError as exc:
+            raise NotFound(str(exc)) from exc
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
     def _require_member_admin(self, request: Request, project: Project) -> None:
         if request.user.is_superuser:
@@ -146,6 +211,17 @@ class ProjectViewSet(
         services.require(
             actor_from_request(request), project.pk, Action.MANAGE_MEMBERS, obj=project
         )
+
+
+def _audit_refusal(request: Request, project: Project, verb: str, reason: str) -> None:
+    """Record a refused membership change (the service's own entry was rolled back)."""
+    record_event(
+        actor_from_request(request),
+        f"denied.membership_{verb}",
+        obj=project,
+        outcome="denied",
+        details={"reason": reason[:120]},
+    )
 
 
 class TokenSerializer(serializers.ModelSerializer):

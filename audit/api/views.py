@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from typing import Any
 
 from django.db.models import QuerySet
@@ -70,6 +71,8 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
         for param, lookup in FILTERS.items():
             if params.get(param):
                 queryset = queryset.filter(**{lookup: params[param]})
+        if params.get("alert") in ("1", "true"):
+            queryset = queryset.filter(action__startswith="alert.")
         if params.get("action_prefix"):
             queryset = queryset.filter(action__startswith=params["action_prefix"])
         return queryset
@@ -80,6 +83,7 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
             OpenApiParameter("since", OpenApiTypes.DATETIME, description="Entries at or after."),
             OpenApiParameter("until", OpenApiTypes.DATETIME, description="Entries at or before."),
             OpenApiParameter("action_prefix", str, description="e.g. `dataset.`"),
+            OpenApiParameter("alert", str, enum=["1", "true"], description="Alerts only."),
             OpenApiParameter("format", str, enum=["csv"], description="Export as CSV."),
         ],
         responses={
@@ -95,11 +99,29 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
 
     def _csv(self, queryset: QuerySet[AuditEvent]) -> StreamingHttpResponse:
         writer = csv.writer(_Echo())
-        rows = (writer.writerow([getattr(e, f) for f in CSV_FIELDS]) for e in queryset.iterator())
+        rows = (
+            writer.writerow([csv_cell(getattr(e, f)) for f in CSV_FIELDS])
+            for e in queryset.iterator()
+        )
         header = writer.writerow(CSV_FIELDS)
         response = StreamingHttpResponse(_chain(header, rows), content_type="text/csv")
         response["Content-Disposition"] = 'attachment; filename="audit-events.csv"'
         return response
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def csv_cell(value: Any) -> Any:
+    """A value safe to open in a spreadsheet (OWASP "CSV Injection"): text that starts with
+    ``= + - @``, a tab or a line break is prefixed with a single quote so it is shown, never
+    evaluated as a formula. Non-text values (ids, times) pass unchanged; details (a dict)
+    become their JSON text, checked the same way."""
+    if isinstance(value, dict | list):
+        value = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def _chain(first: str, rest: Any) -> Any:

@@ -148,6 +148,8 @@ class DatasetViewSet(
         form = s.ReidentificationSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         dataset = self.get_object()
+        # The role first: a non-owner learns nothing about which versions exist.
+        require(actor_from_request(request), dataset.project_id, Action.REIDENTIFY, obj=dataset)
         number = form.validated_data.get("version")
         versions = dataset.versions.all()
         version = versions.filter(number=number).first() if number else versions.first()

@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from serving.models import Deployment, DeploymentKey, UsageDay
 
 
+@extend_schema_field(serializers.ChoiceField(choices=["active", "stopped", "shredded"]))
+class _DeploymentStatusField(serializers.Field):
+    """``shredded`` when the model version's data key was destroyed (its weights can no longer
+    be read, whatever the row's status says), else the row's status."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, deployment: Deployment) -> str:
+        key = deployment.model_version.data_key
+        return "shredded" if key.is_destroyed else deployment.status
+
+
 class DeploymentSerializer(serializers.ModelSerializer):
     created_by = serializers.CharField(source="created_by.username", read_only=True, default=None)
+    status = _DeploymentStatusField()
 
     class Meta:
         model = Deployment

@@ -173,7 +173,7 @@ def path_params(endpoint: Endpoint, world: Any, side: Any) -> dict[str, Any]:
     by_resource: dict[str, Callable[[], dict[str, Any]]] = {
         "datasets": lambda: {"pk": dataset.pk, "finding_id": side.finding.pk},
         "jobs": lambda: {"pk": side.job.pk},
-        "projects": lambda: {"pk": side.project.pk},
+        "projects": lambda: {"pk": side.project.pk, "user_id": side.users["viewer"].pk},
         "tokens": lambda: {"pk": side.spare_token.pk},
         "model-versions": lambda: {"pk": side.model_version.pk},
         "base-models": lambda: {"pk": world.base_model.pk},
@@ -187,6 +187,8 @@ def path_params(endpoint: Endpoint, world: Any, side: Any) -> dict[str, Any]:
             "fine_tuning_job_id": f"ftjob-{side.fine_tune.pk}",
         },
     }
+    if endpoint.key == "model-version-page":  # under /jobs/, but names a model version
+        return {"pk": side.model_version.pk}
     make = by_resource.get(endpoint.resource)
     if make is None:
         raise LookupError(f"No object to put in the path of {endpoint.route}: add one.")
@@ -199,7 +201,13 @@ def request_kwargs(key: str, method: str, world: Any, side: Any) -> dict[str, An
     json_bodies: dict[tuple[str, str], dict[str, Any]] = {
         ("api:user-list", "POST"): {"username": "newcomer", "password": "Another-Long-pw-99"},
         ("api:project-list", "POST"): {"name": "Gamma"},
-        ("api:project-members", "POST"): {"username": "outsider", "role": "viewer"},
+        # Owners change roles of current members (adding people is for platform admins).
+        ("api:project-members", "POST"): {
+            "username": side.users["viewer"].username,
+            "role": "viewer",
+            "add": True,
+        },
+        ("api:project-detail", "PATCH"): {"require_distinct_approver": True},
         ("api:token-list", "POST"): {"name": "ci", "scopes": ["read"]},
         ("api:dataset-add-finding", "POST"): {
             "record_index": 1,

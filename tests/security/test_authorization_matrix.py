@@ -88,6 +88,10 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("api:project-detail", "GET"): Rule(MEMBERS | {"admin"}),
     ("api:project-members", "GET"): Rule(MEMBERS | {"admin"}),
     ("api:project-members", "POST"): project("owner", "admin"),
+    ("api:project-detail", "PATCH"): project("owner", "admin"),
+    ("api:project-remove-member", "DELETE"): project("owner", "admin"),
+    ("project-settings", "GET"): project("owner", "admin"),
+    ("project-settings", "POST"): project("owner", "admin"),
     ("api:token-list", "GET"): OPEN_TO_SIGNED_IN,
     ("api:token-list", "POST"): OPEN_TO_SIGNED_IN,
     ("api:token-detail", "DELETE"): Rule(frozenset({"owner"}), "personal"),
@@ -180,6 +184,7 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("job-new", "GET"): ALL_MEMBERS,
     ("job-new", "POST"): project("engineer", "owner"),
     ("job-page", "GET"): ALL_MEMBERS,
+    ("model-version-page", "GET"): ALL_MEMBERS,
     ("job-cancel", "POST"): project("engineer", "owner"),
 }
 
@@ -308,6 +313,7 @@ def test_role_actions_match_the_documented_policy() -> None:
     }
     owner = engineer | {
         Action.MANAGE_MEMBERS,
+        Action.MANAGE_SETTINGS,
         Action.DELETE_PROJECT,
         Action.DELETE_DATASET,
         Action.UPLOAD_DATA,

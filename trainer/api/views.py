@@ -121,6 +121,10 @@ def _resolve_version(
         raise ValidationError({field: ["No such dataset."]})
     versions = dataset.versions.all()
     version = versions.filter(pk=version_id).first() if version_id else versions.first()
+    if version is None and version_id and versions.exists():
+        raise ValidationError(
+            {field: [f"Version {version_id} is not a version of dataset {dataset_id}."]}
+        )
     if version is None:
         raise ValidationError(
             {field: [f"The dataset is {dataset.status}, not approved: nothing can use it yet."]}
