@@ -141,8 +141,12 @@ def train_and_audit(
     from trainer.engine.data import TrainData
     from trainer.engine.reporting import NullReporter
 
-    store = CheckpointStore(
-        work / name, generate_data_key(), key_id="bench", artifact_id=name, keep_last=1
+    store = CheckpointStore(  # a fresh directory: an earlier run's checkpoints are not resumed
+        tempfile.mkdtemp(prefix=f"{name}-", dir=work),
+        generate_data_key(),
+        key_id="bench",
+        artifact_id=name,
+        keep_last=1,
     )
     data = TrainData(train=[*train, *plan.training_records()], test=test)
     started, cpu = time.perf_counter(), time.process_time()
