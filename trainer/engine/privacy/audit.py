@@ -203,7 +203,7 @@ def _measure_records(
     step("records", 0, 2)
     tuned = score_texts(model, tokenizer, [*train, *test], max_tokens=config.max_tokens)
     step("records", 1, 2)
-    calibrated = _reference_scores(reference, [s.ids for s in tuned])
+    calibrated = _reference_scores(model, reference, [s.ids for s in tuned])
     if calibrated is None:
         report.notes.append("no reference model: the calibrated membership attack was skipped")
     results = records.measure(tuned, calibrated, k=config.k, m=config.m)
@@ -215,12 +215,14 @@ def _measure_records(
 
 
 def _reference_scores(
-    reference: Reference | None, rows: list[list[int]]
+    model: Any, reference: Reference | None, rows: list[list[int]]
 ) -> list[TextScores] | None:
+    """Scores under the reference: the model the context yields, or ``model`` itself inside
+    the context when it yields None (peft's ``disable_adapter()`` yields nothing)."""
     if reference is None:
         return None
     with reference() as base:
-        return score_ids(base, rows)
+        return score_ids(base if base is not None else model, rows)
 
 
 def _measure_canaries(

@@ -125,6 +125,30 @@ def test_the_reference_calibrated_attack_uses_the_reference_model(
     )
 
 
+def test_a_reference_context_yielding_nothing_scores_the_model_inside_it(
+    overfit: Any, model_dir: Path
+) -> None:
+    """peft's disable_adapter() yields None: the reference is the model inside the context."""
+    from contextlib import contextmanager
+
+    model, tokenizer = overfit
+    base, _ = _fresh(model_dir)
+    tuned_state = {k: v.clone() for k, v in model.state_dict().items()}
+
+    @contextmanager
+    def reference() -> Any:
+        model.load_state_dict(base.state_dict())
+        try:
+            yield None
+        finally:
+            model.load_state_dict(tuned_state)
+
+    figures = audit.run_audit(
+        model, tokenizer, audit.AuditInputs(TRAIN, TEST), reference=reference
+    ).figures()
+    assert figures["membership_inference"]["calibrated_auc"] > 0.9
+
+
 KEY = b"k" * 32
 
 
