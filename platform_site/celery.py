@@ -42,6 +42,9 @@ app.conf.update(
         # Evaluation loads the trained model (and the base): GPU work, like training.
         "trainer.tasks.evaluate_model_version": {"queue": "training"},
         "trainer.tasks.requeue_expired_jobs": {"queue": "ingestion"},
+        # Evaluation runs load models (GPU work); their sweeper is light.
+        "evaluation.tasks.run_evaluation": {"queue": "training"},
+        "evaluation.tasks.requeue_expired_evaluations": {"queue": "ingestion"},
     },
 )
 app.autodiscover_tasks()
@@ -56,6 +59,10 @@ def _schedule_lease_sweeper(sender: Celery, **_: object) -> None:
     sender.conf.beat_schedule = {
         "requeue-expired-jobs": {
             "task": "trainer.tasks.requeue_expired_jobs",
+            "schedule": float(settings.LEASE_SWEEP_SECONDS),
+        },
+        "requeue-expired-evaluations": {
+            "task": "evaluation.tasks.requeue_expired_evaluations",
             "schedule": float(settings.LEASE_SWEEP_SECONDS),
         },
         "requeue-stalled-ingestions": {

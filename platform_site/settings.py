@@ -303,7 +303,7 @@ OTP_TOTP_ISSUER = "Soberana"
 
 # --- Serving (serving/): deployments, keys, usage, playground; the OpenAI-compatible API under
 # /v1/ (openai_api/). Kept in one block at the end so the apps can be switched off by removing it.
-INSTALLED_APPS = [*INSTALLED_APPS, "serving", "openai_api"]
+INSTALLED_APPS = [*INSTALLED_APPS, "serving", "openai_api", "evaluation"]
 # Where served models run: "auto" picks CUDA when present (training may need the GPU more).
 SERVING_DEVICE = env_choice("SOBERANA_SERVING_DEVICE", "cpu", ("auto", "cpu", "cuda"))
 # Decrypted models kept in memory per process (least recently used goes first).

@@ -1,0 +1,145 @@
+"""Evaluation sets, evaluation runs and the per-task metrics they store.
+
+An ``EvaluationRun`` row is the source of truth for one run (a set on one model), not the
+broker::
+
+    queued ──(claim: UPDATE ... WHERE status='queued')──▶ running ──(metrics stored)──▶ succeeded
+      ▲  │                                                  │  │
+      │  └──(cancel)──▶ cancelled ◀──(cancel honoured)──────┘  │
+      └──(lease expired: worker died; attempts < max)──────────┤
+                                   failed ◀──(error, or attempts exhausted)
+
+The worker's writes are fenced by ``lease_owner`` (see ``evaluation.lease``), as training's.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from accounts.models import Project
+from datasets_app.models import DatasetVersion
+from trainer.models import BaseModel, ModelVersion
+from vault.models import DataKey
+
+BUNDLE_BLOB = "bundle.zip"
+
+
+class SetSource(models.TextChoices):
+    BUNDLE = "bundle", "uploaded lm-eval task bundle"
+    DATASET = "dataset", "test split of an approved dataset"
+
+
+class EvaluationSet(models.Model):
+    """Tasks a project evaluates models on: an uploaded bundle (stored encrypted under
+    ``data_key``) or the test split of an approved dataset version (read at run time from
+    the version's own encrypted records)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="evaluation_sets")
+    name = models.CharField(max_length=120)
+    source = models.CharField(max_length=8, choices=SetSource.choices)
+    dataset_version = models.ForeignKey(
+        DatasetVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    data_key = models.ForeignKey(
+        DataKey, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    tasks = models.JSONField(
+        default=list, help_text="[{name, kind, rows}] as checked at creation (no record text)."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="evaluation_set_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+TERMINAL_RUN_STATUSES = {RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED}
+
+
+class EvaluationRun(models.Model):
+    """One evaluation set on one model: a base model or a model version (exactly one)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="evaluation_runs")
+    evaluation_set = models.ForeignKey(EvaluationSet, on_delete=models.PROTECT, related_name="runs")
+    base_model = models.ForeignKey(
+        BaseModel, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    model_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    limit = models.IntegerField(null=True, blank=True, help_text="Documents per task (trials).")
+    status = models.CharField(
+        max_length=12, choices=RunStatus.choices, default=RunStatus.QUEUED, db_index=True
+    )
+    attempts = models.IntegerField(default=0)
+    lease_owner = models.CharField(max_length=64, blank=True, db_index=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    progress = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True, help_text="Reason shown to users.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(base_model__isnull=True) ^ models.Q(model_version__isnull=True),
+                name="evaluation_run_one_model",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"evaluation run {self.pk} ({self.status})"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_RUN_STATUSES
+
+    @property
+    def model_label(self) -> str:
+        """``base:<name>`` or ``version:<id>``: what the run evaluated."""
+        if self.base_model_id is not None:
+            return f"base:{self.base_model.name}"
+        return f"version:{self.model_version_id}"
+
+
+class TaskMetric(models.Model):
+    """One metric of one task of a succeeded run, with its standard error."""
+
+    run = models.ForeignKey(EvaluationRun, on_delete=models.CASCADE, related_name="metrics")
+    task = models.CharField(max_length=120)
+    metric = models.CharField(max_length=120)
+    value = models.FloatField()
+    stderr = models.FloatField(null=True, blank=True)
+    higher_is_better = models.BooleanField(null=True, blank=True)
+    samples = models.IntegerField(default=0)
+
+    class Meta:
+        ordering = ["task", "metric"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "task", "metric"], name="task_metric_once")
+        ]
