@@ -23,7 +23,9 @@ from datasets_app.models import DatasetVersion
 from trainer.models import BaseModel, ModelVersion
 from vault.models import DataKey
 
-BUNDLE_BLOB = "bundle.zip"
+# The blob the upload handler (``datasets_app.uploads``) streams an uploaded file into,
+# encrypted as it arrives: the set keeps the upload's key and blob, never a plaintext copy.
+BUNDLE_BLOB = "raw"
 
 
 class SetSource(models.TextChoices):

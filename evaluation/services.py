@@ -37,6 +37,7 @@ from evaluation.results import task_results
 from ops.errors import InvalidField, StateConflict
 from trainer.models import BaseModel, ModelVersion
 from vault import services as vault
+from vault.models import DataKey
 
 logger = logging.getLogger(__name__)
 
@@ -64,22 +65,22 @@ def _check_name(project: Project, name: str) -> None:
 
 
 def create_set_from_bundle(
-    actor: Actor, project: Project, name: str, payload: bytes
+    actor: Actor, project: Project, name: str, bundle_key: DataKey
 ) -> EvaluationSet:
-    """An evaluation set from an lm-eval task bundle (a zip), checked (no Python, built-in
-    filters and metrics only) and stored encrypted. A refused bundle raises InvalidField on
-    ``bundle`` naming the file at fault, audited."""
-    require(actor, project.pk, Action.LAUNCH_JOB, obj=project)
+    """An evaluation set from an lm-eval task bundle (a zip) already stored encrypted under
+    ``bundle_key`` (blob ``BUNDLE_BLOB``, as the upload handler stores it), checked: no
+    Python, lm-eval's built-in filters and metrics only. Uploading is a data action
+    (``UPLOAD_DATA``). A refused bundle raises InvalidField on ``bundle`` naming the file at
+    fault, audited; the caller discards the key then."""
+    require(actor, project.pk, Action.UPLOAD_DATA, obj=project)
     _check_name(project, name)
     try:
-        tasks = read_bundle(payload)
+        tasks = read_bundle(vault.read_blob(bundle_key, BUNDLE_BLOB))
     except BundleRefused as exc:
         _audit_refusal(actor, project, "bundle", str(exc))
         raise InvalidField("bundle", str(exc)) from exc
     summary = [{"name": t.name, "kind": "bundle", "rows": t.rows()} for t in tasks]
-    key, _ = vault.create_data_key("evaluation-set")
-    vault.write_blob(key, BUNDLE_BLOB, payload)
-    return _store_set(actor, project, name, SetSource.BUNDLE, summary, data_key=key)
+    return _store_set(actor, project, name, SetSource.BUNDLE, summary, data_key=bundle_key)
 
 
 def create_set_from_dataset(actor: Actor, version: DatasetVersion, name: str) -> EvaluationSet:

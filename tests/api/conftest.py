@@ -124,6 +124,7 @@ def api_world(
     actor = Actor(user=member)
     upload = chunked.start_upload(actor, cast.project, filename="big.jsonl", total_size=10)
     spare = issue_api_token(actor, member, name="spare").token
+    evaluation = _evaluation(actor, approved_version, base_model)
     world = ApiWorld(
         project=cast.project,
         member=member,
@@ -146,6 +147,8 @@ def api_world(
         ("deployments", "id"): str(training["deployment"].pk),
         ("deployments", "key_id"): str(training["key"].pk),
         ("audit-events", "id"): str(AuditEvent.objects.order_by("id").first().pk),
+        ("evaluation-sets", "id"): str(evaluation.evaluation_set_id),
+        ("evaluation-runs", "id"): str(evaluation.pk),
         ("models", "model"): training["deployment"].model_name,
         ("files", "file_id"): f"file-{approved_version.dataset.pk}",
         ("fine_tuning", "fine_tuning_job_id"): f"ftjob-{fine_tune.pk}",
@@ -158,10 +161,22 @@ def api_world(
         ("jobs", "base_model"): base_model.pk,
         ("deployments", "model_version"): training["version"].pk,
         ("model-exports", "model_version"): training["version"].pk,
+        ("evaluation-sets", "project"): cast.project.pk,
+        ("evaluation-sets", "dataset"): approved_version.dataset.pk,
+        ("evaluation-runs", "evaluation_set"): evaluation.evaluation_set_id,
+        ("evaluation-runs", "base_model"): base_model.pk,
         # Another member: changing the roles of the caller would lock the test out.
         ("projects", "username"): cast.viewer.username,
     }
     return world
+
+
+def _evaluation(actor: Any, version: Any, base_model: Any) -> Any:
+    """An evaluation set over the approved version's test split and a queued run of it."""
+    from evaluation import services
+
+    evaluation_set = services.create_set_from_dataset(actor, version, "held-out")
+    return services.create_run(actor, evaluation_set, base_model=base_model)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -12,7 +12,7 @@ from evaluation_bundles import make_zip, standard_files
 from audit.models import AuditEvent
 from audit.services import Actor
 from evaluation import lease, runner, services
-from evaluation.models import EvaluationRun, RunStatus, TaskMetric
+from evaluation.models import BUNDLE_BLOB, EvaluationRun, RunStatus, TaskMetric
 from ops.errors import InvalidField, StateConflict
 
 CHOICE_RECORDS = [
@@ -35,6 +35,15 @@ def _actor(user: Any) -> Actor:
     return Actor(user=user)
 
 
+def _stored(files: dict[str, Any]) -> Any:
+    """A bundle stored encrypted as the upload handler stores it: its key."""
+    from vault.services import create_data_key, write_blob
+
+    key, _ = create_data_key("upload")
+    write_blob(key, BUNDLE_BLOB, make_zip(files))
+    return key
+
+
 def _run_now(run: EvaluationRun) -> EvaluationRun:
     claimed = lease.claim_run(run.pk, "test-worker")
     assert claimed is not None
@@ -47,7 +56,7 @@ def _run_now(run: EvaluationRun) -> EvaluationRun:
 def test_a_bundle_with_a_python_file_is_refused_naming_it_and_audited(cast: Any) -> None:
     files = {**standard_files(), "utils.py": "def process_docs(d):\n    return d\n"}
     with pytest.raises(InvalidField) as caught:
-        services.create_set_from_bundle(_actor(cast.engineer), cast.project, "x", make_zip(files))
+        services.create_set_from_bundle(_actor(cast.steward), cast.project, "x", _stored(files))
     assert caught.value.field == "bundle" and "utils.py" in caught.value.message
     refusal = AuditEvent.objects.get(action="evaluation_set.refused")
     assert refusal.outcome == "denied" and "utils.py" in refusal.details["reason"]
@@ -59,21 +68,20 @@ def test_a_viewer_may_not_create_a_set_and_the_refusal_is_audited(cast: Any) -> 
 
     with pytest.raises(PermissionDenied):
         services.create_set_from_bundle(
-            _actor(cast.viewer), cast.project, "x", make_zip(standard_files())
+            _actor(cast.viewer), cast.project, "x", _stored(standard_files())
         )
-    assert AuditEvent.objects.filter(action="denied.launch_job", outcome="denied").exists()
+    assert AuditEvent.objects.filter(action="denied.upload_data", outcome="denied").exists()
 
 
 @pytest.mark.django_db
 def test_a_bundle_set_is_stored_encrypted_and_runs_on_the_tiny_base_model(
     cast: Any, tiny_base_model: Any
 ) -> None:
-    payload = make_zip(standard_files())
-    row = services.create_set_from_bundle(_actor(cast.engineer), cast.project, "std", payload)
+    key = _stored(standard_files())
+    row = services.create_set_from_bundle(_actor(cast.steward), cast.project, "std", key)
     from vault.services import blob_path
 
-    stored = blob_path(row.data_key, "bundle.zip").read_bytes()
-    assert b"capitals" not in stored and stored != payload
+    assert b"capitals" not in blob_path(row.data_key, BUNDLE_BLOB).read_bytes()
     run = services.create_run(_actor(cast.engineer), row, base_model=tiny_base_model, limit=3)
     run = _run_now(run)
     assert run.status == RunStatus.SUCCEEDED, run.error
@@ -100,7 +108,7 @@ def test_a_run_is_claimed_once_requeued_when_its_worker_dies_then_failed(
     cast: Any, tiny_base_model: Any, settings: Any
 ) -> None:
     row = services.create_set_from_bundle(
-        _actor(cast.engineer), cast.project, "std", make_zip(standard_files())
+        _actor(cast.steward), cast.project, "std", _stored(standard_files())
     )
     run = services.create_run(_actor(cast.engineer), row, base_model=tiny_base_model)
     first = lease.claim_run(run.pk, "a")
@@ -127,7 +135,7 @@ def lease_expired(run: EvaluationRun, when: Any = None) -> Any:
 @pytest.mark.django_db
 def test_cancel_a_queued_run_and_not_a_finished_one(cast: Any, tiny_base_model: Any) -> None:
     row = services.create_set_from_bundle(
-        _actor(cast.engineer), cast.project, "std", make_zip(standard_files())
+        _actor(cast.steward), cast.project, "std", _stored(standard_files())
     )
     run = services.create_run(_actor(cast.engineer), row, base_model=tiny_base_model)
     assert services.cancel_run(_actor(cast.engineer), run).status == RunStatus.CANCELLED
@@ -138,7 +146,7 @@ def test_cancel_a_queued_run_and_not_a_finished_one(cast: Any, tiny_base_model: 
 @pytest.mark.django_db
 def test_comparison_flags_a_drop_beyond_the_stderr_band(cast: Any, tiny_base_model: Any) -> None:
     row = services.create_set_from_bundle(
-        _actor(cast.engineer), cast.project, "std", make_zip(standard_files())
+        _actor(cast.steward), cast.project, "std", _stored(standard_files())
     )
     base, tuned = (
         services.create_run(_actor(cast.engineer), row, base_model=tiny_base_model)

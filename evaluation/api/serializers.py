@@ -1,0 +1,105 @@
+"""Serializers for evaluation sets, runs, their metrics and comparisons."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from evaluation.models import EvaluationRun, EvaluationSet, TaskMetric
+
+
+class EvaluationSetSerializer(serializers.ModelSerializer):
+    dataset_version = serializers.IntegerField(
+        source="dataset_version_id", read_only=True, allow_null=True
+    )
+    tasks = serializers.JSONField(
+        read_only=True, help_text="[{name, kind, rows}] as checked at creation."
+    )
+
+    class Meta:
+        model = EvaluationSet
+        fields = ["id", "project", "name", "source", "dataset_version", "tasks", "created_at"]
+        read_only_fields = fields
+
+
+class BundleUploadSerializer(serializers.Serializer):
+    project = serializers.IntegerField()
+    name = serializers.CharField(max_length=120)
+    bundle = serializers.FileField(
+        help_text="A zip of lm-eval task YAML files and their JSONL/CSV/Parquet data; "
+        "no Python (tasks may only use lm-eval's built-in filters and metrics)."
+    )
+
+
+class FromDatasetSerializer(serializers.Serializer):
+    dataset = serializers.IntegerField(help_text="An approved dataset of the project.")
+    dataset_version = serializers.IntegerField(required=False, help_text="Default: the latest.")
+    name = serializers.CharField(max_length=120)
+
+
+class TaskMetricSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TaskMetric
+        fields = ["task", "metric", "value", "stderr", "higher_is_better", "samples"]
+
+
+class EvaluationRunSerializer(serializers.ModelSerializer):
+    evaluation_set = serializers.IntegerField(source="evaluation_set_id", read_only=True)
+    base_model = serializers.IntegerField(source="base_model_id", read_only=True, allow_null=True)
+    model_version = serializers.IntegerField(
+        source="model_version_id", read_only=True, allow_null=True
+    )
+    metrics = TaskMetricSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = EvaluationRun
+        fields = [
+            "id",
+            "project",
+            "evaluation_set",
+            "base_model",
+            "model_version",
+            "limit",
+            "status",
+            "attempts",
+            "progress",
+            "error",
+            "cancel_requested",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "metrics",
+        ]
+        read_only_fields = fields
+
+
+class RunCreateSerializer(serializers.Serializer):
+    evaluation_set = serializers.IntegerField()
+    base_model = serializers.IntegerField(required=False, help_text="Or model_version.")
+    model_version = serializers.IntegerField(required=False, help_text="Or base_model.")
+    limit = serializers.IntegerField(
+        required=False, min_value=1, max_value=1_000_000, help_text="Documents per task."
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        if ("base_model" in attrs) == ("model_version" in attrs):
+            raise serializers.ValidationError(
+                {"model_version": ["Give exactly one of base_model or model_version."]}
+            )
+        return attrs
+
+
+class MetricChangeSerializer(serializers.Serializer):
+    task = serializers.CharField()
+    metric = serializers.CharField()
+    base = serializers.FloatField()
+    tuned = serializers.FloatField()
+    drop = serializers.FloatField(help_text="How much worse the tuned model is (negative: better).")
+    band = serializers.FloatField(allow_null=True, help_text="95% band of the difference.")
+    forgot = serializers.BooleanField(help_text="The drop exceeds the band.")
+
+
+class ComparisonSerializer(serializers.Serializer):
+    base = serializers.IntegerField()
+    run = serializers.IntegerField()
+    changes = MetricChangeSerializer(many=True)
+    forgetting = serializers.BooleanField()

@@ -1,0 +1,175 @@
+"""Evaluation sets and runs API (``/api/v1/evaluation-sets/``, ``/api/v1/evaluation-runs/``).
+
+Querysets are scoped to the projects where the caller may see results (others are 404); the
+services check the role for each change and audit refusals.
+"""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.services import projects_visible_to
+from audit.services import actor_from_request, record_event
+from datasets_app.models import DatasetVersion
+from datasets_app.services import visible_datasets
+from datasets_app.uploads import EncryptedUpload, discard_request_uploads
+from evaluation import services
+from evaluation.api import serializers as s
+from evaluation.models import EvaluationRun, EvaluationSet
+from ops.schema import error_responses
+from trainer.models import BaseModel, ModelVersion
+
+
+class EvaluationSetViewSet(viewsets.ReadOnlyModelViewSet):
+    """Evaluation sets: an uploaded lm-eval task bundle, or a dataset's test split."""
+
+    serializer_class = s.EvaluationSetSerializer
+    lookup_value_converter = "int"
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    def get_queryset(self) -> QuerySet[EvaluationSet]:
+        return services.visible_sets(self.request.user)
+
+    @extend_schema(
+        request={"multipart/form-data": s.BundleUploadSerializer},
+        responses={201: s.EvaluationSetSerializer},
+    )
+    def create(self, request: Request) -> Response:
+        """Upload a task bundle (zip). A refused bundle is a 400 naming the file at fault."""
+        try:
+            return self._create(request)
+        except Exception:
+            discard_request_uploads(request)  # whatever refused it, nothing references them
+            raise
+
+    def _create(self, request: Request) -> Response:
+        form = s.BundleUploadSerializer(data=request.data)  # parses the multipart body
+        bundle = request.FILES.get("bundle")
+        if bundle is None and getattr(request._request, "upload_refused", False):
+            record_event(actor_from_request(request), "denied.upload_data", outcome="denied")
+            raise PermissionDenied("Your role does not allow uploading data.")
+        form.is_valid(raise_exception=True)
+        if not isinstance(bundle, EncryptedUpload):
+            raise ValidationError({"bundle": ["The upload could not be stored."]})
+        data = form.validated_data
+        project = projects_visible_to(request.user).filter(pk=data["project"]).first()
+        if project is None:
+            raise ValidationError({"project": ["No such project."]})
+        row = services.create_set_from_bundle(
+            actor_from_request(request), project, data["name"], bundle.data_key
+        )
+        return Response(self.get_serializer(row).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.FromDatasetSerializer, responses={201: s.EvaluationSetSerializer})
+    @action(detail=False, methods=["post"], url_path="from-dataset")
+    def from_dataset(self, request: Request) -> Response:
+        """A set over an approved dataset's test split."""
+        form = s.FromDatasetSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        row = services.create_set_from_dataset(
+            actor_from_request(request),
+            _version(request, data["dataset"], data.get("dataset_version")),
+            data["name"],
+        )
+        return Response(self.get_serializer(row).data, status=status.HTTP_201_CREATED)
+
+
+class EvaluationRunViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Evaluation runs: a set on a base model or a model version, on the training queue."""
+
+    serializer_class = s.EvaluationRunSerializer
+    lookup_value_converter = "int"
+
+    def get_queryset(self) -> QuerySet[EvaluationRun]:
+        queryset = services.visible_runs(self.request.user).prefetch_related("metrics")
+        model_version = self.request.query_params.get("model_version", "")
+        if model_version.isdigit():
+            queryset = queryset.filter(model_version_id=int(model_version))
+        return queryset
+
+    @extend_schema(request=s.RunCreateSerializer, responses={201: s.EvaluationRunSerializer})
+    def create(self, request: Request) -> Response:
+        form = s.RunCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        evaluation_set = (
+            services.visible_sets(request.user).filter(pk=data["evaluation_set"]).first()
+        )
+        if evaluation_set is None:
+            raise ValidationError({"evaluation_set": ["No such evaluation set."]})
+        run = services.create_run(
+            actor_from_request(request),
+            evaluation_set,
+            base_model=_base_model(data.get("base_model")),
+            model_version=_model_version(evaluation_set, data.get("model_version")),
+            limit=data.get("limit"),
+        )
+        return Response(self.get_serializer(run).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={200: s.EvaluationRunSerializer, **error_responses(409)})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str | None = None) -> Response:
+        run = services.cancel_run(actor_from_request(request), self.get_object())
+        return Response(self.get_serializer(run).data)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("base", int, required=True, description="The base model's run.")
+        ],
+        responses=s.ComparisonSerializer,
+    )
+    @action(detail=True, methods=["get"])
+    def comparison(self, request: Request, pk: str | None = None) -> Response:
+        """This run against a run of the same set on the base model: forgetting flagged."""
+        base_id = request.query_params.get("base", "")
+        base = self.get_queryset().filter(pk=int(base_id)).first() if base_id.isdigit() else None
+        if base is None:
+            raise ValidationError({"base": ["Give the id of a visible run (?base=<id>)."]})
+        changes = services.comparison(base, self.get_object())
+        body = {
+            "base": base.pk,
+            "run": int(pk or 0),
+            "changes": changes,
+            "forgetting": any(c["forgot"] for c in changes),
+        }
+        return Response(s.ComparisonSerializer(body).data)
+
+
+def _version(request: Request, dataset_id: int, version_id: int | None) -> DatasetVersion:
+    dataset = visible_datasets(request.user).filter(pk=dataset_id).first()
+    if dataset is None:
+        raise ValidationError({"dataset": ["No such dataset."]})
+    versions = dataset.versions.all()
+    version = versions.filter(pk=version_id).first() if version_id else versions.first()
+    if version is None:
+        raise ValidationError({"dataset_version": ["The dataset has no such approved version."]})
+    return version
+
+
+def _base_model(base_model_id: int | None) -> BaseModel | None:
+    if base_model_id is None:
+        return None
+    model = BaseModel.objects.filter(pk=base_model_id).first()
+    if model is None:
+        raise ValidationError({"base_model": ["No such base model."]})
+    return model
+
+
+def _model_version(evaluation_set: EvaluationSet, version_id: int | None) -> ModelVersion | None:
+    if version_id is None:
+        return None
+    version = ModelVersion.objects.filter(pk=version_id, project_id=evaluation_set.project_id)
+    found = version.first()
+    if found is None:
+        raise ValidationError({"model_version": ["No such model version in the set's project."]})
+    return found
