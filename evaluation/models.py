@@ -145,3 +145,49 @@ class TaskMetric(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["run", "task", "metric"], name="task_metric_once")
         ]
+
+
+class JudgeMode(models.TextChoices):
+    RUBRIC = "rubric"
+    PAIRWISE = "pairwise"
+
+
+class JudgeRun(models.Model):
+    """Answers graded by a model the project already has (a base model or one of its
+    versions), never an external service. The items (requests and answers: they may quote
+    data) are stored encrypted under ``data_key``; the row keeps verdicts and figures only.
+
+    ``queued`` → ``running`` (claimed by ``UPDATE ... WHERE status='queued'``) →
+    ``succeeded`` | ``failed``. No lease yet: a judge run whose worker died stays running.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="judge_runs")
+    mode = models.CharField(max_length=8, choices=JudgeMode.choices)
+    criteria = models.TextField(blank=True, help_text="The rubric (rubric mode).")
+    base_model = models.ForeignKey(
+        BaseModel, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    model_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    data_key = models.ForeignKey(DataKey, on_delete=models.PROTECT, related_name="+")
+    items = models.IntegerField(default=0)
+    status = models.CharField(
+        max_length=12, choices=RunStatus.choices, default=RunStatus.QUEUED, db_index=True
+    )
+    verdicts = models.JSONField(
+        default=list, blank=True, help_text="Per item: verdict and probabilities, no text."
+    )
+    summary = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"judge run {self.pk} ({self.mode}, {self.status})"

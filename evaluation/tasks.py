@@ -22,3 +22,12 @@ def requeue_expired_evaluations() -> list[int]:
     for run_id in run_ids:
         services.enqueue_run(run_id)
     return run_ids
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def run_judge(run_id: int) -> None:
+    """Claim and grade one judge run; a duplicate message finds nothing to claim."""
+    from evaluation import judging
+
+    if judging.claim_judge_run(run_id):
+        judging.run_claimed_judge(run_id)

@@ -44,6 +44,7 @@ app.conf.update(
         "trainer.tasks.requeue_expired_jobs": {"queue": "ingestion"},
         # Evaluation runs load models (GPU work); their sweeper is light.
         "evaluation.tasks.run_evaluation": {"queue": "training"},
+        "evaluation.tasks.run_judge": {"queue": "training"},
         "evaluation.tasks.requeue_expired_evaluations": {"queue": "ingestion"},
     },
 )
