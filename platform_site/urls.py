@@ -9,7 +9,7 @@ from rest_framework.routers import DefaultRouter
 from accounts.api.views import ProjectViewSet, TokenViewSet, UserViewSet
 from audit.api.views import AuditEventViewSet
 from datasets_app.api.views import ChunkedUploadViewSet, DatasetViewSet
-from evaluation.api.views import EvaluationRunViewSet, EvaluationSetViewSet
+from evaluation.api.views import EvaluationRunViewSet, EvaluationSetViewSet, JudgeRunViewSet
 from ops.health import healthz
 from serving.api.export_views import ModelExportViewSet
 from serving.api.views import DeploymentViewSet
@@ -29,6 +29,7 @@ router.register("deployments", DeploymentViewSet, basename="deployment")
 router.register("model-exports", ModelExportViewSet, basename="model-export")
 router.register("evaluation-sets", EvaluationSetViewSet, basename="evaluation-set")
 router.register("evaluation-runs", EvaluationRunViewSet, basename="evaluation-run")
+router.register("judge-runs", JudgeRunViewSet, basename="judge-run")
 
 # Unknown URLs under /api/ and /v1/ answer JSON errors, like every other API error.
 handler404 = "console.errors.not_found"

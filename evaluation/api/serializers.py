@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from evaluation.models import EvaluationRun, EvaluationSet, TaskMetric
+from evaluation.models import EvaluationRun, EvaluationSet, JudgeMode, JudgeRun, TaskMetric
 
 
 class EvaluationSetSerializer(serializers.ModelSerializer):
@@ -103,3 +103,44 @@ class ComparisonSerializer(serializers.Serializer):
     run = serializers.IntegerField()
     changes = MetricChangeSerializer(many=True)
     forgetting = serializers.BooleanField()
+
+
+class JudgeRunSerializer(serializers.ModelSerializer):
+    base_model = serializers.IntegerField(source="base_model_id", read_only=True, allow_null=True)
+    model_version = serializers.IntegerField(
+        source="model_version_id", read_only=True, allow_null=True
+    )
+    verdicts = serializers.JSONField(
+        read_only=True, help_text="Per item: verdict and probabilities (no text)."
+    )
+    summary = serializers.JSONField(read_only=True)
+
+    class Meta:
+        model = JudgeRun
+        fields = [
+            "id",
+            "project",
+            "mode",
+            "criteria",
+            "base_model",
+            "model_version",
+            "items",
+            "status",
+            "verdicts",
+            "summary",
+            "error",
+            "created_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+
+class JudgeRunCreateSerializer(serializers.Serializer):
+    project = serializers.IntegerField()
+    mode = serializers.ChoiceField(choices=JudgeMode.choices)
+    criteria = serializers.CharField(required=False, allow_blank=True, max_length=4000)
+    base_model = serializers.IntegerField(required=False, help_text="The judge; or model_version.")
+    model_version = serializers.IntegerField(required=False, help_text="The judge; or base_model.")
+    items = serializers.JSONField(
+        help_text="Pairwise: [{request, x, y}]; rubric: [{request, answer}] (stored encrypted)."
+    )

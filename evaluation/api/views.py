@@ -15,14 +15,15 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.services import projects_visible_to
+from accounts.roles import Action
+from accounts.services import project_ids_allowing, projects_visible_to
 from audit.services import actor_from_request, record_event
 from datasets_app.models import DatasetVersion
 from datasets_app.services import visible_datasets
 from datasets_app.uploads import EncryptedUpload, discard_request_uploads
-from evaluation import services
+from evaluation import judging, services
 from evaluation.api import serializers as s
-from evaluation.models import EvaluationRun, EvaluationSet
+from evaluation.models import EvaluationRun, EvaluationSet, JudgeRun
 from ops.schema import error_responses
 from trainer.models import BaseModel, ModelVersion
 
@@ -173,3 +174,40 @@ def _model_version(evaluation_set: EvaluationSet, version_id: int | None) -> Mod
     if found is None:
         raise ValidationError({"model_version": ["No such model version in the set's project."]})
     return found
+
+
+class JudgeRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Answers graded by one of the project's own models (rubric, or pairs in both orders)."""
+
+    serializer_class = s.JudgeRunSerializer
+    lookup_value_converter = "int"
+
+    def get_queryset(self) -> QuerySet[JudgeRun]:
+        ids = project_ids_allowing(self.request.user, Action.VIEW_RESULTS)
+        return JudgeRun.objects.filter(project_id__in=ids)
+
+    @extend_schema(request=s.JudgeRunCreateSerializer, responses={201: s.JudgeRunSerializer})
+    def create(self, request: Request) -> Response:
+        form = s.JudgeRunCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        project = projects_visible_to(request.user).filter(pk=data["project"]).first()
+        if project is None:
+            raise ValidationError({"project": ["No such project."]})
+        version = None
+        if data.get("model_version") is not None:
+            version = ModelVersion.objects.filter(
+                pk=data["model_version"], project_id=project.pk
+            ).first()
+            if version is None:
+                raise ValidationError({"model_version": ["No such model version in the project."]})
+        run = judging.create_judge_run(
+            actor_from_request(request),
+            project.pk,
+            data["mode"],
+            data["items"],
+            criteria=data.get("criteria", ""),
+            base_model=_base_model(data.get("base_model")),
+            model_version=version,
+        )
+        return Response(self.get_serializer(run).data, status=status.HTTP_201_CREATED)

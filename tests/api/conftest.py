@@ -149,6 +149,7 @@ def api_world(
         ("audit-events", "id"): str(AuditEvent.objects.order_by("id").first().pk),
         ("evaluation-sets", "id"): str(evaluation.evaluation_set_id),
         ("evaluation-runs", "id"): str(evaluation.pk),
+        ("judge-runs", "id"): str(_judge_run(actor, cast.project, base_model).pk),
         ("models", "model"): training["deployment"].model_name,
         ("files", "file_id"): f"file-{approved_version.dataset.pk}",
         ("fine_tuning", "fine_tuning_job_id"): f"ftjob-{fine_tune.pk}",
@@ -165,6 +166,8 @@ def api_world(
         ("evaluation-sets", "dataset"): approved_version.dataset.pk,
         ("evaluation-runs", "evaluation_set"): evaluation.evaluation_set_id,
         ("evaluation-runs", "base_model"): base_model.pk,
+        ("judge-runs", "project"): cast.project.pk,
+        ("judge-runs", "base_model"): base_model.pk,
         # Another member: changing the roles of the caller would lock the test out.
         ("projects", "username"): cast.viewer.username,
     }
@@ -177,6 +180,13 @@ def _evaluation(actor: Any, version: Any, base_model: Any) -> Any:
 
     evaluation_set = services.create_set_from_dataset(actor, version, "held-out")
     return services.create_run(actor, evaluation_set, base_model=base_model)
+
+
+def _judge_run(actor: Any, project: Any, base_model: Any) -> Any:
+    from evaluation import judging
+
+    items = [{"request": "r", "x": "a", "y": "b"}]
+    return judging.create_judge_run(actor, project.pk, "pairwise", items, base_model=base_model)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -72,3 +72,23 @@ def test_bad_items_and_missing_criteria_are_refused(cast: Any, tiny_base_model: 
             base_model=tiny_base_model,
         )
     assert caught.value.field == "criteria"
+
+
+def test_the_api_queues_a_judge_run_and_hides_it_from_outsiders(
+    cast: Any, api_client_for: Any, tiny_base_model: Any
+) -> None:
+    body = {"project": cast.project.pk, "mode": "pairwise", "items": PAIRS}
+    body["base_model"] = tiny_base_model.pk
+    created = api_client_for(cast.engineer).post("/api/v1/judge-runs/", body, format="json")
+    assert created.status_code == 201 and created.json()["items"] == 2
+    assert "Paris" not in created.content.decode()
+    viewer = api_client_for(cast.viewer)
+    assert viewer.post("/api/v1/judge-runs/", body, format="json").status_code == 403
+    bad = api_client_for(cast.engineer).post(
+        "/api/v1/judge-runs/", {**body, "items": "nope"}, format="json"
+    )
+    assert bad.status_code == 400 and "items" in bad.json()["error"]["detail"]
+    assert (
+        api_client_for(cast.outsider).get(f"/api/v1/judge-runs/{created.json()['id']}/").status_code
+        == 404
+    )
