@@ -9,7 +9,12 @@ from rest_framework.routers import DefaultRouter
 from accounts.api.views import ProjectViewSet, TokenViewSet, UserViewSet
 from audit.api.views import AuditEventViewSet
 from datasets_app.api.views import ChunkedUploadViewSet, DatasetViewSet
-from evaluation.api.views import EvaluationRunViewSet, EvaluationSetViewSet, JudgeRunViewSet
+from evaluation.api.views import (
+    EvaluationRunViewSet,
+    EvaluationSetViewSet,
+    JudgeRunViewSet,
+    ReportViewSet,
+)
 from ops.health import healthz
 from serving.api.export_views import ModelExportViewSet
 from serving.api.views import DeploymentViewSet
@@ -30,6 +35,7 @@ router.register("model-exports", ModelExportViewSet, basename="model-export")
 router.register("evaluation-sets", EvaluationSetViewSet, basename="evaluation-set")
 router.register("evaluation-runs", EvaluationRunViewSet, basename="evaluation-run")
 router.register("judge-runs", JudgeRunViewSet, basename="judge-run")
+router.register("evaluation-reports", ReportViewSet, basename="evaluation-report")
 
 # Unknown URLs under /api/ and /v1/ answer JSON errors, like every other API error.
 handler404 = "console.errors.not_found"

@@ -144,3 +144,13 @@ class JudgeRunCreateSerializer(serializers.Serializer):
     items = serializers.JSONField(
         help_text="Pairwise: [{request, x, y}]; rubric: [{request, answer}] (stored encrypted)."
     )
+
+
+class ReportSerializer(serializers.Serializer):
+    model_version = serializers.IntegerField()
+    name = serializers.CharField()
+    project = serializers.IntegerField()
+    created_at = serializers.CharField()
+    sections = serializers.DictField(
+        child=serializers.DictField(), help_text="By name: a title and the section's figures."
+    )

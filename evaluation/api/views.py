@@ -7,6 +7,7 @@ services check the role for each change and audit refusals.
 from __future__ import annotations
 
 from django.db.models import QuerySet
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -21,7 +22,7 @@ from audit.services import actor_from_request, record_event
 from datasets_app.models import DatasetVersion
 from datasets_app.services import visible_datasets
 from datasets_app.uploads import EncryptedUpload, discard_request_uploads
-from evaluation import judging, services
+from evaluation import judging, report, services
 from evaluation.api import serializers as s
 from evaluation.models import EvaluationRun, EvaluationSet, JudgeRun
 from ops.schema import error_responses
@@ -211,3 +212,41 @@ class JudgeRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             model_version=version,
         )
         return Response(self.get_serializer(run).data, status=status.HTTP_201_CREATED)
+
+
+class ReportViewSet(viewsets.GenericViewSet):
+    """The evaluation report (model card) of a model version, in JSON or Markdown, and the
+    versions of a project side by side."""
+
+    lookup_value_converter = "int"
+    serializer_class = s.ReportSerializer
+
+    def get_queryset(self) -> QuerySet[ModelVersion]:
+        ids = project_ids_allowing(self.request.user, Action.VIEW_RESULTS)
+        return ModelVersion.objects.filter(project_id__in=ids).select_related(
+            "job__dataset_version", "job__base_model"
+        )
+
+    @extend_schema(responses=s.ReportSerializer)
+    def retrieve(self, request: Request, pk: str | None = None) -> Response:
+        return Response(report.build_report(self.get_object()))
+
+    @extend_schema(responses={(200, "text/markdown"): str})
+    @action(detail=True, methods=["get"], url_path="model-card.md")
+    def markdown(self, request: Request, pk: str | None = None) -> HttpResponse:
+        text = report.to_markdown(report.build_report(self.get_object()))
+        response = HttpResponse(text, content_type="text/markdown; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="model-card-{pk}.md"'
+        return response
+
+    @extend_schema(
+        parameters=[OpenApiParameter("project", int, required=True)],
+        responses={200: dict},
+    )
+    @action(detail=False, methods=["get"], url_path="side-by-side")
+    def side_by_side(self, request: Request) -> Response:
+        project = request.query_params.get("project", "")
+        if not project.isdigit():
+            raise ValidationError({"project": ["Give a project id (?project=<id>)."]})
+        versions = list(self.get_queryset().filter(project_id=int(project)))
+        return Response({"results": report.side_by_side(versions)})

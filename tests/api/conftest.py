@@ -144,6 +144,7 @@ def api_world(
         ("base-models", "id"): str(base_model.pk),
         ("jobs", "id"): str(training["queued"].pk),
         ("model-versions", "id"): str(training["version"].pk),
+        ("evaluation-reports", "id"): str(training["version"].pk),
         ("deployments", "id"): str(training["deployment"].pk),
         ("deployments", "key_id"): str(training["key"].pk),
         ("audit-events", "id"): str(AuditEvent.objects.order_by("id").first().pk),
