@@ -191,3 +191,77 @@ class JudgeRun(models.Model):
 
     def __str__(self) -> str:
         return f"judge run {self.pk} ({self.mode}, {self.status})"
+
+
+class ArenaRound(models.Model):
+    """A blind A/B round between two or more models of a project. Who may vote: members
+    holding ``voter_role`` (blank: none by role) and the named ``voters``. Model identities
+    are shown to nobody, in pages or API, until the round is ``closed``."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="arena_rounds")
+    name = models.CharField(max_length=120)
+    closed = models.BooleanField(default=False)
+    voter_role = models.CharField(max_length=16, blank=True)
+    voters = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
+    data_key = models.ForeignKey(DataKey, on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+
+class ArenaContestant(models.Model):
+    """One model in a round: a model version (or a base model)."""
+
+    round = models.ForeignKey(ArenaRound, on_delete=models.CASCADE, related_name="contestants")
+    base_model = models.ForeignKey(
+        BaseModel, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    model_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    @property
+    def label(self) -> str:
+        if self.model_version_id is not None:
+            return f"version:{self.model_version_id}:{self.model_version.name}"
+        return f"base:{self.base_model.name}"
+
+
+class ArenaMatch(models.Model):
+    """A prompt and two answers shown as A and B (the order drawn at random); the text is in
+    the round's encrypted blob ``match-<id>.json``."""
+
+    round = models.ForeignKey(ArenaRound, on_delete=models.CASCADE, related_name="matches")
+    contestant_a = models.ForeignKey(ArenaContestant, on_delete=models.CASCADE, related_name="+")
+    contestant_b = models.ForeignKey(ArenaContestant, on_delete=models.CASCADE, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+
+class VoteChoice(models.TextChoices):
+    A = "a"
+    B = "b"
+    TIE = "tie"
+    BOTH_BAD = "both_bad"
+
+
+class ArenaVote(models.Model):
+    """One reviewer's vote on one match (attributed; a comment, if any, is encrypted)."""
+
+    match = models.ForeignKey(ArenaMatch, on_delete=models.CASCADE, related_name="votes")
+    voter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    choice = models.CharField(max_length=8, choices=VoteChoice.choices)
+    has_comment = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["match", "voter"], name="arena_one_vote_per_match")
+        ]

@@ -10,6 +10,8 @@ from accounts.api.views import ProjectViewSet, TokenViewSet, UserViewSet
 from audit.api.views import AuditEventViewSet
 from datasets_app.api.views import ChunkedUploadViewSet, DatasetViewSet
 from evaluation.api.views import (
+    ArenaMatchViewSet,
+    ArenaRoundViewSet,
     EvaluationRunViewSet,
     EvaluationSetViewSet,
     JudgeRunViewSet,
@@ -36,6 +38,8 @@ router.register("evaluation-sets", EvaluationSetViewSet, basename="evaluation-se
 router.register("evaluation-runs", EvaluationRunViewSet, basename="evaluation-run")
 router.register("judge-runs", JudgeRunViewSet, basename="judge-run")
 router.register("evaluation-reports", ReportViewSet, basename="evaluation-report")
+router.register("arena-rounds", ArenaRoundViewSet, basename="arena-round")
+router.register("arena-matches", ArenaMatchViewSet, basename="arena-match")
 
 # Unknown URLs under /api/ and /v1/ answer JSON errors, like every other API error.
 handler404 = "console.errors.not_found"

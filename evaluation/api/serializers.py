@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from evaluation.models import EvaluationRun, EvaluationSet, JudgeMode, JudgeRun, TaskMetric
+from evaluation.models import (
+    ArenaRound,
+    EvaluationRun,
+    EvaluationSet,
+    JudgeMode,
+    JudgeRun,
+    TaskMetric,
+    VoteChoice,
+)
 
 
 class EvaluationSetSerializer(serializers.ModelSerializer):
@@ -154,3 +162,58 @@ class ReportSerializer(serializers.Serializer):
     sections = serializers.DictField(
         child=serializers.DictField(), help_text="By name: a title and the section's figures."
     )
+
+
+class ArenaRoundSerializer(serializers.ModelSerializer):
+    models = serializers.SerializerMethodField(
+        help_text="The competing models: empty until the round is closed (blind)."
+    )
+
+    class Meta:
+        model = ArenaRound
+        fields = [
+            "id",
+            "project",
+            "name",
+            "closed",
+            "voter_role",
+            "created_at",
+            "closed_at",
+            "models",
+        ]
+        read_only_fields = fields
+
+    def get_models(self, row: ArenaRound) -> list[str]:
+        return [c.label for c in row.contestants.all()] if row.closed else []
+
+
+class ArenaRoundCreateSerializer(serializers.Serializer):
+    project = serializers.IntegerField()
+    name = serializers.CharField(max_length=120)
+    model_versions = serializers.ListField(child=serializers.IntegerField(), max_length=20)
+    voter_role = serializers.ChoiceField(
+        choices=["", "owner", "steward", "engineer", "viewer"], required=False
+    )
+    voters = serializers.ListField(
+        child=serializers.IntegerField(), required=False, max_length=200, help_text="User ids."
+    )
+
+
+class ArenaMatchCreateSerializer(serializers.Serializer):
+    round = serializers.IntegerField()
+    prompt = serializers.CharField(max_length=8000, help_text="Typed, or from a test split.")
+
+
+class ArenaMatchSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    round = serializers.IntegerField()
+    prompt = serializers.CharField()
+    a = serializers.CharField(help_text="Answer A.")
+    b = serializers.CharField(help_text="Answer B.")
+    model_a = serializers.CharField(required=False, help_text="Only once the round is closed.")
+    model_b = serializers.CharField(required=False, help_text="Only once the round is closed.")
+
+
+class ArenaVoteSerializer(serializers.Serializer):
+    choice = serializers.ChoiceField(choices=VoteChoice.choices)
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=4000)

@@ -6,6 +6,7 @@ services check the role for each change and audit refusals.
 
 from __future__ import annotations
 
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -22,9 +23,9 @@ from audit.services import actor_from_request, record_event
 from datasets_app.models import DatasetVersion
 from datasets_app.services import visible_datasets
 from datasets_app.uploads import EncryptedUpload, discard_request_uploads
-from evaluation import judging, report, services
+from evaluation import arena, judging, report, services
 from evaluation.api import serializers as s
-from evaluation.models import EvaluationRun, EvaluationSet, JudgeRun
+from evaluation.models import ArenaMatch, ArenaRound, EvaluationRun, EvaluationSet, JudgeRun
 from ops.schema import error_responses
 from trainer.models import BaseModel, ModelVersion
 
@@ -250,3 +251,94 @@ class ReportViewSet(viewsets.GenericViewSet):
             raise ValidationError({"project": ["Give a project id (?project=<id>)."]})
         versions = list(self.get_queryset().filter(project_id=int(project)))
         return Response({"results": report.side_by_side(versions)})
+
+
+class ArenaRoundViewSet(viewsets.ReadOnlyModelViewSet):
+    """Blind A/B rounds; models are named only once a round is closed."""
+
+    serializer_class = s.ArenaRoundSerializer
+    lookup_value_converter = "int"
+
+    def get_queryset(self) -> QuerySet[ArenaRound]:
+        ids = project_ids_allowing(self.request.user, Action.VIEW_PROJECT)
+        return ArenaRound.objects.filter(project_id__in=ids)
+
+    @extend_schema(request=s.ArenaRoundCreateSerializer, responses={201: s.ArenaRoundSerializer})
+    def create(self, request: Request) -> Response:
+        form = s.ArenaRoundCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        project = projects_visible_to(request.user).filter(pk=data["project"]).first()
+        if project is None:
+            raise ValidationError({"project": ["No such project."]})
+        versions = list(ModelVersion.objects.filter(pk__in=data["model_versions"], project=project))
+        if len(versions) != len(set(data["model_versions"])):
+            raise ValidationError({"model_versions": ["No such model version in the project."]})
+        voters = list(get_user_model().objects.filter(pk__in=data.get("voters", [])))
+        row = arena.create_round(
+            actor_from_request(request),
+            project.pk,
+            data["name"],
+            model_versions=versions,
+            voter_role=data.get("voter_role", ""),
+            voters=voters,
+        )
+        return Response(self.get_serializer(row).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={200: s.ArenaRoundSerializer, **error_responses(409)})
+    @action(detail=True, methods=["post"])
+    def close(self, request: Request, pk: str | None = None) -> Response:
+        row = arena.close_round(actor_from_request(request), self.get_object())
+        return Response(self.get_serializer(row).data)
+
+    @extend_schema(responses={200: dict, **error_responses(409)})
+    @action(detail=True, methods=["get"])
+    def results(self, request: Request, pk: str | None = None) -> Response:
+        return Response(arena.results(self.get_object()))
+
+
+class ArenaMatchViewSet(viewsets.GenericViewSet):
+    """A prompt and two anonymous answers to vote on."""
+
+    serializer_class = s.ArenaMatchSerializer
+    lookup_value_converter = "int"
+
+    def get_queryset(self) -> QuerySet[ArenaMatch]:
+        ids = project_ids_allowing(self.request.user, Action.VIEW_PROJECT)
+        return ArenaMatch.objects.filter(round__project_id__in=ids).select_related("round")
+
+    @extend_schema(
+        request=s.ArenaMatchCreateSerializer,
+        responses={201: s.ArenaMatchSerializer, **error_responses(409)},
+    )
+    def create(self, request: Request) -> Response:
+        form = s.ArenaMatchCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        ids = project_ids_allowing(request.user, Action.VIEW_PROJECT)
+        row = ArenaRound.objects.filter(pk=form.validated_data["round"], project_id__in=ids).first()
+        if row is None:
+            raise ValidationError({"round": ["No such round."]})
+        match = arena.create_match(
+            actor_from_request(request), row, form.validated_data["prompt"], arena.generated_answer
+        )
+        return Response(arena.match_view(match), status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=s.ArenaMatchSerializer)
+    def retrieve(self, request: Request, pk: str | None = None) -> Response:
+        match = self.get_object()
+        if not (match.round.closed or arena.may_vote(request.user, match.round)):
+            raise PermissionDenied("Only the round's voters see its matches.")
+        return Response(arena.match_view(match))
+
+    @extend_schema(request=s.ArenaVoteSerializer, responses={201: dict, **error_responses(409)})
+    @action(detail=True, methods=["post"])
+    def vote(self, request: Request, pk: str | None = None) -> Response:
+        form = s.ArenaVoteSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        row = arena.vote(
+            actor_from_request(request),
+            self.get_object(),
+            form.validated_data["choice"],
+            form.validated_data.get("comment", ""),
+        )
+        return Response({"id": row.pk, "choice": row.choice}, status=status.HTTP_201_CREATED)

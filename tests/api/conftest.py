@@ -114,6 +114,7 @@ def api_world(
     from audit.models import AuditEvent
     from audit.services import Actor
     from datasets_app import chunked
+    from evaluation.models import ArenaRound
 
     member = cast.owner
     for role in ("steward", "engineer"):
@@ -151,6 +152,8 @@ def api_world(
         ("evaluation-sets", "id"): str(evaluation.evaluation_set_id),
         ("evaluation-runs", "id"): str(evaluation.pk),
         ("judge-runs", "id"): str(_judge_run(actor, cast.project, base_model).pk),
+        ("arena-matches", "id"): str(_arena_match(actor, training["version"], base_model).pk),
+        ("arena-rounds", "id"): str(ArenaRound.objects.get().pk),
         ("models", "model"): training["deployment"].model_name,
         ("files", "file_id"): f"file-{approved_version.dataset.pk}",
         ("fine_tuning", "fine_tuning_job_id"): f"ftjob-{fine_tune.pk}",
@@ -168,6 +171,8 @@ def api_world(
         ("evaluation-runs", "evaluation_set"): evaluation.evaluation_set_id,
         ("evaluation-runs", "base_model"): base_model.pk,
         ("judge-runs", "project"): cast.project.pk,
+        ("arena-rounds", "project"): cast.project.pk,
+        ("arena-rounds", "model_versions"): [training["version"].pk],
         ("judge-runs", "base_model"): base_model.pk,
         # Another member: changing the roles of the caller would lock the test out.
         ("projects", "username"): cast.viewer.username,
@@ -181,6 +186,21 @@ def _evaluation(actor: Any, version: Any, base_model: Any) -> Any:
 
     evaluation_set = services.create_set_from_dataset(actor, version, "held-out")
     return services.create_run(actor, evaluation_set, base_model=base_model)
+
+
+def _arena_match(actor: Any, version: Any, base_model: Any) -> Any:
+    """An open round (the member votes by role) with one match, answered in code."""
+    from evaluation import arena
+
+    row = arena.create_round(
+        actor,
+        version.project_id,
+        "blind",
+        model_versions=[version],
+        base_models=[base_model],
+        voter_role="owner",
+    )
+    return arena.create_match(actor, row, "Say hello", lambda contestant, prompt: "hello")
 
 
 def _judge_run(actor: Any, project: Any, base_model: Any) -> Any:
