@@ -56,6 +56,7 @@ urlpatterns = [
     path("", include("console.urls")),
     path("datasets/", include("datasets_app.urls")),
     path("jobs/", include("trainer.urls")),
+    path("evaluation/", include("evaluation.urls")),
     # Serving: the OpenAI-compatible API, the playground and usage pages.
     path("v1/", include("openai_api.urls")),
     path("", include("serving.urls")),
