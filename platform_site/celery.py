@@ -45,6 +45,10 @@ app.conf.update(
         # The privacy audit loads the trained model and its base, like evaluation.
         "privacy.tasks.run_privacy_audit": {"queue": "training"},
         "privacy.tasks.requeue_expired_audits": {"queue": "ingestion"},
+        # Evaluation runs load models (GPU work); their sweeper is light.
+        "evaluation.tasks.run_evaluation": {"queue": "training"},
+        "evaluation.tasks.run_judge": {"queue": "training"},
+        "evaluation.tasks.requeue_expired_evaluations": {"queue": "ingestion"},
     },
 )
 app.autodiscover_tasks()
@@ -63,6 +67,10 @@ def _schedule_lease_sweeper(sender: Celery, **_: object) -> None:
         },
         "requeue-expired-privacy-audits": {
             "task": "privacy.tasks.requeue_expired_audits",
+            "schedule": float(settings.LEASE_SWEEP_SECONDS),
+        },
+        "requeue-expired-evaluations": {
+            "task": "evaluation.tasks.requeue_expired_evaluations",
             "schedule": float(settings.LEASE_SWEEP_SECONDS),
         },
         "requeue-stalled-ingestions": {

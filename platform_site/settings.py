@@ -306,7 +306,7 @@ OTP_TOTP_ISSUER = "Soberana"
 
 # --- Serving (serving/): deployments, keys, usage, playground; the OpenAI-compatible API under
 # /v1/ (openai_api/). Kept in one block at the end so the apps can be switched off by removing it.
-INSTALLED_APPS = [*INSTALLED_APPS, "serving", "openai_api", "privacy"]
+INSTALLED_APPS = [*INSTALLED_APPS, "serving", "openai_api", "privacy", "evaluation"]
 # A model version never audited for privacy (privacy/) may not be deployed or exported. Off by
 # default only in the test environment, where most tests deploy models they never audit.
 PRIVACY_AUDIT_REQUIRED = env_bool("SOBERANA_PRIVACY_AUDIT_REQUIRED", ENVIRONMENT != "test")

@@ -10,6 +10,14 @@ from accounts.api.views import ProjectViewSet, TokenViewSet, UserViewSet
 from accounts.views import project_settings
 from audit.api.views import AuditEventViewSet
 from datasets_app.api.views import ChunkedUploadViewSet, DatasetViewSet
+from evaluation.api.views import (
+    ArenaMatchViewSet,
+    ArenaRoundViewSet,
+    EvaluationRunViewSet,
+    EvaluationSetViewSet,
+    JudgeRunViewSet,
+    ReportViewSet,
+)
 from ops.health import healthz
 from serving.api.export_views import ModelExportViewSet
 from serving.api.views import DeploymentViewSet
@@ -27,6 +35,12 @@ router.register("model-versions", ModelVersionViewSet, basename="model-version")
 router.register("audit-events", AuditEventViewSet, basename="audit-event")
 router.register("deployments", DeploymentViewSet, basename="deployment")
 router.register("model-exports", ModelExportViewSet, basename="model-export")
+router.register("evaluation-sets", EvaluationSetViewSet, basename="evaluation-set")
+router.register("evaluation-runs", EvaluationRunViewSet, basename="evaluation-run")
+router.register("judge-runs", JudgeRunViewSet, basename="judge-run")
+router.register("evaluation-reports", ReportViewSet, basename="evaluation-report")
+router.register("arena-rounds", ArenaRoundViewSet, basename="arena-round")
+router.register("arena-matches", ArenaMatchViewSet, basename="arena-match")
 
 # Unknown URLs under /api/ and /v1/ answer JSON errors, like every other API error.
 handler404 = "console.errors.not_found"
@@ -45,6 +59,7 @@ urlpatterns = [
     path("", include("console.urls")),
     path("datasets/", include("datasets_app.urls")),
     path("jobs/", include("trainer.urls")),
+    path("evaluation/", include("evaluation.urls")),
     # Serving: the OpenAI-compatible API, the playground and usage pages.
     path("v1/", include("openai_api.urls")),
     path("", include("serving.urls")),

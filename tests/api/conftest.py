@@ -114,6 +114,7 @@ def api_world(
     from audit.models import AuditEvent
     from audit.services import Actor
     from datasets_app import chunked
+    from evaluation.models import ArenaRound
 
     member = cast.owner
     for role in ("steward", "engineer"):
@@ -124,6 +125,7 @@ def api_world(
     actor = Actor(user=member)
     upload = chunked.start_upload(actor, cast.project, filename="big.jsonl", total_size=10)
     spare = issue_api_token(actor, member, name="spare").token
+    evaluation = _evaluation(actor, approved_version, base_model)
     world = ApiWorld(
         project=cast.project,
         member=member,
@@ -143,9 +145,15 @@ def api_world(
         ("base-models", "id"): str(base_model.pk),
         ("jobs", "id"): str(training["queued"].pk),
         ("model-versions", "id"): str(training["version"].pk),
+        ("evaluation-reports", "id"): str(training["version"].pk),
         ("deployments", "id"): str(training["deployment"].pk),
         ("deployments", "key_id"): str(training["key"].pk),
         ("audit-events", "id"): str(AuditEvent.objects.order_by("id").first().pk),
+        ("evaluation-sets", "id"): str(evaluation.evaluation_set_id),
+        ("evaluation-runs", "id"): str(evaluation.pk),
+        ("judge-runs", "id"): str(_judge_run(actor, cast.project, base_model).pk),
+        ("arena-matches", "id"): str(_arena_match(actor, training["version"], base_model).pk),
+        ("arena-rounds", "id"): str(ArenaRound.objects.get().pk),
         ("models", "model"): training["deployment"].model_name,
         ("files", "file_id"): f"file-{approved_version.dataset.pk}",
         ("fine_tuning", "fine_tuning_job_id"): f"ftjob-{fine_tune.pk}",
@@ -158,10 +166,48 @@ def api_world(
         ("jobs", "base_model"): base_model.pk,
         ("deployments", "model_version"): training["version"].pk,
         ("model-exports", "model_version"): training["version"].pk,
+        ("evaluation-sets", "project"): cast.project.pk,
+        ("evaluation-sets", "dataset"): approved_version.dataset.pk,
+        ("evaluation-runs", "evaluation_set"): evaluation.evaluation_set_id,
+        ("evaluation-runs", "base_model"): base_model.pk,
+        ("judge-runs", "project"): cast.project.pk,
+        ("arena-rounds", "project"): cast.project.pk,
+        ("arena-rounds", "model_versions"): [training["version"].pk],
+        ("judge-runs", "base_model"): base_model.pk,
         # Another member: changing the roles of the caller would lock the test out.
         ("projects", "username"): cast.viewer.username,
     }
     return world
+
+
+def _evaluation(actor: Any, version: Any, base_model: Any) -> Any:
+    """An evaluation set over the approved version's test split and a queued run of it."""
+    from evaluation import services
+
+    evaluation_set = services.create_set_from_dataset(actor, version, "held-out")
+    return services.create_run(actor, evaluation_set, base_model=base_model)
+
+
+def _arena_match(actor: Any, version: Any, base_model: Any) -> Any:
+    """An open round (the member votes by role) with one match, answered in code."""
+    from evaluation import arena
+
+    row = arena.create_round(
+        actor,
+        version.project_id,
+        "blind",
+        model_versions=[version],
+        base_models=[base_model],
+        voter_role="owner",
+    )
+    return arena.create_match(actor, row, "Say hello", lambda contestant, prompt: "hello")
+
+
+def _judge_run(actor: Any, project: Any, base_model: Any) -> Any:
+    from evaluation import judging
+
+    items = [{"request": "r", "x": "a", "y": "b"}]
+    return judging.create_judge_run(actor, project.pk, "pairwise", items, base_model=base_model)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class EvaluationConfig(AppConfig):
+    """Evaluation sets, evaluation runs (lm-eval inside the platform) and their metrics."""
+
+    name = "evaluation"

@@ -1,0 +1,100 @@
+"""The evaluation report: sections from a registry, lm-eval against the base with
+forgetting, training curves, a Markdown model card; other apps add sections."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from evaluation import report
+from evaluation.models import EvaluationRun, EvaluationSet, RunStatus, TaskMetric
+from trainer.models import JobEvent, ModelVersion, TrainingJob
+
+pytestmark = pytest.mark.django_db
+
+
+def _version(approved_version: Any, base_model: Any) -> ModelVersion:
+    from vault.services import create_data_key
+
+    key, _ = create_data_key("job", parent=approved_version.data_key)
+    job = TrainingJob.objects.create(
+        project_id=approved_version.dataset.project_id,
+        dataset_version=approved_version,
+        base_model=base_model,
+        method="lora",
+        hyperparameters={"max_steps": 2},
+        data_key=key,
+        status="succeeded",
+    )
+    JobEvent.objects.create(
+        job=job, kind="metrics", message="step 1", data={"step": 1, "loss": 2.5}
+    )
+    return ModelVersion.objects.create(
+        project_id=job.project_id,
+        job=job,
+        name="support model",
+        data_key=key,
+        artifact_dir="",
+        metrics={"perplexity": 12.5},
+    )
+
+
+def _run(evaluation_set: Any, value: float, **model: Any) -> None:
+    run = EvaluationRun.objects.create(
+        project_id=evaluation_set.project_id,
+        evaluation_set=evaluation_set,
+        status=RunStatus.SUCCEEDED,
+        **model,
+    )
+    TaskMetric.objects.create(
+        run=run,
+        task="general",
+        metric="acc,none",
+        value=value,
+        stderr=0.02,
+        higher_is_better=True,
+        samples=100,
+    )
+
+
+def test_the_report_and_model_card_hold_every_measurement(
+    cast: Any, approved_version: Any, tiny_base_model: Any, api_client_for: Any
+) -> None:
+    version = _version(approved_version, tiny_base_model)
+    evaluation_set = EvaluationSet.objects.create(
+        project=cast.project, name="general", source="bundle"
+    )
+    _run(evaluation_set, 0.9, base_model=tiny_base_model)
+    _run(evaluation_set, 0.6, model_version=version)
+    viewer = api_client_for(cast.viewer)
+    body = viewer.get(f"/api/v1/evaluation-reports/{version.pk}/").json()
+    sections = body["sections"]
+    assert sections["lineage"]["data_version_hash"] == approved_version.content_hash
+    assert sections["lineage"]["method"] == "lora"
+    assert sections["test_split"]["metrics"] == {"perplexity": 12.5}
+    [task] = sections["lm_eval"]["tasks"]
+    assert (task["value"], task["base"], task["forgot"]) == (0.6, 0.9, True)
+    assert sections["training_curves"]["points"][0]["loss"] == 2.5
+    card = viewer.get(f"/api/v1/evaluation-reports/{version.pk}/model-card.md/")
+    assert card["Content-Type"].startswith("text/markdown")
+    text = card.content.decode()
+    assert "# Model card: support model" in text and "| general |" in text
+    table = viewer.get(f"/api/v1/evaluation-reports/side-by-side/?project={cast.project.pk}")
+    assert table.json()["results"][0]["general:acc,none"] == 0.6
+    outsider = api_client_for(cast.outsider)
+    assert outsider.get(f"/api/v1/evaluation-reports/{version.pk}/").status_code == 404
+
+
+def test_another_app_adds_a_section_without_evaluation_importing_it(
+    cast: Any, approved_version: Any, tiny_base_model: Any
+) -> None:
+    version = _version(approved_version, tiny_base_model)
+    report.register_section("privacy", "Privacy audit", lambda v: {"exposure": 1.5}, order=50)
+    try:
+        built = report.build_report(version)
+        assert built["sections"]["privacy"] == {"title": "Privacy audit", "exposure": 1.5}
+        assert list(built["sections"]).index("privacy") > list(built["sections"]).index("lineage")
+        assert "## Privacy audit" in report.to_markdown(built)
+    finally:
+        report.SECTIONS.pop("privacy")
