@@ -20,7 +20,6 @@ from accounts.services import require
 from audit.services import SYSTEM, Actor, record_event
 from evaluation import judge
 from evaluation.models import JudgeMode, JudgeRun, RunStatus
-from evaluation.runner import chat_renderer, load_base, load_version
 from ops.errors import InvalidField
 from trainer.engine_io import explain_failure
 from trainer.models import BaseModel, ModelVersion
@@ -103,6 +102,10 @@ def claim_judge_run(run_id: int) -> bool:
 
 def run_claimed_judge(run_id: int) -> None:
     """Grade every item with the judge model and record verdicts; errors end it ``failed``."""
+    # Imported here: loading models brings PyTorch, which the web process (this module serves
+    # the judge-runs API) and ingestion workers must not load.
+    from evaluation.runner import chat_renderer, load_base, load_version
+
     run = JudgeRun.objects.select_related("base_model", "model_version__data_key").get(pk=run_id)
     try:
         loaded = load_base(run.base_model) if run.base_model else load_version(run.model_version)

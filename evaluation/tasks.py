@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from evaluation import lease, runner, services
+from evaluation import lease, services
 
 
 @shared_task(acks_late=True, ignore_result=True, bind=True)
@@ -12,6 +12,10 @@ def run_evaluation(self: object, run_id: int) -> None:
     """Claim and run one evaluation run; a duplicate or late message finds nothing to claim."""
     claimed = lease.claim_run(run_id, worker=getattr(self.request, "hostname", "") or "worker")
     if claimed is not None:
+        # Imported here: the runner loads PyTorch, which an ingestion worker (the same task
+        # modules, another queue) must never load (tests/datasets_app/test_worker_imports.py).
+        from evaluation import runner
+
         runner.run_claimed(claimed)
 
 

@@ -243,6 +243,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "FindingDecisionEnum": "datasets_app.models.Decision",
         "ReviewDecisionEnum": ["accepted", "rejected", "accept", "reject"],
+        "EvaluationRunStatusEnum": "evaluation.models.RunStatus",
     },
 }
 # Path ids are integers everywhere.

@@ -47,15 +47,18 @@ def test_sign_in_upload_approve_train_and_watch_it_succeed(
         assert page.inner_text("#record-count") == "30"
         page.click("#approve")
         page.click("#train")
-        # Only the chosen objective's and method's settings show (static/js/job_form.js).
-        assert page.is_hidden("input[name=beta]") and page.is_visible("input[name=lora_r]")
+        # Only the chosen objective's and method's settings show (static/js/job_form.js);
+        # each check waits for the script (the page may still be loading after the click).
+        page.wait_for_selector("input[name=beta]", state="hidden")
+        page.wait_for_selector("input[name=lora_r]", state="visible")
         page.select_option("select[name=objective]", "dpo")
-        assert page.is_visible("input[name=beta]") and page.is_hidden("input[name=orpo_lambda]")
+        page.wait_for_selector("input[name=beta]", state="visible")
+        page.wait_for_selector("input[name=orpo_lambda]", state="hidden")
         page.select_option("select[name=method]", "full")
-        assert page.is_hidden("input[name=lora_r]")
+        page.wait_for_selector("input[name=lora_r]", state="hidden")
         page.select_option("select[name=method]", "lora")
         page.select_option("select[name=objective]", "supervised")
-        assert page.is_hidden("input[name=beta]")
+        page.wait_for_selector("input[name=beta]", state="hidden")
         page.fill("input[name=max_steps]", "6")
         page.fill("input[name=seq_len]", "64")
         page.fill("input[name=batch_size]", "2")
