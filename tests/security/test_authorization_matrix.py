@@ -514,3 +514,18 @@ def test_anonymous_openai_call_answers_401_in_openai_shape(world: Any) -> None:
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "invalid_api_key"
     assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_an_open_arena_round_names_no_model(world: Any) -> None:
+    """Blindness: before a round closes, neither the round, its match nor its results name a
+    model (results answer 409), even to the voters and to who created the round."""
+    side = world.a
+    names = {side.model_version.name, world.base_model.name}
+    for role in ("viewer", "steward", "engineer", "owner"):
+        client = world.api(role)
+        round_body = client.get(f"/api/v1/arena-rounds/{side.arena_round.pk}/").json()
+        assert round_body["models"] == []
+        assert client.get(f"/api/v1/arena-rounds/{side.arena_round.pk}/results/").status_code == 409
+        match = client.get(f"/api/v1/arena-matches/{side.arena_match.pk}/")
+        text = match.content.decode()
+        assert "model_a" not in text and not any(name in text for name in names)
