@@ -17,6 +17,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.models import Project
 from accounts.roles import Action
 from accounts.services import project_ids_allowing, projects_visible_to
 from audit.services import actor_from_request, record_event
@@ -134,11 +135,12 @@ class EvaluationRunViewSet(
     @action(detail=True, methods=["get"])
     def comparison(self, request: Request, pk: str | None = None) -> Response:
         """This run against a run of the same set on the base model: forgetting flagged."""
+        tuned = self.get_object()  # first: a run outside the caller's projects is a 404
         base_id = request.query_params.get("base", "")
         base = self.get_queryset().filter(pk=int(base_id)).first() if base_id.isdigit() else None
         if base is None:
             raise ValidationError({"base": ["Give the id of a visible run (?base=<id>)."]})
-        changes = services.comparison(base, self.get_object())
+        changes = services.comparison(base, tuned)
         body = {
             "base": base.pk,
             "run": int(pk or 0),
@@ -178,6 +180,17 @@ def _model_version(evaluation_set: EvaluationSet, version_id: int | None) -> Mod
     return found
 
 
+def _member_project(request: Request, project_id: int) -> Project:
+    """A project the caller is a member of; any other (even one a platform admin can see, as
+    admins are not members) reads as "No such project", as for the other objects named in a
+    body."""
+    ids = project_ids_allowing(request.user, Action.VIEW_PROJECT)
+    project = Project.objects.filter(pk=project_id, pk__in=ids).first()
+    if project is None:
+        raise ValidationError({"project": ["No such project."]})
+    return project
+
+
 class JudgeRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Answers graded by one of the project's own models (rubric, or pairs in both orders)."""
 
@@ -193,9 +206,7 @@ class JudgeRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         form = s.JudgeRunCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
-        project = projects_visible_to(request.user).filter(pk=data["project"]).first()
-        if project is None:
-            raise ValidationError({"project": ["No such project."]})
+        project = _member_project(request, data["project"])
         version = None
         if data.get("model_version") is not None:
             version = ModelVersion.objects.filter(
@@ -268,9 +279,7 @@ class ArenaRoundViewSet(viewsets.ReadOnlyModelViewSet):
         form = s.ArenaRoundCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
-        project = projects_visible_to(request.user).filter(pk=data["project"]).first()
-        if project is None:
-            raise ValidationError({"project": ["No such project."]})
+        project = _member_project(request, data["project"])
         versions = list(ModelVersion.objects.filter(pk__in=data["model_versions"], project=project))
         if len(versions) != len(set(data["model_versions"])):
             raise ValidationError({"model_versions": ["No such model version in the project."]})
@@ -327,6 +336,13 @@ class ArenaMatchViewSet(viewsets.GenericViewSet):
     def retrieve(self, request: Request, pk: str | None = None) -> Response:
         match = self.get_object()
         if not (match.round.closed or arena.may_vote(request.user, match.round)):
+            record_event(
+                actor_from_request(request),
+                "denied.arena_view_match",
+                obj=match,
+                outcome="denied",
+                details={"project": match.round.project_id},
+            )
             raise PermissionDenied("Only the round's voters see its matches.")
         return Response(arena.match_view(match))
 

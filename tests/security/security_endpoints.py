@@ -186,9 +186,21 @@ def path_params(endpoint: Endpoint, world: Any, side: Any) -> dict[str, Any]:
             "file_id": f"file-{dataset.pk}",
             "fine_tuning_job_id": f"ftjob-{side.fine_tune.pk}",
         },
+        # Evaluation: sets, runs, judge runs, reports (of a model version), blind arena.
+        "evaluation-sets": lambda: {"pk": side.evaluation_set.pk},
+        "evaluation-runs": lambda: {"pk": side.evaluation_run.pk},
+        "judge-runs": lambda: {"pk": side.judge_run.pk},
+        "evaluation-reports": lambda: {"pk": side.model_version.pk},
+        "arena-rounds": lambda: {"pk": side.arena_round.pk},
+        "arena-matches": lambda: {"pk": side.arena_match.pk},
     }
-    if endpoint.key == "model-version-page":  # under /jobs/, but names a model version
-        return {"pk": side.model_version.pk}
+    pages = {
+        "model-version-page": lambda: {"pk": side.model_version.pk},  # under /jobs/
+        "evaluation-report-page": lambda: {"pk": side.model_version.pk},
+        "arena-page": lambda: {"pk": side.arena_round.pk},
+    }
+    if endpoint.key in pages:
+        return pages[endpoint.key]()
     make = by_resource.get(endpoint.resource)
     if make is None:
         raise LookupError(f"No object to put in the path of {endpoint.route}: add one.")
@@ -238,6 +250,7 @@ def request_kwargs(key: str, method: str, world: Any, side: Any) -> dict[str, An
             "hyperparameters": {"max_steps": 2, "seq_len": 32},
         },
         **serving_bodies(world, side),
+        **evaluation_bodies(world, side),
     }
     if (key, method) in json_bodies:
         return {"data": json_bodies[(key, method)], "format": "json"}
@@ -246,6 +259,12 @@ def request_kwargs(key: str, method: str, world: Any, side: Any) -> dict[str, An
     if (key, method) == ("api:dataset-list", "POST"):
         return {
             "data": {"file": upload_file(), "project": side.project.pk, "name": "new"},
+            "format": "multipart",
+        }
+    if (key, method) == ("api:evaluation-set-list", "POST"):
+        bundle = SimpleUploadedFile("tasks.zip", b"not a zip", content_type="application/zip")
+        return {
+            "data": {"bundle": bundle, "project": side.project.pk, "name": "bundle"},
             "format": "multipart",
         }
     if (key, method) == ("openai-files", "POST"):
@@ -306,8 +325,41 @@ def serving_bodies(world: Any, side: Any) -> dict[tuple[str, str], dict[str, Any
     }
 
 
+def evaluation_bodies(world: Any, side: Any) -> dict[tuple[str, str], dict[str, Any]]:
+    """JSON bodies of the evaluation endpoints. A new match names the closed round, so that a
+    voter gets 409 (no model is loaded) once the voter check has passed."""
+    return {
+        ("api:evaluation-set-from-dataset", "POST"): {
+            "dataset": side.approved_dataset.pk,
+            "name": "from the test split",
+        },
+        ("api:evaluation-run-list", "POST"): {
+            "evaluation_set": side.evaluation_set.pk,
+            "model_version": side.model_version.pk,
+            "limit": 1,
+        },
+        ("api:judge-run-list", "POST"): {
+            "project": side.project.pk,
+            "mode": "rubric",
+            "criteria": "Helpful",
+            "model_version": side.model_version.pk,
+            "items": [{"request": "Is the printer fixed?", "answer": "Yes."}],
+        },
+        ("api:arena-round-list", "POST"): {
+            "project": side.project.pk,
+            "name": "another round",
+            "model_versions": [side.model_version.pk],
+            "voter_role": "viewer",
+        },
+        ("api:arena-match-list", "POST"): {"round": side.closed_round.pk, "prompt": "Hi"},
+        ("api:arena-match-vote", "POST"): {"choice": "a"},
+    }
+
+
 QUERY_STRINGS: dict[str, Callable[[Any], str]] = {
     "job-new": lambda side: f"?dataset={side.approved_dataset.pk}",
+    "api:evaluation-run-comparison": lambda side: f"?base={side.evaluation_run.pk}",
+    "api:evaluation-report-side-by-side": lambda side: f"?project={side.project.pk}",
 }
 # Requests that destroy their object get a fresh one, so the shared world stays intact.
 DESTRUCTIVE = {

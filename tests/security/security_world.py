@@ -56,6 +56,12 @@ class Side:
     deployment_key: Any = None  # a key of that deployment
     deployment_key_raw: str = ""
     fine_tune: Any = None  # an OpenAI-style fine-tuning job on the approved dataset
+    evaluation_set: Any = None  # over the approved dataset's version
+    evaluation_run: Any = None  # that set on the model version, queued
+    judge_run: Any = None  # rubric, judged by the model version
+    arena_round: Any = None  # open; voters: the viewer role and the steward by name
+    arena_match: Any = None  # a match of that round (texts in the blob store)
+    closed_round: Any = None  # closed, same voters
 
 
 @dataclass
@@ -225,7 +231,75 @@ def _make_side(name: str, prefix: str, base_model: Any) -> Side:
         spare_token=spare,
     )
     _add_serving(side, base_model)
+    _add_evaluation(side, base_model)
     return side
+
+
+def _add_evaluation(side: Side, base_model: Any) -> None:
+    """An evaluation set, run and judge run, and two arena rounds (one open with a match,
+    one closed) between the model version and the base model, stored directly."""
+    import json as json_module
+
+    from evaluation.models import ArenaMatch, EvaluationRun, EvaluationSet, JudgeRun
+    from vault.services import create_data_key, write_blob
+
+    engineer = side.users["engineer"]
+    side.evaluation_set = EvaluationSet.objects.create(
+        project=side.project,
+        name=f"{side.project.name} test split",
+        source="dataset",
+        dataset_version=side.version,
+        data_key=create_data_key("evaluation-set")[0],
+        tasks=[{"name": "test_split", "kind": "generate", "rows": 1}],
+        created_by=engineer,
+    )
+    side.evaluation_run = EvaluationRun.objects.create(
+        project=side.project,
+        evaluation_set=side.evaluation_set,
+        model_version=side.model_version,
+        created_by=engineer,
+    )
+    side.judge_run = JudgeRun.objects.create(
+        project=side.project,
+        mode="rubric",
+        criteria="Helpful",
+        model_version=side.model_version,
+        data_key=create_data_key("judge-run")[0],
+        items=1,
+        created_by=engineer,
+    )
+    side.arena_round = _make_round(side, base_model, "open round", closed=False)
+    side.closed_round = _make_round(side, base_model, "closed round", closed=True)
+    first, second = side.arena_round.contestants.all()
+    side.arena_match = ArenaMatch.objects.create(
+        round=side.arena_round, contestant_a=first, contestant_b=second, created_by=engineer
+    )
+    texts = {"prompt": "Is the printer fixed?", "a": "Yes.", "b": "No."}
+    write_blob(
+        side.arena_round.data_key,
+        f"match-{side.arena_match.pk}.json",
+        json_module.dumps(texts).encode(),
+    )
+
+
+def _make_round(side: Side, base_model: Any, name: str, *, closed: bool) -> Any:
+    """A round between the side's model version and the base model; voters: viewers, and the
+    steward by name."""
+    from evaluation.models import ArenaContestant, ArenaRound
+    from vault.services import create_data_key
+
+    row = ArenaRound.objects.create(
+        project=side.project,
+        name=name,
+        closed=closed,
+        voter_role="viewer",
+        data_key=create_data_key("arena-round")[0],
+        created_by=side.users["engineer"],
+    )
+    row.voters.set([side.users["steward"]])
+    ArenaContestant.objects.create(round=row, model_version=side.model_version)
+    ArenaContestant.objects.create(round=row, base_model=base_model)
+    return row
 
 
 def _add_serving(side: Side, base_model: Any) -> None:

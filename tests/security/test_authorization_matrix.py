@@ -169,6 +169,39 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("openai-ft-job-cancel", "POST"): project("engineer", "owner"),
     ("openai-ft-job-events", "GET"): ALL_MEMBERS,
     ("openai-ft-job-checkpoints", "GET"): ALL_MEMBERS,
+    # Evaluation (evaluation/api): reading needs VIEW_RESULTS (every member); bundles need
+    # UPLOAD_DATA; sets from a dataset, runs, judge runs and arena rounds LAUNCH_JOB, cancelling
+    # CANCEL_JOB. A project, set or dataset named in the body reads as "No such ..." outside it.
+    ("api:evaluation-set-list", "GET"): OPEN_TO_SIGNED_IN,
+    # A caller who may upload to no project is refused before the bundle is stored (403).
+    ("api:evaluation-set-list", "POST"): project("steward", "owner", non_member="forbidden"),
+    ("api:evaluation-set-from-dataset", "POST"): project(
+        "engineer", "owner", non_member="bad_request"
+    ),
+    ("api:evaluation-set-detail", "GET"): ALL_MEMBERS,
+    ("api:evaluation-run-list", "GET"): OPEN_TO_SIGNED_IN,
+    ("api:evaluation-run-list", "POST"): project("engineer", "owner", non_member="bad_request"),
+    ("api:evaluation-run-detail", "GET"): ALL_MEMBERS,
+    ("api:evaluation-run-cancel", "POST"): project("engineer", "owner"),
+    ("api:evaluation-run-comparison", "GET"): ALL_MEMBERS,
+    ("api:judge-run-list", "GET"): OPEN_TO_SIGNED_IN,
+    ("api:judge-run-list", "POST"): project("engineer", "owner", non_member="bad_request"),
+    ("api:judge-run-detail", "GET"): ALL_MEMBERS,
+    # The report (model card) of a model version; side by side lists only visible versions.
+    ("api:evaluation-report-detail", "GET"): ALL_MEMBERS,
+    ("api:evaluation-report-markdown", "GET"): ALL_MEMBERS,
+    ("api:evaluation-report-side-by-side", "GET"): OPEN_TO_SIGNED_IN,
+    # The blind arena: rounds are made and closed by who launches jobs; the world's round lets
+    # viewers (its voter role) and the steward (named) vote. Only voters see an open round's
+    # matches; no response names a model before the round is closed (results: 409 until then).
+    ("api:arena-round-list", "GET"): OPEN_TO_SIGNED_IN,
+    ("api:arena-round-list", "POST"): project("engineer", "owner", non_member="bad_request"),
+    ("api:arena-round-detail", "GET"): ALL_MEMBERS,
+    ("api:arena-round-close", "POST"): project("engineer", "owner"),
+    ("api:arena-round-results", "GET"): ALL_MEMBERS,
+    ("api:arena-match-list", "POST"): project("viewer", "steward", non_member="bad_request"),
+    ("api:arena-match-detail", "GET"): project("viewer", "steward"),
+    ("api:arena-match-vote", "POST"): project("viewer", "steward"),
     # Pages.
     ("home", "GET"): OPEN_TO_SIGNED_IN,
     ("playground", "GET"): OPEN_TO_SIGNED_IN,
@@ -186,6 +219,8 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("job-page", "GET"): ALL_MEMBERS,
     ("model-version-page", "GET"): ALL_MEMBERS,
     ("job-cancel", "POST"): project("engineer", "owner"),
+    ("arena-page", "GET"): project("viewer", "steward"),  # the round's voters
+    ("evaluation-report-page", "GET"): ALL_MEMBERS,
 }
 
 # Methods of unrestricted function views that the table covers beyond GET.
@@ -479,3 +514,18 @@ def test_anonymous_openai_call_answers_401_in_openai_shape(world: Any) -> None:
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "invalid_api_key"
     assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_an_open_arena_round_names_no_model(world: Any) -> None:
+    """Blindness: before a round closes, neither the round, its match nor its results name a
+    model (results answer 409), even to the voters and to who created the round."""
+    side = world.a
+    names = {side.model_version.name, world.base_model.name}
+    for role in ("viewer", "steward", "engineer", "owner"):
+        client = world.api(role)
+        round_body = client.get(f"/api/v1/arena-rounds/{side.arena_round.pk}/").json()
+        assert round_body["models"] == []
+        assert client.get(f"/api/v1/arena-rounds/{side.arena_round.pk}/results/").status_code == 409
+        match = client.get(f"/api/v1/arena-matches/{side.arena_match.pk}/")
+        text = match.content.decode()
+        assert "model_a" not in text and not any(name in text for name in names)
