@@ -2,7 +2,7 @@
 
 Numeric (``1951-04-19``, ``19/04/1951``, ``19.04.51``, ``4/19/1951``), with month names
 (``April 19th, 1951``, ``19 Apr 1951``, ``19-Apr-1951``, ``5 de mayo de 1979``, ``mayo 5,
-1979``) and spelled-out days (``the nineteenth of April 1951``, ``el cinco de mayo de
+1979``, ``Jan 3, '66``) and spelled-out days (``the nineteenth of April 1951``, ``el cinco de mayo de
 1979``, ``primero de enero de 1960``). Only dates with a year: a birth date without one
 ("born on 3 May") identifies little and is mostly an ordinary date.
 
@@ -43,7 +43,7 @@ _YEAR_WORDS = (
     rf"doce|trece|catorce|quince|dieci\w+|veinti\w+))?"
     rf"|{_TENS_ES}(?:[ ]y[ ]{_UNITS_ES})?"
 )
-_YEAR = rf"(?:1[89]\d\d|20[0-4]\d|{_YEAR_WORDS})"
+_YEAR = rf"(?:1[89]\d\d|20[0-4]\d|[’']\d\d|{_YEAR_WORDS})"
 _BODY = (
     r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}"
     r"|\d{1,2}[-/.]\d{1,2}[-/.](?:\d{4}|\d{2})"

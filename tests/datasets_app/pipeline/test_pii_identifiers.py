@@ -225,3 +225,34 @@ def test_hard_negatives_drop_weak_findings_but_never_strong_ones():
 
 def test_an_ip_address_is_not_a_version():
     assert keep_spans("login from 207.45.211.190 failed") == []
+
+
+# --- dates of birth by context ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "date"),
+    [
+        ("nacido el doce de marzo de mil novecientos cincuenta y ocho", "el doce de marzo de mil novecientos cincuenta y ocho"),
+        ("Mr Okafor, 62 y/o, d.o.b. 11.09.1963", "11.09.1963"),
+        ("DOB: Jan 3, '66", "Jan 3, '66"),
+        ("b. 17 March 1981, Cork", "17 March 1981"),
+        ("natalicio: 17 de marzo de 1981", "17 de marzo de 1981"),
+        ("aged 44 (17-Mar-1981)", "17-Mar-1981"),
+    ],
+)  # fmt: skip
+def test_birth_dates_next_to_their_cue_even_without_digits(text, date):
+    assert date in found(text, "DATE_OF_BIRTH", "en")
+
+
+def test_dates_without_a_birth_cue_or_recent_ones_are_not_births():
+    assert found("The meeting moved to 12 March 1999 in Leeds.", "DATE_OF_BIRTH", "en") == set()
+    assert found("born digital, archived on 17.03.2025", "DATE_OF_BIRTH", "en") == set()
+    assert found("nacido para correr, sin fecha", "DATE_OF_BIRTH") == set()
+
+
+def test_a_dotted_birth_date_is_not_a_version_but_versions_stay():
+    text = "born 17.03.1986, runs build 10.0.19045 and lib 2.4.1"
+    spans = {text[s:e] for s, e in keep_spans(text)}
+    assert "17.03.1986" not in spans
+    assert {"10.0.19045", "2.4.1"} <= spans
