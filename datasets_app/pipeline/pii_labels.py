@@ -212,8 +212,18 @@ def label_type(label: str) -> str | None:
     words = normalize_label(label)
     if not words or len(words) > 48:
         return None
+    if words in _NAME_HEADERS:
+        return PERSON
     full = normalize_label(label, keep_numbering=True)
     return _classify(label, full) or _classify(label, words)
+
+
+# Column headers that name a name part only when they are the whole label ("first,last,score";
+# "last login" is no name).
+_NAME_HEADERS = frozenset(
+    {"first", "last", "given", "family", "fname", "lname", "mname", "gname", "sname", "nom",
+     "prenom", "nom de famille", "first n", "last n", "ap paterno", "ap materno"}
+)  # fmt: skip
 
 
 def _phrase_regex(phrases: tuple[str, ...]) -> re.Pattern[str]:

@@ -256,3 +256,27 @@ def test_a_dotted_birth_date_is_not_a_version_but_versions_stay():
     spans = {text[s:e] for s, e in keep_spans(text)}
     assert "17.03.1986" not in spans
     assert {"10.0.19045", "2.4.1"} <= spans
+
+
+# --- identifiers and name columns by context ------------------------------------------------------
+
+
+def test_short_name_headers_count_only_as_the_whole_label():
+    assert [label_type(h) for h in ("first", "Last", "given", "fname", "Nom")] == ["PERSON"] * 5
+    assert label_type("family size") is None
+    assert label_type("first seen") != "PERSON"
+
+
+def test_surnames_alone_in_a_table_under_a_short_header():
+    assert labelled("surname,given,score\nIyer,Lakshmi,77\n", "PERSON") == {"Iyer", "Lakshmi"}
+
+
+def test_a_cif_shaped_value_is_a_company_only_under_a_tax_label():
+    assert labelled("Licencia de conducir: A12345678\n") == {"A12345678"}
+    assert labelled("RFC emisor: FSA180912KT3\n", "NATIONAL_ID") == set()
+    assert labelled("EMISOR_RFC=FSA180912KT3\n", "NATIONAL_ID") == set()
+
+
+def test_colombian_cc_in_prose_but_not_inside_a_prefixed_case_number():
+    assert labelled("CC 79845123 expedida en Bogotá") == {"79845123"}
+    assert labelled("Complaint no.: IE-CC-24-0892943", "NATIONAL_ID") == set()
