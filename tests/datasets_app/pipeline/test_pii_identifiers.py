@@ -280,3 +280,34 @@ def test_a_cif_shaped_value_is_a_company_only_under_a_tax_label():
 def test_colombian_cc_in_prose_but_not_inside_a_prefixed_case_number():
     assert labelled("CC 79845123 expedida en Bogotá") == {"79845123"}
     assert labelled("Complaint no.: IE-CC-24-0892943", "NATIONAL_ID") == set()
+
+
+# --- secrets by shape -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("I reset it to Sunflower!Delta88 yesterday", "Sunflower!Delta88"),
+        ("login with admin / Qx7#pL2m", "Qx7#pL2m"),
+        ("jdoe,Summer2024!,admin", "Summer2024!"),
+        ("contraseña temporal Hola.2025", "Hola.2025"),
+        ("api key 3f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c", "3f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c"),
+    ],
+)
+def test_passwords_by_shape_and_hex_keys_after_their_word(text, secret):
+    assert found(text, "SECRET", "en") == {secret}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "write to Ana.Gil2@Example.com today",
+        "commit 9f3a2b1c4d5e6f708192a3b4c5d6e7f8091a2b3c fixed the build",
+        "checksum 3f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c matches",
+        "Order #A12-Bx9 costs $1,299.00; see $HOME_Dir2 and #Section4a",
+        "Release v2.4.1-RC1 and Node18 on Ubuntu22.04",
+    ],
+)
+def test_no_secret_in_emails_digests_orders_variables_or_versions(text):
+    assert found(text, "SECRET", "en") == set()
