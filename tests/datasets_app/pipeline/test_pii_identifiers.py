@@ -311,3 +311,20 @@ def test_passwords_by_shape_and_hex_keys_after_their_word(text, secret):
 )
 def test_no_secret_in_emails_digests_orders_variables_or_versions(text):
     assert found(text, "SECRET", "en") == set()
+
+
+def test_compiled_label_rules_agree_with_whole_word_phrase_matching():
+    """The one-regex-per-rule classification finds exactly the phrases a word-by-word
+    substring test finds (what it replaced), inside longer labels too."""
+    from datasets_app.pipeline.pii_labels import _RULE_REGEXES, _RULES
+
+    def contains(words, phrase):
+        return f" {phrase} " in f" {words} "
+
+    probes = set()
+    for _, phrases in _RULES:
+        for phrase in phrases:
+            probes.update({phrase, f"x {phrase}", f"{phrase} y", f"a{phrase}", f"{phrase}s"})
+    for words in probes:
+        for (_, phrases), (_, regex) in zip(_RULES, _RULE_REGEXES, strict=True):
+            assert bool(regex.search(words)) == any(contains(words, p) for p in phrases), words
