@@ -42,7 +42,7 @@ _RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     (DATE_OF_BIRTH, _phrases(
         "dob|d o b|date of birth|birth date|birthdate|birthday|born|birth|b day|bday|"
         "fecha de nacimiento|fecha nacimiento|fecha nac|f nac|fnac|fec nac|nacimiento|nacido|"
-        "nacida|cumpleanos|f de nac|fecha de nac|naissance|natalicio"
+        "nacida|cumpleanos|f de nac|fecha de nac|naissance|natalicio|naixement|data de naixement"
     )),
     (SECRET, _phrases(
         "password|passwd|pass|pwd|passcode|passphrase|contrasena|contrasenya|clave|pin|"

@@ -328,3 +328,28 @@ def test_compiled_label_rules_agree_with_whole_word_phrase_matching():
     for words in probes:
         for (_, phrases), (_, regex) in zip(_RULES, _RULE_REGEXES, strict=True):
             assert bool(regex.search(words)) == any(contains(words, p) for p in phrases), words
+
+
+def test_a_date_answering_a_birth_date_prompt_on_the_line_before():
+    from datasets_app.pipeline.pii_dates import answered_birth_dates
+
+    def answers(text):
+        return [text[s:e] for s, e in answered_birth_dates(text)]
+
+    assert answers("Tonye: abeg send your full date of birth\nEbiere: 17/03/1997 x") == [
+        "17/03/1997"
+    ]
+    assert answers("AGENTE: ¿Su fecha de nacimiento?\nCLIENTE: el 4 de abril de 1980") == [
+        "4 de abril de 1980"
+    ]
+    # Not the first thing on the next line, or after a blank gap, or no prompt: not an answer.
+    assert answers("date of birth?\nWe met on 12 March 1975.") == []
+    assert answers("date of birth?\n\n\n\nAppointment: 12 March 1975") == []
+    assert answers("Your order?\n12 March 1975") == []
+    assert answers("date of birth?\nAppointment: 12 March 1975") == []
+    assert answers("DOB?\nOrder date: 12 March 1975") == []
+    assert answers("fecha de nacimiento") == []
+
+
+def test_catalan_birth_date_label():
+    assert label_type("Data de naixement") == "DATE_OF_BIRTH"
