@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from datasets_app.pipeline.pii_context import context_findings, with_address_lines
+from datasets_app.pipeline.pii_dates import answered_birth_dates, recent_year
 from datasets_app.pipeline.pii_keep import drop_hard_negatives
 from datasets_app.pipeline.pii_lexicon import NameLexicon, model_dirs_of
 from datasets_app.pipeline.pii_names import clean_ner_span, find_person_names, with_honorifics
@@ -46,6 +47,7 @@ from datasets_app.pipeline.pii_propagation import propagate_findings as _propaga
 from datasets_app.pipeline.pii_spoken import spoken_number_findings
 from datasets_app.pipeline.pii_types import (
     CUSTOM,
+    DATE_OF_BIRTH,
     LOCATION,
     PERSON,
     SUPPORTED_LANGUAGES,
@@ -62,7 +64,7 @@ from datasets_app.pipeline.recognizers import (
 )
 from datasets_app.pipeline.redaction import PRIORITY_TYPES, resolve_overlaps
 
-DETECTOR_VERSION = "2.0.0"
+DETECTOR_VERSION = "2.1.0"
 Span = tuple[int, int]
 NER_ENTITIES = frozenset({PERSON, LOCATION, "ADDRESS"})
 
@@ -250,6 +252,11 @@ class PiiDetector:
         found.extend(labelled)
         found.extend(spoken_number_findings(text))
         found.extend(block_findings(text))
+        found.extend(
+            Finding(start, end, DATE_OF_BIRTH, 0.85, "date_of_birth_answer")
+            for start, end in answered_birth_dates(text)
+            if not recent_year(text[start:end])
+        )
         if self._wants(PERSON):
             names = find_person_names(text, self.lexicon)
             if not self.config.name_gazetteer:

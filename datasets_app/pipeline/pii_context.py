@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from urllib.parse import unquote_plus
 
 from datasets_app.pipeline.pii_dates import DATE_AT_START
-from datasets_app.pipeline.pii_labels import KEEP, is_name_field, label_type
+from datasets_app.pipeline.pii_labels import KEEP, is_name_field, label_type, normalize_label
 from datasets_app.pipeline.pii_lexicon import NameLexicon
 from datasets_app.pipeline.pii_names import name_run
 from datasets_app.pipeline.pii_types import (
@@ -331,6 +331,14 @@ def with_address_lines(text: str, finding: Finding) -> Finding:
     return Finding(finding.start, span[1], finding.entity_type, finding.score, finding.recognizer)
 
 
+# Labels under which a company's tax number may stand; under any other identifier label
+# (licence, document, passport) a CIF-shaped value is a person's and is reported.
+_TAX_LABEL = re.compile(
+    r"(?i)\b(?:rfc|cuit|cuil|nit|cif|nif|ruc|rut|tax|vat|iva|fiscal|tin|contribuyente|"
+    r"tributari\w*|empresa|company|raz[oó]n social)\b"
+)
+
+
 def value_span(field: Field, text: str, lexicon: NameLexicon) -> Span | None:
     """The part of a field's value that fits its type, or None when nothing fits."""
     start, end = field.value_start, field.value_end
@@ -339,7 +347,12 @@ def value_span(field: Field, text: str, lexicon: NameLexicon) -> Span | None:
         return name_run(text, start, end, lexicon, strong=field.name_field)
     if kind in (NATIONAL_ID, MEDICAL_ID, KEEP):
         span = _id_span(text, start, end, 4 if kind == NATIONAL_ID else 3)
-        if span is not None and kind == NATIONAL_ID and company_identifier(text[span[0] : span[1]]):
+        if (
+            span is not None
+            and kind == NATIONAL_ID
+            and _TAX_LABEL.search(normalize_label(field.label))
+            and company_identifier(text[span[0] : span[1]])
+        ):
             return None  # a company's tax number identifies no person
         if span is None or (kind != KEEP and span[1] - span[0] < 5):
             return None  # "policy 2023" is a year, not a policy number
@@ -373,7 +386,7 @@ _VALUE_SPANS: dict[str, Callable[..., Span | None]] = {
 # "su cédula es 1.020.304.050", "passport number X1234567". Acronyms must be upper case.
 _ID_ACRONYMS = (
     r"NIN|BVN|NUSS|CUSPP|NUIP|CMP|GMC|UAN|L\.C|T\.P|M\.N|M\.P|DL|D\.?N\.?I|N\.?I\.?F|N\.?I\.?E|CUIT|CUIL|CURP|RFC|R\.?U\.?T|RUN|C\.C|C\.I|SSN|NSS|NHS|"
-    r"NINO|PAN|UID|ITIN|NIT|RUC|INE|DUI|CPF|RG|TIN"
+    r"NINO|PAN|UID|ITIN|NIT|RUC|INE|DUI|CPF|RG|TIN|CC|CI|NI"
 )
 _ID_WORDS = (
     r"dni|nie|nif|cuit|cuil|curp|rfc|ssn|nss|nhs|itin|aadhaa?r|"
@@ -401,7 +414,7 @@ _CONNECTORS = (
     r"el|la|su|my|mi|his|her|their)?\b\.?){0,3}[ \t]*[:#]?[ \t]*"
 )
 _PROSE_ID = re.compile(
-    rf"(?<![\w.])(?:(?P<nat>(?:{_ID_ACRONYMS})\.?|(?i:{_ID_WORDS}))|(?P<med>{_MEDICAL_WORDS})"
+    rf"(?<![\w.-])(?:(?P<nat>(?:{_ID_ACRONYMS})\.?|(?i:{_ID_WORDS}))|(?P<med>{_MEDICAL_WORDS})"
     rf"|(?P<bank>{_BANK_WORDS}))"
     rf"(?![\w]){_CONNECTORS}(?:[A-Z][a-z]+[ \t]+)?(?=[A-Za-z0-9/ -]{{0,12}}\d)"
 )

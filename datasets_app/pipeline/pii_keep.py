@@ -44,9 +44,10 @@ _KEEP_PATTERNS = (
     re.compile(r"(?<![\w@.-])((?:[A-Z]{2,8}-)+\d[\d-]{1,20}|(?:INC|REQ|CHG|RITM|PRB)\d{5,10})\b"),
     # #4521 (issue numbers).
     re.compile(r"(?<![\w&])(#\d{2,10})\b"),
-    # Versions: v2.4.1, 2.4.1-rc1, 10.0.19045.
+    # Versions: v2.4.1, 2.4.1-rc1, 10.0.19045; not a dotted date of the last two centuries
+    # ("born 17.03.1986").
     re.compile(
-        r"(?i)(?<![\w.])(v\d{1,4}(?:\.\d{1,6}){1,3}(?:[-+][\w.]+)?|\d{1,2}\.\d{1,3}\.\d{1,5}"
+        r"(?i)(?<![\w.])(?!\d{1,2}\.\d{1,2}\.(?:19|20)\d\d(?![\w-]|\.\d))(v\d{1,4}(?:\.\d{1,6}){1,3}(?:[-+][\w.]+)?|\d{1,2}\.\d{1,3}\.\d{1,5}"
         r"(?:-[\w.]+)?)(?![\w]|\.\d)"
     ),
     # Hashes and checksums: hex runs of digest lengths; object UUIDs.

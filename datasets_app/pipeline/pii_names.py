@@ -254,8 +254,13 @@ _HONORIFIC_BEFORE = re.compile(
 _SUFFIX_AFTER = re.compile(r",?[ \t]+(?:(?i:Jr|Sr|Esq|PhD)\b\.?|(?:II|III|IV|MD|DDS|DVM)\b)")
 
 
+# A second surname or family name written as its initial: "Rodrigo Sepúlveda B.", "Lewis J."
+_INITIAL_AFTER = re.compile(r"[ \t]+[A-ZÁÉÍÓÚÑÜ]\.(?!\w|[ \t]*[A-ZÁÉÍÓÚÑ][a-z]*\.)")
+
+
 def with_honorifics(text: str, finding: Finding) -> Finding:
-    """Extend a PERSON span over an adjacent title ("Dr. ") and suffix (", MD", " Jr.")."""
+    """Extend a PERSON span over an adjacent title ("Dr. "), suffix (", MD", " Jr.") and a
+    trailing initial (" B.")."""
     start, end = finding.start, finding.end
     before = _HONORIFIC_BEFORE.search(text, max(0, start - 8), start)
     if before:
@@ -263,6 +268,9 @@ def with_honorifics(text: str, finding: Finding) -> Finding:
     after = _SUFFIX_AFTER.match(text, end)
     if after:
         end = after.end()
+    initial = _INITIAL_AFTER.match(text, end)
+    if initial and text[end - 1 : end].isalpha():
+        end = initial.end()
     if (start, end) == (finding.start, finding.end):
         return finding
     return Finding(start, end, finding.entity_type, finding.score, finding.recognizer)

@@ -166,7 +166,9 @@ def _assignment_specs() -> list[PatternSpec]:
         rf"|[\w ]{{0,30}}?\([ \t]*(?=\S*[\d\W_])(\S{{4,64}}?)\)(?=[\s.,;:]|$))"
     )
     bare = regex.compile(
-        r"(?i)(?<![A-Za-z])(?:password|passwd|contraseña|contrasena|pwd)[ \t]+"
+        r"(?i)(?<![A-Za-z])(?:password|passwd|contraseña|contrasena|pwd)"
+        r"(?:[ \t]+(?:temporal|provisional|nueva|new|temporary|actual|inicial|initial|default|"
+        r"wifi|del wifi|de acceso|de la red))?[ \t]+"
         r"((?![(\[{<])(?=\S*[A-Za-z])(?=\S*\d)[^\s\"'`,;]{6,64})"
     )
     prose = regex.compile(
@@ -352,6 +354,55 @@ def _command_accept(value: str) -> int:
     return _value_accept(value)
 
 
+_SYMBOLS = "!#$%&*?^~@"
+_COMPLEX = re.compile(r"(?<![^\s\"'\[,;|])([^\s\"'()\[\]<>/:=,;|]{8,64})")
+
+
+def _complex_password_accept(value: str) -> int:
+    """A token with lower- and upper-case letters, a digit and a symbol (``Sunflower!Delta88``,
+    ``Qx7#pL2m``): a password by shape whatever the words around it. Not an e-mail, not a
+    placeholder; trailing sentence punctuation is not part of it."""
+    core = value.rstrip(".,;")
+    if not (
+        any(c.islower() for c in core)
+        and any(c.isupper() for c in core)
+        and any(c.isdigit() for c in core)
+        and any(c in _SYMBOLS for c in core)
+    ):
+        return 0
+    if re.search(r"@[\w-]+\.[A-Za-z]", core) or core.startswith(("$", "#", "@", "&")):
+        return 0  # an e-mail, a variable, an anchor or a handle
+    return len(core) if len(core) >= 8 else 0
+
+
+def _shape_specs() -> list[PatternSpec]:
+    """Credentials recognised by their shape or their word: complex passwords anywhere, and
+    hex keys after an API-key or token word (a bare hex run is a digest, kept)."""
+    return [
+        PatternSpec(
+            "complex_password",
+            SECRET,
+            _COMPLEX,
+            0.7,
+            group=1,
+            accept=_complex_password_accept,
+            needle=tuple(_SYMBOLS),
+        ),
+        PatternSpec(
+            "hex_api_key",
+            SECRET,
+            re.compile(
+                r"(?i)\b(?:api[ _-]?key|apikey|secret(?: key)?|access[ _-]?key|auth[ _-]?token|"
+                r"token|clave (?:de )?api|llave)\b[^\n\w]{0,6}(?:(?:is|es|was)[ \t]+)?"
+                r"([0-9a-f]{32,64})(?![\w-])"
+            ),
+            0.85,
+            group=1,
+            words=("key", "token", "secret", "clave", "llave"),
+        ),
+    ]
+
+
 def secret_specs() -> list[PatternSpec]:
     """All credential specs, most specific first."""
     return [
@@ -361,4 +412,5 @@ def secret_specs() -> list[PatternSpec]:
         _env_spec(),
         _high_entropy_spec(),
         *_short_code_specs(),
+        *_shape_specs(),
     ]

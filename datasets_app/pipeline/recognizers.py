@@ -259,7 +259,8 @@ CARD_CONTEXT = (
 DOB_CONTEXT = (
     "born", "b0rn", "d0b", "birth", "dob", "d.o.b", "b-day", "bday", "naci", "nac.", "f. nac", "fnac",
     "cumpleaños", "fecha de nac", "edad", "date of b", "f.n.", "birthday", "nacimiento",
-    "nacid", "nació", "nacio", "vino al mundo",
+    "nacid", "nació", "nacio", "vino al mundo", "natalicio", "naixement", "b. ", "aged", "age:", "age/", "y/o",
+    "years old", "de edad",
 )  # fmt: skip
 SSN_CONTEXT = ("ssn", "social security", "social sec", "seguridad social", "ss#", "ss #")
 
@@ -512,7 +513,7 @@ def structured_specs() -> list[PatternSpec]:
             context_score=0.85,
             requires_context=True,
             window=40,
-            digits=True,
+            digits=False,  # years in words ("mil novecientos cincuenta y ocho") have no digit
         ),
         PatternSpec(
             "url_credentials",

@@ -290,3 +290,17 @@ def test_propagation_without_an_explicit_index_uses_the_installed_lexicon():
     texts = ["Patient Ana Gil", "ANA GIL called; ana gil again"]
     result = propagate_findings(texts, [[Finding(8, 15, "PERSON", 0.9, "ner")], []])
     assert [texts[1][f.start : f.end] for f in result[1]] == ["ANA GIL", "ana gil"]
+
+
+def test_a_trailing_initial_belongs_to_the_name_but_not_the_next_sentence():
+    from datasets_app.pipeline.pii_names import with_honorifics
+
+    text = "Atendió Rodrigo Sepúlveda B. en la sede. Then A. B. Smith left."
+    name = Finding(8, 25, "PERSON", 0.8, "test")
+    assert text[with_honorifics(text, name).start : with_honorifics(text, name).end] == (
+        "Rodrigo Sepúlveda B."
+    )
+    lower = "ask rodrigo b. later"
+    assert with_honorifics(lower, Finding(4, 11, "PERSON", 0.8, "t")).end == 11
+    chained = "Smith A. B. wrote"
+    assert with_honorifics(chained, Finding(0, 5, "PERSON", 0.8, "t")).end == 5

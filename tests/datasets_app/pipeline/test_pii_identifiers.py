@@ -225,3 +225,131 @@ def test_hard_negatives_drop_weak_findings_but_never_strong_ones():
 
 def test_an_ip_address_is_not_a_version():
     assert keep_spans("login from 207.45.211.190 failed") == []
+
+
+# --- dates of birth by context ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "date"),
+    [
+        ("nacido el doce de marzo de mil novecientos cincuenta y ocho", "el doce de marzo de mil novecientos cincuenta y ocho"),
+        ("Mr Okafor, 62 y/o, d.o.b. 11.09.1963", "11.09.1963"),
+        ("DOB: Jan 3, '66", "Jan 3, '66"),
+        ("b. 17 March 1981, Cork", "17 March 1981"),
+        ("natalicio: 17 de marzo de 1981", "17 de marzo de 1981"),
+        ("aged 44 (17-Mar-1981)", "17-Mar-1981"),
+    ],
+)  # fmt: skip
+def test_birth_dates_next_to_their_cue_even_without_digits(text, date):
+    assert date in found(text, "DATE_OF_BIRTH", "en")
+
+
+def test_dates_without_a_birth_cue_or_recent_ones_are_not_births():
+    assert found("The meeting moved to 12 March 1999 in Leeds.", "DATE_OF_BIRTH", "en") == set()
+    assert found("born digital, archived on 17.03.2025", "DATE_OF_BIRTH", "en") == set()
+    assert found("nacido para correr, sin fecha", "DATE_OF_BIRTH") == set()
+
+
+def test_a_dotted_birth_date_is_not_a_version_but_versions_stay():
+    text = "born 17.03.1986, runs build 10.0.19045 and lib 2.4.1"
+    spans = {text[s:e] for s, e in keep_spans(text)}
+    assert "17.03.1986" not in spans
+    assert {"10.0.19045", "2.4.1"} <= spans
+
+
+# --- identifiers and name columns by context ------------------------------------------------------
+
+
+def test_short_name_headers_count_only_as_the_whole_label():
+    assert [label_type(h) for h in ("first", "Last", "given", "fname", "Nom")] == ["PERSON"] * 5
+    assert label_type("family size") is None
+    assert label_type("first seen") != "PERSON"
+
+
+def test_surnames_alone_in_a_table_under_a_short_header():
+    assert labelled("surname,given,score\nIyer,Lakshmi,77\n", "PERSON") == {"Iyer", "Lakshmi"}
+
+
+def test_a_cif_shaped_value_is_a_company_only_under_a_tax_label():
+    assert labelled("Licencia de conducir: A12345678\n") == {"A12345678"}
+    assert labelled("RFC emisor: FSA180912KT3\n", "NATIONAL_ID") == set()
+    assert labelled("EMISOR_RFC=FSA180912KT3\n", "NATIONAL_ID") == set()
+
+
+def test_colombian_cc_in_prose_but_not_inside_a_prefixed_case_number():
+    assert labelled("CC 79845123 expedida en Bogotá") == {"79845123"}
+    assert labelled("Complaint no.: IE-CC-24-0892943", "NATIONAL_ID") == set()
+
+
+# --- secrets by shape -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("I reset it to Sunflower!Delta88 yesterday", "Sunflower!Delta88"),
+        ("login with admin / Qx7#pL2m", "Qx7#pL2m"),
+        ("jdoe,Summer2024!,admin", "Summer2024!"),
+        ("contraseña temporal Hola.2025", "Hola.2025"),
+        ("api key 3f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c", "3f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c"),
+    ],
+)
+def test_passwords_by_shape_and_hex_keys_after_their_word(text, secret):
+    assert found(text, "SECRET", "en") == {secret}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "write to Ana.Gil2@Example.com today",
+        "commit 9f3a2b1c4d5e6f708192a3b4c5d6e7f8091a2b3c fixed the build",
+        "checksum 3f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c matches",
+        "Order #A12-Bx9 costs $1,299.00; see $HOME_Dir2 and #Section4a",
+        "Release v2.4.1-RC1 and Node18 on Ubuntu22.04",
+    ],
+)
+def test_no_secret_in_emails_digests_orders_variables_or_versions(text):
+    assert found(text, "SECRET", "en") == set()
+
+
+def test_compiled_label_rules_agree_with_whole_word_phrase_matching():
+    """The one-regex-per-rule classification finds exactly the phrases a word-by-word
+    substring test finds (what it replaced), inside longer labels too."""
+    from datasets_app.pipeline.pii_labels import _RULE_REGEXES, _RULES
+
+    def contains(words, phrase):
+        return f" {phrase} " in f" {words} "
+
+    probes = set()
+    for _, phrases in _RULES:
+        for phrase in phrases:
+            probes.update({phrase, f"x {phrase}", f"{phrase} y", f"a{phrase}", f"{phrase}s"})
+    for words in probes:
+        for (_, phrases), (_, regex) in zip(_RULES, _RULE_REGEXES, strict=True):
+            assert bool(regex.search(words)) == any(contains(words, p) for p in phrases), words
+
+
+def test_a_date_answering_a_birth_date_prompt_on_the_line_before():
+    from datasets_app.pipeline.pii_dates import answered_birth_dates
+
+    def answers(text):
+        return [text[s:e] for s, e in answered_birth_dates(text)]
+
+    assert answers("Tonye: abeg send your full date of birth\nEbiere: 17/03/1997 x") == [
+        "17/03/1997"
+    ]
+    assert answers("AGENTE: ¿Su fecha de nacimiento?\nCLIENTE: el 4 de abril de 1980") == [
+        "4 de abril de 1980"
+    ]
+    # Not the first thing on the next line, or after a blank gap, or no prompt: not an answer.
+    assert answers("date of birth?\nWe met on 12 March 1975.") == []
+    assert answers("date of birth?\n\n\n\nAppointment: 12 March 1975") == []
+    assert answers("Your order?\n12 March 1975") == []
+    assert answers("date of birth?\nAppointment: 12 March 1975") == []
+    assert answers("DOB?\nOrder date: 12 March 1975") == []
+    assert answers("fecha de nacimiento") == []
+
+
+def test_catalan_birth_date_label():
+    assert label_type("Data de naixement") == "DATE_OF_BIRTH"
