@@ -168,7 +168,7 @@ def run_audit(
     with _timed(report, "canaries"):
         _measure_canaries(model, tokenizer, inputs, config, report, step)
     with _timed(report, "regurgitation"):
-        _measure_regurgitation(model, tokenizer, inputs, config, report, step)
+        _measure_regurgitation(model, tokenizer, inputs, config, reference, report, step)
     return report
 
 
@@ -258,6 +258,7 @@ def _measure_regurgitation(
     tokenizer: Any,
     inputs: AuditInputs,
     config: AuditConfig,
+    reference: Reference | None,
     report: AuditReport,
     step: Progress,
 ) -> None:
@@ -268,12 +269,29 @@ def _measure_regurgitation(
         *_sample(inputs.pii_prompts, config.pii_prompts, config.seed, "pii"),
         *regurgitation.GENERIC_PROMPTS,
     ]
-    step("regurgitation", 0, 1)
+    step("regurgitation", 0, 2)
     outputs = regurgitation.generate_greedy(model, tokenizer, prompts, config.new_tokens)
+    step("regurgitation", 1, 2)
+    # What the untuned model says for the same prompts (common first names, a company's own
+    # domain) is not memorized from the data: those values are counted apart, not as leaks.
+    base_outputs: list[str] = []
+    if reference is not None:
+        with reference() as base:
+            base_model = base if base is not None else model
+            base_outputs = regurgitation.generate_greedy(
+                base_model, tokenizer, prompts, config.new_tokens
+            )
+    else:
+        report.notes.append("no reference model: regurgitation counted without a baseline")
     report.leaks = regurgitation.count(
-        prompts, outputs, inputs.detect, inputs.digest, set(inputs.raw_digests)
+        prompts,
+        outputs,
+        inputs.detect,
+        inputs.digest,
+        set(inputs.raw_digests),
+        baseline=regurgitation.found_digests(base_outputs, inputs.detect, inputs.digest),
     )
-    step("regurgitation", 1, 1)
+    step("regurgitation", 2, 2)
 
 
 def texts_of(record: dict[str, Any]) -> str:

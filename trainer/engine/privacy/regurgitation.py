@@ -44,6 +44,7 @@ class Regurgitation:
     leaking_outputs: int = 0
     by_type: dict[str, int] = field(default_factory=dict)
     distinct: set[str] = field(default_factory=set)
+    also_from_base: set[str] = field(default_factory=set)
     evidence: list[dict[str, Any]] = field(default_factory=list)
 
     def figures(self) -> dict[str, Any]:
@@ -51,6 +52,7 @@ class Regurgitation:
             "prompts": self.prompts,
             "outputs_with_raw_values": self.leaking_outputs,
             "distinct_values": len(self.distinct),
+            "also_said_by_base_model": len(self.also_from_base),
             "by_type": dict(sorted(self.by_type.items())),
         }
 
@@ -76,21 +78,39 @@ def generate_greedy(
     return outputs
 
 
+def found_digests(
+    outputs: Sequence[str], detect: Detect, digest: Callable[[str, str], str]
+) -> set[str]:
+    """Digests of every value the detector finds in ``outputs``."""
+    if not outputs:
+        return set()
+    return {
+        digest(entity_type, output[start:end])
+        for output, spans in zip(outputs, detect(list(outputs)), strict=True)
+        for entity_type, start, end in spans
+    }
+
+
 def count(
     prompts: Sequence[str],
     outputs: Sequence[str],
     detect: Detect,
     digest: Callable[[str, str], str],
     raw_digests: Collection[str],
+    baseline: Collection[str] = (),
 ) -> Regurgitation:
-    """Compare what the detector finds in ``outputs`` with the raw data's digests."""
+    """Compare what the detector finds in ``outputs`` with the raw data's digests. A value the
+    untuned model also generated for the same prompts (``baseline``) is not memorized from the
+    data: it is counted in ``also_from_base``, not as a leak."""
     result = Regurgitation(prompts=len(prompts))
     for prompt, output, spans in zip(prompts, outputs, detect(list(outputs)), strict=True):
         leaked = False
         for entity_type, start, end in spans:
             value = output[start:end]
             key = digest(entity_type, value)
-            if key in raw_digests:
+            if key in raw_digests and key in baseline:
+                result.also_from_base.add(key)
+            elif key in raw_digests:
                 leaked = True
                 result.by_type[entity_type] = result.by_type.get(entity_type, 0) + 1
                 result.distinct.add(key)

@@ -268,3 +268,15 @@ def test_the_policy_loads_without_torch() -> None:
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
+
+
+def test_a_value_the_base_model_also_says_is_not_a_leak() -> None:
+    """A common value (a first name, the company's own domain) that the untuned model also
+    generates for the same prompt was not memorized from the data."""
+    raw = {_digest("EMAIL_ADDRESS", "help@acme.org"), _digest("EMAIL_ADDRESS", "ana@x.org")}
+    outputs = ["write to help@acme.org", "or ana@x.org"]
+    baseline = regurgitation.found_digests(["help@acme.org is our desk"], _emails, _digest)
+    found = regurgitation.count(["a", "b"], outputs, _emails, _digest, raw, baseline=baseline)
+    assert found.figures()["distinct_values"] == 1  # ana@x.org only
+    assert found.figures()["also_said_by_base_model"] == 1
+    assert [e["value"] for e in found.evidence] == ["ana@x.org"]
