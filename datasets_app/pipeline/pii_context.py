@@ -205,6 +205,15 @@ def table_fields(text: str) -> Iterator[Field]:
             index += 1
 
 
+def _row_fits(line: str, n_cells: int, width: int, delimiter: str) -> bool:
+    """Does a line with ``n_cells`` cells belong to a table ``width`` columns wide? One cell
+    more or fewer is tolerated on wide tables; more cells also when the extra delimiters are
+    unquoted thousands separators ("₦50,000") rather than prose (", " between words)."""
+    if abs(n_cells - width) <= (1 if width >= 4 else 0):
+        return True
+    return n_cells > width >= 4 and delimiter == "," and line.count(", ") <= 1
+
+
 def _table_at(lines: list[str], offsets: list[int], index: int) -> tuple[int, list[Field]] | None:
     header = lines[index]
     for delimiter in _DELIMITERS:
@@ -220,7 +229,7 @@ def _table_at(lines: list[str], offsets: list[int], index: int) -> tuple[int, li
             if set(lines[row].strip()) <= set("-|:+= \t"):
                 row += 1  # a markdown rule under the header
                 continue
-            if abs(len(cells) - width) > (1 if width >= 4 else 0):
+            if not _row_fits(lines[row], len(cells), width, delimiter):
                 break
             for column, cell in enumerate(cells[: len(types)]):
                 entity_type = types[column]

@@ -1,0 +1,83 @@
+"""Detection-quality rules of issue #17's second pass: each general rule with a case it must
+catch and a near miss it must leave alone (no spaCy model needed unless a test says so)."""
+
+from datasets_app.pipeline.pii import default_lexicon
+from datasets_app.pipeline.pii_addresses import address_blocks
+from datasets_app.pipeline.pii_context import table_fields
+from datasets_app.pipeline.pii_name_extent import extend_person
+from datasets_app.pipeline.pii_types import PERSON, Finding
+
+LEXICON = default_lexicon()  # with the installed models' dictionaries, as the detector has
+
+
+def blocks(text):
+    return [text[start:end] for start, end in address_blocks(text)]
+
+
+def cells(text):
+    return {text[f.value_start : f.value_end]: f.entity_type for f in table_fields(text)}
+
+
+# --- address blocks and CSV cells -------------------------------------------------------------
+
+
+def test_an_address_block_stops_at_a_bare_comma_between_csv_cells():
+    row = 'Ana,Gil,"1180 Arcade St, St Paul, MN 55106",P-07,speaks Hmong'
+    assert blocks(row) == ["1180 Arcade St, St Paul, MN 55106"]
+    assert blocks("1,Ana Gil,14/03/1975,08036114470,UBA,2041418753,22180744519,none") == []
+
+
+def test_an_address_block_still_spans_comma_space_and_line_breaks():
+    text = 'No. 48, "Lakshmi Nilaya", 3rd Main Road,\nVijayanagar 2nd Stage, Bengaluru - 560 040'
+    assert blocks(text) == [text]
+
+
+def test_csv_rows_with_unquoted_thousands_separators_keep_their_columns():
+    text = (
+        "s/n,member_name,dob,phone,bank,account_no,bvn,shares\n"
+        "1,Terkula Aondona,14/03/1975,08036114470,UBA,2041418753,22180744519,₦50,000,₦300,000\n"
+    )
+    assert cells(text)["14/03/1975"] == "DATE_OF_BIRTH"
+    assert cells(text)["Terkula Aondona"] == "PERSON"
+
+
+def test_a_prose_line_under_a_table_is_not_read_as_cells():
+    text = "s/n,member_name,dob,phone\n1,Ana Gil,14/03/1975,0803611\nNote, the meeting, moved, to Friday, at noon, sorry\n"
+    assert "moved" not in " ".join(cells(text))
+
+
+# --- the full extent of a name found in part --------------------------------------------------
+
+
+def extended(text, part):
+    start = text.index(part)
+    finding = extend_person(text, Finding(start, start + len(part), PERSON, 0.8, "test"), LEXICON)
+    return text[finding.start : finding.end]
+
+
+def test_a_name_grows_over_the_surnames_written_after_it():
+    assert extended("GP: Dr Priyanka Bose, Hyde Park Surgery", "Priyanka") == "Priyanka Bose"
+    assert extended("A nombre de Fátima El Idrissi Moreno, ¿es usted?", "Fátima") == (
+        "Fátima El Idrissi Moreno"
+    )
+    assert extended("cliente: leidy johana epieyu uriana cc 1151466550", "leidy johana") == (
+        "leidy johana epieyu uriana"
+    )
+
+
+def test_a_name_grows_over_hyphenated_given_names_and_ocr_capitals():
+    assert extended("reference from Dr. Hye-jin Kwon rather than", "Hye") == "Hye-jin Kwon"
+    assert extended(
+        "Yo, VÍCT0R RAÚL CHUMPITAZ ARRIOLA, identificado", "RAÚL CHUMPITAZ ARRIOLA"
+    ) == ("VÍCT0R RAÚL CHUMPITAZ ARRIOLA")
+
+
+def test_a_name_does_not_grow_over_words_labels_columns_or_numbers():
+    assert extended("Thanks Maria Rose for the help", "Maria Rose") == "Maria Rose"
+    assert extended("Met with Ana Gil Consulting today", "Ana Gil") == "Ana Gil"
+    assert extended("MARÍA PAZ DNI 12345678", "MARÍA PAZ") == "MARÍA PAZ"
+    assert extended("EYO, Blessing Inemesit       Adm 4471", "Blessing Inemesit") == (
+        "Blessing Inemesit"
+    )
+    assert extended("dijo veinte guion cinco", "guion") == "guion"
+    assert extended("hola maria jajaja nos vemos", "maria") == "maria"
