@@ -3,10 +3,13 @@ catch and a near miss it must leave alone (no spaCy model needed unless a test s
 
 from datasets_app.pipeline.pii import default_lexicon
 from datasets_app.pipeline.pii_addresses import address_blocks
+from datasets_app.pipeline.pii_codes import code_specs
 from datasets_app.pipeline.pii_context import table_fields
 from datasets_app.pipeline.pii_name_extent import extend_person
-from datasets_app.pipeline.pii_types import PERSON, Finding
+from datasets_app.pipeline.pii_types import PERSON, SECRET, Finding
+from datasets_app.pipeline.recognizers import scan_patterns
 
+CODE_SPECS = code_specs()
 LEXICON = default_lexicon()  # with the installed models' dictionaries, as the detector has
 
 
@@ -81,3 +84,39 @@ def test_a_name_does_not_grow_over_words_labels_columns_or_numbers():
     )
     assert extended("dijo veinte guion cinco", "guion") == "guion"
     assert extended("hola maria jajaja nos vemos", "maria") == "maria"
+
+
+# --- one-time, recovery and answered codes --------------------------------------------------
+
+
+def secrets(text):
+    return {
+        text[f.start : f.end]
+        for f in scan_patterns(CODE_SPECS, text, "en")
+        if f.entity_type == SECRET
+    }
+
+
+def test_codes_qualified_as_credentials_are_secrets():
+    assert secrets("her Authenticator recovery code\nQX7M-2HPV-94KT before I could") == {
+        "QX7M-2HPV-94KT"
+    }
+    assert secrets("read two MFA backup codes (4817 2260, 9035 1174) to me") >= {
+        "4817 2260, 9035 1174"
+    }
+    assert secrets("The gate code is #4084.") == {"#4084"}
+
+
+def test_a_code_received_and_a_lone_answer_under_a_code_request_are_secrets():
+    assert secrets("They just sent me a code, is it from you? 717606") == {"717606"}
+    chat = "[21:23] Vero: te llega un código por sms pasamelo\n[21:25] Mami: 583019\n"
+    assert secrets(chat) == {"583019"}
+    chat = "Vero: me pide la clave, cual es\nMami: la misma del banco, rosedal1952\n"
+    assert secrets(chat) == {"rosedal1952"}
+
+
+def test_postal_error_and_unqualified_codes_are_not_secrets():
+    assert secrets("zip code 33161, error code 5021, promo code SAVE20") == set()
+    assert secrets("colecistectomía laparoscópica, código 1802081, código postal 28001") == set()
+    assert secrets("Código de actividad: 011220\nCódigo modular: 1547281") == set()
+    assert secrets("what is the order code?\nAgent: 4471\n") == set()
