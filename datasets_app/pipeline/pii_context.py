@@ -363,7 +363,7 @@ def value_span(field: Field, text: str, lexicon: NameLexicon) -> Span | None:
             and company_identifier(text[span[0] : span[1]])
         ):
             return None  # a company's tax number identifies no person
-        if span is None or (kind != KEEP and span[1] - span[0] < 5):
+        if span is None or (kind != KEEP and span[1] - span[0] < 5 and not _partial(field)):
             return None  # "policy 2023" is a year, not a policy number
         return span
     if kind == SECRET:
@@ -373,6 +373,15 @@ def value_span(field: Field, text: str, lexicon: NameLexicon) -> Span | None:
     if kind == ADDRESS:
         return _address_span(text, start, end)
     return _VALUE_SPANS[kind](text, start, end) if kind in _VALUE_SPANS else None
+
+
+_PARTIAL_LABEL = re.compile(r"\b(?:last|ultimos?|final) ?(?:4|four|cuatro)\b|\blast4\b")
+
+
+def _partial(field: Field) -> bool:
+    """A label for the last four digits of an identifier ("ssn_last4", "últimos 4 del DNI"):
+    a four-digit value is the identifier's, not a year."""
+    return bool(_PARTIAL_LABEL.search(normalize_label(field.label)))
 
 
 _EMAIL_VALUE = re.compile(r"[\w.%+-]{1,64}@[\w-]+(?:\.[\w-]+)+")

@@ -51,6 +51,7 @@ _BODY = (
     rf"|(?:{MONTHS})\.?\s+(?:the\s+)?{_DAY},?\s+(?:of\s+|de\s+|del\s+)?{_YEAR}"
     rf"|(?:the\s+|el\s+|d[ií]a\s+)?{_DAY}\s+(?:day\s+)?(?:of\s+|de\s+)?(?:{MONTHS})\.?,?\s+"
     rf"(?:of\s+|de\s+|del\s+)?(?:(?:the\s+)?year\s+|(?:el\s+)?a[ñn]o\s+)?{_YEAR}"
+    rf"|{_DAY}\s+de\s+(?:{MONTHS})\s+del\s+\d\d(?!\d)"  # "4 de marzo del 52"
 )
 DATE = re.compile(rf"(?i)(?<![\w/.-])({_BODY})(?![\w/-]|\.\d)")
 DATE_AT_START = re.compile(rf"(?i)[ \t]*({_BODY})(?![\w/-]|\.\d)")

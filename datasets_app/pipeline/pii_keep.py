@@ -42,12 +42,15 @@ _KEEP_PATTERNS = (
     ),
     # Identifiers with a letter prefix: INC0012345, ORD-2023-0041, JIRA-1234, TCK-88.
     re.compile(r"(?<![\w@.-])((?:[A-Z]{2,8}-)+\d[\d-]{1,20}|(?:INC|REQ|CHG|RITM|PRB)\d{5,10})\b"),
+    # Chat and log timestamps: a date followed by a time ("[10/9/24 21:18]", "6/14/24, 7:02 PM").
+    re.compile(r"(?<![\w/.-])(\d{1,4}[-/.]\d{1,2}[-/.]\d{2,4}),?[ \t]+\d{1,2}:\d{2}(?!\d)"),
     # #4521 (issue numbers).
     re.compile(r"(?<![\w&])(#\d{2,10})\b"),
     # Versions: v2.4.1, 2.4.1-rc1, 10.0.19045; not a dotted date of the last two centuries
-    # ("born 17.03.1986").
+    # ("born 17.03.1986") nor a number grouped in thousands ("70.316.028", a DNI or cédula).
     re.compile(
-        r"(?i)(?<![\w.])(?!\d{1,2}\.\d{1,2}\.(?:19|20)\d\d(?![\w-]|\.\d))(v\d{1,4}(?:\.\d{1,6}){1,3}(?:[-+][\w.]+)?|\d{1,2}\.\d{1,3}\.\d{1,5}"
+        r"(?i)(?<![\w.])(?!\d{1,2}\.\d{1,2}\.(?:19|20)\d\d(?![\w-]|\.\d))"
+        r"(?!\d{1,3}\.\d{3}\.\d{3}(?![\w-]|\.\d))(v\d{1,4}(?:\.\d{1,6}){1,3}(?:[-+][\w.]+)?|\d{1,2}\.\d{1,3}\.\d{1,5}"
         r"(?:-[\w.]+)?)(?![\w]|\.\d)"
     ),
     # Hashes and checksums: hex runs of digest lengths; object UUIDs.

@@ -66,7 +66,8 @@ _RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
         "autogenerado|derechohabiente|agregado|afiliacion|patient account|tsi|catsalut|"
         "cip|sip|medical card|health insurance|insurance number|certificado|"
         "nhi|medicare|medicaid|insurance id|subscriber id|"
-        "group number|eps|isapre|fonasa|imss|issste|sis|essalud|prepaga"
+        "group number|eps|isapre|fonasa|imss|issste|sis|essalud|prepaga|tpa|tpa card|tpa id|"
+        "member card|insurance card|credencial|carnet de afiliado|carne de afiliado"
     )),
     (NATIONAL_ID, _phrases(
         "dni|nif|nie|cuit|cuil|curp|rfc|rut|run|cedula|cc|ci|c c|c i|ssn|social security|"

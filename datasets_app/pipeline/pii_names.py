@@ -383,7 +383,13 @@ def _any_case_cues(text: str, lexicon: NameLexicon) -> Iterator[Finding]:
     ):
         if match.re is _GREETING_ANY_RE and _NAME_AFTER_RE.match(text, match.end()):
             continue  # a capitalised name: _greeting_names has it
-        span = name_run(text, match.end(), min(len(text), match.end() + 60), lexicon, strong=False)
+        # A capitalised word right after a relative or a role is their name ("son Vishnu",
+        # "la tía Chela") even when it is also a word.
+        strong = match.re is _ROLE_RE and text[match.end() : match.end() + 1].isupper()
+        end = min(len(text), match.end() + 60)
+        span = name_run(text, match.end(), end, lexicon, strong=strong)
+        if span is None and strong:
+            span = _capitalised_word(text, match.end(), lexicon)
         if span is not None:
             yield Finding(*span, PERSON, 0.8, "name_cue")
     for intro in _INTRO_RE.finditer(text):
@@ -397,6 +403,23 @@ def _any_case_cues(text: str, lexicon: NameLexicon) -> Iterator[Finding]:
         span = _name_suffix(text, match.start(1), match.end(1), lexicon)
         if span is not None:
             yield Finding(*span, PERSON, 0.8, "name_cue")
+
+
+_CAPITALISED_WORD = re.compile(rf"[{UPPER}][{LOWER}]{{2,}}(?![\w@-])")
+
+
+def _capitalised_word(text: str, start: int, lexicon: NameLexicon) -> Span | None:
+    """A capitalised word that is not a stop word, a calendar or group word, or an
+    organisation word (after a relative or a role it is a name: "son Vishnu")."""
+    match = _CAPITALISED_WORD.match(text, start)
+    if match is None:
+        return None
+    word = match.group().lower()
+    if lexicon.ordinary_in_lower_case(word) and not lexicon.is_name(word):
+        return None
+    if word in NEVER_PERSON or word in NON_NAME_TOKENS:
+        return None
+    return match.span()
 
 
 def _name_suffix(text: str, start: int, end: int, lexicon: NameLexicon) -> Span | None:

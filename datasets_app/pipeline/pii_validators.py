@@ -256,6 +256,20 @@ def in_pan_valid(text: str) -> bool:
     return bool(re.fullmatch(r"[A-Z]{3}[ABCFGHJLPT][A-Z]\d{4}[A-Z]", _compact(text)))
 
 
+_UK_LICENCE = re.compile(r"[A-Z9]{5}\d{6}[A-Z9]{2}\d[A-Z]{2}")
+
+
+def uk_driving_licence_valid(text: str) -> bool:
+    """GB driving licence number (DVLA): five letters of the surname padded with 9s, the birth
+    decade, month (plus 5 for women), day and year digit, two initials padded with 9, a digit
+    and two check letters. The month and day must be a real month and day."""
+    value = _compact(text)
+    if not _UK_LICENCE.fullmatch(value) or value[0] == "9":
+        return False
+    month, day = int(value[6:8]) % 50, int(value[8:10])
+    return 1 <= month <= 12 and 1 <= day <= 31 and int(value[6:8]) in range(1, 63)
+
+
 def br_cpf_valid(text: str) -> bool:
     """Brazilian CPF: 11 digits with two mod-11 check digits."""
     digits = [int(d) for d in digits_only(text)]

@@ -4,10 +4,14 @@ catch and a near miss it must leave alone (no spaCy model needed unless a test s
 from datasets_app.pipeline.pii import default_lexicon
 from datasets_app.pipeline.pii_addresses import address_blocks
 from datasets_app.pipeline.pii_codes import code_specs
-from datasets_app.pipeline.pii_context import table_fields
+from datasets_app.pipeline.pii_context import context_findings, table_fields
+from datasets_app.pipeline.pii_dates import DATE
+from datasets_app.pipeline.pii_keep import keep_spans
+from datasets_app.pipeline.pii_labels import label_type
 from datasets_app.pipeline.pii_name_extent import extend_person
+from datasets_app.pipeline.pii_names import find_person_names
 from datasets_app.pipeline.pii_types import PERSON, SECRET, Finding
-from datasets_app.pipeline.recognizers import scan_patterns
+from datasets_app.pipeline.recognizers import default_pattern_specs, scan_patterns
 
 CODE_SPECS = code_specs()
 LEXICON = default_lexicon()  # with the installed models' dictionaries, as the detector has
@@ -120,3 +124,67 @@ def test_postal_error_and_unqualified_codes_are_not_secrets():
     assert secrets("colecistectomía laparoscópica, código 1802081, código postal 28001") == set()
     assert secrets("Código de actividad: 011220\nCódigo modular: 1547281") == set()
     assert secrets("what is the order code?\nAgent: 4471\n") == set()
+
+
+# --- identifiers by context, partial identifiers, timestamps -----------------------------------
+
+
+SPECS = default_pattern_specs()
+
+
+def found(text, entity_type, language="en"):
+    return {
+        text[f.start : f.end]
+        for f in scan_patterns(SPECS, text, language)
+        if f.entity_type == entity_type and f.score >= 0.5
+    }
+
+
+def test_the_last_four_digits_of_an_identifier_are_the_identifier():
+    assert found("Verified with the last four of\nher SSN, 7731, and DOB", "NATIONAL_ID") == {
+        "7731"
+    }
+    assert found("los últimos cuatro de su DNI son 5521", "NATIONAL_ID", "es") == {"5521"}
+    labelled = context_findings('{"aadhaar_last4": "8264", "policy": "2023"}', LEXICON)[0]
+    assert [(f.entity_type, f.end - f.start) for f in labelled] == [("NATIONAL_ID", 4)]
+
+
+def test_the_last_four_of_a_card_or_a_year_are_not_identifiers():
+    assert found("the last four of your card 4421, last 4 years 2019", "NATIONAL_ID") == set()
+
+
+def test_a_gb_driving_licence_number_is_found_by_its_structure():
+    assert found("licence number reads ACHTE611228T99LM.", "NATIONAL_ID") == {"ACHTE611228T99LM"}
+    assert found("part ABCDE123456AB1CD and ACHTE619928T99LM", "NATIONAL_ID") == set()
+
+
+def test_member_numbers_with_a_letter_prefix_under_their_name():
+    text = "¿Tiene su número de afiliada?\nAFILIADA: Sí, es el VT-0087123-4.\n"
+    assert found(text, "MEDICAL_ID", "es") == {"VT-0087123-4"}
+    assert found("Insurance: Star Health, TPA card MDI-4471902", "MEDICAL_ID") == {"MDI-4471902"}
+    assert label_type("TPA card") == "MEDICAL_ID"
+
+
+def test_case_numbers_near_a_member_word_are_not_member_numbers():
+    text = "Afiliada: Ana Gil. Le dejo el número de atención SAC-2024-551207.\nferry ref BF7799883"
+    assert found(text, "MEDICAL_ID", "es") == set()
+
+
+def test_numbers_grouped_in_thousands_are_not_versions_but_timestamps_are_kept():
+    assert [s for s in keep_spans("el dni es 70.316.028") if s] == []
+    text = "version 3.214.1 at [10/9/24 21:18]"
+    assert {text[a:b] for a, b in keep_spans(text)} == {"3.214.1", "10/9/24"}
+
+
+def test_a_birth_date_with_a_two_digit_year_after_del():
+    assert [m.group(1) for m in DATE.finditer("naciste el 4 de marzo del 52 no?")] == [
+        "4 de marzo del 52"
+    ]
+    assert [m.group(1) for m in DATE.finditer("el 4 de marzo del 5200")] == []
+
+
+def test_a_capitalised_word_after_a_relative_is_a_name_even_when_it_is_a_word():
+    text = "Bystander: son Vishnu, mobile 94470 36128"
+    assert "Vishnu" in {text[f.start : f.end] for f in find_person_names(text, LEXICON)}
+    text = "my son went to school"
+    assert {text[f.start : f.end] for f in find_person_names(text, LEXICON)} == set()
