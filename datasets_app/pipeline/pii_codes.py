@@ -62,6 +62,25 @@ _LONE_NUMBER_RE = re.compile(
     rf"(?i)(?:{_DELIVERED_CODE}|{_STRONG_WORD})[^\n\d]{{0,48}}?(?<![\w#/.-])"
     r"(\d{3}[ ]\d{3}|\d{4,8})(?![\w/-]|[.,]\d)"
 )
+# A password-like token (letters and digits, no blanks) given after a colon or "is"/"es"
+# within a line of a password word: "me pidió la clave de la app y\nse la di: Teo28junio".
+_CREDENTIAL_NOUNS = r"\b(?:password|passcode|contraseña|contrasena|clave|pwd)\b"
+_GIVEN_PASSWORD_RE = re.compile(
+    rf"(?i){_CREDENTIAL_NOUNS}[^\n]{{0,60}}?(?:\n[^\n]{{0,30}}?)?(?::|\b(?:is|was|es|era|fue)\b)"
+    r"[ \t]*[\"'“]?((?=[^\s]*\d)(?=[^\s]*[^\W\d_])[^\s,;\"'”]{6,40})"
+)
+_ID_OR_DATE = re.compile(r"[A-Z0-9/.-]+|\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}")
+
+
+def _accept_password(value: str) -> int:
+    """The token without the sentence's closing punctuation; refused when it is an upper-case
+    reference ("INC0012345") or a date rather than a password."""
+    kept = value.rstrip(".,;:?)")
+    if len(kept) < 6 or _ID_OR_DATE.fullmatch(kept):
+        return 0
+    return len(kept)
+
+
 # The answer's line may start with a chat timestamp and a speaker, never with a field label
 # ("Código modular: 1547281" under "Código de actividad: ...").
 _SPEAKER = (
@@ -95,6 +114,10 @@ def code_specs() -> list[PatternSpec]:
         PatternSpec(
             "code_in_prose", SECRET, _LONE_NUMBER_RE, 0.75, group=1, digits=True,
             accept=_accept_code, words=(*words, "clave", "token"),
+        ),
+        PatternSpec(
+            "password_given", SECRET, _GIVEN_PASSWORD_RE, 0.8, group=1, accept=_accept_password,
+            words=("password", "passcode", "contrase", "clave", "pwd"),
         ),
         PatternSpec(
             "answered_secret", SECRET, _ANSWER_RE, 0.75, group=1, accept=_accept_code,

@@ -283,6 +283,9 @@ _NAME_LINK = frozenset(
 )
 
 
+_COLUMN_GAP = re.compile(r"\t| {3,}")
+
+
 def name_run(text: str, start: int, end: int, lexicon: NameLexicon, *, strong: bool) -> Span | None:
     """The leading run of name-like words in ``text[start:end]`` (any case), or None.
 
@@ -294,8 +297,8 @@ def name_run(text: str, start: int, end: int, lexicon: NameLexicon, *, strong: b
     for match in _NAME_TOKEN.finditer(text, start, end):
         gap = text[last if last != -1 else start : match.start()]
         separator = gap.strip(" \t")
-        if last != -1 and (separator not in ("", ",") or "\n" in gap):
-            break
+        if last != -1 and (separator not in ("", ",") or "\n" in gap or _COLUMN_GAP.search(gap)):
+            break  # a line break, a tab or a run of spaces separates columns, not name parts
         word = match.group().strip(".")
         if separator == "," and (names > 3 or not (strong or word.lower() in lexicon.first_names)):
             break  # "Gil, Ana" / "PUIGDOMÈNECH VILASECA, MONTSERRAT", not "Ana Gil, NHS No"

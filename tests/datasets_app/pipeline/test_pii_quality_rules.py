@@ -9,7 +9,7 @@ from datasets_app.pipeline.pii_dates import DATE
 from datasets_app.pipeline.pii_keep import keep_spans
 from datasets_app.pipeline.pii_labels import label_type
 from datasets_app.pipeline.pii_name_extent import extend_person
-from datasets_app.pipeline.pii_names import find_person_names
+from datasets_app.pipeline.pii_names import find_person_names, name_run
 from datasets_app.pipeline.pii_types import PERSON, SECRET, Finding
 from datasets_app.pipeline.recognizers import default_pattern_specs, scan_patterns
 
@@ -188,3 +188,25 @@ def test_a_capitalised_word_after_a_relative_is_a_name_even_when_it_is_a_word():
     assert "Vishnu" in {text[f.start : f.end] for f in find_person_names(text, LEXICON)}
     text = "my son went to school"
     assert {text[f.start : f.end] for f in find_person_names(text, LEXICON)} == set()
+
+
+def test_a_password_given_after_a_colon_or_is_near_a_password_word():
+    text = "me pidió la clave de la app y\nse la di: Teo28junio. Ya la cambié."
+    assert secrets(text) == {"Teo28junio"}
+    assert secrets("Password reset for ticket: INC0012345") == set()
+    assert secrets("la contraseña fue cambiada el 12/03/2024") == set()
+
+
+# --- the name lexicon and label values --------------------------------------------------------
+
+
+def test_supplement_names_count_without_regenerating_the_lexicon():
+    assert LEXICON.is_name("Owain") and LEXICON.is_name("Sung-min")
+    assert LEXICON.is_name("Tolu")  # a core entry: a name although a dictionary word
+    assert not LEXICON.is_name("Sunday") and not LEXICON.is_name("Vale")
+
+
+def test_a_labelled_name_stops_at_a_column_gap():
+    text = "EYO, Blessing Inemesit       Adm 4471"
+    span = name_run(text, 0, len(text), LEXICON, strong=True)
+    assert span is not None and text[span[0] : span[1]] == "EYO, Blessing Inemesit"
