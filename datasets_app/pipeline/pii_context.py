@@ -319,7 +319,7 @@ def _address_span(text: str, start: int, end: int) -> Span | None:
         line = text[line_end + 1 : following if following != -1 else len(text)].strip()
         if not line or len(line) > 60 or not _CONTINUATION.search(line):
             break
-        if re.match(r"[^:=\n]{1,30}[:=]\s", line):
+        if re.match(r"[^:=\n]{1,30}[:=]\s|[\w.-]{1,30}=\S", line):
             break  # another labelled field, whatever its label
         stop = line_end + 1 + len(text[line_end + 1 :].split("\n", 1)[0].rstrip())
         line_end, lines = following, lines + 1
@@ -346,6 +346,16 @@ _TAX_LABEL = re.compile(
     r"(?i)\b(?:rfc|cuit|cuil|nit|cif|nif|ruc|rut|tax|vat|iva|fiscal|tin|contribuyente|"
     r"tributari\w*|empresa|company|raz[oó]n social)\b"
 )
+
+
+def _company_tax_number(field: Field, text: str) -> Span | None:
+    """The span of a company's tax number under a tax label (a KEEP value), else None."""
+    if not _TAX_LABEL.search(normalize_label(field.label)):
+        return None
+    span = _id_span(text, field.value_start, field.value_end, 4)
+    if span is None or not company_identifier(text[span[0] : span[1]]):
+        return None
+    return span
 
 
 def value_span(field: Field, text: str, lexicon: NameLexicon) -> Span | None:
@@ -404,7 +414,7 @@ _VALUE_SPANS: dict[str, Callable[..., Span | None]] = {
 # "su cédula es 1.020.304.050", "passport number X1234567". Acronyms must be upper case.
 _ID_ACRONYMS = (
     r"NIN|BVN|NUSS|CUSPP|NUIP|CMP|GMC|UAN|L\.C|T\.P|M\.N|M\.P|DL|D\.?N\.?I|N\.?I\.?F|N\.?I\.?E|CUIT|CUIL|CURP|RFC|R\.?U\.?T|RUN|C\.C|C\.I|SSN|NSS|NHS|"
-    r"NINO|PAN|UID|ITIN|NIT|RUC|INE|DUI|CPF|RG|TIN|CC|CI|NI"
+    r"NINO|PAN|UID|ITIN|NIT|RUC|INE|DUI|CPF|RG|TIN|CC|CI|NI|L\.E|L\.C|CE"
 )
 _ID_WORDS = (
     r"dni|nie|nif|cuit|cuil|curp|rfc|ssn|nss|nhs|itin|aadhaa?r|"
@@ -422,7 +432,7 @@ _BANK_WORDS = (
     r"acct|iban|cbu|cvu|clabe|cci|sort code|routing number|n[uú]mero de cuenta)"
 )
 _MEDICAL_WORDS = (
-    r"MRN|NHC|HC|H\.C|CIP|UHID|GHIC|ABHA|TSI|(?i:mrn|nhc|hosp\.? no|hospital number|"
+    r"MRN|MBI|NHC|HC|H\.C|CIP|UHID|GHIC|ABHA|TSI|(?i:mrn|nhc|hosp\.? no|hospital number|"
     r"afiliaci[oó]n|enrollee id|ficha cl[ií]nica|autogenerado|derechohabiente|medical record|historia cl[ií]nica|n[uú]mero de historia|afiliad[oa]|member id|"
     r"membership|member|policy|p[oó]liza|patient id|id de paciente|tarjeta sanitaria|"
     r"health card|insurance id|subscriber id|expediente cl[ií]nico|n[uú]mero de socio|socio)"
@@ -473,6 +483,9 @@ def context_findings(text: str, lexicon: NameLexicon) -> tuple[list[Finding], li
             if encoded
             else value_span(field, text, lexicon)
         )
+        if span is None and field.entity_type == NATIONAL_ID:
+            span = _company_tax_number(field, text)  # kept: a company's, under a tax label
+            field = replace(field, entity_type=KEEP) if span is not None else field
         if span is None or span[1] <= span[0]:
             continue
         if field.entity_type == KEEP:

@@ -42,6 +42,11 @@ _KEEP_PATTERNS = (
     ),
     # Identifiers with a letter prefix: INC0012345, ORD-2023-0041, JIRA-1234, TCK-88.
     re.compile(r"(?<![\w@.-])((?:[A-Z]{2,8}-)+\d[\d-]{1,20}|(?:INC|REQ|CHG|RITM|PRB)\d{5,10})\b"),
+    # Numbers of providers, employers and billing codes: "NPI 1598723046", "EIN 36-4471920",
+    # "CPT 99214", "ICD-10 J18.9", "NDC 0002-1433-80".
+    re.compile(
+        r"\b(?:NPI|EIN|FEIN|DEA|CPT|HCPCS|ICD-?10(?:-CM)?|ICD|NDC|CIE-?10)\b[ \t#:]*([\w.-]*\d[\w.-]*)"
+    ),
     # Chat and log timestamps: a date followed by a time ("[10/9/24 21:18]", "6/14/24, 7:02 PM").
     re.compile(r"(?<![\w/.-])(\d{1,4}[-/.]\d{1,2}[-/.]\d{2,4}),?[ \t]+\d{1,2}:\d{2}(?!\d)"),
     # #4521 (issue numbers).

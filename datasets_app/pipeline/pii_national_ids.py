@@ -103,6 +103,15 @@ ID_CONTEXT = (
 )
 
 
+# US Medicare Beneficiary Identifier (CMS): 11 characters, digits and letters at fixed places,
+# never S, L, O, I, B or Z; written plain or 4-3-4 with dashes ("1EG4-TE5-MK73").
+_MBI_L = "[AC-HJKMNP-RT-Y]"
+_MBI_A = "[AC-HJKMNP-RT-Y0-9]"
+_MBI = re.compile(
+    rf"(?<![\w-])([1-9]{_MBI_L}{_MBI_A}\d-?{_MBI_L}{_MBI_A}\d-?{_MBI_L}{{2}}\d{{2}})(?![\w-])"
+)
+
+
 # Insurance and medical member numbers with a letter prefix, close after their name (within
 # two lines of a transcript): "número de afiliada? ...\nAFILIADA: Sí, es el VT-0087123-4",
 # "TPA card MDI-4471902". Numbers with a year group are case numbers ("SAC-2024-551207").
@@ -203,6 +212,7 @@ def national_id_specs() -> list[PatternSpec]:
             requires_context=True,
         ),  # fmt: skip
         _spec("es_nss", r"\d{2}[ /-]?\d{8}[ /-]?\d{2}", v.es_nss_valid, 0.45, context=NSS_CONTEXT),
+        PatternSpec("us_medicare_mbi", MEDICAL_ID, _MBI, 0.85, group=1, digits=True),
         PatternSpec(
             "member_id_in_context",
             MEDICAL_ID,

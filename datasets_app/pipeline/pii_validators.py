@@ -336,7 +336,8 @@ def company_identifier(text: str) -> bool:
     """True for a tax number of a company rather than a person: a Mexican RFC of 12 characters
     (3 letters), an Argentine CUIT starting 30/33/34 (20 is a man's CUIT and also a Peruvian
     company's RUC: no telling them apart), a Colombian NIT of 9 digits starting 8 or 9 with
-    its check digit, a Spanish CIF (a letter, 7 digits, a control character)."""
+    its check digit, a Spanish CIF (a letter, 7 digits, a control character), a US employer
+    identification number written as the IRS does (``36-4471920``; a person's is an SSN)."""
     compact = _compact(text)
     digits = digits_only(text)
     if re.fullmatch(r"[A-ZÑ&]{3}\d{6}[A-Z0-9]{3}", compact):
@@ -344,5 +345,7 @@ def company_identifier(text: str) -> bool:
     if len(digits) == 11 and compact.isdigit() and digits[:2] in ("30", "33", "34"):
         return True
     if re.fullmatch(r"[89]\d{2}\.?\d{3}\.?\d{3}-\d", text.strip()):
+        return True
+    if re.fullmatch(r"\d{2}-\d{7}", text.strip()):
         return True
     return bool(re.fullmatch(r"[ABCDEFGHJNPQRSUVW]\d{7}[0-9A-J]", compact))

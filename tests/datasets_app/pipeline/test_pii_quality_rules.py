@@ -210,3 +210,42 @@ def test_a_labelled_name_stops_at_a_column_gap():
     text = "EYO, Blessing Inemesit       Adm 4471"
     span = name_run(text, 0, len(text), LEXICON, strong=True)
     assert span is not None and text[span[0] : span[1]] == "EYO, Blessing Inemesit"
+
+
+# --- US claim forms, Argentine documents, multi-line labelled addresses ------------------------
+
+
+def test_medicare_beneficiary_identifiers_by_structure():
+    assert found("Other ID: Medicare MBI 1EG4-TE5-MK73", "MEDICAL_ID") == {"1EG4-TE5-MK73"}
+    assert found("serial 1EG4-TE5-MK7S and part 1ABS-TE5-MK73", "MEDICAL_ID") == set()
+
+
+def test_a_birth_date_written_in_form_boxes():
+    assert [m.group(1) for m in DATE.finditer("birth date: 07 / 14 / 1966   Sex: F")] == [
+        "07 / 14 / 1966"
+    ]
+
+
+def test_provider_and_billing_numbers_and_plan_groups_are_kept():
+    text = "NPI 1598723046, CPT 99214, EIN 36-4471920"
+    assert {text[a:b] for a, b in keep_spans(text)} >= {"1598723046", "99214", "36-4471920"}
+    assert label_type("Insured's policy group") == "KEEP"
+    assert label_type("Member ID") == "MEDICAL_ID"
+
+
+def test_libreta_de_enrolamiento_is_an_identifier_in_prose():
+    text = "la Sra. MARÍA ESTHER CAPDEVILA, L.E. 5.128.441, en adelante"
+    assert "5.128.441" in labelled_values(text)
+
+
+def test_a_labelled_address_stops_at_the_next_key_value_line():
+    text = (
+        "full_name=Lakshmi Priya\naddress_line1=Old No. 12, 4th Cross Street\n"
+        "address_line2=R.A. Puram, Chennai 600028\nmobile=9840012276\nref_code=RF7731\n"
+    )
+    assert "R.A. Puram, Chennai 600028" in labelled_values(text)
+    assert not any("RF7731" in value for value in labelled_values(text))
+
+
+def labelled_values(text):
+    return {text[f.start : f.end] for f in context_findings(text, LEXICON)[0]}
