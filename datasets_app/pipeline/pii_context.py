@@ -252,7 +252,8 @@ _NAME_LINK = frozenset(
     "de del la las los y i van von der da di le du dos das e al el bin ibn".split()
 )
 _ID_VALUE = re.compile(
-    r"(?:[*xX•#]{1,8}[-. ]?)*[A-Za-z0-9](?:[A-Za-z0-9]|[.\-/][A-Za-z0-9]|[ ](?=\d+(?!\s?[A-Za-z]{3}))"
+    r"(?:[*xX•#]{1,8}[-. ]?)*[A-Za-z0-9](?:[A-Za-z0-9]|[*•]+(?=[A-Za-z0-9])|[.\-/][A-Za-z0-9]"
+    r"|[ ](?=\d+(?!\s?[A-Za-z]{3}))"
     r"|[ ](?=[A-D]\b))*"
 )
 _PHONE_VALUE = re.compile(r"\+?\(?\d[\d ().-]{5,22}\d")

@@ -112,6 +112,22 @@ _MBI = re.compile(
 )
 
 
+# Payment handles that name one person's account: Indian UPI IDs (NPCI's payment service
+# provider handles: "name@ybl", "98xxxxxx@paytm") and Argentine CBU/CVU aliases ("alias
+# ROLO.QUISPE.NACION"); India's ABHA health addresses ("name@abdm").
+_UPI_HANDLES = (
+    "ybl|ibl|axl|okaxis|okhdfcbank|okicici|oksbi|paytm|ptyes|ptaxis|pthdfc|ptsbi|upi|apl|yapl|"
+    "axisbank|icici|sbi|hdfcbank|kotak|pnb|boi|barodampay|freecharge|jupiteraxis|fbl|idfcbank|"
+    "rbl|federal|ikwik|timecosmos|waaxis|wahdfcbank|wasbi|waicici|yesbank|aubank|indus|unionbank"
+)
+_UPI_ID = re.compile(rf"(?<![\w.@-])([A-Za-z0-9][\w.-]{{1,48}}@(?:{_UPI_HANDLES}))(?![\w@-]|\.\w)")
+_ABHA_ADDRESS = re.compile(r"(?<![\w.@-])([A-Za-z0-9][\w.-]{2,48}@(?:abdm|sbx))(?![\w@-]|\.\w)")
+_CBU_ALIAS = re.compile(
+    r"(?i)\balias(?:[ \t]+(?:cbu|cvu|de(?:[ \t]+la)?[ \t]+cuenta))?[ \t]*[:=-]?[ \t]*"
+    r"((?-i:[A-Za-z0-9]{2,})(?:\.[A-Za-z0-9]{2,}){1,3})(?![\w.])"
+)
+
+
 # Insurance and medical member numbers with a letter prefix, close after their name (within
 # two lines of a transcript): "número de afiliada? ...\nAFILIADA: Sí, es el VT-0087123-4",
 # "TPA card MDI-4471902". Numbers with a year group are case numbers ("SAC-2024-551207").
@@ -213,6 +229,9 @@ def national_id_specs() -> list[PatternSpec]:
         ),  # fmt: skip
         _spec("es_nss", r"\d{2}[ /-]?\d{8}[ /-]?\d{2}", v.es_nss_valid, 0.45, context=NSS_CONTEXT),
         PatternSpec("us_medicare_mbi", MEDICAL_ID, _MBI, 0.85, group=1, digits=True),
+        PatternSpec("upi_id", IBAN_CODE, _UPI_ID, 0.85, group=1, needle="@"),
+        PatternSpec("abha_address", MEDICAL_ID, _ABHA_ADDRESS, 0.85, group=1, needle="@"),
+        PatternSpec("cbu_alias", IBAN_CODE, _CBU_ALIAS, 0.8, group=1, words=("alias",)),
         PatternSpec(
             "member_id_in_context",
             MEDICAL_ID,

@@ -10,6 +10,7 @@ from datasets_app.pipeline.pii_keep import keep_spans
 from datasets_app.pipeline.pii_labels import label_type
 from datasets_app.pipeline.pii_name_extent import extend_person
 from datasets_app.pipeline.pii_names import find_person_names, name_run
+from datasets_app.pipeline.pii_spoken import spoken_number_findings
 from datasets_app.pipeline.pii_types import PERSON, SECRET, Finding
 from datasets_app.pipeline.recognizers import default_pattern_specs, scan_patterns
 
@@ -249,3 +250,41 @@ def test_a_labelled_address_stops_at_the_next_key_value_line():
 
 def labelled_values(text):
     return {text[f.start : f.end] for f in context_findings(text, LEXICON)[0]}
+
+
+# --- numbers read in groups, masked identifiers, payment handles -------------------------------
+
+
+def spoken(text):
+    return {(text[f.start : f.end], f.entity_type) for f in spoken_number_findings(text)}
+
+
+def test_numbers_read_in_groups_after_an_identifier_or_phone_word():
+    text = "USUARIO: Cédula setenta y tres, cero cuarenta y ocho, doscientos once."
+    assert spoken(text) == {
+        ("setenta y tres, cero cuarenta y ocho, doscientos once", "NATIONAL_ID")
+    }
+    text = "mi teléfono es seis cuatro nueve, treinta y uno, cuarenta y dos, ochenta"
+    assert {kind for _, kind in spoken(text)} == {"PHONE_NUMBER"}
+
+
+def test_quantities_and_spelled_years_are_not_dictated_numbers():
+    assert spoken("tiene cuarenta y dos años y gana dos mil quinientos") == set()
+    assert (
+        spoken("¿Su fecha de nacimiento?\nEl catorce de febrero de mil novecientos setenta y dos")
+        == set()
+    )
+
+
+def test_a_masked_identifier_under_its_label_is_redacted_whole():
+    assert "2234****0917" in labelled_values("   BVN              : 2234****0917\n")
+
+
+def test_payment_handles_and_health_addresses():
+    text = "debited to UPI ID\npowerbill.help2024@ybl. ABHA address: sreekumar.kp1957@abdm"
+    assert found(text, "IBAN_CODE") == {"powerbill.help2024@ybl"}
+    assert found(text, "MEDICAL_ID") == {"sreekumar.kp1957@abdm"}
+    assert found("CBU: 0724370394 - alias ROLO.QUISPE.NACION\n", "IBAN_CODE", "es") >= {
+        "ROLO.QUISPE.NACION"
+    }
+    assert found("write to ana.gil@gmail.com or support@example.org", "IBAN_CODE") == set()
