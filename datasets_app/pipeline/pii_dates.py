@@ -68,7 +68,7 @@ _BIRTH_PROMPT = re.compile(
 # then the date first.
 _ANSWER_START = re.compile(
     r"[ \t]*(?:\[[^\]\n]{1,20}\][ \t]*)?(?:([^\W\d_][\w.' -]{0,30}):[ \t]*)?"
-    r"(?:(?:it'?s|es|el|is|on|my dob is|mi fecha es)[ \t]+)?"
+    r"(?i:(?:it'?s|es|el|is|on|my dob is|mi fecha es|s[ií]|yes|yeah|ok|vale|pues)[ \t,]+){0,3}"
 )
 
 

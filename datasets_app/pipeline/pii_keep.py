@@ -33,7 +33,8 @@ _KEEP_PATTERNS = (
         r"error|code|c[oó]digo|status|http|exit|port|puerto|pid|"
         r"version|versi[oó]n|release|commit|hash|checksum|sha(?:1|256)?|md5|uuid|guid)"
         r"s?\b\.?[ \t]*(?:(?:no|nro|n[º°]|num|number|n[uú]mero|id|#|code|c[oó]digo)\b\.?[ \t]*)?"
-        r"[:#=]?[ \t]*#?[ \t]*([A-Za-z]{0,6}[-/]?\d[\w./-]{1,40})"
+        r"(?:(?:is|es|was|era)\s+)?"
+        r"[:#=]?[ \t]*#?[ \t]*([A-Za-z]{0,6}[- /]?\d[\w./-]{1,40})"
     ),
     # Digests named as such: "checksum 9f3a...", "sha256: 47DEQpj8...", "ETag: ...".
     re.compile(

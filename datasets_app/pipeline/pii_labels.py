@@ -68,7 +68,7 @@ _RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
         "autogenerado|derechohabiente|agregado|afiliacion|patient account|tsi|catsalut|"
         "cip|sip|medical card|health insurance|insurance number|certificado|"
         "nhi|medicare|medicaid|insurance id|subscriber id|"
-        "eps|isapre|fonasa|imss|issste|sis|essalud|prepaga|tpa|tpa card|tpa id|"
+        "nhis|nhif|eps|isapre|fonasa|imss|issste|sis|essalud|prepaga|tpa|tpa card|tpa id|"
         "member card|insurance card|credencial|carnet de afiliado|carne de afiliado"
     )),
     (NATIONAL_ID, _phrases(

@@ -309,6 +309,8 @@ def name_run(text: str, start: int, end: int, lexicon: NameLexicon, *, strong: b
             continue
         known, uncommon = name_evidence(word, lexicon)
         known = known or (strong and lexicon.maybe_name(word))
+        if not strong and not known and word.isupper() and 2 <= len(word) <= 4:
+            break  # an acronym ("AGENTE: CFE, buenas tardes"), not a name
         if known or (uncommon and (strong or word[:1].isupper())) or _is_initial(match.group()):
             first = match.start() if first == -1 else first
             last = match.end()
@@ -362,7 +364,13 @@ _ROLE_RE = re.compile(
     r"daughter|son|sister|brother|cousin|prim[oa]|madre|padre|mother|father|nephew|niece|"
     r"sobrin[oa]|cuñad[oa]|suegr[oa]|novi[oa]|boyfriend|girlfriend|partner|pareja|"
     r"technician|t[eé]cnico|courier|mensajero|agent|agente|caller|landlord|tenant|"
-    r"inquilin[oa]|portero|conserje|profe|teacher|maestr[oa]|señorita)[ \t]+(?=[^\W\d_])"
+    r"inquilin[oa]|portero|conserje|profe|teacher|maestr[oa]|señorita|midwife|partera|"
+    r"matrona|receptionist|recepcionista|cashier|cajer[oa]|guard|guardia|vigilante|cleaner|"
+    r"supervisor|supervisora|officer|oficial|inspector|inspectora|adjuster|ajustador|"
+    r"handler|interpreter|int[eé]rprete|operator|operador|operadora|clerk|tutor|tutora|"
+    r"coach|entrenador|pastor|imam|domiciliario|repartidor|chofer|chófer|taxista|"
+    r"mechanic|mec[aá]nico|plumber|plomero|fontanero|electrician|electricista|"
+    r"caretaker|cuidador|cuidadora|nanny|niñera|housekeeper|empleada)[ \t]*,?[ \t]+(?=[^\W\d_])"
 )
 _SAID_AFTER_RE = re.compile(rf"(?i)(?<![\w-])(?:{_SPEECH_VERBS})[ \t]+(?=[^\W\d_])")
 _SPEECH_VERB_RE = re.compile(rf"(?i)(?<=[^\W\d_][ \t])(?:{_SPEECH_VERBS})\b")

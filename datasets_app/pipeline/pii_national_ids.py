@@ -211,6 +211,7 @@ def national_id_specs() -> list[PatternSpec]:
             requires_context=True,
         ),  # fmt: skip
         # Brazil CPF, Peru RUC, Colombian NIT with check digit, Spanish social-security number.
+        _spec("mx_elector_key", r"[A-Z]{6}\d{8}[HM]\d{3}", v.mx_elector_key_valid, 0.85),
         _spec(
             "uk_driving_licence",
             r"[A-Z9]{5}\d{6}[A-Z9]{2}\d[A-Z]{2}",

@@ -270,6 +270,15 @@ def uk_driving_licence_valid(text: str) -> bool:
     return 1 <= month <= 12 and 1 <= day <= 31 and int(value[6:8]) in range(1, 63)
 
 
+def mx_elector_key_valid(text: str) -> bool:
+    """Mexican voter key (clave de elector, INE): six consonant-and-vowel letters of the
+    names, the birth date as YYMMDD, the state number 01-32, H or M, three digits."""
+    value = _compact(text)
+    if not re.fullmatch(r"[A-Z]{6}\d{8}[HM]\d{3}", value):
+        return False
+    return _date_digits_ok(value[6:12]) and 1 <= int(value[12:14]) <= 32
+
+
 def br_cpf_valid(text: str) -> bool:
     """Brazilian CPF: 11 digits with two mod-11 check digits."""
     digits = [int(d) for d in digits_only(text)]

@@ -259,7 +259,7 @@ CARD_CONTEXT = (
 DOB_CONTEXT = (
     "born", "b0rn", "d0b", "birth", "dob", "d.o.b", "b-day", "bday", "naci", "nac.", "f. nac", "fnac",
     "cumpleaños", "fecha de nac", "edad", "date of b", "f.n.", "birthday", "nacimiento",
-    "nacid", "nació", "nacio", "vino al mundo", "natalicio", "naixement", "b. ", "aged", "age:", "age/", "y/o",
+    "nacid", "nació", "nacio", "nací", "vino al mundo", "natalicio", "naixement", "b. ", "aged", "age:", "age/", "y/o",
     "years old", "de edad",
 )  # fmt: skip
 SSN_CONTEXT = ("ssn", "social security", "social sec", "seguridad social", "ss#", "ss #")

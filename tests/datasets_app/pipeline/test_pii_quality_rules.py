@@ -5,7 +5,7 @@ from datasets_app.pipeline.pii import default_lexicon
 from datasets_app.pipeline.pii_addresses import address_blocks
 from datasets_app.pipeline.pii_codes import code_specs
 from datasets_app.pipeline.pii_context import context_findings, table_fields
-from datasets_app.pipeline.pii_dates import DATE
+from datasets_app.pipeline.pii_dates import DATE, answered_birth_dates
 from datasets_app.pipeline.pii_keep import keep_spans
 from datasets_app.pipeline.pii_labels import label_type
 from datasets_app.pipeline.pii_name_extent import extend_person
@@ -288,3 +288,39 @@ def test_payment_handles_and_health_addresses():
         "ROLO.QUISPE.NACION"
     }
     assert found("write to ana.gil@gmail.com or support@example.org", "IBAN_CODE") == set()
+
+
+# --- answers, roles, voter keys, references announced with "es" --------------------------------
+
+
+def test_a_birth_date_answering_a_prompt_after_yes_it_is():
+    text = "AGENTE: necesito la fecha de nacimiento de la titular.\nCLIENTE: Es el 08/03/74.\n"
+    assert [text[a:b] for a, b in answered_birth_dates(text)] == ["08/03/74"]
+    text = "AGENTE: ¿fecha de nacimiento?\nCita: 08/03/2024\n"
+    assert answered_birth_dates(text) == []
+
+
+def test_a_birth_date_after_naci_with_an_accent():
+    dates = found("Si piden más datos, nací el 3 de sept. de 1996.", "DATE_OF_BIRTH", "es")
+    assert any(date.endswith("3 de sept. de 1996") for date in dates)
+
+
+def test_a_mexican_voter_key_by_structure():
+    assert found("la clave de elector es TCRSXC74030821M400.", "NATIONAL_ID", "es") == {
+        "TCRSXC74030821M400"
+    }
+    assert found("serie TCRSXC74133821M400", "NATIONAL_ID", "es") == set()
+
+
+def test_names_after_roles_and_no_acronyms_after_a_speaker_role():
+    text = "Next of kin: sister, Folasade\nSeen by midwife Ijeoma."
+    names = {text[f.start : f.end].rstrip(".") for f in find_person_names(text, LEXICON)}
+    assert {"Folasade", "Ijeoma"} <= names
+    text = "AGENTE: CFE, buenas tardes, le atiende Guadalupe\n"
+    assert "CFE" not in labelled_values(text)
+
+
+def test_a_reference_announced_with_es_is_kept():
+    text = "La guía es\nTCC 8812004471. El pedido es 100044718."
+    assert {text[a:b].rstrip(".") for a, b in keep_spans(text)} >= {"TCC 8812004471", "100044718"}
+    assert label_type("NHIS No.") == "MEDICAL_ID"
