@@ -29,7 +29,7 @@ _MAX_WORDS = 6
 _LINKS = frozenset("de del la las los van von der den da di du dos das el al bin ibn le".split())
 _WORD = r"[^\W\d_](?:[^\W\d_]|[01](?=[^\W\d_]))*(?:['’-][^\W\d_]+)*"
 # One space between the words of a name; several spaces or a tab separate columns.
-_NEXT_WORD = re.compile(rf" ({_WORD})(?![\w@])")
+_NEXT_WORD = re.compile(rf" ([\"“'‘]{_WORD}[\"”'’]|{_WORD})(?![\w@])")
 _PREVIOUS_WORD = re.compile(rf"(?<![\w@.'’-])({_WORD}) $")
 _HYPHEN_PART = re.compile(r"-([^\W\d_]{2,})(?![\w@-])")
 _OCR_REST = re.compile(r"[01A-ZÀ-Þ]*[A-ZÀ-Þ](?![\w@])")
@@ -115,6 +115,8 @@ def _word_at(
 ) -> str | None:
     """ "link", "name" or None for the word a match found next to the name."""
     raw = match.group(1)
+    if raw[:1] in "\"“'‘":  # a nickname in quotes between given name and surname
+        return "link" if raw[1:2].isupper() else None
     word = _read_ocr(raw) if case == "upper" else raw
     if not word.replace("-", "").replace("'", "").replace("’", "").isalpha():
         return None

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from datasets_app.pipeline import pii_validators as v
-from datasets_app.pipeline.pii_dates import DATE
+from datasets_app.pipeline.pii_dates import BORN_DATE, DATE
 from datasets_app.pipeline.pii_types import (
     CREDIT_CARD,
     DATE_OF_BIRTH,
@@ -514,6 +514,14 @@ def structured_specs() -> list[PatternSpec]:
             requires_context=True,
             window=40,
             digits=False,  # years in words ("mil novecientos cincuenta y ocho") have no digit
+        ),
+        PatternSpec(
+            "born_on",
+            DATE_OF_BIRTH,
+            BORN_DATE,
+            0.85,
+            group=1,
+            words=("born", "b.", "naci", "nací", "dob", "d.o.b"),
         ),
         PatternSpec(
             "url_credentials",

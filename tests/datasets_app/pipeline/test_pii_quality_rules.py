@@ -324,3 +324,30 @@ def test_a_reference_announced_with_es_is_kept():
     text = "La guía es\nTCC 8812004471. El pedido es 100044718."
     assert {text[a:b].rstrip(".") for a, b in keep_spans(text)} >= {"TCC 8812004471", "100044718"}
     assert label_type("NHIS No.") == "MEDICAL_ID"
+
+
+# --- birth dates as stored and as said; nicknames inside a name ---------------------------------
+
+
+def test_iso_timestamps_and_roman_months_are_dates():
+    text = '"birthDate": "1985-03-04T00:00:00Z", "Fecha de nac.": "12-III-2015"'
+    assert [m.group(1) for m in DATE.finditer(text)] == ["1985-03-04T00:00:00Z", "12-III-2015"]
+    assert [m.group(1) for m in DATE.finditer("release IV-2 of 12-XIII-2015")] == []
+
+
+def test_a_date_right_after_born_is_a_birth_whatever_its_year():
+    assert found("we named her Ishani. born 4 Nov 2024 at 11:40 pm", "DATE_OF_BIRTH") == {
+        "4 Nov 2024"
+    }
+    assert found("the parcel arrived 4 Nov 2024 at 11:40 pm", "DATE_OF_BIRTH") == set()
+
+
+def test_a_quoted_nickname_joins_the_names_around_it():
+    text = 'Emergency contact: partner, Ciarán "Kip" McAleese, 07700 900 414.'
+    assert extended(text, "Ciarán") == 'Ciarán "Kip" McAleese'
+    assert extended('Ana said "Hello" to everyone', "Ana") == "Ana"
+
+
+def test_train_and_booking_references_are_kept():
+    text = "train PNR 4418820917 for the ceremony, booking ref KX7Q2P"
+    assert "4418820917" in {text[a:b] for a, b in keep_spans(text)}
