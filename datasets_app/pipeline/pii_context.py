@@ -266,11 +266,16 @@ _PLACEHOLDER_VALUES = frozenset(
 )
 
 
+_REGISTER_ENTRY = re.compile(r"\d{1,6}/(?:19|20)\d\d")  # "1187/2019": an entry of a year's register
+
+
 def _id_span(text: str, start: int, end: int, min_digits: int) -> Span | None:
     match = _ID_VALUE.match(text, start, end)
     if not match:
         return None
     value = match.group().rstrip(".-/ ")
+    if _REGISTER_ENTRY.fullmatch(value):
+        return None
     if sum(ch.isdigit() for ch in value) < min_digits or len(value) > 32:
         return None
     return match.start(), match.start() + len(value)

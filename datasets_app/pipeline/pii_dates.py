@@ -77,6 +77,7 @@ _BIRTH_PROMPT = re.compile(
 # then the date first.
 _ANSWER_START = re.compile(
     r"[ \t]*(?:\[[^\]\n]{1,20}\][ \t]*)?(?:([^\W\d_][\w.' -]{0,30}):[ \t]*)?"
+    r"(?:[^\W\d_][\w'’.-]*(?:[ \t]+[^\W\d_][\w'’.-]*){0,4},[ \t]+(?=\w))?"  # "Ana Gil, <date>"
     r"(?i:(?:it'?s|es|el|is|on|my dob is|mi fecha es|s[ií]|yes|yeah|ok|vale|pues)[ \t,]+){0,3}"
 )
 

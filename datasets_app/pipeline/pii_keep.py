@@ -28,7 +28,7 @@ _KEEP_PATTERNS = (
         r"(?i)\b(?:order|pedido|orden|ticket|incidencia|incident|case|caso|invoice|factura|"
         r"receipt|recibo|ref(?:erence|erencia)?|sku|item|po|ot|folio|expediente|tr[aá]mite|"
         r"claim|siniestro|reclamo|tracking|seguimiento|gu[ií]a|env[ií]o|shipment|pnr|"
-        r"booking|localizador|confirmation|confirmaci[oó]n|"
+        r"booking|localizador|confirmation|confirmaci[oó]n|prescription|rx|receta|"
         r"request|solicitud|issue|bug|pr|job|build|run|batch|lote|serial|serie|"
         r"room|sala|habitaci[oó]n|gate|puerta de embarque|flight|vuelo|seat|asiento|"
         r"error|code|c[oó]digo|status|http|exit|port|puerto|pid|"

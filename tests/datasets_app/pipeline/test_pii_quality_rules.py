@@ -10,6 +10,7 @@ from datasets_app.pipeline.pii_keep import keep_spans
 from datasets_app.pipeline.pii_labels import label_type
 from datasets_app.pipeline.pii_name_extent import extend_person
 from datasets_app.pipeline.pii_names import find_person_names, name_run
+from datasets_app.pipeline.pii_presidio import presidio_pattern_specs
 from datasets_app.pipeline.pii_spoken import spoken_number_findings
 from datasets_app.pipeline.pii_types import PERSON, SECRET, Finding
 from datasets_app.pipeline.recognizers import default_pattern_specs, scan_patterns
@@ -351,3 +352,24 @@ def test_a_quoted_nickname_joins_the_names_around_it():
 def test_train_and_booking_references_are_kept():
     text = "train PNR 4418820917 for the ceremony, booking ref KX7Q2P"
     assert "4418820917" in {text[a:b] for a, b in keep_spans(text)}
+
+
+def test_a_birth_date_answer_may_follow_the_name_it_was_asked_with():
+    text = (
+        "PHARMACIST: Name and date of birth?\nCALLER: Guadalupe Ortiz-Benavides, March 22 1958.\n"
+    )
+    assert [text[a:b] for a, b in answered_birth_dates(text)] == ["March 22 1958"]
+    text = "PHARMACIST: Name and date of birth?\nCALLER: I will check, my appointment is March 22 2025\n"
+    assert answered_birth_dates(text) == []
+
+
+def test_presidio_patterns_never_match_inside_a_longer_token():
+    specs = presidio_pattern_specs(("en",))
+    text = "Stamp paper no. IN-KA44172093418820W"
+    assert not [f for f in scan_patterns(specs, text, "en") if f.score >= 0.5]
+
+
+def test_register_entries_and_prescriptions_are_not_identifiers():
+    assert "1187/2019" not in labelled_values("Notary Reg. No. 1187/2019\n")
+    text = "Prescription number 2271-09931, Rx 0484231-06021"
+    assert {text[a:b].rstrip(".,") for a, b in keep_spans(text)} >= {"2271-09931"}
