@@ -33,6 +33,7 @@ from datasets_app.pipeline.pii_context import context_findings, with_address_lin
 from datasets_app.pipeline.pii_dates import answered_birth_dates, recent_year
 from datasets_app.pipeline.pii_keep import drop_hard_negatives
 from datasets_app.pipeline.pii_lexicon import NameLexicon, model_dirs_of
+from datasets_app.pipeline.pii_name_extent import extend_person
 from datasets_app.pipeline.pii_names import clean_ner_span, find_person_names, with_honorifics
 from datasets_app.pipeline.pii_nlp import (
     NER_LABEL_MAP,
@@ -273,7 +274,9 @@ class PiiDetector:
         """Threshold, entity and allow-list filters, hard negatives, deny-list terms,
         honorifics, overlaps."""
         kept = [
-            with_honorifics(text, f) if f.entity_type == PERSON else with_address_lines(text, f)
+            with_honorifics(text, extend_person(text, f, self.lexicon))
+            if f.entity_type == PERSON
+            else with_address_lines(text, f)
             for f in drop_hard_negatives(text, candidates, keep)
             if self._keep(text, f)
         ]

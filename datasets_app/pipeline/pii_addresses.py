@@ -289,7 +289,8 @@ _BLOCK_START = re.compile(
     r"(?i)(?<![\w.-])((?:flat|house|h\.?[ \t]?no|plot|door|shop|block|blk|no|apt|apartment|unit|"
     r"lot|suite|room|bldg)\.?[ \t]*(?:no\.?[ \t]*)?[\w/-]{0,6}\d[\w/-]*|\d{1,5}[A-Za-z]?)(?=[ \t]|,)"
 )
-_BLOCK_PART = re.compile(r"[ \t]*(,[ \t]*\n?|[ \t]-[ \t])?[ \t]*([^,\n;:!?()]{1,48})")
+# A part follows ", " or ",\n", never a bare "," (between CSV cells: "...MN 55106",P-07,...).
+_BLOCK_PART = re.compile(r"[ \t]*(,(?:[ \t]*\n|[ \t]+)|[ \t]-[ \t])?[ \t]*([^,\n;:!?()]{1,48})")
 _AREA_WORDS = re.compile(
     r"(?i)\b(?:street|st|road|rd|close|crescent|avenue|ave|lane|way|drive|estate|layout|cross|"
     r"main|nagar|colony|block|phase|sector|stage|gardens|apartments|apts|temple|island|state|"
@@ -329,7 +330,7 @@ def address_blocks(text: str) -> list[tuple[int, int]]:
                 part.start(2) + len(part.group(2).rstrip()),
                 part.end(),
             )
-        while end > start_match.start() and text[end - 1] in " .":
+        while end > start_match.start() and text[end - 1] in ' ."':
             end -= 1
         if (
             parts >= 3

@@ -205,6 +205,15 @@ def table_fields(text: str) -> Iterator[Field]:
             index += 1
 
 
+def _row_fits(line: str, n_cells: int, width: int, delimiter: str) -> bool:
+    """Does a line with ``n_cells`` cells belong to a table ``width`` columns wide? One cell
+    more or fewer is tolerated on wide tables; more cells also when the extra delimiters are
+    unquoted thousands separators ("₦50,000") rather than prose (", " between words)."""
+    if abs(n_cells - width) <= (1 if width >= 4 else 0):
+        return True
+    return n_cells > width >= 4 and delimiter == "," and line.count(", ") <= 1
+
+
 def _table_at(lines: list[str], offsets: list[int], index: int) -> tuple[int, list[Field]] | None:
     header = lines[index]
     for delimiter in _DELIMITERS:
@@ -220,7 +229,7 @@ def _table_at(lines: list[str], offsets: list[int], index: int) -> tuple[int, li
             if set(lines[row].strip()) <= set("-|:+= \t"):
                 row += 1  # a markdown rule under the header
                 continue
-            if abs(len(cells) - width) > (1 if width >= 4 else 0):
+            if not _row_fits(lines[row], len(cells), width, delimiter):
                 break
             for column, cell in enumerate(cells[: len(types)]):
                 entity_type = types[column]
@@ -243,7 +252,8 @@ _NAME_LINK = frozenset(
     "de del la las los y i van von der da di le du dos das e al el bin ibn".split()
 )
 _ID_VALUE = re.compile(
-    r"(?:[*xX•#]{1,8}[-. ]?)*[A-Za-z0-9](?:[A-Za-z0-9]|[.\-/][A-Za-z0-9]|[ ](?=\d+(?!\s?[A-Za-z]{3}))"
+    r"(?:[*xX•#]{1,8}[-. ]?)*[A-Za-z0-9](?:[A-Za-z0-9]|[*•]+(?=[A-Za-z0-9])|[.\-/][A-Za-z0-9]"
+    r"|[ ](?=\d+(?!\s?[A-Za-z]{3}))"
     r"|[ ](?=[A-D]\b))*"
 )
 _PHONE_VALUE = re.compile(r"\+?\(?\d[\d ().-]{5,22}\d")
@@ -256,11 +266,16 @@ _PLACEHOLDER_VALUES = frozenset(
 )
 
 
+_REGISTER_ENTRY = re.compile(r"\d{1,6}/(?:19|20)\d\d")  # "1187/2019": an entry of a year's register
+
+
 def _id_span(text: str, start: int, end: int, min_digits: int) -> Span | None:
     match = _ID_VALUE.match(text, start, end)
     if not match:
         return None
     value = match.group().rstrip(".-/ ")
+    if _REGISTER_ENTRY.fullmatch(value):
+        return None
     if sum(ch.isdigit() for ch in value) < min_digits or len(value) > 32:
         return None
     return match.start(), match.start() + len(value)
@@ -310,7 +325,7 @@ def _address_span(text: str, start: int, end: int) -> Span | None:
         line = text[line_end + 1 : following if following != -1 else len(text)].strip()
         if not line or len(line) > 60 or not _CONTINUATION.search(line):
             break
-        if re.match(r"[^:=\n]{1,30}[:=]\s", line):
+        if re.match(r"[^:=\n]{1,30}[:=]\s|[\w.-]{1,30}=\S", line):
             break  # another labelled field, whatever its label
         stop = line_end + 1 + len(text[line_end + 1 :].split("\n", 1)[0].rstrip())
         line_end, lines = following, lines + 1
@@ -339,6 +354,16 @@ _TAX_LABEL = re.compile(
 )
 
 
+def _company_tax_number(field: Field, text: str) -> Span | None:
+    """The span of a company's tax number under a tax label (a KEEP value), else None."""
+    if not _TAX_LABEL.search(normalize_label(field.label)):
+        return None
+    span = _id_span(text, field.value_start, field.value_end, 4)
+    if span is None or not company_identifier(text[span[0] : span[1]]):
+        return None
+    return span
+
+
 def value_span(field: Field, text: str, lexicon: NameLexicon) -> Span | None:
     """The part of a field's value that fits its type, or None when nothing fits."""
     start, end = field.value_start, field.value_end
@@ -354,7 +379,7 @@ def value_span(field: Field, text: str, lexicon: NameLexicon) -> Span | None:
             and company_identifier(text[span[0] : span[1]])
         ):
             return None  # a company's tax number identifies no person
-        if span is None or (kind != KEEP and span[1] - span[0] < 5):
+        if span is None or (kind != KEEP and span[1] - span[0] < 5 and not _partial(field)):
             return None  # "policy 2023" is a year, not a policy number
         return span
     if kind == SECRET:
@@ -364,6 +389,15 @@ def value_span(field: Field, text: str, lexicon: NameLexicon) -> Span | None:
     if kind == ADDRESS:
         return _address_span(text, start, end)
     return _VALUE_SPANS[kind](text, start, end) if kind in _VALUE_SPANS else None
+
+
+_PARTIAL_LABEL = re.compile(r"\b(?:last|ultimos?|final) ?(?:4|four|cuatro)\b|\blast4\b")
+
+
+def _partial(field: Field) -> bool:
+    """A label for the last four digits of an identifier ("ssn_last4", "últimos 4 del DNI"):
+    a four-digit value is the identifier's, not a year."""
+    return bool(_PARTIAL_LABEL.search(normalize_label(field.label)))
 
 
 _EMAIL_VALUE = re.compile(r"[\w.%+-]{1,64}@[\w-]+(?:\.[\w-]+)+")
@@ -386,7 +420,7 @@ _VALUE_SPANS: dict[str, Callable[..., Span | None]] = {
 # "su cédula es 1.020.304.050", "passport number X1234567". Acronyms must be upper case.
 _ID_ACRONYMS = (
     r"NIN|BVN|NUSS|CUSPP|NUIP|CMP|GMC|UAN|L\.C|T\.P|M\.N|M\.P|DL|D\.?N\.?I|N\.?I\.?F|N\.?I\.?E|CUIT|CUIL|CURP|RFC|R\.?U\.?T|RUN|C\.C|C\.I|SSN|NSS|NHS|"
-    r"NINO|PAN|UID|ITIN|NIT|RUC|INE|DUI|CPF|RG|TIN|CC|CI|NI"
+    r"NINO|PAN|UID|ITIN|NIT|RUC|INE|DUI|CPF|RG|TIN|CC|CI|NI|L\.E|L\.C|CE"
 )
 _ID_WORDS = (
     r"dni|nie|nif|cuit|cuil|curp|rfc|ssn|nss|nhs|itin|aadhaa?r|"
@@ -404,7 +438,7 @@ _BANK_WORDS = (
     r"acct|iban|cbu|cvu|clabe|cci|sort code|routing number|n[uú]mero de cuenta)"
 )
 _MEDICAL_WORDS = (
-    r"MRN|NHC|HC|H\.C|CIP|UHID|GHIC|ABHA|TSI|(?i:mrn|nhc|hosp\.? no|hospital number|"
+    r"MRN|MBI|NHC|HC|H\.C|CIP|UHID|GHIC|ABHA|TSI|(?i:mrn|nhc|hosp\.? no|hospital number|"
     r"afiliaci[oó]n|enrollee id|ficha cl[ií]nica|autogenerado|derechohabiente|medical record|historia cl[ií]nica|n[uú]mero de historia|afiliad[oa]|member id|"
     r"membership|member|policy|p[oó]liza|patient id|id de paciente|tarjeta sanitaria|"
     r"health card|insurance id|subscriber id|expediente cl[ií]nico|n[uú]mero de socio|socio)"
@@ -455,6 +489,9 @@ def context_findings(text: str, lexicon: NameLexicon) -> tuple[list[Finding], li
             if encoded
             else value_span(field, text, lexicon)
         )
+        if span is None and field.entity_type == NATIONAL_ID:
+            span = _company_tax_number(field, text)  # kept: a company's, under a tax label
+            field = replace(field, entity_type=KEEP) if span is not None else field
         if span is None or span[1] <= span[0]:
             continue
         if field.entity_type == KEEP:

@@ -44,13 +44,24 @@ _YEAR_WORDS = (
     rf"|{_TENS_ES}(?:[ ]y[ ]{_UNITS_ES})?"
 )
 _YEAR = rf"(?:1[89]\d\d|20[0-4]\d|[’']\d\d|{_YEAR_WORDS})"
+_ROMAN_MONTH = r"(?:XII|XI|X|IX|VIII|VII|VI|V|IV|III|II|I)"
 _BODY = (
-    r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}"
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?"  # ISO 8601
+    r"|\d{4}[-/.]\d{1,2}[-/.]\d{1,2}"
     r"|\d{1,2}[-/.]\d{1,2}[-/.](?:\d{4}|\d{2})"
+    r"|\d{1,2} / \d{1,2} / \d{4}"  # a form's boxes: "07 / 14 / 1966"
+    rf"|\d{{1,2}}[-/. ]{_ROMAN_MONTH}[-/. ](?:\d{{4}}|\d{{2}})"  # "12-III-2015"
     rf"|\d{{1,2}}[-/. ](?:{MONTHS})\.?[-/. ](?:\d{{4}}|\d{{2}})"
     rf"|(?:{MONTHS})\.?\s+(?:the\s+)?{_DAY},?\s+(?:of\s+|de\s+|del\s+)?{_YEAR}"
     rf"|(?:the\s+|el\s+|d[ií]a\s+)?{_DAY}\s+(?:day\s+)?(?:of\s+|de\s+)?(?:{MONTHS})\.?,?\s+"
     rf"(?:of\s+|de\s+|del\s+)?(?:(?:the\s+)?year\s+|(?:el\s+)?a[ñn]o\s+)?{_YEAR}"
+    rf"|{_DAY}\s+de\s+(?:{MONTHS})\s+del\s+\d\d(?!\d)"  # "4 de marzo del 52"
+)
+# A date right after the word for being born: a birth whatever its year ("born 4 Nov 2024",
+# "nació el 3 de marzo de 2025"), where a date of 2024 or later is otherwise an event.
+BORN_DATE = re.compile(
+    rf"(?i)\b(?:born|was born on|b\.|naci[oó]|nac[ií]|nacid[oa]|naciste|d\.?o\.?b\.?)[ \t:]*"
+    rf"(?:on[ \t]+|el[ \t]+|the[ \t]+|d[ií]a[ \t]+)?({_BODY})(?![\w/-]|\.\d)"
 )
 DATE = re.compile(rf"(?i)(?<![\w/.-])({_BODY})(?![\w/-]|\.\d)")
 DATE_AT_START = re.compile(rf"(?i)[ \t]*({_BODY})(?![\w/-]|\.\d)")
@@ -66,7 +77,8 @@ _BIRTH_PROMPT = re.compile(
 # then the date first.
 _ANSWER_START = re.compile(
     r"[ \t]*(?:\[[^\]\n]{1,20}\][ \t]*)?(?:([^\W\d_][\w.' -]{0,30}):[ \t]*)?"
-    r"(?:(?:it'?s|es|el|is|on|my dob is|mi fecha es)[ \t]+)?"
+    r"(?:[^\W\d_][\w'’.-]*(?:[ \t]+[^\W\d_][\w'’.-]*){0,4},[ \t]+(?=\w))?"  # "Ana Gil, <date>"
+    r"(?i:(?:it'?s|es|el|is|on|my dob is|mi fecha es|s[ií]|yes|yeah|ok|vale|pues)[ \t,]+){0,3}"
 )
 
 

@@ -27,13 +27,15 @@ _KEEP_PATTERNS = (
     re.compile(
         r"(?i)\b(?:order|pedido|orden|ticket|incidencia|incident|case|caso|invoice|factura|"
         r"receipt|recibo|ref(?:erence|erencia)?|sku|item|po|ot|folio|expediente|tr[aá]mite|"
-        r"claim|siniestro|reclamo|tracking|seguimiento|gu[ií]a|env[ií]o|shipment|"
+        r"claim|siniestro|reclamo|tracking|seguimiento|gu[ií]a|env[ií]o|shipment|pnr|"
+        r"booking|localizador|confirmation|confirmaci[oó]n|prescription|rx|receta|"
         r"request|solicitud|issue|bug|pr|job|build|run|batch|lote|serial|serie|"
         r"room|sala|habitaci[oó]n|gate|puerta de embarque|flight|vuelo|seat|asiento|"
         r"error|code|c[oó]digo|status|http|exit|port|puerto|pid|"
         r"version|versi[oó]n|release|commit|hash|checksum|sha(?:1|256)?|md5|uuid|guid)"
         r"s?\b\.?[ \t]*(?:(?:no|nro|n[º°]|num|number|n[uú]mero|id|#|code|c[oó]digo)\b\.?[ \t]*)?"
-        r"[:#=]?[ \t]*#?[ \t]*([A-Za-z]{0,6}[-/]?\d[\w./-]{1,40})"
+        r"(?:(?:is|es|was|era)\s+)?"
+        r"[:#=]?[ \t]*#?[ \t]*([A-Za-z]{0,6}[- /]?\d[\w./-]{1,40})"
     ),
     # Digests named as such: "checksum 9f3a...", "sha256: 47DEQpj8...", "ETag: ...".
     re.compile(
@@ -42,12 +44,20 @@ _KEEP_PATTERNS = (
     ),
     # Identifiers with a letter prefix: INC0012345, ORD-2023-0041, JIRA-1234, TCK-88.
     re.compile(r"(?<![\w@.-])((?:[A-Z]{2,8}-)+\d[\d-]{1,20}|(?:INC|REQ|CHG|RITM|PRB)\d{5,10})\b"),
+    # Numbers of providers, employers and billing codes: "NPI 1598723046", "EIN 36-4471920",
+    # "CPT 99214", "ICD-10 J18.9", "NDC 0002-1433-80".
+    re.compile(
+        r"\b(?:NPI|EIN|FEIN|DEA|CPT|HCPCS|ICD-?10(?:-CM)?|ICD|NDC|CIE-?10)\b[ \t#:]*([\w.-]*\d[\w.-]*)"
+    ),
+    # Chat and log timestamps: a date followed by a time ("[10/9/24 21:18]", "6/14/24, 7:02 PM").
+    re.compile(r"(?<![\w/.-])(\d{1,4}[-/.]\d{1,2}[-/.]\d{2,4}),?[ \t]+\d{1,2}:\d{2}(?!\d)"),
     # #4521 (issue numbers).
     re.compile(r"(?<![\w&])(#\d{2,10})\b"),
     # Versions: v2.4.1, 2.4.1-rc1, 10.0.19045; not a dotted date of the last two centuries
-    # ("born 17.03.1986").
+    # ("born 17.03.1986") nor a number grouped in thousands ("70.316.028", a DNI or cédula).
     re.compile(
-        r"(?i)(?<![\w.])(?!\d{1,2}\.\d{1,2}\.(?:19|20)\d\d(?![\w-]|\.\d))(v\d{1,4}(?:\.\d{1,6}){1,3}(?:[-+][\w.]+)?|\d{1,2}\.\d{1,3}\.\d{1,5}"
+        r"(?i)(?<![\w.])(?!\d{1,2}\.\d{1,2}\.(?:19|20)\d\d(?![\w-]|\.\d))"
+        r"(?!\d{1,3}\.\d{3}\.\d{3}(?![\w-]|\.\d))(v\d{1,4}(?:\.\d{1,6}){1,3}(?:[-+][\w.]+)?|\d{1,2}\.\d{1,3}\.\d{1,5}"
         r"(?:-[\w.]+)?)(?![\w]|\.\d)"
     ),
     # Hashes and checksums: hex runs of digest lengths; object UUIDs.

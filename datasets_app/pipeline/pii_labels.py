@@ -54,6 +54,8 @@ _RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
         "recovery code|recovery codes|codigos de respaldo|codigo de respaldo|sig|"
         "encryption key|secret key|signing key|master key|webhook secret|client secret"
     )),
+    # A plan's group number names the employer's plan, not the member ("Group: 1069300").
+    (KEEP, _phrases("group number|group no|group id|policy group|group|grupo")),
     (MEDICAL_ID, _phrases(
         "mrn|medical record|record number|health record|historia clinica|historia|hc|nhc|"
         "afiliado|afiliada|affiliate|member id|member number|member no|membership|"
@@ -66,7 +68,8 @@ _RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
         "autogenerado|derechohabiente|agregado|afiliacion|patient account|tsi|catsalut|"
         "cip|sip|medical card|health insurance|insurance number|certificado|"
         "nhi|medicare|medicaid|insurance id|subscriber id|"
-        "group number|eps|isapre|fonasa|imss|issste|sis|essalud|prepaga"
+        "nhis|nhif|eps|isapre|fonasa|imss|issste|sis|essalud|prepaga|tpa|tpa card|tpa id|"
+        "member card|insurance card|credencial|carnet de afiliado|carne de afiliado"
     )),
     (NATIONAL_ID, _phrases(
         "dni|nif|nie|cuit|cuil|curp|rfc|rut|run|cedula|cc|ci|c c|c i|ssn|social security|"

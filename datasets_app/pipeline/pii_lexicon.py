@@ -70,12 +70,19 @@ NON_NAME_TOKENS = frozenset(
 
 
 def read_name_lexicon(path: Path = LEXICON_PATH) -> dict[str, set[str]]:
-    """``{"CF": {...}, "CS": ..., "WF": ..., "WS": ...}``: lower-cased names by tier and kind."""
+    """``{"CF": {...}, "CS": ..., "WF": ..., "WS": ...}``: lower-cased names by tier and kind,
+    from the generated lexicon and the hand-curated supplement (read here too, so an entry added
+    to ``names/supplement.txt`` counts without regenerating the lexicon)."""
+    from datasets_app.pipeline.pii_names_build import SUPPLEMENT_PATH, supplement_names
+
     table: dict[str, set[str]] = {"CF": set(), "CS": set(), "WF": set(), "WS": set()}
     for line in path.read_text(encoding="utf-8").splitlines():
         if line and not line.startswith("#"):
             key, _, name = line.partition(" ")
             table[key].add(name)
+    if path == LEXICON_PATH:
+        for tier, kind, name in supplement_names(SUPPLEMENT_PATH):
+            table[tier + kind].add(name)
     return table
 
 

@@ -283,6 +283,9 @@ _NAME_LINK = frozenset(
 )
 
 
+_COLUMN_GAP = re.compile(r"\t| {3,}")
+
+
 def name_run(text: str, start: int, end: int, lexicon: NameLexicon, *, strong: bool) -> Span | None:
     """The leading run of name-like words in ``text[start:end]`` (any case), or None.
 
@@ -294,8 +297,8 @@ def name_run(text: str, start: int, end: int, lexicon: NameLexicon, *, strong: b
     for match in _NAME_TOKEN.finditer(text, start, end):
         gap = text[last if last != -1 else start : match.start()]
         separator = gap.strip(" \t")
-        if last != -1 and (separator not in ("", ",") or "\n" in gap):
-            break
+        if last != -1 and (separator not in ("", ",") or "\n" in gap or _COLUMN_GAP.search(gap)):
+            break  # a line break, a tab or a run of spaces separates columns, not name parts
         word = match.group().strip(".")
         if separator == "," and (names > 3 or not (strong or word.lower() in lexicon.first_names)):
             break  # "Gil, Ana" / "PUIGDOMÈNECH VILASECA, MONTSERRAT", not "Ana Gil, NHS No"
@@ -306,6 +309,8 @@ def name_run(text: str, start: int, end: int, lexicon: NameLexicon, *, strong: b
             continue
         known, uncommon = name_evidence(word, lexicon)
         known = known or (strong and lexicon.maybe_name(word))
+        if not strong and not known and word.isupper() and 2 <= len(word) <= 4:
+            break  # an acronym ("AGENTE: CFE, buenas tardes"), not a name
         if known or (uncommon and (strong or word[:1].isupper())) or _is_initial(match.group()):
             first = match.start() if first == -1 else first
             last = match.end()
@@ -359,7 +364,13 @@ _ROLE_RE = re.compile(
     r"daughter|son|sister|brother|cousin|prim[oa]|madre|padre|mother|father|nephew|niece|"
     r"sobrin[oa]|cuñad[oa]|suegr[oa]|novi[oa]|boyfriend|girlfriend|partner|pareja|"
     r"technician|t[eé]cnico|courier|mensajero|agent|agente|caller|landlord|tenant|"
-    r"inquilin[oa]|portero|conserje|profe|teacher|maestr[oa]|señorita)[ \t]+(?=[^\W\d_])"
+    r"inquilin[oa]|portero|conserje|profe|teacher|maestr[oa]|señorita|midwife|partera|"
+    r"matrona|receptionist|recepcionista|cashier|cajer[oa]|guard|guardia|vigilante|cleaner|"
+    r"supervisor|supervisora|officer|oficial|inspector|inspectora|adjuster|ajustador|"
+    r"handler|interpreter|int[eé]rprete|operator|operador|operadora|clerk|tutor|tutora|"
+    r"coach|entrenador|pastor|imam|domiciliario|repartidor|chofer|chófer|taxista|"
+    r"mechanic|mec[aá]nico|plumber|plomero|fontanero|electrician|electricista|"
+    r"caretaker|cuidador|cuidadora|nanny|niñera|housekeeper|empleada)[ \t]*,?[ \t]+(?=[^\W\d_])"
 )
 _SAID_AFTER_RE = re.compile(rf"(?i)(?<![\w-])(?:{_SPEECH_VERBS})[ \t]+(?=[^\W\d_])")
 _SPEECH_VERB_RE = re.compile(rf"(?i)(?<=[^\W\d_][ \t])(?:{_SPEECH_VERBS})\b")
@@ -383,7 +394,13 @@ def _any_case_cues(text: str, lexicon: NameLexicon) -> Iterator[Finding]:
     ):
         if match.re is _GREETING_ANY_RE and _NAME_AFTER_RE.match(text, match.end()):
             continue  # a capitalised name: _greeting_names has it
-        span = name_run(text, match.end(), min(len(text), match.end() + 60), lexicon, strong=False)
+        # A capitalised word right after a relative or a role is their name ("son Vishnu",
+        # "la tía Chela") even when it is also a word.
+        strong = match.re is _ROLE_RE and text[match.end() : match.end() + 1].isupper()
+        end = min(len(text), match.end() + 60)
+        span = name_run(text, match.end(), end, lexicon, strong=strong)
+        if span is None and strong:
+            span = _capitalised_word(text, match.end(), lexicon)
         if span is not None:
             yield Finding(*span, PERSON, 0.8, "name_cue")
     for intro in _INTRO_RE.finditer(text):
@@ -397,6 +414,23 @@ def _any_case_cues(text: str, lexicon: NameLexicon) -> Iterator[Finding]:
         span = _name_suffix(text, match.start(1), match.end(1), lexicon)
         if span is not None:
             yield Finding(*span, PERSON, 0.8, "name_cue")
+
+
+_CAPITALISED_WORD = re.compile(rf"[{UPPER}][{LOWER}]{{2,}}(?![\w@-])")
+
+
+def _capitalised_word(text: str, start: int, lexicon: NameLexicon) -> Span | None:
+    """A capitalised word that is not a stop word, a calendar or group word, or an
+    organisation word (after a relative or a role it is a name: "son Vishnu")."""
+    match = _CAPITALISED_WORD.match(text, start)
+    if match is None:
+        return None
+    word = match.group().lower()
+    if lexicon.ordinary_in_lower_case(word) and not lexicon.is_name(word):
+        return None
+    if word in NEVER_PERSON or word in NON_NAME_TOKENS:
+        return None
+    return match.span()
 
 
 def _name_suffix(text: str, start: int, end: int, lexicon: NameLexicon) -> Span | None:

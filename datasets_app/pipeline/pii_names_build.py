@@ -99,14 +99,16 @@ def wikidata_names(path: Path) -> Iterator[tuple[str, str, str]]:
 
 
 def supplement_names(path: Path = SUPPLEMENT_PATH) -> Iterator[tuple[str, str, str]]:
-    """(tier, kind, name) from the hand-curated supplement."""
+    """(tier, kind, name) from the hand-curated supplement: lines of kind ``F``/``S`` are wide,
+    ``CF``/``CS`` core (names whose homograph is an obscure dictionary word: "Tolu", "Segun")."""
     for line in path.read_text(encoding="utf-8").splitlines():
         line = line.split("#", 1)[0].strip()
         if line:
             kind, *values = line.split()
+            tier, kind = ("C", kind[1:]) if kind.startswith("C") else ("W", kind)
             for value in values:
                 for part in name_parts(value):
-                    yield "W", kind, part
+                    yield tier, kind, part
 
 
 def merge(entries: Iterable[tuple[str, str, str]]) -> list[str]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 
 from datasets_app.pipeline import pii_validators as v
-from datasets_app.pipeline.pii_types import IBAN_CODE, NATIONAL_ID
+from datasets_app.pipeline.pii_types import IBAN_CODE, MEDICAL_ID, NATIONAL_ID
 from datasets_app.pipeline.recognizers import PatternSpec, whole
 
 _B = r"(?<![\w.\-/])"  # no identifier character right before
@@ -103,6 +103,71 @@ ID_CONTEXT = (
 )
 
 
+# US Medicare Beneficiary Identifier (CMS): 11 characters, digits and letters at fixed places,
+# never S, L, O, I, B or Z; written plain or 4-3-4 with dashes ("1EG4-TE5-MK73").
+_MBI_L = "[AC-HJKMNP-RT-Y]"
+_MBI_A = "[AC-HJKMNP-RT-Y0-9]"
+_MBI = re.compile(
+    rf"(?<![\w-])([1-9]{_MBI_L}{_MBI_A}\d-?{_MBI_L}{_MBI_A}\d-?{_MBI_L}{{2}}\d{{2}})(?![\w-])"
+)
+
+
+# Payment handles that name one person's account: Indian UPI IDs (NPCI's payment service
+# provider handles: "name@ybl", "98xxxxxx@paytm") and Argentine CBU/CVU aliases ("alias
+# ROLO.QUISPE.NACION"); India's ABHA health addresses ("name@abdm").
+_UPI_HANDLES = (
+    "ybl|ibl|axl|okaxis|okhdfcbank|okicici|oksbi|paytm|ptyes|ptaxis|pthdfc|ptsbi|upi|apl|yapl|"
+    "axisbank|icici|sbi|hdfcbank|kotak|pnb|boi|barodampay|freecharge|jupiteraxis|fbl|idfcbank|"
+    "rbl|federal|ikwik|timecosmos|waaxis|wahdfcbank|wasbi|waicici|yesbank|aubank|indus|unionbank"
+)
+_UPI_ID = re.compile(rf"(?<![\w.@-])([A-Za-z0-9][\w.-]{{1,48}}@(?:{_UPI_HANDLES}))(?![\w@-]|\.\w)")
+_ABHA_ADDRESS = re.compile(r"(?<![\w.@-])([A-Za-z0-9][\w.-]{2,48}@(?:abdm|sbx))(?![\w@-]|\.\w)")
+_CBU_ALIAS = re.compile(
+    r"(?i)\balias(?:[ \t]+(?:cbu|cvu|de(?:[ \t]+la)?[ \t]+cuenta))?[ \t]*[:=-]?[ \t]*"
+    r"((?-i:[A-Za-z0-9]{2,})(?:\.[A-Za-z0-9]{2,}){1,3})(?![\w.])"
+)
+
+
+# Insurance and medical member numbers with a letter prefix, close after their name (within
+# two lines of a transcript): "número de afiliada? ...\nAFILIADA: Sí, es el VT-0087123-4",
+# "TPA card MDI-4471902". Numbers with a year group are case numbers ("SAC-2024-551207").
+MEMBER_CONTEXT = (
+    "afiliad", "member", "policy", "póliza", "poliza", "credencial", "tpa", "insurance",
+    "subscriber", "enrollee", "beneficiari", "tarjeta sanitaria", "health card", "mrn", "uhid",
+    "medical record", "historia cl", "isapre", "eps",
+)  # fmt: skip
+# Not right after the word of a reference, order or case number ("ferry ref BF7799883").
+_KEEP_WORDS = (
+    "ref", "ref.", "ref:", "reference", "order", "ticket", "invoice", "case", "claim", "folio",
+    "pedido", "orden", "factura", "siniestro", "trámite", "tramite", "expediente", "booking",
+)  # fmt: skip
+_NOT_AFTER_KEEP_WORD = "".join(
+    rf"(?<!{re.escape(word)} )(?<!{re.escape(word.capitalize())} )" for word in _KEEP_WORDS
+)
+_MEMBER_ID = re.compile(
+    r"(?i:afiliad[oa]|member(?:ship)?|policy|p[oó]liza|credencial|tpa|insurance|subscriber|"
+    r"enrollee|beneficiari[oa]|tarjeta sanitaria|health card|mrn|uhid|medical record|"
+    r"historia cl[ií]nica|isapre|eps)\b[^\n]{0,80}?(?:\n[^\n]{0,40}?)?"
+    rf"(?<![\w/-]){_NOT_AFTER_KEEP_WORD}([A-Z]{{1,5}}-?\d{{5,12}}(?:-[0-9A-Z]{{1,2}})?)(?![\w/-])"
+)
+_YEAR_GROUP = re.compile(r"(?:^|-)(?:19|20)\d\d(?:-|$)")
+
+
+def _not_case_number(value: str) -> int:
+    return 0 if _YEAR_GROUP.search(value) else len(value)
+
+
+# The last four digits of an identifier, said to prove who one is: "the last four of her SSN,
+# 7731", "last 4 digits of Aadhaar: 8264", "los últimos cuatro de su DNI son 5521".
+_LAST_DIGITS = re.compile(
+    r"(?i)\b(?:last\s+(?:4|four)|[uú]ltimos\s+(?:4|cuatro))(?:\s+(?:digits|d[ií]gitos|"
+    r"n[uú]meros))?\s+(?:of|de|del)?\s*(?:(?:his|her|their|your|my|the|su|tu|mi|la|el)\s+)?"
+    r"(?:ssn|social(?:\s+security)?|aadhaa?r|sin|nin|national\s+insurance|dni|c[eé]dula|"
+    r"rut|run|cuit|cuil|curp|documento|id|passport|pasaporte|nhs)(?:\s+(?:number|no\.?|n[uú]mero))?"
+    r"[^\w\n]{0,3}(?:\s*(?:is|was|are|es|son|era|:|=))?[ \t(\"']*(\d{4})(?![\w-])"
+)
+
+
 def national_id_specs() -> list[PatternSpec]:
     """Identifier specs: written forms alone, bare digit runs with their name nearby."""
     return [
@@ -146,6 +211,13 @@ def national_id_specs() -> list[PatternSpec]:
             requires_context=True,
         ),  # fmt: skip
         # Brazil CPF, Peru RUC, Colombian NIT with check digit, Spanish social-security number.
+        _spec("mx_elector_key", r"[A-Z]{6}\d{8}[HM]\d{3}", v.mx_elector_key_valid, 0.85),
+        _spec(
+            "uk_driving_licence",
+            r"[A-Z9]{5}\d{6}[A-Z9]{2}\d[A-Z]{2}",
+            v.uk_driving_licence_valid,
+            0.85,
+        ),
         _spec("br_cpf", r"\d{3}\.\d{3}\.\d{3}-\d{2}", v.br_cpf_valid, 0.9),
         _spec("br_cpf", r"\d{11}", v.br_cpf_valid, 0.3, context=CPF_CONTEXT, requires_context=True),
         _spec(
@@ -157,6 +229,29 @@ def national_id_specs() -> list[PatternSpec]:
             requires_context=True,
         ),  # fmt: skip
         _spec("es_nss", r"\d{2}[ /-]?\d{8}[ /-]?\d{2}", v.es_nss_valid, 0.45, context=NSS_CONTEXT),
+        PatternSpec("us_medicare_mbi", MEDICAL_ID, _MBI, 0.85, group=1, digits=True),
+        PatternSpec("upi_id", IBAN_CODE, _UPI_ID, 0.85, group=1, needle="@"),
+        PatternSpec("abha_address", MEDICAL_ID, _ABHA_ADDRESS, 0.85, group=1, needle="@"),
+        PatternSpec("cbu_alias", IBAN_CODE, _CBU_ALIAS, 0.8, group=1, words=("alias",)),
+        PatternSpec(
+            "member_id_in_context",
+            MEDICAL_ID,
+            _MEMBER_ID,
+            0.9,
+            group=1,
+            accept=_not_case_number,
+            digits=True,
+            words=MEMBER_CONTEXT,
+        ),
+        PatternSpec(
+            "id_last_digits",
+            NATIONAL_ID,
+            _LAST_DIGITS,
+            0.85,
+            group=1,
+            digits=True,
+            words=("last", "ltimo"),
+        ),
         PatternSpec(
             "id_in_context",
             NATIONAL_ID,

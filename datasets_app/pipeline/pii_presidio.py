@@ -71,7 +71,10 @@ def _specs_from_recognizer(
             PatternSpec(
                 name=f"presidio:{type(recognizer).__name__}",
                 entity_type=recognizer.supported_entities[0],
-                pattern=regex.compile(pattern.regex, PRESIDIO_FLAGS),  # type: ignore[arg-type]
+                # Never inside a longer token ("KA4417209" of "IN-KA44172093418820W").
+                pattern=regex.compile(  # type: ignore[arg-type]
+                    rf"(?<![A-Za-z0-9])(?:{pattern.regex})(?![A-Za-z0-9])", PRESIDIO_FLAGS
+                ),
                 score=pattern.score,
                 accept=_adapt_acceptor(recognizer),
                 rescore=_adapt_rescore(recognizer, pattern.score) if validates else None,

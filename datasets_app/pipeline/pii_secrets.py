@@ -12,6 +12,7 @@ import re
 
 import regex
 
+from datasets_app.pipeline.pii_codes import code_specs
 from datasets_app.pipeline.pii_types import SECRET
 from datasets_app.pipeline.recognizers import PatternSpec
 
@@ -413,4 +414,5 @@ def secret_specs() -> list[PatternSpec]:
         _high_entropy_spec(),
         *_short_code_specs(),
         *_shape_specs(),
+        *code_specs(),
     ]

@@ -65,8 +65,43 @@ def _kind(text: str, start: int, digits: int) -> str:
     return PHONE_NUMBER if digits >= 7 else SECRET
 
 
+# Numbers read in groups ("setenta y tres, cero cuarenta y ocho, doscientos once", "quince
+# millones cuatrocientos noventa y dos mil ... guion ka", "forty two, seventeen, ninety"):
+# four number words or more, one of them a ten, a teen or a hundred, after a word that says
+# what the number is (a bare run of number words in prose is a quantity).
+_GROUP_WORDS = (
+    r"diez|once|doce|trece|catorce|quince|diecis[eé]is|dieci\w+|veinte|veinti\w+|treinta|"
+    r"cuarenta|cincuenta|sesenta|setenta|ochenta|noventa|cien|ciento|doscientos|trescientos|"
+    r"cuatrocientos|quinientos|seiscientos|setecientos|ochocientos|novecientos|mil|millones|"
+    r"mill[oó]n|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|"
+    r"nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|million"
+)
+_NUMBER_WORD = rf"(?:{_GROUP_WORDS}|{_DIGIT_WORDS})\b"
+_GROUPED_RUN = re.compile(
+    rf"(?i)(?<![\w-])({_NUMBER_WORD}(?:(?:[ \t]*,[ \t]*|[ \t]+(?:(?:y|and|guion|gui[oó]n|"
+    rf"dash|hyphen)[ \t]+)?){_NUMBER_WORD})+(?:[ \t]+(?:guion|gui[oó]n|dash)[ \t]+(?:ka|k)\b)?)"
+)
+_GROUP_WORD_RE = re.compile(rf"(?i)\b(?:{_GROUP_WORDS})\b")
+_YEAR_START = re.compile(r"(?i)(?:mil novecientos|dos mil|nineteen|two thousand)\b")
+
+
+def _grouped_number_findings(text: str) -> Iterator[Finding]:
+    for match in _GROUPED_RUN.finditer(text):
+        run = match.group(1)
+        words = re.findall(rf"(?i){_NUMBER_WORD}", run)
+        if len(words) < 4 or not _GROUP_WORD_RE.search(run) or _YEAR_START.match(run):
+            continue
+        kind = _kind(text, match.start(1), 7)
+        before = text[max(0, match.start(1) - 90) : match.start(1)]
+        if not any(pattern.search(before) for _, pattern in _CONTEXT_TYPES):
+            continue  # "cuarenta y dos mil quinientos pesos": a quantity
+        yield Finding(*match.span(1), kind, 0.8, "spoken_numbers")
+
+
 def spoken_number_findings(text: str) -> Iterator[Finding]:
-    """Dictated digit runs of ``text`` as findings typed by the words before them."""
+    """Dictated digit runs of ``text`` as findings typed by the words before them, and numbers
+    read in groups of tens and hundreds after a word saying what they are."""
+    yield from _grouped_number_findings(text)
     for match in SPOKEN_RUN.finditer(text):
         run = match.group(1)
         if not re.search(r"(?i)[a-z]", run) and not re.search(r"\d[ \t]*[,\- ][ \t]*\d", run):

@@ -256,6 +256,29 @@ def in_pan_valid(text: str) -> bool:
     return bool(re.fullmatch(r"[A-Z]{3}[ABCFGHJLPT][A-Z]\d{4}[A-Z]", _compact(text)))
 
 
+_UK_LICENCE = re.compile(r"[A-Z9]{5}\d{6}[A-Z9]{2}\d[A-Z]{2}")
+
+
+def uk_driving_licence_valid(text: str) -> bool:
+    """GB driving licence number (DVLA): five letters of the surname padded with 9s, the birth
+    decade, month (plus 5 for women), day and year digit, two initials padded with 9, a digit
+    and two check letters. The month and day must be a real month and day."""
+    value = _compact(text)
+    if not _UK_LICENCE.fullmatch(value) or value[0] == "9":
+        return False
+    month, day = int(value[6:8]) % 50, int(value[8:10])
+    return 1 <= month <= 12 and 1 <= day <= 31 and int(value[6:8]) in range(1, 63)
+
+
+def mx_elector_key_valid(text: str) -> bool:
+    """Mexican voter key (clave de elector, INE): six consonant-and-vowel letters of the
+    names, the birth date as YYMMDD, the state number 01-32, H or M, three digits."""
+    value = _compact(text)
+    if not re.fullmatch(r"[A-Z]{6}\d{8}[HM]\d{3}", value):
+        return False
+    return _date_digits_ok(value[6:12]) and 1 <= int(value[12:14]) <= 32
+
+
 def br_cpf_valid(text: str) -> bool:
     """Brazilian CPF: 11 digits with two mod-11 check digits."""
     digits = [int(d) for d in digits_only(text)]
@@ -322,7 +345,8 @@ def company_identifier(text: str) -> bool:
     """True for a tax number of a company rather than a person: a Mexican RFC of 12 characters
     (3 letters), an Argentine CUIT starting 30/33/34 (20 is a man's CUIT and also a Peruvian
     company's RUC: no telling them apart), a Colombian NIT of 9 digits starting 8 or 9 with
-    its check digit, a Spanish CIF (a letter, 7 digits, a control character)."""
+    its check digit, a Spanish CIF (a letter, 7 digits, a control character), a US employer
+    identification number written as the IRS does (``36-4471920``; a person's is an SSN)."""
     compact = _compact(text)
     digits = digits_only(text)
     if re.fullmatch(r"[A-ZÑ&]{3}\d{6}[A-Z0-9]{3}", compact):
@@ -330,5 +354,7 @@ def company_identifier(text: str) -> bool:
     if len(digits) == 11 and compact.isdigit() and digits[:2] in ("30", "33", "34"):
         return True
     if re.fullmatch(r"[89]\d{2}\.?\d{3}\.?\d{3}-\d", text.strip()):
+        return True
+    if re.fullmatch(r"\d{2}-\d{7}", text.strip()):
         return True
     return bool(re.fullmatch(r"[ABCDEFGHJNPQRSUVW]\d{7}[0-9A-J]", compact))

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from datasets_app.pipeline import pii_validators as v
-from datasets_app.pipeline.pii_dates import DATE
+from datasets_app.pipeline.pii_dates import BORN_DATE, DATE
 from datasets_app.pipeline.pii_types import (
     CREDIT_CARD,
     DATE_OF_BIRTH,
@@ -259,7 +259,7 @@ CARD_CONTEXT = (
 DOB_CONTEXT = (
     "born", "b0rn", "d0b", "birth", "dob", "d.o.b", "b-day", "bday", "naci", "nac.", "f. nac", "fnac",
     "cumpleaños", "fecha de nac", "edad", "date of b", "f.n.", "birthday", "nacimiento",
-    "nacid", "nació", "nacio", "vino al mundo", "natalicio", "naixement", "b. ", "aged", "age:", "age/", "y/o",
+    "nacid", "nació", "nacio", "nací", "vino al mundo", "natalicio", "naixement", "b. ", "aged", "age:", "age/", "y/o",
     "years old", "de edad",
 )  # fmt: skip
 SSN_CONTEXT = ("ssn", "social security", "social sec", "seguridad social", "ss#", "ss #")
@@ -514,6 +514,14 @@ def structured_specs() -> list[PatternSpec]:
             requires_context=True,
             window=40,
             digits=False,  # years in words ("mil novecientos cincuenta y ocho") have no digit
+        ),
+        PatternSpec(
+            "born_on",
+            DATE_OF_BIRTH,
+            BORN_DATE,
+            0.85,
+            group=1,
+            words=("born", "b.", "naci", "nací", "dob", "d.o.b"),
         ),
         PatternSpec(
             "url_credentials",
