@@ -104,10 +104,15 @@ def _detector(config_json: str) -> Any:
 
 
 def detector_for(options: IngestOptions) -> Any:
+    """The process's detector for ``options``, spreading large batches over every CPU this
+    process may use (``pii_workers.default_processes``: forked workers, same findings)."""
+    from datasets_app.pipeline.pii_workers import default_processes
+
     config = {
         "score_threshold": options.score_threshold,
         "allow_list": options.allow_list,
         "deny_list": options.deny_list,
+        "n_process": default_processes(),
     }
     return _detector(json.dumps(config, sort_keys=True))
 

@@ -21,6 +21,7 @@ Overlaps are resolved so each character belongs to at most one finding.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -55,7 +56,7 @@ from datasets_app.pipeline.pii_types import (
     normalize_language,
 )
 from datasets_app.pipeline.pii_validators import email_domain_valid
-from datasets_app.pipeline.pii_workers import ForkedNerPool
+from datasets_app.pipeline.pii_workers import ForkedWorkers
 from datasets_app.pipeline.recognizers import (
     PatternSpec,
     block_findings,
@@ -90,8 +91,9 @@ class DetectorConfig:
     ``deny_list`` terms are always flagged (entity ``CUSTOM``, score 1.0) even
     when ``entities`` excludes CUSTOM; ``allow_list`` terms are never flagged
     (exact value match, case-insensitive). ``entities=None`` means all types.
-    ``n_process`` > 1 forks NER workers (in-process fallback where forking is
-    not possible, e.g. inside a Celery prefork child). ``name_gazetteer``
+    ``n_process`` > 1 forks ``n_process - 1`` detection workers that take a share of every
+    large batch (``pii_workers``; in-process where ``os.fork`` does not exist); the findings
+    are the same whatever the count. ``name_gazetteer``
     toggles the first-name/surname gazetteer heuristic.
     """
 
@@ -192,9 +194,13 @@ class PiiDetector:
         self.nlp_engine.load()
         self.lexicon = NameLexicon.load(model_dirs_of(self.nlp_engine.nlp))
         email_domain_valid("example.com")  # builds the offline suffix trie now, not mid-batch
-        pool = ForkedNerPool.create(self.nlp_engine.nlp, config.n_process)
-        self.ner = NerRunner(self.nlp_engine.nlp, self.lexicon, pool=pool)
+        self.ner = NerRunner(self.nlp_engine.nlp, self.lexicon)
         self._configure(config)
+        self._clones: dict[str, PiiDetector] = {}
+        # Last: the children are forked with everything above loaded and compiled (and
+        # ``workers`` None: a child never forwards a request).
+        self.workers: ForkedWorkers | None = None
+        self.workers = ForkedWorkers.create(self._answer, config.n_process)
 
     def _configure(self, config: DetectorConfig) -> None:
         """Set everything that depends on the config but not on the loaded models."""
@@ -219,8 +225,21 @@ class PiiDetector:
             raise ConfigError(f"models not loaded for {sorted(missing)}")
         clone = object.__new__(PiiDetector)
         clone.nlp_engine, clone.lexicon, clone.ner = self.nlp_engine, self.lexicon, self.ner
+        clone.workers, clone._clones = self.workers, self._clones
         clone._configure(config)
         return clone
+
+    def _answer(self, request: dict[str, Any]) -> list[list[list[Any]]]:
+        """A worker's answer to ``{"config", "texts", "langs"}``: ``_detect_unique`` findings as
+        ``[start, end, entity_type, score, recognizer]`` lists (JSON keeps floats exact)."""
+        key = json.dumps(request["config"], sort_keys=True)
+        if key not in self._clones:
+            self._clones[key] = self.with_config(DetectorConfig.from_dict(request["config"]))
+        pairs = list(zip(request["texts"], request["langs"], strict=True))
+        return [
+            [[f.start, f.end, f.entity_type, f.score, f.recognizer] for f in found]
+            for found in self._clones[key]._detect_unique(pairs)
+        ]
 
     def _language(self, language: str | None) -> str:
         lang = normalize_language(language)
@@ -295,6 +314,31 @@ class PiiDetector:
             raise ValueError("texts and languages must have the same length")
         langs = [self._language(lang) for lang in languages]
         unique = list(dict.fromkeys(zip(texts, langs, strict=True)))
+        results = dict(zip(unique, self._detect_shared(unique), strict=True))
+        return [list(results[key]) for key in zip(texts, langs, strict=True)]
+
+    def _detect_shared(self, unique: list[tuple[str, str]]) -> list[list[Finding]]:
+        """``_detect_unique`` over ``unique``, its shares spread over the workers when it pays."""
+        sizes = [len(text) for text, _ in unique]
+        if self.workers is None or not self.workers.worth_it(sizes):
+            return self._detect_unique(unique)
+        config = self.config.to_dict()
+        requests = [
+            {
+                "config": config,
+                "texts": [unique[i][0] for i in share],
+                "langs": [unique[i][1] for i in share],
+            }
+            for share in self.workers.shares(sizes)
+        ]
+        return [
+            [Finding(start, end, kind, score, name) for start, end, kind, score, name in found]
+            for answer in self.workers.map(requests)
+            for found in answer
+        ]
+
+    def _detect_unique(self, unique: Sequence[tuple[str, str]]) -> list[list[Finding]]:
+        """Findings per distinct (text, language) pair, in this process."""
         scanned = [self._rule_findings(text, lang) for text, lang in unique]
         rules = [found for found, _ in scanned]
         entities: list[list[Any]] = [[] for _ in unique]
@@ -302,11 +346,10 @@ class PiiDetector:
             threshold = self.config.score_threshold
             covered = [[(f.start, f.end) for f in fs if f.score >= threshold] for fs in rules]
             entities = self.ner.run([t for t, _ in unique], [lang for _, lang in unique], covered)
-        results = {
-            key: self._finish(key[0], found + self._ner_findings(key[0], ents), keep)
-            for key, (found, keep), ents in zip(unique, scanned, entities, strict=True)
-        }
-        return [list(results[key]) for key in zip(texts, langs, strict=True)]
+        return [
+            self._finish(text, found + self._ner_findings(text, ents), keep)
+            for (text, _), (found, keep), ents in zip(unique, scanned, entities, strict=True)
+        ]
 
     def new_value_index(self) -> ValueIndex:
         """An empty ``ValueIndex`` using this detector's dictionary for name parts."""

@@ -8,8 +8,8 @@
   small windows (a few tokens each side) around capitalised words that no
   other recognizer already explained ("candidates"); segments without
   candidates skip the model entirely. Repeated windows are answered from an
-  LRU cache; the rest go through ``nlp.pipe`` in batches, optionally spread
-  over forked worker processes (``pii_workers.ForkedNerPool``).
+  LRU cache; the rest go through ``nlp.pipe`` in batches (whole detection, NER
+  included, is spread over processes by ``pii_workers.ForkedWorkers``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import re
 import warnings
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
 
 # isort: off
 from datasets_app.pipeline import pii_offline  # noqa: F401  (offline env vars before any HF import)
@@ -204,7 +203,7 @@ def ner_windows(
 
 
 class NerRunner:
-    """Batched NER over candidate windows, with an LRU cache of windows and optional workers."""
+    """Batched NER over candidate windows, with an LRU cache of windows."""
 
     def __init__(
         self,
@@ -213,13 +212,11 @@ class NerRunner:
         *,
         batch_size: int = 256,
         cache_size: int = 50_000,
-        pool: Any | None = None,
     ) -> None:
         self.nlp_by_language = dict(nlp_by_language)
         self.lexicon = lexicon
         self.batch_size = batch_size
         self.cache_size = cache_size
-        self.pool = pool
         self._cache: OrderedDict[tuple[str, str], tuple[Entity, ...]] = OrderedDict()
 
     def _remember(self, key: tuple[str, str], entities: tuple[Entity, ...]) -> None:
@@ -229,8 +226,6 @@ class NerRunner:
 
     def _run_model(self, language: str, segments: list[str]) -> list[list[Entity]]:
         """Raw spaCy entities (relative offsets) for unique segments of one language."""
-        if self.pool is not None and self.pool.worth_it(segments):
-            return self.pool.map(language, segments)
         nlp = self.nlp_by_language[language]
         return [
             [(ent.start_char, ent.end_char, ent.label_) for ent in doc.ents]
