@@ -21,8 +21,10 @@ Overlaps are resolved so each character belongs to at most one finding.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from functools import lru_cache
@@ -66,6 +68,8 @@ from datasets_app.pipeline.recognizers import (
 from datasets_app.pipeline.redaction import PRIORITY_TYPES, resolve_overlaps
 
 DETECTOR_VERSION = "2.1.0"
+# Distinct texts whose findings a detector remembers (least recently stored dropped first).
+SEEN_TEXTS = 20_000
 Span = tuple[int, int]
 NER_ENTITIES = frozenset({PERSON, LOCATION, "ADDRESS"})
 
@@ -212,6 +216,7 @@ class PiiDetector:
             if spec.best_score >= config.score_threshold  # never-reportable specs are skipped
         ]
         self._deny = _deny_regex(config.deny_list)
+        self._seen: OrderedDict[tuple[bytes, str], list[Finding]] = OrderedDict()
         self._allow = {t.strip().casefold() for t in config.allow_list if t.strip()}
         self._wanted = None if config.entities is None else frozenset(config.entities)
 
@@ -308,14 +313,29 @@ class PiiDetector:
 
         ``languages[i]`` is the language of ``texts[i]`` (``en``/``es``; anything
         else is treated as English). Identical (text, language) pairs are
-        analysed once. Raises ValueError when the two sequences differ in length.
+        analysed once, within a call and across the last ``SEEN_TEXTS`` distinct texts of
+        earlier calls. Raises ValueError when the two sequences differ in length.
         """
         if len(texts) != len(languages):
             raise ValueError("texts and languages must have the same length")
         langs = [self._language(lang) for lang in languages]
-        unique = list(dict.fromkeys(zip(texts, langs, strict=True)))
-        results = dict(zip(unique, self._detect_shared(unique), strict=True))
-        return [list(results[key]) for key in zip(texts, langs, strict=True)]
+        keys = [(_text_digest(text), lang) for text, lang in zip(texts, langs, strict=True)]
+        unseen = list(dict.fromkeys(
+            (text, key) for text, key in zip(texts, keys, strict=True) if key not in self._seen
+        ))  # fmt: skip
+        found = self._detect_shared([(text, key[1]) for text, key in unseen])
+        results = {key: self._seen.get(key) for key in keys}
+        for (_, key), findings in zip(unseen, found, strict=True):
+            results[key] = findings
+            self._remember(key, findings)
+        return [list(results[key] or ()) for key in keys]
+
+    def _remember(self, key: tuple[bytes, str], findings: list[Finding]) -> None:
+        """Keep the findings of a text for the texts repeated in later batches (a system
+        prompt in every conversation, a signature under every e-mail): keyed by a digest."""
+        self._seen[key] = findings
+        if len(self._seen) > SEEN_TEXTS:
+            self._seen.popitem(last=False)
 
     def _detect_shared(self, unique: list[tuple[str, str]]) -> list[list[Finding]]:
         """``_detect_unique`` over ``unique``, its shares spread over the workers when it pays."""
@@ -372,6 +392,10 @@ class PiiDetector:
             "spacy_models": models,
             "config": self.config.to_dict(),
         }
+
+
+def _text_digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 def merge_partial_overlaps(findings: list[Finding]) -> list[Finding]:

@@ -172,8 +172,27 @@ def _candidate_words(segment: str, lexicon: NameLexicon) -> Iterator[re.Match[st
         yield match
 
 
+class CoveredSpans:
+    """Spans already explained by other recognizers, asked "is (start, end) inside one?" in
+    O(log n): spans sorted by start, with the furthest end reached so far at each index."""
+
+    def __init__(self, spans: Sequence[Span]) -> None:
+        ordered = sorted(spans)
+        self._starts = [start for start, _ in ordered]
+        self._reach: list[int] = []
+        furthest = -1
+        for _, end in ordered:
+            furthest = max(furthest, end)
+            self._reach.append(furthest)
+
+    def contains(self, start: int, end: int) -> bool:
+        """True when some span ``(s, e)`` has ``s <= start`` and ``end <= e``."""
+        index = bisect.bisect_right(self._starts, start) - 1
+        return index >= 0 and self._reach[index] >= end
+
+
 def ner_windows(
-    segment: str, offset: int, covered: Sequence[Span], lexicon: NameLexicon
+    segment: str, offset: int, covered: Sequence[Span] | CoveredSpans, lexicon: NameLexicon
 ) -> list[Span]:
     """Absolute (start, end) windows of ``segment`` that NER must see.
 
@@ -182,10 +201,11 @@ def ner_windows(
     (``covered``). Overlapping windows are merged. No window -> no NER: the
     small spaCy models essentially never tag lower-case words.
     """
+    inside = covered if isinstance(covered, CoveredSpans) else CoveredSpans(covered)
     candidates = [
         m
         for m in _candidate_words(segment, lexicon)
-        if not any(s <= offset + m.start() and offset + m.end() <= e for s, e in covered)
+        if not inside.contains(offset + m.start(), offset + m.end())
     ]
     if not candidates:
         return []
@@ -240,8 +260,9 @@ class NerRunner:
         pending: dict[str, dict[str, None]] = {}
         for text, language, spans in zip(texts, languages, covered, strict=True):
             wanted = []
+            inside = CoveredSpans(spans)
             for offset, segment in split_segments(text):
-                for start, end in ner_windows(segment, offset, spans, self.lexicon):
+                for start, end in ner_windows(segment, offset, inside, self.lexicon):
                     key = (language, text[start:end])
                     wanted.append((start, key))
                     if key not in self._cache:

@@ -170,6 +170,20 @@ def test_forked_workers_find_what_one_process_finds(detector):
         pooled.workers.close()
 
 
+def test_a_text_repeated_in_a_later_batch_is_not_analysed_again(detector, monkeypatch):
+    fresh = detector.with_config(DetectorConfig())
+    prompt = "You are the assistant of Laura Gómez (laura@example.com)."
+    first = fresh.detect([prompt, "Hi Mark"], ["en", "en"])
+    analysed = []
+    original = fresh._detect_shared
+    monkeypatch.setattr(
+        fresh, "_detect_shared", lambda pairs: analysed.extend(pairs) or original(pairs)
+    )
+    again = fresh.detect(["Hi Mark", prompt, prompt], ["en", "en", "es"])
+    assert again[:2] == [first[1], first[0]]
+    assert analysed == [(prompt, "es")]  # another language is another analysis
+
+
 def _double_or_fail(request):
     if request == "fail":
         raise ValueError("refused")
