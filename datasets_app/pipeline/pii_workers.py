@@ -25,15 +25,17 @@ import os
 import signal
 import time
 import weakref
+from collections import deque
 from collections.abc import Callable, Sequence
 from multiprocessing import Pipe
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
 from typing import Any
 
 logger = logging.getLogger(__name__)
 # Below this many characters a batch is not worth a JSON round trip to a child.
 MIN_CHARS_FOR_POOL = 4_000
 MAX_PROCESSES = 4
+CHUNKS_PER_PROCESS = 4
 PROCESSES_ENV = "SOBERANA_PII_PROCESSES"
 _RESET_SIGNALS = ("SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
 Handler = Callable[[Any], Any]
@@ -166,25 +168,54 @@ class ForkedWorkers:
         return len(sizes) > 1 and sum(sizes) >= MIN_CHARS_FOR_POOL
 
     def shares(self, sizes: Sequence[int]) -> list[range]:
-        """How ``map`` should split items of these sizes: one contiguous range per process."""
-        return _split_by_chars(sizes, self.processes)
+        """How to split items of these sizes for ``map``: contiguous, non-empty ranges of
+        similar total size, ``CHUNKS_PER_PROCESS`` per process (small enough that a process
+        slowed down by other work on the machine holds the others up for one chunk only)."""
+        chunks = _split_by_chars(sizes, self.processes * CHUNKS_PER_PROCESS)
+        return [chunk for chunk in chunks if chunk]
 
     def map(self, requests: Sequence[Any]) -> list[Any]:
-        """Answers to ``requests`` (one per process: the parent answers the first one itself,
-        child ``i`` the request ``i + 1``). Raises WorkerError when a child failed."""
-        if len(requests) != self.processes:
-            raise ValueError(f"expected {self.processes} requests, got {len(requests)}")
-        for conn, request in zip(self._connections, requests[1:], strict=True):
-            conn.send_bytes(json.dumps(request).encode())
+        """Answers to ``requests``, in order. Each idle child gets the next request; the
+        parent answers one itself whenever no answer is waiting. Raises WorkerError when a
+        child failed (after every child sent its answer back)."""
+        answers: list[Any] = [None] * len(requests)
+        queue = deque(range(len(requests)))
+        busy: dict[Connection, int] = {}
+        failures: list[str] = []
+        idle = list(self._connections)
         try:
-            answers = [self.handler(requests[0])]
+            while queue or busy:
+                while idle and queue:
+                    conn, index = idle.pop(), queue.popleft()
+                    conn.send_bytes(json.dumps(requests[index]).encode())
+                    busy[conn] = index
+                ready = self._ready(busy, block=not queue)
+                if not ready and queue:
+                    index = queue.pop()  # from the end: children keep taking from the front
+                    answers[index] = self.handler(requests[index])
+                for conn in ready:
+                    answer = self._receive(conn)
+                    answers[busy.pop(conn)] = answer
+                    if isinstance(answer, str):
+                        failures.append(answer)
+                        queue.clear()
+                    else:
+                        idle.append(conn)
         finally:
-            remote = [self._receive(conn) for conn in self._connections]  # drain all first
-        for answer in remote:
-            if isinstance(answer, str):
-                raise WorkerError(answer)
-            answers.append(answer)
+            for conn in list(busy):  # the parent failed: drain the children before leaving
+                self._receive(conn)
+        if failures:
+            raise WorkerError(failures[0])
         return answers
+
+    @staticmethod
+    def _ready(busy: dict[Connection, int], *, block: bool) -> list[Connection]:
+        """The busy children whose answer is waiting (all of them may be none when not
+        ``block``; with ``block``, at least one unless none is busy)."""
+        if not busy:
+            return []
+        waiting = set(wait(list(busy), timeout=None if block else 0))
+        return [conn for conn in busy if conn in waiting]
 
     @staticmethod
     def _receive(conn: Connection) -> Any:
