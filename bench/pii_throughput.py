@@ -232,7 +232,8 @@ def main() -> None:
     from datasets_app.pipeline.pii_workers import default_processes
 
     product = default_processes()
-    print(f"documents: {len(texts)}  characters: {chars}  CPU: {os.cpu_count()} cores")
+    print(f"documents: {len(texts)}  characters: {chars}  CPU: {os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.2f} at the start")  # fmt: skip
     base, base_cpu = presidio_rate(texts, languages)
     print(f"presidio AnalyzerEngine.analyze loop, 1 process      : {base:10,.0f} chars/s"
           f" (CPU {base_cpu:,.0f})")  # fmt: skip
@@ -260,7 +261,8 @@ def main() -> None:
         )
         figures |= {f"{key}_chars_per_s": rate, f"{key}_ratio": rate / base,
                     f"{key}_cpu_chars_per_s": cpu_rate, f"{key}_cpu_ratio": cpu_rate / base_cpu}  # fmt: skip
-    print(f"product configuration: {product} processes (pii_workers.default_processes(); "
+    print(f"load average {os.getloadavg()[0]:.2f} at the end; "
+          f"product configuration: {product} processes (pii_workers.default_processes(); "
           "SOBERANA_PII_PROCESSES overrides); the Presidio baseline is one process")  # fmt: skip
     print(json.dumps(figures, sort_keys=True))
 
