@@ -179,7 +179,7 @@ project = Project.objects.create(name="bench")
 user = get_user_model().objects.create_user("steward", "", "bench-Long-pw-1!")
 Membership.objects.create(project=project, user=user, role="steward")
 options = IngestOptions(cleaning={"dedup_near": False, "dedup_exact": False})
-ingestion.detector_for(options).detect(["Warm up, Mark Scott (mark@example.com)."], ["en"])
+ingestion.detector_for(options, parallel=True).detect(["Warm up, Mark Scott (mark@example.com)."], ["en"])
 services._enqueue_ingestion = lambda _id: None
 
 def ingest(path):
