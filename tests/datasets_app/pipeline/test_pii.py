@@ -14,7 +14,7 @@ from datasets_app.pipeline.pii import (
     propagate_findings,
 )
 from datasets_app.pipeline.pii_nlp import ner_windows, split_segments
-from datasets_app.pipeline.pii_workers import ForkedWorkers, WorkerError
+from datasets_app.pipeline.pii_workers import ForkedWorkers, WorkerError, default_processes
 
 
 @pytest.fixture(scope="module")
@@ -348,3 +348,14 @@ def test_a_trailing_initial_belongs_to_the_name_but_not_the_next_sentence():
     assert with_honorifics(lower, Finding(4, 11, "PERSON", 0.8, "t")).end == 11
     chained = "Smith A. B. wrote"
     assert with_honorifics(chained, Finding(0, 5, "PERSON", 0.8, "t")).end == 5
+
+
+def test_detection_process_count_follows_the_environment(monkeypatch):
+    monkeypatch.setenv("SOBERANA_PII_PROCESSES", "3")
+    assert default_processes() == 3
+    monkeypatch.delenv("SOBERANA_PII_PROCESSES")
+    assert 1 <= default_processes() <= 4
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv("SOBERANA_PII_PROCESSES", bad)
+        with pytest.raises(ValueError, match="SOBERANA_PII_PROCESSES"):
+            default_processes()
