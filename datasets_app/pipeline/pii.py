@@ -186,9 +186,11 @@ def _context_only(spec: PatternSpec, threshold: float) -> PatternSpec:
 class PiiDetector:
     """Loads the models once (seconds); ``detect`` is then cheap. Keep one per process.
 
-    Not thread-safe (the NER window cache is mutated by ``detect``): share one
-    per process or per thread. ``with_config`` derives detectors with other
-    allow/deny lists or thresholds that reuse the loaded models.
+    Not thread-safe (the NER window cache and the texts already seen are mutated by
+    ``detect``, and requests to forked workers share their pipes): share one per process or
+    per thread, and keep ``n_process`` at 1 in a threaded process. ``with_config`` derives
+    detectors with other allow/deny lists or thresholds that reuse the loaded models (and
+    workers).
     """
 
     def __init__(self, config: DetectorConfig | None = None) -> None:
