@@ -75,7 +75,7 @@ def redact_file(
         records = list(_records(input_path, language))
     except parsing.ParseError as exc:
         raise ingestion.IngestionError(str(exc)) from exc
-    detector = ingestion.detector_for(IngestOptions(operator=operator))
+    detector = ingestion.detector_for(IngestOptions(operator=operator), parallel=True)
     found, index = _scan(records, detector)
     summary = RedactSummary(records=len(records))
     part = output_path.with_name(output_path.name + ".part")

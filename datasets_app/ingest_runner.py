@@ -142,7 +142,7 @@ def ingest(dataset: Dataset, lease: IngestLease) -> None:
 def _start(dataset: Dataset, lease: IngestLease) -> _Run:
     options = IngestOptions.from_dict(dataset.options)
     data_key, raw_key = vault.create_data_key("dataset-records", parent=dataset.raw_key)
-    detector = ingestion.detector_for(options)
+    detector = ingestion.detector_for(options, parallel=True)
     return _Run(
         dataset=dataset,
         lease=lease,

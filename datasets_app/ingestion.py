@@ -103,11 +103,19 @@ def _detector(config_json: str) -> Any:
     return PiiDetector(DetectorConfig.from_dict(json.loads(config_json)))
 
 
-def detector_for(options: IngestOptions) -> Any:
+def detector_for(options: IngestOptions, *, parallel: bool = False) -> Any:
+    """The process's detector for ``options``. ``parallel`` spreads large batches over the
+    CPUs this process may use (``pii_workers.default_processes``: workers forked from this
+    process, same findings): for the ingestion worker and ``manage.py redact``, never for a
+    process that loaded PyTorch (serving, training), whose CUDA state and thread pools a fork
+    would copy."""
+    from datasets_app.pipeline.pii_workers import default_processes
+
     config = {
         "score_threshold": options.score_threshold,
         "allow_list": options.allow_list,
         "deny_list": options.deny_list,
+        "n_process": default_processes() if parallel else 1,
     }
     return _detector(json.dumps(config, sort_keys=True))
 

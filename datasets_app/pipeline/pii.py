@@ -21,7 +21,10 @@ Overlaps are resolved so each character belongs to at most one finding.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from functools import lru_cache
@@ -56,7 +59,7 @@ from datasets_app.pipeline.pii_types import (
     normalize_language,
 )
 from datasets_app.pipeline.pii_validators import email_domain_valid
-from datasets_app.pipeline.pii_workers import ForkedNerPool
+from datasets_app.pipeline.pii_workers import ForkedWorkers
 from datasets_app.pipeline.recognizers import (
     PatternSpec,
     block_findings,
@@ -66,6 +69,8 @@ from datasets_app.pipeline.recognizers import (
 from datasets_app.pipeline.redaction import PRIORITY_TYPES, resolve_overlaps
 
 DETECTOR_VERSION = "2.1.0"
+# Distinct texts whose findings a detector remembers (least recently stored dropped first).
+SEEN_TEXTS = 20_000
 Span = tuple[int, int]
 NER_ENTITIES = frozenset({PERSON, LOCATION, "ADDRESS"})
 
@@ -91,8 +96,9 @@ class DetectorConfig:
     ``deny_list`` terms are always flagged (entity ``CUSTOM``, score 1.0) even
     when ``entities`` excludes CUSTOM; ``allow_list`` terms are never flagged
     (exact value match, case-insensitive). ``entities=None`` means all types.
-    ``n_process`` > 1 forks NER workers (in-process fallback where forking is
-    not possible, e.g. inside a Celery prefork child). ``name_gazetteer``
+    ``n_process`` > 1 forks ``n_process - 1`` detection workers that take a share of every
+    large batch (``pii_workers``; in-process where ``os.fork`` does not exist); the findings
+    are the same whatever the count. ``name_gazetteer``
     toggles the first-name/surname gazetteer heuristic.
     """
 
@@ -181,9 +187,11 @@ def _context_only(spec: PatternSpec, threshold: float) -> PatternSpec:
 class PiiDetector:
     """Loads the models once (seconds); ``detect`` is then cheap. Keep one per process.
 
-    Not thread-safe (the NER window cache is mutated by ``detect``): share one
-    per process or per thread. ``with_config`` derives detectors with other
-    allow/deny lists or thresholds that reuse the loaded models.
+    Not thread-safe (the NER window cache and the texts already seen are mutated by
+    ``detect``, and requests to forked workers share their pipes): share one per process or
+    per thread, and keep ``n_process`` at 1 in a threaded process. ``with_config`` derives
+    detectors with other allow/deny lists or thresholds that reuse the loaded models (and
+    workers).
     """
 
     def __init__(self, config: DetectorConfig | None = None) -> None:
@@ -193,9 +201,13 @@ class PiiDetector:
         self.nlp_engine.load()
         self.lexicon = NameLexicon.load(model_dirs_of(self.nlp_engine.nlp))
         email_domain_valid("example.com")  # builds the offline suffix trie now, not mid-batch
-        pool = ForkedNerPool.create(self.nlp_engine.nlp, config.n_process)
-        self.ner = NerRunner(self.nlp_engine.nlp, self.lexicon, pool=pool)
+        self.ner = NerRunner(self.nlp_engine.nlp, self.lexicon)
         self._configure(config)
+        self._clones: dict[str, PiiDetector] = {}
+        # Last: the children are forked with everything above loaded and compiled (and
+        # ``workers`` None: a child never forwards a request).
+        self.workers: ForkedWorkers | None = None
+        self.workers = ForkedWorkers.create(self._answer, config.n_process)
 
     def _configure(self, config: DetectorConfig) -> None:
         """Set everything that depends on the config but not on the loaded models."""
@@ -207,6 +219,7 @@ class PiiDetector:
             if spec.best_score >= config.score_threshold  # never-reportable specs are skipped
         ]
         self._deny = _deny_regex(config.deny_list)
+        self._seen: OrderedDict[tuple[bytes, str], list[Finding]] = OrderedDict()
         self._allow = {t.strip().casefold() for t in config.allow_list if t.strip()}
         self._wanted = None if config.entities is None else frozenset(config.entities)
 
@@ -220,8 +233,21 @@ class PiiDetector:
             raise ConfigError(f"models not loaded for {sorted(missing)}")
         clone = object.__new__(PiiDetector)
         clone.nlp_engine, clone.lexicon, clone.ner = self.nlp_engine, self.lexicon, self.ner
+        clone.workers, clone._clones = self.workers, self._clones
         clone._configure(config)
         return clone
+
+    def _answer(self, request: dict[str, Any]) -> list[list[list[Any]]]:
+        """A worker's answer to ``{"config", "texts", "langs"}``: ``_detect_unique`` findings as
+        ``[start, end, entity_type, score, recognizer]`` lists (JSON keeps floats exact)."""
+        key = json.dumps(request["config"], sort_keys=True)
+        if key not in self._clones:
+            self._clones[key] = self.with_config(DetectorConfig.from_dict(request["config"]))
+        pairs = list(zip(request["texts"], request["langs"], strict=True))
+        return [
+            [[f.start, f.end, f.entity_type, f.score, f.recognizer] for f in found]
+            for found in self._clones[key]._detect_unique(pairs)
+        ]
 
     def _language(self, language: str | None) -> str:
         lang = normalize_language(language)
@@ -292,12 +318,52 @@ class PiiDetector:
 
         ``languages[i]`` is the language of ``texts[i]`` (``en``/``es``; anything
         else is treated as English). Identical (text, language) pairs are
-        analysed once. Raises ValueError when the two sequences differ in length.
+        analysed once, within a call and across the last ``SEEN_TEXTS`` distinct texts of
+        earlier calls. Raises ValueError when the two sequences differ in length.
         """
         if len(texts) != len(languages):
             raise ValueError("texts and languages must have the same length")
         langs = [self._language(lang) for lang in languages]
-        unique = list(dict.fromkeys(zip(texts, langs, strict=True)))
+        keys = [(_text_digest(text), lang) for text, lang in zip(texts, langs, strict=True)]
+        unseen = list(dict.fromkeys(
+            (text, key) for text, key in zip(texts, keys, strict=True) if key not in self._seen
+        ))  # fmt: skip
+        found = self._detect_shared([(text, key[1]) for text, key in unseen])
+        results = {key: self._seen.get(key) for key in keys}
+        for (_, key), findings in zip(unseen, found, strict=True):
+            results[key] = findings
+            self._remember(key, findings)
+        return [list(results[key] or ()) for key in keys]
+
+    def _remember(self, key: tuple[bytes, str], findings: list[Finding]) -> None:
+        """Keep the findings of a text for the texts repeated in later batches (a system
+        prompt in every conversation, a signature under every e-mail): keyed by a digest."""
+        self._seen[key] = findings
+        if len(self._seen) > SEEN_TEXTS:
+            self._seen.popitem(last=False)
+
+    def _detect_shared(self, unique: list[tuple[str, str]]) -> list[list[Finding]]:
+        """``_detect_unique`` over ``unique``, its shares spread over the workers when it pays."""
+        sizes = [len(text) for text, _ in unique]
+        if self.workers is None or not self.workers.worth_it(sizes):
+            return self._detect_unique(unique)
+        config = self.config.to_dict()
+        requests = [
+            {
+                "config": config,
+                "texts": [unique[i][0] for i in share],
+                "langs": [unique[i][1] for i in share],
+            }
+            for share in self.workers.shares(sizes)
+        ]
+        return [
+            [Finding(start, end, kind, score, name) for start, end, kind, score, name in found]
+            for answer in self.workers.map(requests)
+            for found in answer
+        ]
+
+    def _detect_unique(self, unique: Sequence[tuple[str, str]]) -> list[list[Finding]]:
+        """Findings per distinct (text, language) pair, in this process."""
         scanned = [self._rule_findings(text, lang) for text, lang in unique]
         rules = [found for found, _ in scanned]
         entities: list[list[Any]] = [[] for _ in unique]
@@ -305,11 +371,10 @@ class PiiDetector:
             threshold = self.config.score_threshold
             covered = [[(f.start, f.end) for f in fs if f.score >= threshold] for fs in rules]
             entities = self.ner.run([t for t, _ in unique], [lang for _, lang in unique], covered)
-        results = {
-            key: self._finish(key[0], found + self._ner_findings(key[0], ents), keep)
-            for key, (found, keep), ents in zip(unique, scanned, entities, strict=True)
-        }
-        return [list(results[key]) for key in zip(texts, langs, strict=True)]
+        return [
+            self._finish(text, found + self._ner_findings(text, ents), keep)
+            for (text, _), (found, keep), ents in zip(unique, scanned, entities, strict=True)
+        ]
 
     def new_value_index(self) -> ValueIndex:
         """An empty ``ValueIndex`` using this detector's dictionary for name parts."""
@@ -332,6 +397,10 @@ class PiiDetector:
             "spacy_models": models,
             "config": self.config.to_dict(),
         }
+
+
+def _text_digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 def merge_partial_overlaps(findings: list[Finding]) -> list[Finding]:

@@ -8,8 +8,8 @@
   small windows (a few tokens each side) around capitalised words that no
   other recognizer already explained ("candidates"); segments without
   candidates skip the model entirely. Repeated windows are answered from an
-  LRU cache; the rest go through ``nlp.pipe`` in batches, optionally spread
-  over forked worker processes (``pii_workers.ForkedNerPool``).
+  LRU cache; the rest go through ``nlp.pipe`` in batches (whole detection, NER
+  included, is spread over processes by ``pii_workers.ForkedWorkers``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import re
 import warnings
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
 
 # isort: off
 from datasets_app.pipeline import pii_offline  # noqa: F401  (offline env vars before any HF import)
@@ -173,8 +172,27 @@ def _candidate_words(segment: str, lexicon: NameLexicon) -> Iterator[re.Match[st
         yield match
 
 
+class CoveredSpans:
+    """Spans already explained by other recognizers, asked "is (start, end) inside one?" in
+    O(log n): spans sorted by start, with the furthest end reached so far at each index."""
+
+    def __init__(self, spans: Sequence[Span]) -> None:
+        ordered = sorted(spans)
+        self._starts = [start for start, _ in ordered]
+        self._reach: list[int] = []
+        furthest = -1
+        for _, end in ordered:
+            furthest = max(furthest, end)
+            self._reach.append(furthest)
+
+    def contains(self, start: int, end: int) -> bool:
+        """True when some span ``(s, e)`` has ``s <= start`` and ``end <= e``."""
+        index = bisect.bisect_right(self._starts, start) - 1
+        return index >= 0 and self._reach[index] >= end
+
+
 def ner_windows(
-    segment: str, offset: int, covered: Sequence[Span], lexicon: NameLexicon
+    segment: str, offset: int, covered: Sequence[Span] | CoveredSpans, lexicon: NameLexicon
 ) -> list[Span]:
     """Absolute (start, end) windows of ``segment`` that NER must see.
 
@@ -183,10 +201,11 @@ def ner_windows(
     (``covered``). Overlapping windows are merged. No window -> no NER: the
     small spaCy models essentially never tag lower-case words.
     """
+    inside = covered if isinstance(covered, CoveredSpans) else CoveredSpans(covered)
     candidates = [
         m
         for m in _candidate_words(segment, lexicon)
-        if not any(s <= offset + m.start() and offset + m.end() <= e for s, e in covered)
+        if not inside.contains(offset + m.start(), offset + m.end())
     ]
     if not candidates:
         return []
@@ -204,7 +223,7 @@ def ner_windows(
 
 
 class NerRunner:
-    """Batched NER over candidate windows, with an LRU cache of windows and optional workers."""
+    """Batched NER over candidate windows, with an LRU cache of windows."""
 
     def __init__(
         self,
@@ -213,13 +232,11 @@ class NerRunner:
         *,
         batch_size: int = 256,
         cache_size: int = 50_000,
-        pool: Any | None = None,
     ) -> None:
         self.nlp_by_language = dict(nlp_by_language)
         self.lexicon = lexicon
         self.batch_size = batch_size
         self.cache_size = cache_size
-        self.pool = pool
         self._cache: OrderedDict[tuple[str, str], tuple[Entity, ...]] = OrderedDict()
 
     def _remember(self, key: tuple[str, str], entities: tuple[Entity, ...]) -> None:
@@ -229,8 +246,6 @@ class NerRunner:
 
     def _run_model(self, language: str, segments: list[str]) -> list[list[Entity]]:
         """Raw spaCy entities (relative offsets) for unique segments of one language."""
-        if self.pool is not None and self.pool.worth_it(segments):
-            return self.pool.map(language, segments)
         nlp = self.nlp_by_language[language]
         return [
             [(ent.start_char, ent.end_char, ent.label_) for ent in doc.ents]
@@ -245,8 +260,9 @@ class NerRunner:
         pending: dict[str, dict[str, None]] = {}
         for text, language, spans in zip(texts, languages, covered, strict=True):
             wanted = []
+            inside = CoveredSpans(spans)
             for offset, segment in split_segments(text):
-                for start, end in ner_windows(segment, offset, spans, self.lexicon):
+                for start, end in ner_windows(segment, offset, inside, self.lexicon):
                     key = (language, text[start:end])
                     wanted.append((start, key))
                     if key not in self._cache:

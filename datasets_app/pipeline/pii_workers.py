@@ -1,46 +1,67 @@
-"""Forked NER worker processes that talk JSON over pipes (no pickle anywhere).
+"""Forked detection workers that talk JSON over pipes (no pickle anywhere).
 
-The parent has already loaded the spaCy pipelines; ``fork`` gives each child
-a copy-on-write view of them, so starting a worker costs milliseconds and no
+The parent has already loaded the spaCy pipelines and compiled every expression; ``os.fork``
+gives each child a copy-on-write view of them, so starting a worker costs milliseconds and no
 model is re-read. Requests and answers are ``json`` bytes sent with
-``Connection.send_bytes``/``recv_bytes`` (which never unpickle). The parent
-works on one share of every batch itself while the children do theirs.
+``Connection.send_bytes``/``recv_bytes`` (which never unpickle). The parent works on one share
+of every batch itself while the children do theirs (``ForkedWorkers.map``).
 
-``ForkedNerPool.create`` returns None where forking is impossible or unsafe:
-no ``fork`` start method (macOS/Windows default), or a daemonic process such
-as a Celery prefork child (daemons may not have children). Callers then run
-in-process.
+Children are forked with ``os.fork`` rather than ``multiprocessing.Process`` because
+``multiprocessing`` refuses children to a daemonic process, and a Celery prefork child (where
+the ingestion task runs) is one. What ``multiprocessing`` would guarantee is kept by hand: a
+child never returns into the parent's code (it leaves with ``os._exit``), leaves on EOF (the
+parent closed the pipe or died), takes the default action on termination signals (not the
+parent's handlers), and is reaped when the pool closes or is garbage-collected.
+
+``ForkedWorkers.create`` returns None where ``os.fork`` does not exist (Windows); callers then
+run in-process.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import multiprocessing
+import os
+import signal
+import time
 import weakref
-from collections.abc import Mapping, Sequence
-from multiprocessing.connection import Connection
-
-from spacy.language import Language
+from collections import deque
+from collections.abc import Callable, Sequence
+from multiprocessing import Pipe
+from multiprocessing.connection import Connection, wait
+from typing import Any
 
 logger = logging.getLogger(__name__)
-Entity = tuple[int, int, str]
+# Below this many characters a batch is not worth a JSON round trip to a child.
 MIN_CHARS_FOR_POOL = 4_000
+MAX_PROCESSES = 4
+CHUNKS_PER_PROCESS = 4
+PROCESSES_ENV = "SOBERANA_PII_PROCESSES"
+_RESET_SIGNALS = ("SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
+Handler = Callable[[Any], Any]
 
 
 class WorkerError(RuntimeError):
-    """A NER worker process failed or died."""
+    """A detection worker process failed or died."""
 
 
-def _entities(nlp: Language, texts: list[str], batch_size: int) -> list[list[Entity]]:
-    return [
-        [(ent.start_char, ent.end_char, ent.label_) for ent in doc.ents]
-        for doc in nlp.pipe(texts, batch_size=batch_size)
-    ]
+def default_processes() -> int:
+    """Processes detection should use here: ``SOBERANA_PII_PROCESSES`` when set (a positive
+    integer, else ValueError), otherwise the CPUs this process may run on, at most 4."""
+    configured = os.environ.get(PROCESSES_ENV, "").strip()
+    if configured:
+        if not configured.isdigit() or int(configured) < 1:
+            raise ValueError(f"{PROCESSES_ENV} must be a positive integer, not {configured!r}")
+        return int(configured)
+    try:
+        available = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        available = os.cpu_count() or 1
+    return max(1, min(MAX_PROCESSES, available))
 
 
-def _child_loop(conn: Connection, nlp_by_language: Mapping[str, Language], batch_size: int) -> None:
-    """Serve ``{"lang", "texts"}`` requests until EOF or a JSON ``null``."""
+def _serve(conn: Connection, handler: Handler) -> None:
+    """Answer JSON requests with ``handler`` until EOF or a JSON ``null``."""
     while True:
         try:
             request = json.loads(conn.recv_bytes())
@@ -49,98 +70,163 @@ def _child_loop(conn: Connection, nlp_by_language: Mapping[str, Language], batch
         if request is None:
             return
         try:
-            answer: object = _entities(
-                nlp_by_language[request["lang"]], request["texts"], batch_size
-            )
+            answer = handler(request)
         except (KeyError, ValueError, TypeError, RuntimeError) as exc:
             answer = {"error": f"{type(exc).__name__}: {exc}"}
-        conn.send_bytes(json.dumps(answer).encode())
+        try:
+            conn.send_bytes(json.dumps(answer).encode())
+        except OSError:  # the parent is gone
+            return
 
 
-def _split_by_chars(texts: Sequence[str], parts: int) -> list[list[str]]:
-    """Contiguous chunks of roughly equal character count (order preserved)."""
-    total = sum(len(t) for t in texts)
-    chunks: list[list[str]] = [[] for _ in range(parts)]
-    index, running = 0, 0
-    for text in texts:
-        if running > total * (index + 1) / parts and index < parts - 1:
-            index += 1
-        chunks[index].append(text)
-        running += len(text)
-    return chunks
+def _child_main(conn: Connection, others: list[Connection], handler: Handler) -> None:
+    """The whole life of a forked child: it never returns (``os._exit``)."""
+    status = 1
+    try:
+        for name in _RESET_SIGNALS:
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
+        for other in others:
+            other.close()
+        _serve(conn, handler)
+        status = 0
+    except BaseException:  # nothing may escape into the parent's code
+        logger.exception("detection worker failed")
+    finally:
+        os._exit(status)
 
 
-def _shutdown(connections: list[Connection], processes: list[multiprocessing.Process]) -> None:
+def _split_by_chars(sizes: Sequence[int], parts: int) -> list[range]:
+    """``parts`` contiguous index ranges of roughly equal total size (order preserved; the
+    last ones may be empty)."""
+    total = sum(sizes)
+    bounds, running = [0], 0
+    for index, size in enumerate(sizes):
+        if len(bounds) < parts and 0 < running >= total * len(bounds) / parts:
+            bounds.append(index)
+        running += size
+    bounds += [len(sizes)] * (parts + 1 - len(bounds))
+    return [range(bounds[i], bounds[i + 1]) for i in range(parts)]
+
+
+def _shutdown(connections: list[Connection], pids: list[int]) -> None:
     for conn in connections:
         try:
             conn.send_bytes(b"null")
             conn.close()
         except OSError:
             pass
-    for process in processes:
-        process.join(timeout=2)
-        if process.is_alive():
-            process.terminate()
+    deadline = time.monotonic() + 2
+    for pid in pids:
+        while True:
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if done or time.monotonic() > deadline:
+                if not done:
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+                break
+            time.sleep(0.01)
 
 
-class ForkedNerPool:
-    """``n_children`` forked processes plus the parent share NER batches."""
+class ForkedWorkers:
+    """``n_children`` forked processes plus the parent share batches of JSON requests.
 
-    def __init__(
-        self, nlp_by_language: Mapping[str, Language], n_children: int, batch_size: int = 128
-    ) -> None:
-        context = multiprocessing.get_context("fork")
-        self.nlp_by_language = nlp_by_language
-        self.batch_size = batch_size
+    ``handler`` turns one JSON-decoded request into a JSON-serialisable answer; the same
+    handler answers the parent's own share, so a request gets the same answer wherever it runs.
+    """
+
+    def __init__(self, handler: Handler, n_children: int) -> None:
+        self.handler = handler
         self._connections: list[Connection] = []
-        self._processes: list[multiprocessing.Process] = []
+        self._pids: list[int] = []
         for _ in range(n_children):
-            parent_end, child_end = context.Pipe()
-            process = context.Process(
-                target=_child_loop, args=(child_end, nlp_by_language, batch_size), daemon=True
-            )
-            process.start()
+            parent_end, child_end = Pipe()
+            pid = os.fork()
+            if pid == 0:
+                _child_main(child_end, [*self._connections, parent_end], handler)
             child_end.close()
             self._connections.append(parent_end)
-            self._processes.append(process)
-        self._finalizer = weakref.finalize(self, _shutdown, self._connections, self._processes)
+            self._pids.append(pid)
+        self._finalizer = weakref.finalize(self, _shutdown, self._connections, self._pids)
 
     @classmethod
-    def create(
-        cls, nlp_by_language: Mapping[str, Language], n_process: int, batch_size: int = 128
-    ) -> ForkedNerPool | None:
-        """A pool with ``n_process - 1`` children, or None when forking is unavailable/unsafe."""
-        if n_process <= 1 or multiprocessing.current_process().daemon:
+    def create(cls, handler: Handler, n_process: int) -> ForkedWorkers | None:
+        """A pool with ``n_process - 1`` children, or None (one process, or no ``os.fork``)."""
+        if n_process <= 1 or not hasattr(os, "fork"):
             return None
-        if "fork" not in multiprocessing.get_all_start_methods():
-            return None
-        return cls(nlp_by_language, n_process - 1, batch_size)
+        return cls(handler, n_process - 1)
 
-    def worth_it(self, texts: Sequence[str]) -> bool:
-        """Only large batches repay the JSON round trip."""
-        return len(texts) > len(self._connections) and sum(map(len, texts)) >= MIN_CHARS_FOR_POOL
+    @property
+    def processes(self) -> int:
+        """Processes sharing each batch, the parent included."""
+        return len(self._connections) + 1
 
-    def map(self, language: str, texts: Sequence[str]) -> list[list[Entity]]:
-        """Entities per text, computed by the children and the parent in parallel."""
-        chunks = _split_by_chars(texts, len(self._connections) + 1)
-        for conn, chunk in zip(self._connections, chunks[1:], strict=True):
-            conn.send_bytes(json.dumps({"lang": language, "texts": chunk}).encode())
-        results = _entities(self.nlp_by_language[language], chunks[0], self.batch_size)
-        answers = [self._receive(conn) for conn in self._connections]  # drain all before raising
-        for answer in answers:
-            if not isinstance(answer, list):
-                raise WorkerError(str(answer))
-            results.extend([(s, e, label) for s, e, label in ents] for ents in answer)
-        return results
+    def worth_it(self, sizes: Sequence[int]) -> bool:
+        """Only batches of several items and enough characters repay the round trip."""
+        return len(sizes) > 1 and sum(sizes) >= MIN_CHARS_FOR_POOL
+
+    def shares(self, sizes: Sequence[int]) -> list[range]:
+        """How to split items of these sizes for ``map``: contiguous, non-empty ranges of
+        similar total size, ``CHUNKS_PER_PROCESS`` per process (small enough that a process
+        slowed down by other work on the machine holds the others up for one chunk only)."""
+        chunks = _split_by_chars(sizes, self.processes * CHUNKS_PER_PROCESS)
+        return [chunk for chunk in chunks if chunk]
+
+    def map(self, requests: Sequence[Any]) -> list[Any]:
+        """Answers to ``requests``, in order. Each idle child gets the next request; the
+        parent answers one itself whenever no answer is waiting. Raises WorkerError when a
+        child failed (after every child sent its answer back)."""
+        answers: list[Any] = [None] * len(requests)
+        queue = deque(range(len(requests)))
+        busy: dict[Connection, int] = {}
+        failures: list[str] = []
+        idle = list(self._connections)
+        try:
+            while queue or busy:
+                while idle and queue:
+                    conn, index = idle.pop(), queue.popleft()
+                    conn.send_bytes(json.dumps(requests[index]).encode())
+                    busy[conn] = index
+                ready = self._ready(busy, block=not queue)
+                if not ready and queue:
+                    index = queue.pop()  # from the end: children keep taking from the front
+                    answers[index] = self.handler(requests[index])
+                for conn in ready:
+                    answer = self._receive(conn)
+                    answers[busy.pop(conn)] = answer
+                    if isinstance(answer, str):
+                        failures.append(answer)
+                        queue.clear()
+                    else:
+                        idle.append(conn)
+        finally:
+            for conn in list(busy):  # the parent failed: drain the children before leaving
+                self._receive(conn)
+        if failures:
+            raise WorkerError(failures[0])
+        return answers
 
     @staticmethod
-    def _receive(conn: Connection) -> object:
-        """One decoded answer, or an error description when the child is gone."""
+    def _ready(busy: dict[Connection, int], *, block: bool) -> list[Connection]:
+        """The busy children whose answer is waiting (all of them may be none when not
+        ``block``; with ``block``, at least one unless none is busy)."""
+        if not busy:
+            return []
+        waiting = set(wait(list(busy), timeout=None if block else 0))
+        return [conn for conn in busy if conn in waiting]
+
+    @staticmethod
+    def _receive(conn: Connection) -> Any:
+        """One decoded answer, or an error description (a string) when the child failed."""
         try:
             answer = json.loads(conn.recv_bytes())
         except (EOFError, OSError):
-            return "NER worker died"
-        return answer.get("error", answer) if isinstance(answer, dict) else answer
+            return "detection worker died"
+        if isinstance(answer, dict) and "error" in answer:
+            return str(answer["error"])
+        return answer
 
     def close(self) -> None:
         """Stop the children (also done automatically when the pool is garbage-collected)."""

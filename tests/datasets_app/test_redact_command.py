@@ -37,3 +37,23 @@ def test_redact_command_reports_a_malformed_line_with_its_number(tmp_path: Path,
     with pytest.raises(CommandError, match="line 2"):
         call_command("redact", str(source), "--output", str(tmp_path / "o.jsonl"))
     assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_redact_command_writes_the_same_file_with_one_or_two_processes(
+    tmp_path: Path, db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    people = ["Laura Gómez", "Mark Scott", "Ana Gil", "Tomasz Nowak", "Nguyen Van An"]
+    lines = [
+        {"text": f"Ticket {n}: {people[n % 5]} ({n}@example.org, +34 612 345 {n:03d}) wrote "
+                 f"from Calle Mayor {n}, Madrid; order #{4000 + n} shipped. Hi {people[n % 5].split()[0]}!"}
+        for n in range(80)
+    ]  # fmt: skip
+    source = tmp_path / "in.jsonl"
+    source.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n")
+    outputs = []
+    for processes in ("1", "2"):
+        monkeypatch.setenv("SOBERANA_PII_PROCESSES", processes)
+        outputs.append(tmp_path / f"out-{processes}.jsonl")
+        call_command("redact", str(source), "--output", str(outputs[-1]))
+    assert outputs[0].read_text() == outputs[1].read_text()
+    assert "Tomasz" not in outputs[1].read_text()

@@ -1,6 +1,6 @@
 """PiiDetector end to end (spaCy models loaded once per module), propagation and config."""
 
-import multiprocessing
+import os
 import socket
 
 import pytest
@@ -13,8 +13,8 @@ from datasets_app.pipeline.pii import (
     ValueIndex,
     propagate_findings,
 )
-from datasets_app.pipeline.pii_nlp import NerRunner, ner_windows, split_segments
-from datasets_app.pipeline.pii_workers import ForkedNerPool
+from datasets_app.pipeline.pii_nlp import ner_windows, split_segments
+from datasets_app.pipeline.pii_workers import ForkedWorkers, WorkerError, default_processes
 
 
 @pytest.fixture(scope="module")
@@ -152,24 +152,68 @@ def test_sentences_split_but_not_after_abbreviations():
     ]
 
 
-def test_forked_workers_return_the_same_entities_as_in_process(detector):
-    pool = ForkedNerPool.create(detector.nlp_engine.nlp, n_process=2)
-    if pool is None:
-        pytest.skip("fork is not available here")
+def test_forked_workers_find_what_one_process_finds(detector):
     texts = [
-        f"Patient {name} was seen in Boston by Dr. Kim." for name in ("Ann Lee", "Bo Chan")
-    ] * 60
+        f"Patient {name} was seen in Boston by Dr. Kim; call {phone}, mail {name[:3]}@x.org."
+        for name, phone in (("Ann Lee", "+34 612 345 678"), ("Bo Chan", "(415) 555-0134"))
+    ] * 30 + [f"Ticket {n}: Laura Gómez vive en Calle Mayor {n}, Madrid." for n in range(60)]
+    languages = ["en"] * 60 + ["es"] * 60
+    pooled = PiiDetector(DetectorConfig(n_process=2))
     try:
-        pooled = NerRunner(detector.nlp_engine.nlp, detector.lexicon, pool=pool, cache_size=0)
-        local = NerRunner(detector.nlp_engine.nlp, detector.lexicon, cache_size=0)
-        assert pooled.run(texts, ["en"] * len(texts)) == local.run(texts, ["en"] * len(texts))
+        assert pooled.workers is not None and pooled.workers.worth_it([len(t) for t in texts])
+        assert pooled.detect(texts, languages) == detector.detect(texts, languages)
+        configured = DetectorConfig(deny_list=["Boston"], entities=["PERSON"])
+        assert pooled.with_config(configured).detect(texts, languages) == detector.with_config(
+            configured
+        ).detect(texts, languages)
     finally:
-        pool.close()
+        pooled.workers.close()
 
 
-def test_no_worker_pool_inside_a_daemonic_process(detector, monkeypatch):
-    monkeypatch.setattr(multiprocessing.current_process(), "_config", {"daemon": True})
-    assert ForkedNerPool.create(detector.nlp_engine.nlp, n_process=2) is None
+def test_a_text_repeated_in_a_later_batch_is_not_analysed_again(detector, monkeypatch):
+    fresh = detector.with_config(DetectorConfig())
+    prompt = "You are the assistant of Laura Gómez (laura@example.com)."
+    first = fresh.detect([prompt, "Hi Mark"], ["en", "en"])
+    analysed = []
+    original = fresh._detect_shared
+    monkeypatch.setattr(
+        fresh, "_detect_shared", lambda pairs: analysed.extend(pairs) or original(pairs)
+    )
+    again = fresh.detect(["Hi Mark", prompt, prompt], ["en", "en", "es"])
+    assert again[:2] == [first[1], first[0]]
+    assert analysed == [(prompt, "es")]  # another language is another analysis
+
+
+PARENT_PID = os.getpid()
+
+
+def _double_or_fail(request):
+    if request == "fail" and os.getpid() != PARENT_PID:
+        raise ValueError("refused")
+    return request * 2
+
+
+def test_worker_pool_answers_in_order_and_reports_a_failing_child():
+    workers = ForkedWorkers.create(_double_or_fail, n_process=2)
+    assert ForkedWorkers.create(_double_or_fail, n_process=1) is None
+    try:
+        assert workers.map([1, 2]) == [2, 4]
+        assert workers.map(list(range(9))) == [2 * n for n in range(9)]
+        assert workers.shares([10, 10, 10, 10]) == [range(i, i + 1) for i in range(4)]
+        with pytest.raises(WorkerError, match="refused"):
+            workers.map(["fail", 1])  # idle children take requests from the front
+        assert workers.map([3, 4]) == [6, 8]  # the child survived its error
+    finally:
+        workers.close()
+    assert all(_reaped(pid) for pid in workers._pids)
+
+
+def _reaped(pid):
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return False
 
 
 # --- config -----------------------------------------------------------------------------------
@@ -304,3 +348,14 @@ def test_a_trailing_initial_belongs_to_the_name_but_not_the_next_sentence():
     assert with_honorifics(lower, Finding(4, 11, "PERSON", 0.8, "t")).end == 11
     chained = "Smith A. B. wrote"
     assert with_honorifics(chained, Finding(0, 5, "PERSON", 0.8, "t")).end == 5
+
+
+def test_detection_process_count_follows_the_environment(monkeypatch):
+    monkeypatch.setenv("SOBERANA_PII_PROCESSES", "3")
+    assert default_processes() == 3
+    monkeypatch.delenv("SOBERANA_PII_PROCESSES")
+    assert 1 <= default_processes() <= 4
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv("SOBERANA_PII_PROCESSES", bad)
+        with pytest.raises(ValueError, match="SOBERANA_PII_PROCESSES"):
+            default_processes()
