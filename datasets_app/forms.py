@@ -16,6 +16,11 @@ class UploadForm(forms.Form):
     name = forms.CharField(max_length=200, required=False)
     file = forms.FileField()
     skip_bad_lines = forms.BooleanField(required=False)
+    source_column = forms.CharField(
+        max_length=200,
+        required=False,
+        help_text="CSV/Parquet column (or JSONL field) naming where each record came from.",
+    )
     operator = forms.ChoiceField(
         choices=[
             ("placeholder", "Typed placeholders <PERSON_12>"),

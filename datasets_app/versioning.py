@@ -58,6 +58,8 @@ def _findings_by_record(dataset: Dataset) -> Iterator[tuple[int, list[Finding]]]
 
 REIDENTIFICATION_BLOB = "reidentification.json"
 REVERSIBLE_OPERATORS = ("placeholder", "surrogate")
+# Keys of a stored record that say where it came from; never copied into a redacted record.
+PROVENANCE_KEYS = frozenset({"provenance", "origin"})
 
 
 def redact_record(
@@ -70,13 +72,14 @@ def redact_record(
     """Apply the findings to each field of one record; None when an operator drops it.
 
     With ``reid`` (a dict), each placeholder or surrogate written is mapped to its original
-    value there, for the encrypted re-identification map."""
+    value there, for the encrypted re-identification map. Provenance and origin are left out:
+    they may name people and are not redacted (the raw records keep them, encrypted)."""
     from datasets_app.pipeline.pii import Finding as Span
     from datasets_app.pipeline.redaction import redact_text
 
     _require_applicable(record, findings)
     operators = {**{"DEFAULT": options.operator}, **options.operators_by_type}
-    redacted = dict(record)
+    redacted = {k: v for k, v in record.items() if k not in PROVENANCE_KEYS}
     if record.get("messages"):
         redacted["messages"] = [dict(m) for m in record["messages"]]
     for path, text in ingestion.record_fields(record):

@@ -53,6 +53,7 @@ def _handle_upload(request: HttpRequest, form: UploadForm) -> HttpResponse | Non
                 options = IngestOptions(
                     skip_bad_lines=form.cleaned_data["skip_bad_lines"],
                     operator=form.cleaned_data["operator"],
+                    source_column=form.cleaned_data["source_column"] or None,
                 )
                 dataset = services.create_dataset(
                     actor_from_request(request),
