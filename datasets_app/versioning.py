@@ -20,7 +20,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from audit.services import Actor
-from datasets_app import ingestion
+from datasets_app import ingestion, risk
 from datasets_app.models import Dataset, DatasetStatus, DatasetVersion, Decision, Finding
 from datasets_app.options import IngestOptions
 from vault import services as vault
@@ -176,8 +176,14 @@ def build_version(
     kinds: Counter[str] = Counter()
     dropped = 0
     reid: dict[str, dict[str, str]] | None = {} if options.reidentification_map else None
+    # Records with an accepted risk flag (dropped or quarantined) never reach a version.
+    excluded = risk.excluded_records(dataset)
+    left_out: Counter[str] = Counter()
     with vault.blob_writer(key, VERSION_BLOB) as out:
-        for _, original, record in iter_original_and_redacted(dataset, options, reid):
+        for index, original, record in iter_original_and_redacted(dataset, options, reid):
+            if index in excluded:
+                left_out[excluded[index]] += 1
+                continue
             if record is None:
                 dropped += 1
                 continue
@@ -207,6 +213,7 @@ def build_version(
         "split_seed": options.split_seed,
         "reidentification_map": reid is not None,
         "split_ratios": list(options.split_ratios),
+        "screen": {**risk.lineage(dataset), "left_out": dict(left_out)},
         "approver": actor.username,
         "approved_at": timezone.now().isoformat(),
     }

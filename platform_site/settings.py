@@ -242,6 +242,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "FindingDecisionEnum": "datasets_app.models.Decision",
+        "RiskFlagDecisionEnum": "datasets_app.models.RiskDecision",
+        "RiskActionEnum": "datasets_app.models.RiskAction",
         "ReviewDecisionEnum": ["accepted", "rejected", "accept", "reject"],
         "EvaluationRunStatusEnum": "evaluation.models.RunStatus",
     },
