@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from accounts.roles import Action
 from accounts.services import require
-from audit.services import Actor, record_event
+from audit.services import SYSTEM, Actor, record_event
 from datasets_app.models import (
     DataRiskPolicy,
     Dataset,
@@ -201,6 +201,45 @@ def _matching(
         if value:
             flags = flags.filter(**{name: value})
     return flags
+
+
+def add_model_flags(dataset: Dataset, flags: Iterable[Any], summary: dict[str, Any]) -> int:
+    """Store flags computed outside ingestion (the perplexity outliers of the training queue:
+    ``trainer.perplexity_screen``), replacing any earlier ones of their detectors, and their
+    summary under ``screen_summary["perplexity"]``. Only while the dataset needs review (the
+    row is locked meanwhile); returns how many were stored. Flags carry no evidence."""
+    flags = list(flags)
+    detectors = {flag.detector for flag in flags} or {"perplexity"}
+    with transaction.atomic():
+        row = Dataset.objects.select_for_update().filter(
+            pk=dataset.pk, status=DatasetStatus.NEEDS_REVIEW
+        )
+        locked = row.first()
+        if locked is None:
+            return 0
+        locked.risk_flags.filter(detector__in=detectors).delete()
+        RiskFlag.objects.bulk_create(
+            RiskFlag(
+                dataset_id=dataset.pk,
+                record_index=flag.record_index,
+                detector=flag.detector,
+                reason=flag.reason[:300],
+                score=round(float(flag.score), 4),
+                field=flag.field[:64],
+                group=flag.group[:64],
+                source=flag.source[:200],
+            )
+            for flag in flags
+        )
+        screen = {**(locked.screen_summary or {}), "perplexity": summary}
+        row.update(screen_summary=screen)
+        record_event(
+            SYSTEM,
+            "dataset.perplexity_screen",
+            obj=locked,
+            details={k: v for k, v in summary.items() if k != "base_model"},
+        )
+    return len(flags)
 
 
 # --- reading ------------------------------------------------------------------------------
