@@ -63,6 +63,7 @@ class DatasetSerializer(serializers.ModelSerializer):
             "parse_report",
             "cleaning_report",
             "pii_summary",
+            "screen_summary",
             "pending_findings",
             "latest_version",
             "options",

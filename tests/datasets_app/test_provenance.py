@@ -137,3 +137,22 @@ def test_provenance_stays_out_of_redacted_records_and_versions(
     assert "provenance" not in preview_redacted(dataset, 0, 5)[0]
     version = approve_dataset(Actor(user=cast.steward), dataset)
     assert all("provenance" not in r and "origin" not in r for r in iter_version_records(version))
+
+
+def test_the_upload_page_takes_the_source_column(cast: Any, client: Any, monkeypatch: Any) -> None:
+    monkeypatch.setattr("datasets_app.services._enqueue_ingestion", lambda _id: None)
+    client.force_login(cast.steward)
+    body = b"text,system\nThe canteen opens at eight on weekdays.,facilities\n"
+    client.post(
+        "/datasets/new/",
+        {
+            "project": cast.project.pk,
+            "file": SimpleUploadedFile("t.csv", body),
+            "operator": "placeholder",
+            "source_column": "system",
+        },
+    )
+    dataset = Dataset.objects.get()
+    assert dataset.options["source_column"] == "system"
+    run_ingestion(dataset.pk)
+    assert _stored(dataset.pk)[0]["provenance"]["source"] == "facilities"
