@@ -1,7 +1,7 @@
 """``bench/poisoning.py --ingest``: the poisoning screen measured through the real ingestion.
 
-Each corpus (the same tickets as the direct mode, with their ``source`` field in the JSONL,
-which ingestion takes as each record's provenance source) is uploaded as an encrypted blob
+Each corpus (the same tickets as the direct mode, with their ``source`` and ``timestamp``
+fields in the JSONL, which ingestion takes as each record's provenance) is uploaded as an encrypted blob
 and ingested by the ingestion task's own function (``datasets_app.tasks.ingest_dataset``:
 parse, clean, PII detection and its consistency pass, the screen, findings and risk flags
 into the database, encrypted records and evidence blobs) on a fresh SQLite database in a
@@ -45,11 +45,9 @@ def setup_django(data_dir: Path) -> None:
 
 
 def jsonl_with_sources(tickets: list[Any]) -> bytes:
-    """The corpus as uploaded: each line carries its ``source`` (its provenance)."""
-    lines = []
-    for ticket in tickets:
-        record = {k: v for k, v in ticket.record.items() if k != "timestamp"}
-        lines.append(json.dumps(record, ensure_ascii=False))
+    """The corpus as uploaded: each line carries its ``source`` and ``timestamp`` (its
+    provenance)."""
+    lines = [json.dumps(ticket.record, ensure_ascii=False) for ticket in tickets]
     return ("\n".join(lines) + "\n").encode()
 
 

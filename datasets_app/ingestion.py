@@ -184,7 +184,9 @@ def clean_stream(
                 continue
             stored = kept.to_dict()
             stored["lang"] = _language(kept, options)
-            stored["provenance"] = record_provenance(kept.origin, kept.source, upload)
+            stored["provenance"] = record_provenance(
+                kept.origin, kept.source, upload, kept.origin_time
+            )
             if on_kept is not None:
                 on_kept(screen_view(record, stored["provenance"]["source"]))
             yield stored
@@ -196,9 +198,13 @@ def clean_stream(
 
 def screen_view(record: Any, source: str) -> dict[str, Any]:
     """What the poisoning screen sees of a parsed record: its fields as parsed, under its
-    source key (the origin, which would be screened as text, left out)."""
+    source key, with its time when the data gave one (origin and time, which would be screened
+    as text, left out as such)."""
     view = record.to_dict()
     view.pop("origin", None)
+    when = view.pop("origin_time", "")
+    if when:
+        view["timestamp"] = when
     view["source"] = source
     return view
 

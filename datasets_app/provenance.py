@@ -4,7 +4,8 @@ Every stored record carries ``provenance`` (inside the encrypted records blob, n
 database row)::
 
     {"source": <source key>, "file": <file it was read from>, "upload": <upload's file name>,
-     "dataset": <dataset id>, "uploader": <uploader's username>, "origin": <what the data says>}
+     "dataset": <dataset id>, "uploader": <uploader's username>, "origin": <what the data says>,
+     "time": <when it was written, ISO 8601, when the data says: a JSONL timestamp, an e-mail's Date>}
 
 The **source key** is what stewards mark trusted, untrusted or blocked, what the screen
 groups by, and the only part that may appear in plaintext rows (``RiskFlag.source``,
@@ -55,9 +56,13 @@ def source_key(origin: str, location: str, upload: UploadOrigin) -> str:
     return f"uploader:{upload.uploader or '(unknown)'}"[:MAX_SOURCE_CHARS]
 
 
-def record_provenance(origin: str, location: str, upload: UploadOrigin) -> dict[str, Any]:
-    """The ``provenance`` dict a stored record carries (quotes data: store it encrypted)."""
+def record_provenance(
+    origin: str, location: str, upload: UploadOrigin, when: str = ""
+) -> dict[str, Any]:
+    """The ``provenance`` dict a stored record carries (quotes data: store it encrypted);
+    ``time`` when the data says when the record was written."""
     return {
+        "time": when,
         "source": source_key(origin, location, upload),
         "file": file_of(location),
         "upload": upload.filename,

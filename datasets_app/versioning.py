@@ -59,7 +59,7 @@ def _findings_by_record(dataset: Dataset) -> Iterator[tuple[int, list[Finding]]]
 REIDENTIFICATION_BLOB = "reidentification.json"
 REVERSIBLE_OPERATORS = ("placeholder", "surrogate")
 # Keys of a stored record that say where it came from; never copied into a redacted record.
-PROVENANCE_KEYS = frozenset({"provenance", "origin"})
+PROVENANCE_KEYS = frozenset({"provenance", "origin", "origin_time"})
 
 
 def redact_record(

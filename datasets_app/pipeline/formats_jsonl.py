@@ -19,6 +19,7 @@ from datasets_app.pipeline.records import (
     Record,
     origin_value,
     reject_line,
+    time_value,
 )
 from datasets_app.pipeline.textstream import LineDecoder, iter_raw_lines
 
@@ -61,7 +62,8 @@ def record_from_json(
     line: str, *, source: str, text_columns: list[str] | None, origin_field: str = "source"
 ) -> Record:
     """Parses one JSON line into a record whose origin is the ``origin_field`` value (see
-    ``origin_value``); raises BadRow for invalid JSON or shape."""
+    ``origin_value``) and whose time is its ``timestamp`` field (``time_value``); raises
+    BadRow for invalid JSON or shape."""
     try:
         obj = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -71,8 +73,10 @@ def record_from_json(
     if not isinstance(obj, dict):
         raise BadRow(SHAPE_HINT)
     record = record_from_mapping(obj, source=source, text_columns=text_columns)
-    origin = origin_value(obj.get(origin_field))
-    return dataclasses.replace(record, origin=origin) if origin else record
+    origin, when = origin_value(obj.get(origin_field)), time_value(obj.get("timestamp"))
+    if origin or when:
+        return dataclasses.replace(record, origin=origin, origin_time=when)
+    return record
 
 
 def record_from_mapping(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 RecordKind = Literal["text", "prompt_completion", "chat", "preference", "unpaired_preference"]
@@ -40,6 +41,25 @@ def origin_value(value: object) -> str:
     if "@" in text and " " not in text:
         return email_origin(text)
     return text[:MAX_ORIGIN_CHARS]
+
+
+def time_value(value: object) -> str:
+    """An ISO 8601 time from a record's time field: an ISO string (kept as given, at most 40
+    characters, when Python can read it) or epoch seconds; "" for anything else."""
+    if isinstance(value, bool):
+        return ""
+    if isinstance(value, int | float):
+        try:
+            return datetime.fromtimestamp(value, tz=UTC).isoformat()
+        except (OverflowError, OSError, ValueError):
+            return ""
+    if isinstance(value, str) and 0 < len(value) <= 40:
+        try:
+            datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return ""
+        return value
+    return ""
 
 
 def email_origin(address: str) -> str:
@@ -92,7 +112,9 @@ class Record:
     ``label`` (true = a good answer). ``lang`` is filled by the Cleaner (ISO 639-1 or
     "unknown"). ``source`` is where the parser read it (``file:line``, ``archive.zip/member``);
     ``origin`` is who or what the data says wrote it, when it says so (a JSONL ``source``
-    field, the steward's source column, ``email:<sender's domain>``), else "".
+    field, the steward's source column, ``email:<sender's domain>``), else "";
+    ``origin_time`` when it was written, as the data says (a JSONL ``timestamp`` field, an
+    e-mail's ``Date``), ISO 8601, else "".
     """
 
     kind: RecordKind
@@ -106,6 +128,7 @@ class Record:
     rejected: str | None = None
     label: bool | None = None
     origin: str = ""
+    origin_time: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in RECORD_KINDS:
@@ -191,6 +214,8 @@ class Record:
         out["source"] = self.source
         if self.origin:
             out["origin"] = self.origin
+        if self.origin_time:
+            out["origin_time"] = self.origin_time
         if self.lang is not None:
             out["lang"] = self.lang
         return out
@@ -200,7 +225,7 @@ class Record:
         """Inverse of to_dict. Raises InvalidRecord for anything that is not a valid record."""
         if not isinstance(data, Mapping):
             raise InvalidRecord("a record must be an object")
-        unknown = set(data) - {"kind", "source", "origin", "lang", *_FIELDS}
+        unknown = set(data) - {"kind", "source", "origin", "origin_time", "lang", *_FIELDS}
         if unknown:
             raise InvalidRecord(f"unknown record fields: {', '.join(sorted(unknown))}")
         messages = data.get("messages")
@@ -220,6 +245,7 @@ class Record:
             rejected=data.get("rejected"),
             label=data.get("label"),
             origin=str(data.get("origin", "")),
+            origin_time=str(data.get("origin_time", "")),
         )
 
 

@@ -156,3 +156,20 @@ def test_the_upload_page_takes_the_source_column(cast: Any, client: Any, monkeyp
     assert dataset.options["source_column"] == "system"
     run_ingestion(dataset.pk)
     assert _stored(dataset.pk)[0]["provenance"]["source"] == "facilities"
+
+
+def test_the_time_a_record_was_written_is_kept_from_jsonl_and_email(
+    cast: Any, api_client_for: Any, monkeypatch: Any
+) -> None:
+    body = _zip(
+        {
+            "a.jsonl": json.dumps(
+                {"text": "The stock count is due on Friday.", "timestamp": "2026-03-01T10:00:00Z"}
+            )
+            + "\n",
+            "b.eml": "Date: Mon, 02 Mar 2026 09:30:00 +0000\n" + EMAIL,
+        }
+    )
+    dataset_id = _upload(cast, api_client_for, monkeypatch, "t.zip", body)
+    times = [record["provenance"]["time"] for record in _stored(dataset_id)]
+    assert times == ["2026-03-01T10:00:00Z", "2026-03-02T09:30:00+00:00"]
