@@ -24,6 +24,11 @@ Throughput: on the 1% corpus, per kept record, parse + clean, PII detection (the
 
     .venv/bin/python bench/poisoning.py --quick      # 3,000 records per rate
     .venv/bin/python bench/poisoning.py              # 10,000 records per rate
+    .venv/bin/python bench/poisoning.py --ingest --quick   # through the real ingestion
+
+``--ingest`` runs every corpus through the ingestion task instead (provenance from the
+JSONL ``source`` field, the screen hooked in, flags read back from the database) and times
+the whole ingestion with and without the screen side by side (``bench/poisoning_ingest.py``).
 
 The last line printed is a JSON object with every figure.
 """
@@ -507,8 +512,27 @@ def main() -> None:
     parser.add_argument(
         "--pii-records", type=int, default=5000, help="records timed through PII detection"
     )
+    parser.add_argument(
+        "--ingest", action="store_true", help="through the real ingestion task (Django)"
+    )
+    parser.add_argument("--repeats", type=int, default=2, help="--ingest: timed runs per mode")
     args = parser.parse_args()
     records = 3000 if args.quick else args.records
+    if args.ingest:
+        import poisoning_ingest
+
+        figures = poisoning_ingest.run(records, args.seed, args.repeats)
+        at_one = figures["rates"]["0.010"]
+        figures["goals"] = {
+            "backdoor_recall_at_1pct": at_one["recall"]["backdoor"]["backdoor"],
+            "combined_fpr_at_1pct": at_one["false_positive_rate"]["combined"],
+            "screen_added_cpu": figures["cost"]["screen_added_cpu"],
+            "met": at_one["recall"]["backdoor"]["backdoor"] >= 0.9
+            and at_one["false_positive_rate"]["combined"] <= 0.02
+            and figures["cost"]["screen_added_cpu"] <= 0.2,
+        }
+        print(json.dumps(figures, sort_keys=True))
+        return
     figures: dict[str, Any] = {"records_per_rate": records, "seed": args.seed, "rates": {}}
     throughput_input = None
     for rate in RATES:

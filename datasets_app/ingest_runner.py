@@ -31,8 +31,10 @@ from audit.services import SYSTEM, record_event
 from datasets_app import ingestion
 from datasets_app.digests import finding_secret
 from datasets_app.ingest_lease import IngestLease, IngestLeaseLost
-from datasets_app.models import Dataset, DatasetStatus, Finding
+from datasets_app.models import Dataset, DatasetStatus, Finding, SourceTrust
 from datasets_app.options import IngestOptions
+from datasets_app.provenance import UploadOrigin
+from datasets_app.risk_ingest import EVIDENCE_BLOB, IngestScreen, discard_risk_flags, source_rules
 from datasets_app.signals import ingestion_finished
 from datasets_app.uploads import RAW_BLOB
 from ops.signals import send_on_commit
@@ -95,9 +97,17 @@ class FindingWriter:
         return known
 
 
+def upload_origin(dataset: Dataset) -> UploadOrigin:
+    """What every record of ``dataset`` shares in its provenance."""
+    uploader = dataset.uploaded_by.get_username() if dataset.uploaded_by else ""
+    return UploadOrigin(dataset.pk, dataset.source_name, uploader)
+
+
 def discard_findings(dataset_id: int) -> None:
-    """Delete every finding of a dataset (a failed or interrupted ingestion's partial set)."""
+    """Delete every finding and risk flag of a dataset (a failed or interrupted ingestion's
+    partial set)."""
     Finding.objects.filter(dataset_id=dataset_id).delete()
+    discard_risk_flags(dataset_id)
 
 
 @dataclass
@@ -112,6 +122,8 @@ class _Run:
     detector: Any
     index: Any
     writer: FindingWriter
+    rules: dict[str, frozenset[str]]
+    screen: IngestScreen | None = None
 
 
 def ingest(dataset: Dataset, lease: IngestLease) -> None:
@@ -152,6 +164,7 @@ def _start(dataset: Dataset, lease: IngestLease) -> _Run:
         detector=detector,
         index=detector.new_value_index(),
         writer=FindingWriter(lease),
+        rules=source_rules(dataset.project_id),
     )
 
 
@@ -161,7 +174,10 @@ def _scan_records(run: _Run) -> ingestion.IngestResult:
     with (
         vault.open_blob(run.dataset.raw_key, RAW_BLOB) as raw,
         vault.blob_writer(run.data_key, ingestion.RECORDS_BLOB) as out,
+        vault.blob_writer(run.data_key, EVIDENCE_BLOB) as evidence,
     ):
+        if run.options.screen:
+            run.screen = IngestScreen(run.lease, evidence, run.rules)
         records = ingestion.clean_stream(
             run.dataset.source_name,
             raw,
@@ -169,6 +185,9 @@ def _scan_records(run: _Run) -> ingestion.IngestResult:
             result,
             # Cleaning may drop many records in a row; keep the lease alive meanwhile too.
             on_record=run.lease.keep_alive,
+            upload=upload_origin(run.dataset),
+            blocked=run.rules.get(SourceTrust.BLOCKED, frozenset()),
+            on_kept=run.screen.observe if run.screen else None,
         )
         for batch in ingestion.batched(records, ingestion.BATCH_SIZE):
             run.writer.write(
@@ -179,6 +198,10 @@ def _scan_records(run: _Run) -> ingestion.IngestResult:
                 result.languages[record["lang"]] += 1
                 out.write(json.dumps(record, ensure_ascii=False).encode() + b"\n")
             result.records += len(batch)
+            if run.screen:
+                run.screen.flush()
+        if run.screen:
+            run.screen.flush(final=True)
     return result
 
 
@@ -187,6 +210,13 @@ def without_examples(report: dict[str, Any]) -> dict[str, Any]:
     in the encrypted ``cleaning_report.json`` blob."""
     steps = [{k: v for k, v in step.items() if k != "examples"} for step in report.get("steps", [])]
     return {**report, "steps": steps}
+
+
+def _screen_summary(run: _Run, result: ingestion.IngestResult) -> dict[str, Any]:
+    if run.screen is None:
+        blocked = dict(result.blocked)
+        return {"blocked": blocked, "blocked_total": sum(blocked.values()), "skipped": True}
+    return run.screen.summary(result.blocked)
 
 
 def _save(run: _Run, result: ingestion.IngestResult) -> None:
@@ -213,6 +243,7 @@ def _save(run: _Run, result: ingestion.IngestResult) -> None:
                 "kinds": dict(result.kinds),
             },
             source_format=result.parse_report.get("format", ""),
+            screen_summary=_screen_summary(run, result),
         )
         if saved != 1:
             raise IngestLeaseLost(f"dataset {run.dataset.pk}")
@@ -220,7 +251,12 @@ def _save(run: _Run, result: ingestion.IngestResult) -> None:
             SYSTEM,
             "dataset.ingest",
             obj=run.dataset,
-            details={"records": result.records, "findings": run.writer.total},
+            details={
+                "records": result.records,
+                "findings": run.writer.total,
+                "risk_flags": sum(run.screen.by_detector.values()) if run.screen else 0,
+                "blocked_records": sum(result.blocked.values()),
+            },
         )
         send_on_commit(
             ingestion_finished,

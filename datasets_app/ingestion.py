@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from datasets_app.digests import finding_digest
 from datasets_app.options import IngestOptions
+from datasets_app.provenance import UploadOrigin, record_provenance, source_key
 
 T = TypeVar("T")
 RECORDS_BLOB = "records.jsonl"
@@ -144,6 +145,8 @@ class IngestResult:
     kinds: Counter[str] = field(default_factory=Counter)
     parse_report: dict[str, Any] = field(default_factory=dict)
     cleaning_report: dict[str, Any] = field(default_factory=dict)
+    # Records dropped before cleaning because their source is blocked, by source key.
+    blocked: Counter[str] = field(default_factory=Counter)
 
 
 def clean_stream(
@@ -153,14 +156,22 @@ def clean_stream(
     result: IngestResult,
     *,
     on_record: Callable[[], None] | None = None,
+    upload: UploadOrigin | None = None,
+    blocked: frozenset[str] = frozenset(),
+    on_kept: Callable[[dict[str, Any]], None] | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Parse and clean records, yielding stored-record dicts with a ``lang`` field.
+    """Parse and clean records, yielding stored-record dicts with a ``lang`` field and, given
+    ``upload``, their ``provenance`` (``datasets_app.provenance``).
 
-    ``on_record`` is called once per parsed record, kept or dropped (the runner keeps its
-    lease alive with it); whatever it raises ends the stream."""
+    Records whose source key is in ``blocked`` are dropped before cleaning and counted in
+    ``result.blocked``. ``on_kept`` is called with ``screen_view`` of each kept record as
+    parsed (before cleaning), just before it is yielded. ``on_record`` is called once per parsed record, kept or dropped (the
+    runner keeps its lease alive with it); whatever it raises ends the stream."""
     from datasets_app.pipeline import cleaning, parsing
 
+    upload = upload or UploadOrigin(0, name, "")
     parse_options = parsing.ParseOptions(
+        source_column=options.source_column,
         text_columns=options.text_columns,
         skip_bad_lines=options.skip_bad_lines,
         text_split=options.text_split,
@@ -171,16 +182,39 @@ def clean_stream(
         for record in parsing.iter_records(name, stream, parse_options, report):
             if on_record is not None:
                 on_record()
+            if blocked:
+                key = source_key(record.origin, record.source, upload)
+                if key in blocked:
+                    result.blocked[key] += 1
+                    continue
             kept = cleaner.process(record)
             if kept is None:
                 continue
             stored = kept.to_dict()
             stored["lang"] = _language(kept, options)
+            stored["provenance"] = record_provenance(
+                kept.origin, kept.source, upload, kept.origin_time
+            )
+            if on_kept is not None:
+                on_kept(screen_view(record, stored["provenance"]["source"]))
             yield stored
     except parsing.ParseError as exc:
         raise IngestionError(str(exc)) from exc
     result.parse_report = _parse_report_dict(report)
     result.cleaning_report = cleaner.report().to_dict()
+
+
+def screen_view(record: Any, source: str) -> dict[str, Any]:
+    """What the poisoning screen sees of a parsed record: its fields as parsed, under its
+    source key, with its time when the data gave one (origin and time, which would be screened
+    as text, left out as such)."""
+    view = record.to_dict()
+    view.pop("origin", None)
+    when = view.pop("origin_time", "")
+    if when:
+        view["timestamp"] = when
+    view["source"] = source
+    return view
 
 
 def _language(record: Any, options: IngestOptions) -> str:

@@ -73,6 +73,10 @@ class Dataset(models.Model):
     ingest_lease_owner = models.CharField(max_length=64, blank=True)
     ingest_lease_expires_at = models.DateTimeField(null=True, blank=True)
     ingest_attempts = models.PositiveIntegerField(default=0)
+    # The poisoning screen's report (version, settings, counts per detector and per source,
+    # memory notes) and the records dropped at ingestion because their source is blocked.
+    # Source keys only, never record text (datasets_app.provenance).
+    screen_summary = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -201,3 +205,105 @@ class ChunkedUpload(models.Model):
         if index == self.chunk_count - 1:
             return self.total_size - index * self.chunk_size
         return self.chunk_size
+
+
+class SourceTrust(models.TextChoices):
+    """How a project treats a source (a provenance source key, ``datasets_app.provenance``):
+    trusted (its flooding flags are not raised), untrusted (its records are quarantined at
+    ingestion until a steward dismisses that flag), blocked (its records are dropped at
+    ingestion and counted)."""
+
+    TRUSTED = "trusted"
+    UNTRUSTED = "untrusted"
+    BLOCKED = "blocked"
+
+
+class SourceRule(models.Model):
+    """A steward's trust decision about one source of one project. ``source`` is a source key:
+    a system or file name, ``email:<domain>`` or ``uploader:<username>``, never an address or
+    record text (see ``datasets_app.provenance``)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="source_rules")
+    source = models.CharField(max_length=200)
+    trust = models.CharField(max_length=10, choices=SourceTrust.choices)
+    note = models.CharField(max_length=500, blank=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["project", "source"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "source"], name="unique_source_rule")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.trust}"
+
+
+class RiskDecision(models.TextChoices):
+    PENDING = "pending"
+    ACCEPTED = "accepted"  # the risk is real: the record is dropped or quarantined
+    DISMISSED = "dismissed"  # a false alarm: the record stays
+
+
+class RiskAction(models.TextChoices):
+    """What an accepted flag does to its record; either way it never reaches a version."""
+
+    DROP = "drop"
+    QUARANTINE = "quarantine"  # kept in the dataset's records for investigation
+
+
+class RiskFlag(models.Model):
+    """One screen detector's flag about one record (``datasets_app.pipeline.screen``).
+
+    Plain columns never quote data: ``reason`` is the detector's data-free reason, ``group``
+    a hash shared by one pattern's flags, ``source`` the record's source key. The evidence
+    that quotes the record (hidden characters escaped) is line ``evidence_line`` of the
+    encrypted ``risk_evidence.jsonl`` blob under the dataset's records key."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="risk_flags")
+    record_index = models.IntegerField()
+    detector = models.CharField(max_length=32, db_index=True)
+    reason = models.CharField(max_length=300)
+    score = models.FloatField()
+    field = models.CharField(max_length=64, blank=True)
+    group = models.CharField(max_length=64, blank=True)
+    source = models.CharField(max_length=200, blank=True, db_index=True)
+    evidence_line = models.IntegerField(null=True, blank=True)
+    decision = models.CharField(
+        max_length=10, choices=RiskDecision.choices, default=RiskDecision.PENDING, db_index=True
+    )
+    action = models.CharField(
+        max_length=10, choices=RiskAction.choices, default=RiskAction.QUARANTINE
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["record_index", "detector", "field"]
+        indexes = [
+            models.Index(fields=["dataset", "decision"]),
+            models.Index(fields=["dataset", "record_index"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.detector} flag on record {self.record_index}"
+
+
+class DataRiskPolicy(models.Model):
+    """A project's rule for data risk at approval: with ``require_no_pending_risk_flags``
+    a dataset with a pending risk flag cannot be approved (409 naming the setting)."""
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="+")
+    require_no_pending_risk_flags = models.BooleanField(default=False)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"data risk policy of {self.project}"

@@ -30,6 +30,9 @@ class IngestOptions:
     """What a user may choose when uploading. Everything has a sensible default."""
 
     text_columns: list[str] | None = None
+    # The CSV/TSV/Parquet column or JSONL field naming each record's source (JSONL: "source"
+    # when unset); see datasets_app.provenance.
+    source_column: str | None = None
     skip_bad_lines: bool = False
     text_split: str = "blank_line"
     operator: str = "placeholder"
@@ -43,6 +46,8 @@ class IngestOptions:
     cleaning: dict[str, Any] = field(default_factory=dict)
     require_full_review: bool = False
     reidentification_map: bool = False
+    # Run the poisoning screen at ingestion (docs/data-sources.md); off only to measure it.
+    screen: bool = True
 
     def __post_init__(self) -> None:
         _check_types(self)
@@ -103,7 +108,14 @@ def _check_types(options: IngestOptions) -> None:
             or (_is_str_list(options.text_columns) and bool(options.text_columns)),
             "must be a non-empty list of column names",
         ),
+        (
+            "source_column",
+            options.source_column is None
+            or (isinstance(options.source_column, str) and 0 < len(options.source_column) <= 200),
+            "must be a column name (at most 200 characters)",
+        ),
         ("skip_bad_lines", isinstance(options.skip_bad_lines, bool), "must be true or false"),
+        ("screen", isinstance(options.screen, bool), "must be true or false"),
         (
             "require_full_review",
             isinstance(options.require_full_review, bool),

@@ -371,13 +371,16 @@ def freeze_reviewed_version(
 ) -> DatasetVersion:
     """Build the next version from the current decisions and audit the approval (the caller
     has authorized it). Raises DatasetStateError when the dataset's options demand a complete
-    review and findings are still pending. Sends ``dataset_approved`` once committed."""
+    review and findings are still pending, and RiskStateError when the project requires that
+    no risk flag be pending and some are. Sends ``dataset_approved`` once committed."""
+    from datasets_app.risk import require_no_pending_flags
     from datasets_app.versioning import UnappliedFinding, build_version
 
     options = IngestOptions.from_dict(dataset.options)
     pending = dataset.findings.filter(decision=Decision.PENDING).count()
     if options.require_full_review and pending:
         raise DatasetStateError(f"{pending} findings are still pending review.")
+    require_no_pending_flags(dataset)  # the project's data-risk policy (409 naming it)
     try:
         version = build_version(actor, dataset, options, pending_redacted=pending)
     except UnappliedFinding as exc:

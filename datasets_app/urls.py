@@ -1,6 +1,6 @@
 from django.urls import path
 
-from datasets_app import views
+from datasets_app import risk_views, views
 
 urlpatterns = [
     path("new/", views.upload, name="dataset-upload"),
@@ -9,4 +9,6 @@ urlpatterns = [
     path("<int:pk>/approve/", views.approve, name="dataset-approve"),
     path("<int:pk>/bulk-decision/", views.bulk_decision, name="dataset-bulk-decision"),
     path("<int:pk>/delete/", views.delete, name="dataset-delete"),
+    path("<int:pk>/risk-decision/", risk_views.risk_decision, name="dataset-risk-decision"),
+    path("<int:pk>/source-trust/", risk_views.source_trust, name="dataset-source-trust"),
 ]

@@ -20,7 +20,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from audit.services import Actor
-from datasets_app import ingestion
+from datasets_app import ingestion, risk
 from datasets_app.models import Dataset, DatasetStatus, DatasetVersion, Decision, Finding
 from datasets_app.options import IngestOptions
 from vault import services as vault
@@ -58,6 +58,8 @@ def _findings_by_record(dataset: Dataset) -> Iterator[tuple[int, list[Finding]]]
 
 REIDENTIFICATION_BLOB = "reidentification.json"
 REVERSIBLE_OPERATORS = ("placeholder", "surrogate")
+# Keys of a stored record that say where it came from; never copied into a redacted record.
+PROVENANCE_KEYS = frozenset({"provenance", "origin", "origin_time"})
 
 
 def redact_record(
@@ -70,13 +72,14 @@ def redact_record(
     """Apply the findings to each field of one record; None when an operator drops it.
 
     With ``reid`` (a dict), each placeholder or surrogate written is mapped to its original
-    value there, for the encrypted re-identification map."""
+    value there, for the encrypted re-identification map. Provenance and origin are left out:
+    they may name people and are not redacted (the raw records keep them, encrypted)."""
     from datasets_app.pipeline.pii import Finding as Span
     from datasets_app.pipeline.redaction import redact_text
 
     _require_applicable(record, findings)
     operators = {**{"DEFAULT": options.operator}, **options.operators_by_type}
-    redacted = dict(record)
+    redacted = {k: v for k, v in record.items() if k not in PROVENANCE_KEYS}
     if record.get("messages"):
         redacted["messages"] = [dict(m) for m in record["messages"]]
     for path, text in ingestion.record_fields(record):
@@ -173,8 +176,14 @@ def build_version(
     kinds: Counter[str] = Counter()
     dropped = 0
     reid: dict[str, dict[str, str]] | None = {} if options.reidentification_map else None
+    # Records with an accepted risk flag (dropped or quarantined) never reach a version.
+    excluded = risk.excluded_records(dataset)
+    left_out: Counter[str] = Counter()
     with vault.blob_writer(key, VERSION_BLOB) as out:
-        for _, original, record in iter_original_and_redacted(dataset, options, reid):
+        for index, original, record in iter_original_and_redacted(dataset, options, reid):
+            if index in excluded:
+                left_out[excluded[index]] += 1
+                continue
             if record is None:
                 dropped += 1
                 continue
@@ -204,6 +213,7 @@ def build_version(
         "split_seed": options.split_seed,
         "reidentification_map": reid is not None,
         "split_ratios": list(options.split_ratios),
+        "screen": {**risk.lineage(dataset), "left_out": dict(left_out)},
         "approver": actor.username,
         "approved_at": timezone.now().isoformat(),
     }

@@ -15,7 +15,7 @@ from accounts.roles import Action
 from accounts.services import PermissionDenied, membership_for
 from audit.services import actor_from_request
 from datasets_app import review as review_tools
-from datasets_app import services
+from datasets_app import risk_views, services
 from datasets_app.forms import BulkDecisionForm, UploadForm
 from datasets_app.models import Dataset
 from datasets_app.options import IngestOptions, OptionsError
@@ -53,6 +53,7 @@ def _handle_upload(request: HttpRequest, form: UploadForm) -> HttpResponse | Non
                 options = IngestOptions(
                     skip_bad_lines=form.cleaned_data["skip_bad_lines"],
                     operator=form.cleaned_data["operator"],
+                    source_column=form.cleaned_data["source_column"] or None,
                 )
                 dataset = services.create_dataset(
                     actor_from_request(request),
@@ -84,6 +85,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "pending": dataset.findings.filter(decision="pending").count(),
         "bulk_form": BulkDecisionForm(),
         "cleaning_steps": _cleaning_examples(request, dataset),
+        "sources": risk_views.sources_context(dataset),
     }
     return render(request, "datasets/detail.html", context)
 
@@ -191,6 +193,7 @@ def _review_context(
         "estimate": review_tools.sample_estimate(findings, indices) if filters.sample else None,
         "previous_url": _page_url(request, page - 1) if page > 1 else "",
         "next_url": _page_url(request, page + 1) if page < pages else "",
+        "data_risk": risk_views.review_context(request, actor, dataset),
     }
 
 

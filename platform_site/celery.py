@@ -41,6 +41,8 @@ app.conf.update(
         "trainer.tasks.run_training_job": {"queue": "training"},
         # Evaluation loads the trained model (and the base): GPU work, like training.
         "trainer.tasks.evaluate_model_version": {"queue": "training"},
+        # The poisoning screen's perplexity outliers load the base model.
+        "trainer.tasks.screen_perplexity": {"queue": "training"},
         "trainer.tasks.requeue_expired_jobs": {"queue": "ingestion"},
         # The privacy audit loads the trained model and its base, like evaluation.
         "privacy.tasks.run_privacy_audit": {"queue": "training"},

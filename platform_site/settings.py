@@ -242,6 +242,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "FindingDecisionEnum": "datasets_app.models.Decision",
+        "RiskFlagDecisionEnum": "datasets_app.models.RiskDecision",
+        "RiskActionEnum": "datasets_app.models.RiskAction",
         "ReviewDecisionEnum": ["accepted", "rejected", "accept", "reject"],
         "EvaluationRunStatusEnum": "evaluation.models.RunStatus",
     },
@@ -311,6 +313,11 @@ INSTALLED_APPS = [*INSTALLED_APPS, "serving", "openai_api", "privacy", "evaluati
 # A model version never audited for privacy (privacy/) may not be deployed or exported. Off by
 # default only in the test environment, where most tests deploy models they never audit.
 PRIVACY_AUDIT_REQUIRED = env_bool("SOBERANA_PRIVACY_AUDIT_REQUIRED", ENVIRONMENT != "test")
+# The poisoning screen's perplexity outliers (trainer/perplexity_screen.py): after each ingestion,
+# a task on the training queue scores up to this many records under the default base model.
+# Off in the test environment, where nothing would consume the training queue.
+PERPLEXITY_SCREEN = env_bool("SOBERANA_PERPLEXITY_SCREEN", ENVIRONMENT != "test")
+PERPLEXITY_SCREEN_SAMPLE = env_int("SOBERANA_PERPLEXITY_SCREEN_SAMPLE", 2000, minimum=20)
 # Where served models run: "auto" picks CUDA when present (training may need the GPU more).
 SERVING_DEVICE = env_choice("SOBERANA_SERVING_DEVICE", "cpu", ("auto", "cpu", "cuda"))
 # Decrypted models kept in memory per process (least recently used goes first).

@@ -52,6 +52,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("account/", include("accounts.urls")),
     path("api/v1/", include("privacy.urls")),
+    path("api/v1/", include("datasets_app.api.urls")),
     path("projects/<int:pk>/settings/", project_settings, name="project-settings"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -11,3 +11,4 @@ class TrainerConfig(AppConfig):
         from trainer.base_models import default_stats_tokenizer
 
         use_stats_tokenizer(default_stats_tokenizer)
+        from trainer import receivers  # noqa: F401  (connects them)

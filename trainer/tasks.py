@@ -30,6 +30,15 @@ def evaluate_model_version(model_version_id: int) -> None:
     evaluations.run_claimed_evaluation(claim)
 
 
+@shared_task(acks_late=True, ignore_result=True)
+def screen_perplexity(dataset_id: int) -> None:
+    """Flag a dataset's perplexity outliers under the default base model (training queue:
+    it loads PyTorch and the model); a dataset no longer in review is left alone."""
+    from trainer.perplexity_screen import screen_dataset_perplexity
+
+    screen_dataset_perplexity(dataset_id)
+
+
 @shared_task(ignore_result=True)
 def requeue_expired_jobs() -> list[int]:
     """Beat: return jobs of dead workers to the queue and re-send their messages; the same for

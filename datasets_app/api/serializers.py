@@ -6,7 +6,17 @@ from typing import Any
 
 from rest_framework import serializers
 
-from datasets_app.models import Dataset, DatasetVersion, Decision, Finding
+from datasets_app.models import (
+    Dataset,
+    DatasetVersion,
+    Decision,
+    Finding,
+    RiskAction,
+    RiskDecision,
+    RiskFlag,
+    SourceRule,
+    SourceTrust,
+)
 
 # Character offsets are stored in IntegerFields: 32 bits on PostgreSQL. A larger one would fail
 # in the database (a server error) instead of being refused here.
@@ -53,6 +63,7 @@ class DatasetSerializer(serializers.ModelSerializer):
             "parse_report",
             "cleaning_report",
             "pii_summary",
+            "screen_summary",
             "pending_findings",
             "latest_version",
             "options",
@@ -180,3 +191,72 @@ class UploadCompleteSerializer(serializers.Serializer):
 class ReidentificationSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=500, help_text="Why you need the original values.")
     version = serializers.IntegerField(required=False, min_value=1)
+
+
+class RiskFlagSerializer(serializers.ModelSerializer):
+    """A data-risk flag; its fields never quote data (evidence is separate, on request)."""
+
+    class Meta:
+        model = RiskFlag
+        fields = [
+            "id",
+            "record_index",
+            "detector",
+            "reason",
+            "score",
+            "field",
+            "group",
+            "source",
+            "decision",
+            "action",
+            "decided_at",
+        ]
+
+
+class RiskFlagWithEvidenceSerializer(RiskFlagSerializer):
+    """A flag with its evidence: record text with hidden characters escaped (raw data)."""
+
+    evidence = serializers.CharField(read_only=True)
+
+    class Meta(RiskFlagSerializer.Meta):
+        fields = [*RiskFlagSerializer.Meta.fields, "evidence"]
+
+
+class RiskDecisionSerializer(serializers.Serializer):
+    """Decide the flags matching every filter given (none: every pending flag)."""
+
+    decision = serializers.ChoiceField(choices=RiskDecision.choices)
+    action = serializers.ChoiceField(choices=RiskAction.choices, default=RiskAction.QUARANTINE)
+    detector = serializers.CharField(required=False, max_length=32)
+    source = serializers.CharField(required=False, max_length=200)
+    group = serializers.CharField(required=False, max_length=64)
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False, max_length=10_000
+    )
+
+
+class SourceSummarySerializer(serializers.Serializer):
+    source = serializers.CharField()
+    trust = serializers.CharField()
+    records = serializers.IntegerField()
+    blocked = serializers.IntegerField()
+    flags = serializers.DictField(child=serializers.IntegerField())
+    decisions = serializers.DictField(child=serializers.IntegerField())
+
+
+class SourceRuleSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SourceRule
+        fields = ["source", "trust", "note", "updated_at"]
+
+
+class SourceRuleUpdateSerializer(serializers.Serializer):
+    """Mark a source; ``unmarked`` removes its rule."""
+
+    source = serializers.CharField(max_length=200)
+    trust = serializers.ChoiceField(choices=[*SourceTrust.values, "unmarked"])
+    note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class DataRiskPolicySerializer(serializers.Serializer):
+    require_no_pending_risk_flags = serializers.BooleanField()

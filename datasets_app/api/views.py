@@ -20,7 +20,7 @@ from accounts.models import Project
 from accounts.roles import Action
 from accounts.services import project_ids_allowing, require
 from audit.services import actor_from_request, record_event
-from datasets_app import chunked, services
+from datasets_app import chunked, risk, services
 from datasets_app.api import serializers as s
 from datasets_app.models import ChunkedUpload, Dataset
 from datasets_app.options import IngestOptions
@@ -256,6 +256,54 @@ class DatasetViewSet(
         stewards only; the read is audited)."""
         steps = services.read_cleaning_examples(actor_from_request(request), self.get_object())
         return Response({"steps": steps})
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("detector", str, description="Only this detector's flags."),
+            OpenApiParameter("source", str, description="Only flags of this source key."),
+            OpenApiParameter("decision", str, description="pending, accepted or dismissed."),
+            OpenApiParameter("evidence", str, description="1: with evidence (raw, audited)."),
+        ],
+        responses=s.RiskFlagWithEvidenceSerializer(many=True),
+    )
+    @action(detail=True, methods=["get"], url_path="risk-flags")
+    def risk_flags(self, request: Request, pk: str | None = None) -> Response:
+        """The screen's flags (data stewards). With ``evidence=1`` each carries the text that
+        shows it, hidden characters escaped; that read is audited as a raw read."""
+        dataset = self.get_object()
+        actor = actor_from_request(request)
+        require(actor, dataset.project_id, Action.REVIEW_PII, obj=dataset)
+        flags = dataset.risk_flags.all()
+        for param in ("detector", "source", "decision"):
+            if request.query_params.get(param):
+                flags = flags.filter(**{param: request.query_params[param]})
+        page = self.paginate_queryset(flags)
+        if request.query_params.get("evidence") not in ("1", "true"):
+            return self.get_paginated_response(s.RiskFlagSerializer(page, many=True).data)
+        require(actor, dataset.project_id, Action.VIEW_RAW_DATA, obj=dataset)
+        record_event(actor, "dataset.view_risk_evidence", obj=dataset, details={"n": len(page)})
+        evidence = risk.read_evidence(dataset, (flag.evidence_line for flag in page))
+        for flag in page:
+            flag.evidence = evidence.get(flag.evidence_line, "")  # type: ignore[attr-defined]
+        return self.get_paginated_response(s.RiskFlagWithEvidenceSerializer(page, many=True).data)
+
+    @extend_schema(request=s.RiskDecisionSerializer, responses={200: dict, **error_responses(409)})
+    @action(detail=True, methods=["post"], url_path="risk-flags/bulk-decision")
+    def risk_decision(self, request: Request, pk: str | None = None) -> Response:
+        """Accept (drop or quarantine the records), dismiss or reset flags in bulk: by
+        detector, source, group or ids."""
+        dataset = self.get_object()
+        require(actor_from_request(request), dataset.project_id, Action.REVIEW_PII, obj=dataset)
+        form = s.RiskDecisionSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        count = risk.decide_risk_flags(actor_from_request(request), dataset, **form.validated_data)
+        return Response({"updated": count})
+
+    @extend_schema(responses=s.SourceSummarySerializer(many=True))
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def sources(self, request: Request, pk: str | None = None) -> Response:
+        """Per source key: records, flags by detector and decision, trust, blocked records."""
+        return Response(risk.source_summary(self.get_object()))
 
     @extend_schema(responses=s.DatasetVersionSerializer(many=True))
     @action(detail=True, methods=["get"], pagination_class=None)  # every version, one list

@@ -2,7 +2,8 @@
 
 Each message becomes one text record: the From/To/Cc/Subject headers (kept so PII
 detection sees them), a blank line, then the body (text/plain preferred, HTML converted).
-Attachments are ignored and counted in a notice.
+Attachments are ignored and counted in a notice. A record's origin is
+``email:<the From address's domain>`` (never the address itself).
 """
 
 from __future__ import annotations
@@ -16,7 +17,14 @@ from email.parser import BytesParser
 from typing import BinaryIO
 
 from datasets_app.pipeline.htmltext import html_to_text
-from datasets_app.pipeline.records import ParseError, ParseOptions, ParseReport, Record, reject_line
+from datasets_app.pipeline.records import (
+    ParseError,
+    ParseOptions,
+    ParseReport,
+    Record,
+    email_origin,
+    reject_line,
+)
 from datasets_app.pipeline.textstream import decode_legacy, iter_raw_lines, read_up_to
 
 KEPT_HEADERS = ("From", "To", "Cc", "Subject")
@@ -33,12 +41,12 @@ def iter_eml(
     if len(data) > options.max_message_bytes:
         raise ParseError(f"the email is larger than {options.max_message_bytes} bytes", path=path)
     try:
-        text, attachments = message_text(data)
+        text, attachments, origin, when = message_parts(data)
     except _EMAIL_ERRORS as exc:
         raise ParseError(f"unreadable email ({type(exc).__name__})", path=path) from None
     _note_attachments(report, path, attachments)
     if text.strip():
-        yield Record(kind="text", text=text, source=path)
+        yield Record(kind="text", text=text, source=path, origin=origin, origin_time=when)
 
 
 def iter_mbox(
@@ -56,14 +64,16 @@ def iter_mbox(
             reject_line(reason, path=path, line=start, options=options, report=report)
             continue
         try:
-            text, found = message_text(data)
+            text, found, origin, when = message_parts(data)
         except _EMAIL_ERRORS as exc:
             reason = f"unreadable message ({type(exc).__name__})"
             reject_line(reason, path=path, line=start, options=options, report=report)
             continue
         attachments += found
         if text.strip():
-            yield Record(kind="text", text=text, source=f"{path}:{start}")
+            yield Record(
+                kind="text", text=text, source=f"{path}:{start}", origin=origin, origin_time=when
+            )
     _note_attachments(report, path, attachments)
 
 
@@ -94,11 +104,38 @@ def _split_mbox(
 
 def message_text(data: bytes) -> tuple[str, int]:
     """Returns (headers + body text, number of attachments) for one RFC 5322 message."""
+    text, attachments, _, _ = message_parts(data)
+    return text, attachments
+
+
+def message_parts(data: bytes) -> tuple[str, int, str, str]:
+    """Returns (headers + body text, number of attachments, origin, time) for one RFC 5322
+    message; the origin is ``email:<sender's domain>`` ("" when the From header has no
+    address), the time its ``Date`` in ISO 8601 ("" when missing or unreadable)."""
     message = BytesParser(policy=policy.default).parsebytes(data)
     headers = _header_lines(message)
     body = _body_text(message)
     attachments = sum(1 for _ in message.iter_attachments()) if message.is_multipart() else 0
-    return "\n".join(headers) + "\n\n" + body, attachments
+    text = "\n".join(headers) + "\n\n" + body
+    return text, attachments, _sender_origin(message), _sent_at(message)
+
+
+def _sent_at(message: EmailMessage) -> str:
+    try:
+        value = message.get("Date")
+        when = getattr(value, "datetime", None)
+    except _EMAIL_ERRORS:
+        return ""
+    return when.isoformat() if when is not None else ""
+
+
+def _sender_origin(message: EmailMessage) -> str:
+    try:
+        addresses = getattr(message.get("From"), "addresses", ())
+        address = addresses[0].addr_spec if addresses else ""
+    except _EMAIL_ERRORS:
+        return ""
+    return email_origin(address) if "@" in address else ""
 
 
 def _header_lines(message: EmailMessage) -> list[str]:

@@ -6,6 +6,7 @@ answers as text or one assistant message), OpenAI's DPO ``{"input": {"messages"}
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, BinaryIO
@@ -16,7 +17,9 @@ from datasets_app.pipeline.records import (
     ParseOptions,
     ParseReport,
     Record,
+    origin_value,
     reject_line,
+    time_value,
 )
 from datasets_app.pipeline.textstream import LineDecoder, iter_raw_lines
 
@@ -36,7 +39,8 @@ def iter_jsonl(
 ) -> Iterator[Record]:
     """Yields one record per non-blank line; bad lines are skipped or raise ParseError.
 
-    Sources look like ``tickets.jsonl:17``. Memory: one line at a time.
+    Sources look like ``tickets.jsonl:17``; a record's origin is its ``source`` field (or the
+    field ``options.source_column`` names) when present. Memory: one line at a time.
     """
     decoder = LineDecoder(path, report)
     for line_no, raw in iter_raw_lines(stream, path=path, options=options, report=report):
@@ -45,14 +49,21 @@ def iter_jsonl(
             continue
         try:
             yield record_from_json(
-                line, source=f"{path}:{line_no}", text_columns=options.text_columns
+                line,
+                source=f"{path}:{line_no}",
+                text_columns=options.text_columns,
+                origin_field=options.source_column or "source",
             )
         except BadRow as exc:
             reject_line(str(exc), path=path, line=line_no, options=options, report=report)
 
 
-def record_from_json(line: str, *, source: str, text_columns: list[str] | None) -> Record:
-    """Parses one JSON line into a record; raises BadRow for invalid JSON or shape."""
+def record_from_json(
+    line: str, *, source: str, text_columns: list[str] | None, origin_field: str = "source"
+) -> Record:
+    """Parses one JSON line into a record whose origin is the ``origin_field`` value (see
+    ``origin_value``) and whose time is its ``timestamp`` field (``time_value``); raises
+    BadRow for invalid JSON or shape."""
     try:
         obj = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -61,7 +72,11 @@ def record_from_json(line: str, *, source: str, text_columns: list[str] | None) 
         raise BadRow("invalid JSON (nested too deeply)") from None
     if not isinstance(obj, dict):
         raise BadRow(SHAPE_HINT)
-    return record_from_mapping(obj, source=source, text_columns=text_columns)
+    record = record_from_mapping(obj, source=source, text_columns=text_columns)
+    origin, when = origin_value(obj.get(origin_field)), time_value(obj.get("timestamp"))
+    if origin or when:
+        return dataclasses.replace(record, origin=origin, origin_time=when)
+    return record
 
 
 def record_from_mapping(

@@ -8,11 +8,19 @@ Header names match exactly first, then case-insensitively.
 from __future__ import annotations
 
 import csv
+import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from datasets_app.pipeline.records import ParseError, ParseOptions, ParseReport, Record, reject_line
+from datasets_app.pipeline.records import (
+    ParseError,
+    ParseOptions,
+    ParseReport,
+    Record,
+    origin_value,
+    reject_line,
+)
 from datasets_app.pipeline.textstream import LineDecoder, iter_raw_lines, spool
 
 PARQUET_BATCH_ROWS = 1024
@@ -24,15 +32,35 @@ class ColumnPlan:
 
     kind: str  # "text" or "prompt_completion"
     indices: tuple[int, ...]
+    origin_index: int | None = None  # the steward's source column
 
     def build(self, values: Sequence[str | None], source: str) -> Record:
         """Returns the record for one row of values (None counts as empty)."""
         picked = [values[i] or "" for i in self.indices]
+        origin = "" if self.origin_index is None else origin_value(values[self.origin_index])
         if self.kind == "prompt_completion":
             return Record(
-                kind="prompt_completion", prompt=picked[0], completion=picked[1], source=source
+                kind="prompt_completion",
+                prompt=picked[0],
+                completion=picked[1],
+                source=source,
+                origin=origin,
             )
-        return Record(kind="text", text="\n\n".join(part for part in picked if part), source=source)
+        text = "\n\n".join(part for part in picked if part)
+        return Record(kind="text", text=text, source=source, origin=origin)
+
+
+def with_origin_column(
+    plan: ColumnPlan, header: Sequence[str], column: str | None, path: str
+) -> ColumnPlan:
+    """``plan`` reading each row's origin from ``column`` too (unchanged when None); a missing
+    column raises ParseError naming the columns present."""
+    if column is None:
+        return plan
+    index = _find_column(header, column)
+    if index is None:
+        raise ParseError(f'source column "{column}" not found; {_present(header)}', path=path)
+    return dataclasses.replace(plan, origin_index=index)
 
 
 def plan_columns(header: Sequence[str], text_columns: list[str] | None, path: str) -> ColumnPlan:
@@ -95,6 +123,7 @@ def _iter_delimited(
     _raise_field_limit(options.max_record_bytes)
     header = _read_header(reader, path)
     plan = plan_columns(header, options.text_columns, path)
+    plan = with_origin_column(plan, header, options.source_column, path)
     for start, row in _rows(reader, path, options, report):
         if len(row) != len(header):
             reason = f"expected {len(header)} columns, found {len(row)}"
@@ -158,9 +187,13 @@ def iter_parquet(
     except (pa.ArrowException, OSError) as exc:
         raise ParseError(f"not a readable Parquet file ({exc})", path=path) from None
     header = parquet.schema_arrow.names
-    plan = plan_columns(header, options.text_columns, path)
+    plan = with_origin_column(
+        plan_columns(header, options.text_columns, path), header, options.source_column, path
+    )
     columns = [header[i] for i in plan.indices]
     _check_string_columns(parquet.schema_arrow, columns, path)
+    if plan.origin_index is not None:
+        columns.append(header[plan.origin_index])
     yield from _parquet_rows(parquet, columns, plan, path)
 
 
@@ -180,7 +213,10 @@ def _parquet_rows(
 ) -> Iterator[Record]:
     import pyarrow as pa
 
-    row_plan = ColumnPlan(plan.kind, tuple(range(len(columns))))
+    # Rows hold the plan's columns in order, then the origin column when there is one.
+    count = len(plan.indices)
+    origin = None if plan.origin_index is None else count
+    row_plan = ColumnPlan(plan.kind, tuple(range(count)), origin)
     row_number = 0
     try:
         for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=columns):  # type: ignore[attr-defined]

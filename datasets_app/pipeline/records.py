@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 RecordKind = Literal["text", "prompt_completion", "chat", "preference", "unpaired_preference"]
@@ -23,6 +24,50 @@ MiB = 1024 * 1024
 GiB = 1024 * MiB
 # Reports are shown to people and stored: past this many entries only the total grows.
 MAX_REPORT_ENTRIES = 1000
+
+
+# Longest origin kept: it names a system, a sender's domain or a file, never a document.
+MAX_ORIGIN_CHARS = 200
+
+
+def origin_value(value: object) -> str:
+    """The origin a source column or field holds, as stored: a string or a number, blanks
+    folded, at most MAX_ORIGIN_CHARS characters; an e-mail address becomes ``email:<domain>``
+    (the domain names the sender's organization, the address a person); "" for anything
+    else."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return ""
+    text = " ".join(str(value).split())
+    if "@" in text and " " not in text:
+        return email_origin(text)
+    return text[:MAX_ORIGIN_CHARS]
+
+
+def time_value(value: object) -> str:
+    """An ISO 8601 time from a record's time field: an ISO string (kept as given, at most 40
+    characters, when Python can read it) or epoch seconds; "" for anything else."""
+    if isinstance(value, bool):
+        return ""
+    if isinstance(value, int | float):
+        try:
+            return datetime.fromtimestamp(value, tz=UTC).isoformat()
+        except (OverflowError, OSError, ValueError):
+            return ""
+    if isinstance(value, str) and 0 < len(value) <= 40:
+        try:
+            datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return ""
+        return value
+    return ""
+
+
+def email_origin(address: str) -> str:
+    """``email:<domain>`` of an address (lowercased, without a trailing ``>``), or ""."""
+    domain = address.rsplit("@", 1)[-1].strip().strip(">").strip().lower()
+    if not domain or "@" not in address:
+        return ""
+    return f"email:{domain}"[:MAX_ORIGIN_CHARS]
 
 
 class InvalidRecord(ValueError):
@@ -65,7 +110,11 @@ class Record:
     ``messages`` (the conversation the answers reply to), and answers: ``preference`` a
     ``chosen`` and a ``rejected`` one, ``unpaired_preference`` a ``completion`` and a boolean
     ``label`` (true = a good answer). ``lang`` is filled by the Cleaner (ISO 639-1 or
-    "unknown").
+    "unknown"). ``source`` is where the parser read it (``file:line``, ``archive.zip/member``);
+    ``origin`` is who or what the data says wrote it, when it says so (a JSONL ``source``
+    field, the steward's source column, ``email:<sender's domain>``), else "";
+    ``origin_time`` when it was written, as the data says (a JSONL ``timestamp`` field, an
+    e-mail's ``Date``), ISO 8601, else "".
     """
 
     kind: RecordKind
@@ -78,6 +127,8 @@ class Record:
     chosen: str | None = None
     rejected: str | None = None
     label: bool | None = None
+    origin: str = ""
+    origin_time: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in RECORD_KINDS:
@@ -161,6 +212,10 @@ class Record:
             if getattr(self, name) is not None:
                 out[name] = getattr(self, name)
         out["source"] = self.source
+        if self.origin:
+            out["origin"] = self.origin
+        if self.origin_time:
+            out["origin_time"] = self.origin_time
         if self.lang is not None:
             out["lang"] = self.lang
         return out
@@ -170,7 +225,7 @@ class Record:
         """Inverse of to_dict. Raises InvalidRecord for anything that is not a valid record."""
         if not isinstance(data, Mapping):
             raise InvalidRecord("a record must be an object")
-        unknown = set(data) - {"kind", "source", "lang", *_FIELDS}
+        unknown = set(data) - {"kind", "source", "origin", "origin_time", "lang", *_FIELDS}
         if unknown:
             raise InvalidRecord(f"unknown record fields: {', '.join(sorted(unknown))}")
         messages = data.get("messages")
@@ -189,6 +244,8 @@ class Record:
             chosen=data.get("chosen"),
             rejected=data.get("rejected"),
             label=data.get("label"),
+            origin=str(data.get("origin", "")),
+            origin_time=str(data.get("origin_time", "")),
         )
 
 
@@ -218,9 +275,12 @@ class ParseOptions:
     ``max_spool_bytes``: non-seekable Parquet/ZIP streams are buffered in memory up to this.
     ``ratio_check_min_bytes``: members smaller than this are exempt from the ratio check,
     because tiny repetitive files legitimately compress beyond any sane ratio.
+    ``source_column``: the CSV/TSV/Parquet column, or JSONL field (default ``source``), that
+    names each record's origin (the steward's choice); a missing column is a ParseError.
     """
 
     text_columns: list[str] | None = None
+    source_column: str | None = None
     skip_bad_lines: bool = False
     text_split: Literal["file", "blank_line"] = "blank_line"
     max_archive_members: int = 10_000
@@ -238,6 +298,10 @@ class ParseOptions:
             not self.text_columns or not all(isinstance(c, str) and c for c in self.text_columns)
         ):
             raise ValueError("text_columns must be None or a non-empty list of column names")
+        if self.source_column is not None and not (
+            isinstance(self.source_column, str) and self.source_column.strip()
+        ):
+            raise ValueError("source_column must be None or a column name")
         limits = ("max_archive_members", "max_uncompressed_bytes", "max_record_bytes")
         limits += ("max_message_bytes", "max_spool_bytes")
         for name in limits:

@@ -79,6 +79,8 @@
       say("Encrypted and stored " + state.received.length + " of " + state.chunk_count + " chunks.");
     }
     const options = { skip_bad_lines: data.get("skip_bad_lines") === "on", operator: data.get("operator") };
+    const sourceColumn = (data.get("source_column") || "").trim();
+    if (sourceColumn) options.source_column = sourceColumn;
     const [body, headers] = json({ name: data.get("name") || "", options: options });
     const dataset = await call("POST", api + state.id + "/complete/", body, headers);
     sessionStorage.removeItem(memoryKey(file));

@@ -147,6 +147,9 @@ REVIEW_ENDPOINTS = {
     "api:dataset-add-finding",
     "dataset-bulk-decision",
     "dataset-review",
+    "api:dataset-risk-flags",
+    "api:dataset-risk-decision",
+    "dataset-risk-decision",
 }
 CHUNK_BODY = b'{"text": "The printer is broken again."}\n'
 
@@ -237,6 +240,9 @@ def request_kwargs(key: str, method: str, world: Any, side: Any) -> dict[str, An
         },
         ("api:upload-complete", "POST"): {"name": "new"},
         ("api:dataset-decide", "POST"): {"decision": "accept"},
+        ("api:dataset-risk-decision", "POST"): {"decision": "dismissed"},
+        ("api:project-source-rules", "POST"): {"source": "wiki", "trust": "trusted"},
+        ("api:project-data-risk-policy", "PATCH"): {"require_no_pending_risk_flags": True},
         ("api:job-list", "POST"): {
             "dataset": side.approved_dataset.pk,
             "method": "lora",
@@ -280,6 +286,8 @@ def request_kwargs(key: str, method: str, world: Any, side: Any) -> dict[str, An
             "operator": "placeholder",
         },
         ("dataset-bulk-decision", "POST"): {"decision": "accepted"},
+        ("dataset-risk-decision", "POST"): {"decision": "dismissed"},
+        ("dataset-source-trust", "POST"): {"source": "wiki", "trust": "trusted"},
         ("job-new", "POST"): {
             "dataset": side.approved_dataset.pk,
             "method": "lora",

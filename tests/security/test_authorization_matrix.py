@@ -111,6 +111,16 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     # Cleaning examples quote raw text: the raw-read rule (VIEW_RAW_DATA).
     ("api:dataset-cleaning-examples", "GET"): project("steward"),
     ("api:dataset-versions", "GET"): ALL_MEMBERS,
+    # Data risk (issue 14): flags and their decisions are review (REVIEW_PII; evidence quotes
+    # raw text: VIEW_RAW_DATA too), the per-source summary names source keys only (members),
+    # source trust is a steward's call (APPROVE_DATASET), the approval policy a setting.
+    ("api:dataset-risk-flags", "GET"): project("steward"),
+    ("api:dataset-risk-decision", "POST"): project("steward"),
+    ("api:dataset-sources", "GET"): ALL_MEMBERS,
+    ("api:project-source-rules", "GET"): ALL_MEMBERS,
+    ("api:project-source-rules", "POST"): project("steward"),
+    ("api:project-data-risk-policy", "GET"): ALL_MEMBERS,
+    ("api:project-data-risk-policy", "PATCH"): project("owner"),
     # Chunked uploads: starting needs upload rights; an upload is its uploader's alone.
     ("api:upload-list", "POST"): project("steward", "owner"),
     ("api:upload-detail", "GET"): Rule(frozenset({"steward"}), "personal"),
@@ -214,6 +224,8 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("dataset-approve", "POST"): project("steward"),
     ("dataset-bulk-decision", "POST"): project("steward"),
     ("dataset-delete", "POST"): project("steward", "owner"),
+    ("dataset-risk-decision", "POST"): project("steward"),
+    ("dataset-source-trust", "POST"): project("steward"),
     ("job-new", "GET"): ALL_MEMBERS,
     ("job-new", "POST"): project("engineer", "owner"),
     ("job-page", "GET"): ALL_MEMBERS,
