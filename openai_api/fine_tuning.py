@@ -220,7 +220,13 @@ def create_fine_tune(actor: Actor, request: FineTuneRequest) -> FineTuneJob:
     LAUNCH_JOB in the file's project. Audited."""
     project_id = request.training_file.project_id
     require(actor, project_id, Action.LAUNCH_JOB, obj=request.training_file)
-    check_request(request)
+    try:
+        check_request(request)
+    except FineTuneRequestError as exc:
+        details = {"param": exc.param, "reason": exc.message[:300], "method": request.method}
+        refused = "fine_tune.refused"
+        record_event(actor, refused, obj=request.training_file, outcome="denied", details=details)
+        raise
     with transaction.atomic():
         job = FineTuneJob.objects.create(
             project_id=project_id,

@@ -1,6 +1,7 @@
-"""The privacy audit's section on the job page (registered with ``trainer.pages``): a verdict
-in plain words, the figures beside their thresholds, the override, and the evidence (quotes of
-training data) for data stewards only, each read audited."""
+"""The privacy audit's section on the job page and the model-version page (registered with
+``trainer.pages``): a verdict in plain words, the figures beside their thresholds, the
+override, and the evidence (quotes of training data) for data stewards only, each read
+audited."""
 
 from __future__ import annotations
 
@@ -17,12 +18,13 @@ from audit.services import actor_from_request
 from privacy import services
 from privacy.models import AuditState, PrivacyAudit, Verdict, latest_audit
 from trainer.models import ModelVersion, TrainingJob
-from trainer.pages import register_job_section
+from trainer.pages import register_job_section, register_model_version_section
 
 
 def register() -> None:
     """Called from ``PrivacyConfig.ready``."""
     register_job_section("privacy", render_audit_section)
+    register_model_version_section("privacy", render_version_audit_section)
 
 
 def render_audit_section(request: HttpRequest, job: TrainingJob) -> SafeString | str:
@@ -30,6 +32,11 @@ def render_audit_section(request: HttpRequest, job: TrainingJob) -> SafeString |
     version = ModelVersion.objects.filter(job=job).first()
     if version is None:
         return ""
+    return render_version_audit_section(request, version)
+
+
+def render_version_audit_section(request: HttpRequest, version: ModelVersion) -> SafeString:
+    """The section for ``version`` (which the page has already let the user see)."""
     audit = latest_audit(version)
     access = membership_for(request.user, version.project_id)
     evidence = None

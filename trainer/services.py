@@ -195,22 +195,27 @@ def create_job(
     """Queue a training job on an approved dataset version, validated on ``validation_version``
     (another approved version of the same project) when given. ``privacy_audit`` (``{"canaries":
     bool}``, canaries on by default; ``trainer.canaries``) is validated, naming the field.
-    Audited; the message is sent on commit."""
+    Audited, refusals included (``job.refused``, naming the field); the message is sent on
+    commit."""
     require(actor, version.dataset.project_id, Action.LAUNCH_JOB, obj=version.dataset)
-    audit_settings = canaries.validate_privacy_audit(privacy_audit)
-    if version.dataset.status == DatasetStatus.DELETED:
-        raise JobRequestError("dataset", "the dataset was deleted and its data destroyed")
-    _check_validation_version(version, validation_version)
-    if base_model is None and registry.method(method).needs_base_model:
-        raise JobRequestError("base_model", "a base model is required for this method")
-    config = build_engine_config(version, base_model, method, hyperparameters)
-    if validation_version is not None:
-        check_record_kinds(config, validation_version, "validation_version")
-    estimate = estimate_job(config, base_model)
-    if estimate and not estimate["fits"]:
-        raise JobRequestError(
-            "batch_size", f"This configuration will not fit: {estimate['reason']}."
-        )
+    try:
+        audit_settings = canaries.validate_privacy_audit(privacy_audit)
+        if version.dataset.status == DatasetStatus.DELETED:
+            raise JobRequestError("dataset", "the dataset was deleted and its data destroyed")
+        _check_validation_version(version, validation_version)
+        if base_model is None and registry.method(method).needs_base_model:
+            raise JobRequestError("base_model", "a base model is required for this method")
+        config = build_engine_config(version, base_model, method, hyperparameters)
+        if validation_version is not None:
+            check_record_kinds(config, validation_version, "validation_version")
+        estimate = estimate_job(config, base_model)
+        if estimate and not estimate["fits"]:
+            raise JobRequestError(
+                "batch_size", f"This configuration will not fit: {estimate['reason']}."
+            )
+    except JobRequestError as exc:
+        record_job_refusal(actor, version, method, hyperparameters, exc)
+        raise
     with transaction.atomic():
         key, _ = vault.create_data_key("job", parent=version.data_key)
         job = TrainingJob.objects.create(
@@ -245,6 +250,34 @@ def create_job(
         )
         transaction.on_commit(lambda: enqueue_job(job.pk))
     return job
+
+
+def record_job_refusal(
+    actor: Actor,
+    version: DatasetVersion,
+    method: str,
+    hyperparameters: dict[str, Any],
+    error: InvalidField,
+) -> None:
+    """Audit a refused job request (``job.refused``, outcome denied) on the dataset: the field
+    and the reason, the method, and whether differential privacy was asked for, so that
+    attempts to train without a guarantee the request asked for leave a trace. Values of the
+    request are not copied (the reason may name a setting, never a record)."""
+    record_event(
+        actor,
+        "job.refused",
+        obj=version.dataset,
+        outcome="denied",
+        details={
+            "field": error.field,
+            "reason": error.message[:300],
+            "method": str(method)[:40],
+            "dataset_version": version.pk,
+            "differential_privacy": bool(
+                isinstance(hyperparameters, dict) and hyperparameters.get(dp.FIELD)
+            ),
+        },
+    )
 
 
 def _public_hyperparameters(config: Any) -> dict[str, Any]:

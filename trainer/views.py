@@ -14,7 +14,7 @@ from datasets_app.services import visible_datasets
 from trainer import services
 from trainer.forms import JobForm
 from trainer.models import BaseModel
-from trainer.pages import job_sections
+from trainer.pages import job_sections, model_version_sections
 
 
 @login_required
@@ -67,9 +67,11 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def model_version(request: HttpRequest, pk: int) -> HttpResponse:
-    """A trained model version: lineage and its differential-privacy guarantee."""
+    """A trained model version: lineage, its differential-privacy guarantee and the sections
+    other apps register (``trainer.pages``: the privacy audit)."""
     version = get_object_or_404(services.visible_model_versions(request.user), pk=pk)
-    return render(request, "trainer/model_version.html", {"version": version})
+    sections = model_version_sections(request, version)
+    return render(request, "trainer/model_version.html", {"version": version, "sections": sections})
 
 
 @login_required

@@ -63,3 +63,45 @@ def test_a_job_without_a_model_version_has_no_audit_section(
     )
     client.force_login(cast.viewer)
     assert 'id="privacy-audit"' not in client.get(f"/jobs/{job.pk}/").content.decode()
+
+
+def _version_page(client: Any, user: Any, version: Any) -> Any:
+    client.force_login(user)
+    return client.get(f"/jobs/model-versions/{version.pk}/")
+
+
+def test_the_model_version_page_shows_the_verdict_and_numbers_to_members(
+    client: Any, cast: Any, version: Any, make_audit: Any
+) -> None:
+    make_audit("failed", failed=("canary_exposure",), evidence=EVIDENCE)
+    for role in ("owner", "engineer", "viewer"):
+        response = _version_page(client, getattr(cast, role), version)
+        html = response.content.decode()
+        assert response.status_code == 200 and 'id="privacy-audit"' in html
+        assert "Failed on canary_exposure" in html and "1.5" in html
+        assert "cannot be deployed or exported" in html and "4813-2297" not in html
+    html = _version_page(client, cast.steward, version).content.decode()
+    assert "4813-2297" in html and 'id="privacy-evidence"' in html
+    assert AuditEvent.objects.filter(action="privacy_audit.evidence").count() == 1
+
+
+def test_the_model_version_page_says_never_audited_and_shows_the_override(
+    client: Any, cast: Any, version: Any, make_audit: Any
+) -> None:
+    from audit.services import Actor
+    from privacy.services import override_verdict
+
+    html = _version_page(client, cast.viewer, version).content.decode()
+    assert "has not been audited" in html
+    make_audit("failed", failed=("regurgitation",))
+    override_verdict(Actor(user=cast.owner), version, "Values are public phone numbers.")
+    html = _version_page(client, cast.viewer, version).content.decode()
+    assert 'id="privacy-override"' in html and "Values are public phone numbers." in html
+
+
+def test_an_outsider_still_cannot_see_the_model_version_page_or_its_audit(
+    client: Any, cast: Any, version: Any, make_audit: Any
+) -> None:
+    make_audit("passed")
+    response = _version_page(client, cast.outsider, version)
+    assert response.status_code == 404 and b"privacy-audit" not in response.content

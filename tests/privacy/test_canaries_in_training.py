@@ -1,9 +1,12 @@
 """Canaries reach the engine's TRAINING split only, in memory: never a dataset version, its
-statistics, samples, the evaluation's samples or the torchrun hand-over left on disk."""
+statistics, samples, the evaluation's samples, the torchrun hand-over left on disk, the model
+export's files beside the weights, or the job and model-version API objects."""
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from typing import Any
 
 import pytest
@@ -130,3 +133,26 @@ def test_a_job_without_canaries_trains_on_the_dataset_alone(
     (data,) = trained_splits
     assert len(data.train) == 32 and read_plan(job) is None
     assert not job.events.filter(kind="canaries").exists()
+
+
+def test_no_canary_is_quoted_by_the_model_export_or_the_job_and_version_objects(
+    trained_version: Any, cast: Any, api_client_for: Any
+) -> None:
+    """The weights learned the canaries (that is what the audit measures); nothing else that
+    leaves the platform names them: the export's lineage, config and tokenizer files, and the
+    API objects of the job and the model version."""
+    from serving import export_bundle
+
+    secrets = [c.secret for c in read_plan(trained_version.job).canaries]
+    owner = api_client_for(cast.owner)
+    body = {"model_version": trained_version.pk, "password": "pw-Long-123!", "passphrase": "p" * 12}
+    response = owner.post("/api/v1/model-exports/", body, format="json")
+    assert response.status_code == 200, response.content
+    archive = zipfile.ZipFile(io.BytesIO(export_bundle.open_bundle(response.content, "p" * 12)))
+    texts = [archive.read(n) for n in archive.namelist() if not n.endswith(".safetensors")]
+    assert texts and not any(s.encode() in text for s in secrets for text in texts)
+    objects = [
+        owner.get(f"/api/v1/jobs/{trained_version.job_id}/").content,
+        owner.get(f"/api/v1/model-versions/{trained_version.pk}/").content,
+    ]
+    assert not any(s.encode() in text for s in secrets for text in objects)

@@ -104,3 +104,18 @@ def test_refusals_are_400_naming_the_parameter(clients: Any, overrides: dict, pa
         clients["engineer"].fine_tuning.jobs.create(**request)
     assert caught.value.body["param"] == param
     assert not FineTuneJob.objects.exists()
+
+
+def test_a_refused_private_fine_tune_is_audited_naming_the_parameter(clients: Any) -> None:
+    from audit.models import AuditEvent
+
+    uploaded = _upload(clients["steward"])
+    with pytest.raises(openai.BadRequestError):
+        clients["engineer"].fine_tuning.jobs.create(
+            training_file=uploaded.id,
+            model="tiny",
+            hyperparameters={"differential_privacy": {"target_epsilon": 8, "delta": 5}},
+        )
+    (event,) = AuditEvent.objects.filter(action="fine_tune.refused")
+    assert event.outcome == "denied" and event.actor.username == "engineer"
+    assert event.details["param"] == "hyperparameters.differential_privacy.delta"

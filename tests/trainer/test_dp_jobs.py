@@ -96,6 +96,18 @@ def test_over_the_api_refusals_are_400_naming_the_field(
     response = api_client_for(cast.engineer).post("/api/v1/jobs/", body, format="json")
     assert response.status_code == 400, response.content
     assert field in response.json()["error"]["detail"]
+    refusal = _refusal()
+    assert refusal.details["field"] == field and refusal.actor == cast.engineer
+    assert refusal.details["differential_privacy"] is True
+
+
+def _refusal() -> Any:
+    """The one audited refusal of a job request."""
+    from audit.models import AuditEvent
+
+    (event,) = AuditEvent.objects.filter(action="job.refused")
+    assert event.outcome == "denied" and event.object_type == "datasets_app.dataset"
+    return event
 
 
 def test_qlora_with_dp_is_refused_naming_method(
@@ -108,11 +120,43 @@ def test_qlora_with_dp_is_refused_naming_method(
     }
     response = api_client_for(cast.engineer).post("/api/v1/jobs/", body, format="json")
     assert response.status_code == 400 and "method" in response.json()["error"]["detail"]
+    assert _refusal().details["field"] == "method"
+
+
+def test_other_refused_job_settings_are_audited_too(
+    cast: Any, api_client_for: Any, approved_version: Any, tiny_base_model: Any
+) -> None:
+    body = {
+        "dataset": approved_version.dataset_id,
+        "method": "lora",
+        "hyperparameters": {"seq_len": 64, "warmup_steps": 500, "max_steps": 4},
+    }
+    response = api_client_for(cast.engineer).post("/api/v1/jobs/", body, format="json")
+    assert response.status_code == 400, response.content
+    refusal = _refusal()
+    assert refusal.details["field"] in response.json()["error"]["detail"]
+    assert refusal.details["differential_privacy"] is False
+
+
+def test_a_refusal_for_lack_of_permission_is_audited_as_a_denial_not_a_refusal(
+    cast: Any, api_client_for: Any, approved_version: Any, tiny_base_model: Any
+) -> None:
+    from audit.models import AuditEvent
+
+    body = {
+        "dataset": approved_version.dataset_id,
+        "method": "qlora",
+        "hyperparameters": {"differential_privacy": DP},
+    }
+    response = api_client_for(cast.viewer).post("/api/v1/jobs/", body, format="json")
+    assert response.status_code in (403, 404)
+    assert not AuditEvent.objects.filter(action="job.refused").exists()
 
 
 def test_the_job_form_takes_dp_and_shows_refusals_on_the_field(
     cast: Any, approved_version: Any, tiny_base_model: Any
 ) -> None:
+    from audit.models import AuditEvent
     from trainer.forms import JobForm
     from trainer.models import TrainingJob
 
@@ -134,6 +178,8 @@ def test_the_job_form_takes_dp_and_shows_refusals_on_the_field(
     assert refused.context["form"].errors["dp_delta"] == ["must be in (0, 1)"]
     refused = page.post(url, form | {"dp_target_epsilon": 8, "objective": "dpo"})
     assert refused.status_code == 400 and "objective" in refused.context["form"].errors
+    audited = AuditEvent.objects.filter(action="job.refused").order_by("pk")
+    assert [e.details["field"] for e in audited] == ["differential_privacy.delta", "objective"]
     assert not TrainingJob.objects.exists()
     assert page.post(url, form | {"dp_target_epsilon": 4}).status_code == 302
     privacy = TrainingJob.objects.get().hyperparameters["differential_privacy"]
