@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from evaluation import judging
 from evaluation.harness.run import compare
 from evaluation.models import EvaluationRun, JudgeRun, RunStatus
 from evaluation.results import task_results
@@ -68,7 +69,7 @@ def to_markdown(report: dict[str, Any]) -> str:
 
 def _markdown_value(key: str, value: Any) -> list[str]:
     if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-        columns = list(value[0])
+        columns = list(dict.fromkeys(c for row in value for c in row))  # rows may differ
         rows = [f"| {' | '.join(_cell(row.get(c)) for c in columns)} |" for row in value]
         return [
             f"**{key}**",
@@ -146,8 +147,25 @@ def lm_eval_tasks(version: ModelVersion) -> dict[str, Any] | None:
 
 
 def judge_scores(version: ModelVersion) -> dict[str, Any] | None:
+    """The project's succeeded judge runs: each summary, and for a run over an arena round
+    the judge's agreement with the round's votes beside it (n, Cohen's kappa, or "not
+    enough votes")."""
     runs = JudgeRun.objects.filter(project_id=version.project_id, status=RunStatus.SUCCEEDED)
-    rows = [{"judge_run": r.pk, "mode": r.mode, "items": r.items, **r.summary} for r in runs]
+    rows = []
+    for run in runs:
+        humans = judging.human_agreement(run)
+        rows.append(
+            {
+                "judge_run": run.pk,
+                "mode": run.mode,
+                "items": run.items,
+                **run.summary,
+                "arena_round": run.arena_round_id,
+                "human_votes": humans["votes"] if humans else None,
+                "kappa_vs_humans": humans["kappa"] if humans else None,
+                "agreement_with_humans": judging.agreement_text(humans),
+            }
+        )
     return {"runs": rows} if rows else None
 
 
