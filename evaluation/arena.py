@@ -124,10 +124,17 @@ def generated_answer(contestant: ArenaContestant, prompt: str) -> str:
     return generate(loaded, ids, SamplingParams(temperature=0.0), MAX_NEW_TOKENS).text
 
 
+def match_texts(match: ArenaMatch) -> dict[str, str]:
+    """The match's ``prompt`` and answers ``a`` and ``b``, decrypted from the round's blob."""
+    texts: dict[str, str] = json.loads(
+        vault.read_blob(match.round.data_key, f"match-{match.pk}.json")
+    )
+    return texts
+
+
 def match_view(match: ArenaMatch) -> dict[str, Any]:
     """What a reviewer sees: the prompt and answers A and B; the models only once closed."""
-    texts = json.loads(vault.read_blob(match.round.data_key, f"match-{match.pk}.json"))
-    view = {"id": match.pk, "round": match.round_id, **texts}
+    view = {"id": match.pk, "round": match.round_id, **match_texts(match)}
     if match.round.closed:
         view["model_a"] = match.contestant_a.label
         view["model_b"] = match.contestant_b.label

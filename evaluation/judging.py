@@ -18,9 +18,9 @@ from django.utils import timezone
 from accounts.roles import Action
 from accounts.services import require
 from audit.services import SYSTEM, Actor, record_event
-from evaluation import judge
-from evaluation.models import JudgeMode, JudgeRun, RunStatus
-from ops.errors import InvalidField
+from evaluation import arena, judge
+from evaluation.models import ArenaRound, ArenaVote, JudgeMode, JudgeRun, RunStatus, VoteChoice
+from ops.errors import InvalidField, StateConflict
 from trainer.engine_io import explain_failure
 from trainer.models import BaseModel, ModelVersion
 from vault import services as vault
@@ -30,6 +30,16 @@ ITEMS_BLOB = "items.json"
 MAX_ITEMS = 2000
 PAIR_FIELDS = ("request", "x", "y")
 RUBRIC_FIELDS = ("request", "answer")
+# Below this many compared votes, kappa is too noisy to report (its standard error is
+# around 0.25 at ten votes): the agreement says "not enough votes" and gives n only.
+MIN_HUMAN_VOTES = 10
+HUMAN_VERDICTS: dict[str, judge.Verdict] = {
+    VoteChoice.A: "a",
+    VoteChoice.B: "b",
+    VoteChoice.TIE: "tie",
+    VoteChoice.BOTH_BAD: "tie",  # neither answer won, as the arena's results count it
+}
+NOT_ENOUGH_VOTES = "not enough votes"
 
 
 def check_items(mode: str, items: Any) -> list[dict[str, str]]:
@@ -43,6 +53,35 @@ def check_items(mode: str, items: Any) -> list[dict[str, str]]:
     return [{f: item[f] for f in fields} for item in items]
 
 
+def round_items(row: ArenaRound) -> list[dict[str, Any]]:
+    """The matches of a closed round as pair items (prompt, answer A as x, answer B as y, the
+    match id); InvalidField on ``arena_round`` for a round of no matches or too many."""
+    matches = list(row.matches.select_related("round__data_key").order_by("pk"))
+    if not 1 <= len(matches) <= MAX_ITEMS:
+        raise InvalidField("arena_round", f"the round needs 1 to {MAX_ITEMS} matches")
+    items: list[dict[str, Any]] = []
+    for match in matches:
+        texts = arena.match_texts(match)
+        items.append(
+            {"request": texts["prompt"], "x": texts["a"], "y": texts["b"], "match": match.pk}
+        )
+    return items
+
+
+def _items_of(mode: str, items: Any, project_id: int, row: ArenaRound | None) -> list[Any]:
+    if row is None:
+        return check_items(mode, items)
+    if items:
+        raise InvalidField("items", "give items or an arena round, not both")
+    if mode != JudgeMode.PAIRWISE:
+        raise InvalidField("mode", "an arena round is judged pairwise")
+    if row.project_id != project_id:
+        raise InvalidField("arena_round", "the round belongs to another project")
+    if not row.closed:
+        raise StateConflict("judge a round once it is closed: its voters would see the verdicts")
+    return round_items(row)
+
+
 def create_judge_run(
     actor: Actor,
     project_id: int,
@@ -52,9 +91,11 @@ def create_judge_run(
     criteria: str = "",
     base_model: BaseModel | None = None,
     model_version: ModelVersion | None = None,
+    arena_round: ArenaRound | None = None,
 ) -> JudgeRun:
     """Queue a judge run; the items are encrypted at once. The judge is one of the project's
-    own models (a base model or a model version of the project)."""
+    own models (a base model or a model version of the project). With ``arena_round`` (a
+    closed round of the project; ``items`` empty) the round's matches are the items."""
     require(actor, project_id, Action.LAUNCH_JOB)
     if (base_model is None) == (model_version is None):
         raise InvalidField("model_version", "give exactly one of base_model or model_version")
@@ -62,7 +103,7 @@ def create_judge_run(
         raise InvalidField("model_version", "the model version belongs to another project")
     if mode == JudgeMode.RUBRIC and not criteria.strip():
         raise InvalidField("criteria", "a rubric run needs criteria")
-    checked = check_items(mode, items)
+    checked = _items_of(mode, items, project_id, arena_round)
     key, _ = vault.create_data_key("judge-items")
     vault.write_blob(key, ITEMS_BLOB, json.dumps(checked).encode())
     with transaction.atomic():
@@ -72,13 +113,13 @@ def create_judge_run(
             criteria=criteria,
             base_model=base_model,
             model_version=model_version,
+            arena_round=arena_round,
             data_key=key,
             items=len(checked),
             created_by=actor.user,
         )
-        record_event(
-            actor, "judge_run.create", obj=run, details={"mode": mode, "items": len(checked)}
-        )
+        details = {"mode": mode, "items": len(checked), "arena_round": run.arena_round_id}
+        record_event(actor, "judge_run.create", obj=run, details=details)
         transaction.on_commit(lambda: enqueue_judge_run(run.pk))
     return run
 
@@ -118,9 +159,10 @@ def run_claimed_judge(run_id: int) -> None:
         _finish(run, RunStatus.FAILED, error=explain_failure(exc, "Judging"))
 
 
-def _grade(run: JudgeRun, item: dict[str, str], render: Any, scorer: Any) -> dict[str, Any]:
+def _grade(run: JudgeRun, item: dict[str, Any], render: Any, scorer: Any) -> dict[str, Any]:
     if run.mode == JudgeMode.PAIRWISE:
-        return asdict(judge.judge_pair(item["request"], item["x"], item["y"], render, scorer))
+        pair = asdict(judge.judge_pair(item["request"], item["x"], item["y"], render, scorer))
+        return {"match": item["match"], **pair} if "match" in item else pair
     graded = judge.judge_rubric(item["request"], item["answer"], run.criteria, render, scorer)
     return asdict(graded)
 
@@ -151,3 +193,34 @@ def _finish(run: JudgeRun, status: str, **fields: Any) -> None:
             outcome="error" if fields.get("error") else "allowed",
             details={"reason": fields["error"][:300]} if fields.get("error") else {},
         )
+
+
+def human_agreement(run: JudgeRun) -> dict[str, Any] | None:
+    """The judge against the people who voted on the matches it judged: one (judge verdict,
+    human vote) pair per vote, "both bad" counted as a tie. ``votes`` is n; ``kappa`` (Cohen's)
+    and ``agreement`` (the share of equal verdicts) are None, with ``note`` "not enough votes",
+    below ``MIN_HUMAN_VOTES``. None for a run that judged no arena round or has not succeeded.
+    """
+    if run.arena_round_id is None or run.status != RunStatus.SUCCEEDED:
+        return None
+    judged = {v["match"]: v["verdict"] for v in run.verdicts if "match" in v}
+    votes = ArenaVote.objects.filter(match_id__in=judged).values_list("match_id", "choice")
+    pairs = [(judged[match], HUMAN_VERDICTS[choice]) for match, choice in votes]
+    figures: dict[str, Any] = {
+        "arena_round": run.arena_round_id,
+        "votes": len(pairs),
+        "minimum_votes": MIN_HUMAN_VOTES,
+    }
+    result = judge.agreement_with_humans(pairs) if len(pairs) >= MIN_HUMAN_VOTES else None
+    if result is None:
+        return {**figures, "kappa": None, "agreement": None, "note": NOT_ENOUGH_VOTES}
+    return {**figures, "kappa": result.kappa, "agreement": result.agreement, "note": ""}
+
+
+def agreement_text(figures: dict[str, Any] | None) -> str:
+    """One line for a table: "kappa 0.62, 75% equal, n=12" or "not enough votes (n=3 < 10)"."""
+    if figures is None:
+        return ""
+    if figures["kappa"] is None:
+        return f"{NOT_ENOUGH_VOTES} (n={figures['votes']} < {figures['minimum_votes']})"
+    return f"kappa {figures['kappa']:.2f}, {figures['agreement']:.0%} equal, n={figures['votes']}"

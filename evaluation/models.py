@@ -159,6 +159,10 @@ class JudgeRun(models.Model):
 
     ``queued`` → ``running`` (claimed by ``UPDATE ... WHERE status='queued'``) →
     ``succeeded`` | ``failed``. No lease yet: a judge run whose worker died stays running.
+
+    A pairwise run over a closed ``arena_round`` judges the round's matches (the prompts and
+    answer pairs people voted on); each verdict carries its ``match`` id, so the judge's
+    agreement with the votes is computed when read (``judging.human_agreement``).
     """
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="judge_runs")
@@ -171,6 +175,14 @@ class JudgeRun(models.Model):
         ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     data_key = models.ForeignKey(DataKey, on_delete=models.PROTECT, related_name="+")
+    arena_round = models.ForeignKey(
+        "ArenaRound",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="judge_runs",
+        help_text="The closed round whose matches were judged (the judge against its votes).",
+    )
     items = models.IntegerField(default=0)
     status = models.CharField(
         max_length=12, choices=RunStatus.choices, default=RunStatus.QUEUED, db_index=True

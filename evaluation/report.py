@@ -14,8 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from evaluation import arena, judging
 from evaluation.harness.run import compare
-from evaluation.models import EvaluationRun, JudgeRun, RunStatus
+from evaluation.models import ArenaContestant, ArenaRound, EvaluationRun, JudgeRun, RunStatus
 from evaluation.results import task_results
 from trainer.models import JobEvent, ModelVersion
 
@@ -68,7 +69,7 @@ def to_markdown(report: dict[str, Any]) -> str:
 
 def _markdown_value(key: str, value: Any) -> list[str]:
     if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-        columns = list(value[0])
+        columns = list(dict.fromkeys(c for row in value for c in row))  # rows may differ
         rows = [f"| {' | '.join(_cell(row.get(c)) for c in columns)} |" for row in value]
         return [
             f"**{key}**",
@@ -146,9 +147,78 @@ def lm_eval_tasks(version: ModelVersion) -> dict[str, Any] | None:
 
 
 def judge_scores(version: ModelVersion) -> dict[str, Any] | None:
+    """The project's succeeded judge runs: each summary, and for a run over an arena round
+    the judge's agreement with the round's votes beside it (n, Cohen's kappa, or "not
+    enough votes")."""
     runs = JudgeRun.objects.filter(project_id=version.project_id, status=RunStatus.SUCCEEDED)
-    rows = [{"judge_run": r.pk, "mode": r.mode, "items": r.items, **r.summary} for r in runs]
+    rows = []
+    for run in runs:
+        humans = judging.human_agreement(run)
+        rows.append(
+            {
+                "judge_run": run.pk,
+                "mode": run.mode,
+                "items": run.items,
+                **run.summary,
+                "arena_round": run.arena_round_id,
+                "human_votes": humans["votes"] if humans else None,
+                "kappa_vs_humans": humans["kappa"] if humans else None,
+                "agreement_with_humans": judging.agreement_text(humans),
+            }
+        )
     return {"runs": rows} if rows else None
+
+
+def arena_results(version: ModelVersion) -> dict[str, Any] | None:
+    """The version's results in the CLOSED arena rounds it competed in: per round the votes,
+    Fleiss' kappa and, with more than two models, the Bradley-Terry ranking; per opponent the
+    version's win rate with its Wilson 95% interval. Open rounds are left out entirely (not
+    even named): the card would otherwise tell a voter which model is in the round."""
+    rounds = ArenaRound.objects.filter(closed=True, contestants__model_version=version)
+    label = ArenaContestant(model_version=version).label
+    summary, win_rates, ranking = [], [], []
+    for row in rounds.distinct().order_by("closed_at", "pk"):
+        found = arena.results(row)
+        summary.append(
+            {
+                "round": row.pk,
+                "name": row.name,
+                "closed_at": row.closed_at.isoformat() if row.closed_at else None,
+                "models": row.contestants.count(),
+                "votes": found["votes"],
+                "fleiss_kappa": found["fleiss_kappa"],
+            }
+        )
+        win_rates += [{"round": row.pk, **p} for p in _as_seen_by(label, found["pairs"])]
+        ratings = sorted((found["ratings"] or {}).items(), key=lambda kv: -kv[1])
+        ranking += [
+            {"round": row.pk, "rank": i + 1, "model": m, "rating": r}
+            for i, (m, r) in enumerate(ratings)
+        ]
+    if not summary:
+        return None
+    return {"rounds": summary, "win_rates": win_rates, "ranking": ranking}
+
+
+def _as_seen_by(label: str, pairs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The pairs that involve ``label``, turned so that it is the side whose rate is given."""
+    rows = []
+    for pair in pairs:
+        if pair["model"] == label:
+            rows.append({k: v for k, v in pair.items() if k != "model"})
+        elif pair["opponent"] == label:
+            rows.append(
+                {
+                    "opponent": pair["model"],
+                    "wins": pair["losses"],
+                    "losses": pair["wins"],
+                    "ties": pair["ties"],
+                    "win_rate": 1 - pair["win_rate"],
+                    "low": 1 - pair["high"],
+                    "high": 1 - pair["low"],
+                }
+            )
+    return rows
 
 
 def training_curves(version: ModelVersion) -> dict[str, Any] | None:
@@ -163,6 +233,7 @@ register_section("lineage", "Lineage", lineage, order=10)
 register_section("test_split", "Test-split metrics", test_split, order=20)
 register_section("lm_eval", "lm-eval tasks against the base model", lm_eval_tasks, order=30)
 register_section("judge", "Judge scores (project's judge runs)", judge_scores, order=40)
+register_section("arena", "Blind arena (closed rounds)", arena_results, order=50)
 register_section("training_curves", "Training curves", training_curves, order=90)
 
 

@@ -7,8 +7,9 @@ class PrivacyConfig(AppConfig):
     name = "privacy"
 
     def ready(self) -> None:
-        from privacy import gate, pages, signals
+        from privacy import gate, pages, report_section, signals
 
         signals.connect()
         gate.register()
         pages.register()
+        report_section.register()

@@ -9,7 +9,8 @@ dependency), ``TYPE_CHECKING`` blocks too, and so do modules named to ``lazy_mod
    middleware, signals sent on commit, lazy imports, health).
 3. ``audit``, then ``accounts`` and ``vault``: the foundations every app uses.
 4. the domain apps, each above the ones it follows: ``datasets_app``, ``trainer``,
-   ``serving``, then ``openai_api``, ``evaluation`` and ``privacy`` side by side.
+   ``serving``, then ``openai_api`` and ``evaluation`` side by side, then ``privacy`` (it
+   adds its section to evaluation's report).
 5. ``console``: what gathers several apps (dashboard, 404 handler, bootstrap, worker heartbeat).
 
 ``platform_site`` is the wiring above them all; a package may only import its environment
@@ -38,7 +39,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("datasets_app",),
     ("trainer",),
     ("serving",),
-    ("openai_api", "evaluation", "privacy"),
+    ("openai_api", "evaluation"),
+    ("privacy",),
     ("console",),
 ]
 WIRING = "platform_site"

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
+from evaluation import judging
 from evaluation.models import (
     ArenaRound,
     EvaluationRun,
@@ -119,9 +122,16 @@ class JudgeRunSerializer(serializers.ModelSerializer):
         source="model_version_id", read_only=True, allow_null=True
     )
     verdicts = serializers.JSONField(
-        read_only=True, help_text="Per item: verdict and probabilities (no text)."
+        read_only=True,
+        help_text="Per item: verdict and probabilities (no text); the match id for a round.",
     )
     summary = serializers.JSONField(read_only=True)
+    arena_round = serializers.IntegerField(source="arena_round_id", read_only=True, allow_null=True)
+    human_agreement = serializers.SerializerMethodField(
+        help_text="A judged arena round: the judge against its votes. {arena_round, votes (n), "
+        "minimum_votes, kappa (Cohen's), agreement (share equal), note}; kappa and agreement "
+        'are null with note "not enough votes" below minimum_votes. Null for other runs.'
+    )
 
     class Meta:
         model = JudgeRun
@@ -134,13 +144,18 @@ class JudgeRunSerializer(serializers.ModelSerializer):
             "model_version",
             "items",
             "status",
+            "arena_round",
             "verdicts",
             "summary",
+            "human_agreement",
             "error",
             "created_at",
             "finished_at",
         ]
         read_only_fields = fields
+
+    def get_human_agreement(self, run: JudgeRun) -> dict[str, Any] | None:
+        return judging.human_agreement(run)
 
 
 class JudgeRunCreateSerializer(serializers.Serializer):
@@ -150,8 +165,22 @@ class JudgeRunCreateSerializer(serializers.Serializer):
     base_model = serializers.IntegerField(required=False, help_text="The judge; or model_version.")
     model_version = serializers.IntegerField(required=False, help_text="The judge; or base_model.")
     items = serializers.JSONField(
-        help_text="Pairwise: [{request, x, y}]; rubric: [{request, answer}] (stored encrypted)."
+        required=False,
+        help_text="Pairwise: [{request, x, y}]; rubric: [{request, answer}] (stored encrypted). "
+        "Or arena_round.",
     )
+    arena_round = serializers.IntegerField(
+        required=False,
+        help_text="A closed arena round of the project: its matches are judged pairwise and "
+        "the judge is compared with the round's votes. Or items.",
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        if ("items" in attrs) == ("arena_round" in attrs):
+            raise serializers.ValidationError(
+                {"items": ["Give exactly one of items or arena_round."]}
+            )
+        return attrs
 
 
 class ReportSerializer(serializers.Serializer):

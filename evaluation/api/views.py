@@ -191,6 +191,15 @@ def _member_project(request: Request, project_id: int) -> Project:
     return project
 
 
+def _arena_round(project: Project, round_id: int | None) -> ArenaRound | None:
+    if round_id is None:
+        return None
+    row = ArenaRound.objects.filter(pk=round_id, project=project).first()
+    if row is None:
+        raise ValidationError({"arena_round": ["No such arena round in the project."]})
+    return row
+
+
 class JudgeRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Answers graded by one of the project's own models (rubric, or pairs in both orders)."""
 
@@ -199,9 +208,12 @@ class JudgeRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
     def get_queryset(self) -> QuerySet[JudgeRun]:
         ids = project_ids_allowing(self.request.user, Action.VIEW_RESULTS)
-        return JudgeRun.objects.filter(project_id__in=ids)
+        return JudgeRun.objects.filter(project_id__in=ids).select_related("arena_round")
 
-    @extend_schema(request=s.JudgeRunCreateSerializer, responses={201: s.JudgeRunSerializer})
+    @extend_schema(
+        request=s.JudgeRunCreateSerializer,
+        responses={201: s.JudgeRunSerializer, **error_responses(409)},
+    )
     def create(self, request: Request) -> Response:
         form = s.JudgeRunCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
@@ -218,10 +230,11 @@ class JudgeRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             actor_from_request(request),
             project.pk,
             data["mode"],
-            data["items"],
+            data.get("items"),
             criteria=data.get("criteria", ""),
             base_model=_base_model(data.get("base_model")),
             model_version=version,
+            arena_round=_arena_round(project, data.get("arena_round")),
         )
         return Response(self.get_serializer(run).data, status=status.HTTP_201_CREATED)
 

@@ -6,38 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from evaluation_versions import make_model_version
 
 from evaluation import report
 from evaluation.models import EvaluationRun, EvaluationSet, RunStatus, TaskMetric
-from trainer.models import JobEvent, ModelVersion, TrainingJob
+from trainer.models import ModelVersion
 
 pytestmark = pytest.mark.django_db
 
 
 def _version(approved_version: Any, base_model: Any) -> ModelVersion:
-    from vault.services import create_data_key
-
-    key, _ = create_data_key("job", parent=approved_version.data_key)
-    job = TrainingJob.objects.create(
-        project_id=approved_version.dataset.project_id,
-        dataset_version=approved_version,
-        base_model=base_model,
-        method="lora",
-        hyperparameters={"max_steps": 2},
-        data_key=key,
-        status="succeeded",
-    )
-    JobEvent.objects.create(
-        job=job, kind="metrics", message="step 1", data={"step": 1, "loss": 2.5}
-    )
-    return ModelVersion.objects.create(
-        project_id=job.project_id,
-        job=job,
-        name="support model",
-        data_key=key,
-        artifact_dir="",
-        metrics={"perplexity": 12.5},
-    )
+    return make_model_version(approved_version, base_model)
 
 
 def _run(evaluation_set: Any, value: float, **model: Any) -> None:
