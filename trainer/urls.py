@@ -4,6 +4,7 @@ from trainer import views
 
 urlpatterns = [
     path("new/", views.new_job, name="job-new"),
+    path("new/estimate/", views.estimate, name="job-new-estimate"),
     path("<int:pk>/", views.detail, name="job-page"),
     path("<int:pk>/cancel/", views.cancel, name="job-cancel"),
     path("model-versions/<int:pk>/", views.model_version, name="model-version-page"),

@@ -216,6 +216,7 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("dataset-delete", "POST"): project("steward", "owner"),
     ("job-new", "GET"): ALL_MEMBERS,
     ("job-new", "POST"): project("engineer", "owner"),
+    ("job-new-estimate", "POST"): project("engineer", "owner"),
     ("job-page", "GET"): ALL_MEMBERS,
     ("model-version-page", "GET"): ALL_MEMBERS,
     ("job-cancel", "POST"): project("engineer", "owner"),
