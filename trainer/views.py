@@ -1,10 +1,11 @@
-"""Job pages: launch with defaults, follow live, cancel."""
+"""Job pages (launch with the estimate, follow live, cancel) and model pages (the list, a
+version, a comparison)."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -13,9 +14,9 @@ from accounts.services import PermissionDenied, project_ids_allowing
 from audit.services import actor_from_request
 from datasets_app.models import Dataset, DatasetStatus
 from datasets_app.services import visible_datasets
-from trainer import services
+from trainer import checkpoints, model_pages, services
 from trainer.forms import JobForm
-from trainer.models import BaseModel
+from trainer.models import BaseModel, ModelVersion
 from trainer.pages import job_sections
 
 
@@ -126,10 +127,77 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+def models(request: HttpRequest) -> HttpResponse:
+    """The model versions of the caller's projects, by project (``?project=<id>``: one)."""
+    versions = services.visible_model_versions(request.user).select_related(
+        "project", "job__dataset_version__dataset"
+    )
+    project = request.GET.get("project", "")
+    if project.isdigit():
+        versions = versions.filter(project_id=int(project))
+    by_project: dict[str, list[ModelVersion]] = {}
+    for version in versions.order_by("project__name", "-created_at"):
+        by_project.setdefault(version.project.name, []).append(version)
+    return render(request, "trainer/models.html", {"by_project": by_project})
+
+
+@login_required
 def model_version(request: HttpRequest, pk: int) -> HttpResponse:
-    """A trained model version: lineage and its differential-privacy guarantee."""
-    version = get_object_or_404(services.visible_model_versions(request.user), pk=pk)
-    return render(request, "trainer/model_version.html", {"version": version})
+    """A trained model version: lineage, metrics, curves, evaluation, checkpoints, its
+    differential-privacy guarantee and the sections other apps register."""
+    version = get_object_or_404(
+        services.visible_model_versions(request.user).select_related(
+            "job__base_model", "job__dataset_version__dataset", "job__validation_version__dataset"
+        ),
+        pk=pk,
+    )
+    summary = model_pages.summarize(version)
+    context = {
+        "version": version,
+        "summary": summary,
+        "chart": summary.chart_data(),
+        "checkpoints": checkpoints.list_checkpoints(version.job),
+        # The registered sections (privacy's audit) read the version through its job.
+        "sections": job_sections(request, version.job),
+    }
+    return render(request, "trainer/model_version.html", context)
+
+
+@login_required
+def compare(request: HttpRequest) -> HttpResponse:
+    """Two or more model versions side by side (``?versions=1&versions=2`` or ``1,2``):
+    metrics table and overlaid curves. A version the caller cannot see is a 404."""
+    ids = _version_ids(request.GET.getlist("versions"))
+    found = services.visible_model_versions(request.user).in_bulk(ids)
+    if len(found) != len(ids):
+        raise Http404("No such model version.")
+    summaries = [model_pages.summarize(found[pk]) for pk in ids]
+    context = {
+        "summaries": summaries,
+        "rows": model_pages.comparison_rows(summaries),
+        "charts": [summary.chart_data() for summary in summaries],
+        "too_few": len(summaries) < 2,
+    }
+    return render(request, "trainer/compare.html", context)
+
+
+MAX_COMPARED = 8
+
+
+def _version_ids(values: list[str]) -> list[int]:
+    """Distinct ids, in order, from repeated and comma-separated values; 404 for a value that
+    is not an id or for more than MAX_COMPARED versions."""
+    ids: list[int] = []
+    for part in ",".join(values).split(","):
+        if not part.strip():
+            continue
+        if not part.strip().isdigit():
+            raise Http404("No such model version.")
+        if int(part) not in ids:
+            ids.append(int(part))
+    if len(ids) > MAX_COMPARED:
+        raise Http404(f"Compare at most {MAX_COMPARED} versions at once.")
+    return ids
 
 
 @login_required

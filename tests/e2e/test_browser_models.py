@@ -126,3 +126,57 @@ def test_job_form_estimate_follows_the_settings_and_errors_show_inline(
     page.wait_for_selector("#job-estimate[data-state=too-big]")
     assert page.inner_text("#estimate-verdict").startswith("Does not fit: needs about 90.0 GiB")
     assert no_csp_errors(page), page.console_errors
+
+
+def test_models_list_version_page_and_comparison_of_two_versions(
+    cast: Any, approved_version: Any, tiny_base_model: Any, live_server: Any, browser_page: Any
+) -> None:
+    first = make_finished_run(
+        approved_version, name="support-lora-r8", base_model=tiny_base_model, floor=1.3
+    )
+    second = make_finished_run(
+        approved_version,
+        name="support-lora-r16",
+        base_model=tiny_base_model,
+        steps=80,
+        start_loss=3.0,
+        floor=1.1,
+        hyperparameters={"lora_r": 16, "learning_rate": 1e-4},
+    )
+    page = browser_page
+    sign_in(page, live_server.url, "viewer")
+    page.click("nav >> text=Models")
+    page.wait_for_selector("table.models")
+    assert page.locator("table.models tbody tr").count() == 2
+    screenshot(page, "models-list")
+
+    # A version's page: lineage, metrics, curves, checkpoints.
+    page.click("text=support-lora-r8")
+    page.wait_for_selector("#loss-chart canvas")
+    assert "fixture v1" in page.inner_text("#lineage")
+    assert "tuned" in page.inner_text("#version-metrics")
+    assert page.get_attribute("#loss-chart", "data-points") == str(60 + 6)
+    page.wait_for_selector("#lr-chart canvas")
+    page.wait_for_selector("#checkpoints")
+    screenshot(page, "model-version")
+
+    # Compare: pick both with the keyboard (space toggles a focused checkbox), submit.
+    page.go_back()
+    page.wait_for_selector("table.models")
+    for version in (first, second):
+        page.focus(f"#compare-{version.pk}")
+        page.keyboard.press("Space")
+    page.focus("#compare-selected")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#compare-loss-chart canvas")
+    page.wait_for_selector("#compare-val-chart canvas")
+    header = page.inner_text("#compare-table thead")
+    assert "support-lora-r8" in header and "support-lora-r16" in header
+    # The overlaid chart has one series per version, named in its legend.
+    legend = page.inner_text("#compare-loss-chart .u-legend")
+    assert "support-lora-r8" in legend and "support-lora-r16" in legend
+    assert page.get_attribute("#compare-loss-chart", "data-points") == str(60 + 80)
+    best = page.locator("#compare-table tr", has_text="Final training loss").locator("td.best")
+    assert best.count() == 1 and best.inner_text().startswith("1.")
+    screenshot(page, "models-compare")
+    assert no_csp_errors(page), page.console_errors

@@ -368,6 +368,7 @@ def evaluation_bodies(world: Any, side: Any) -> dict[tuple[str, str], dict[str, 
 
 QUERY_STRINGS: dict[str, Callable[[Any], str]] = {
     "job-new": lambda side: f"?dataset={side.approved_dataset.pk}",
+    "models-compare-page": lambda side: f"?versions={side.model_version.pk}",
     "api:evaluation-run-comparison": lambda side: f"?base={side.evaluation_run.pk}",
     "api:evaluation-report-side-by-side": lambda side: f"?project={side.project.pk}",
 }

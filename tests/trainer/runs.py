@@ -8,14 +8,16 @@ import math
 from typing import Any
 
 
-def metric_rows(steps: int, *, start_loss: float, floor: float, eval_every: int = 10) -> list[dict]:
+def metric_rows(
+    steps: int, *, start_loss: float, floor: float, peak_lr: float = 2e-4, eval_every: int = 10
+) -> list[dict]:
     """Plausible metrics: loss decaying towards ``floor``, validation loss every
     ``eval_every`` steps, cosine learning rate after a short warm-up, steady throughput."""
     rows = []
     for step in range(1, steps + 1):
         progress = step / steps
         loss = floor + (start_loss - floor) * math.exp(-4 * progress) + 0.05 * math.sin(step)
-        lr = 2e-4 * min(1.0, step / 5) * 0.5 * (1 + math.cos(math.pi * progress))
+        lr = peak_lr * min(1.0, step / 5) * 0.5 * (1 + math.cos(math.pi * progress))
         row = {
             "step": step,
             "loss": round(loss, 4),
@@ -46,15 +48,26 @@ def make_finished_run(
     from vault.services import create_data_key
 
     key, _ = create_data_key("job", parent=version.data_key)
-    rows = metric_rows(steps, start_loss=start_loss, floor=floor)
+    settings = {
+        "objective": "supervised",
+        "max_steps": steps,
+        "learning_rate": 2e-4,
+        "batch_size": 2,
+        "seq_len": 256,
+        "lora_r": 8,
+        "seed": 1234,
+        **(hyperparameters or {}),
+    }
+    rows = metric_rows(
+        steps, start_loss=start_loss, floor=floor, peak_lr=float(settings["learning_rate"])
+    )
     final = rows[-1]
-    settings = {"objective": "supervised", "max_steps": steps, "learning_rate": 2e-4, "seed": 1234}
     job = TrainingJob.objects.create(
         project_id=version.dataset.project_id,
         dataset_version=version,
         base_model=base_model,
         method=method,
-        hyperparameters={**settings, **(hyperparameters or {})},
+        hyperparameters=settings,
         data_key=key,
         status="succeeded",
         evaluation_status="done",
