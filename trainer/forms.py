@@ -102,16 +102,15 @@ class JobForm(forms.Form):
     """Launch a job with sensible defaults; every field maps to an engine hyperparameter."""
 
     base_model = forms.ModelChoiceField(queryset=BaseModel.objects.all(), required=False)
+    # Their help is one line per choice (the page shows the chosen one's): `choice_help`.
     objective = forms.ChoiceField(
         choices=[(name, name) for name in registry.objective_names()],
         initial=registry.DEFAULT_OBJECTIVE,
         required=False,  # a form posted without it trains as before: supervised
-        help_text=" ".join(f"{name}: {text}" for name, text in registry.objective_choices()),
     )
     method = forms.ChoiceField(
         choices=[(name, name) for name in registry.method_names()],
         initial=registry.DEFAULT_METHOD,
-        help_text=" ".join(f"{name}: {text}" for name, text in registry.method_choices()),
     )
     max_steps = forms.IntegerField(min_value=1, max_value=1_000_000, initial=30)
     learning_rate = forms.FloatField(min_value=1e-7, max_value=1.0, initial=2e-4)
@@ -212,6 +211,12 @@ class JobForm(forms.Form):
             for name in registry.method_names()
             if TARGET_MODULES in registry.method(name).settings
         )
+        for name, choices in (
+            ("objective", registry.objective_choices()),
+            ("method", registry.method_choices()),
+        ):
+            self.fields[name].choice_help = choices  # type: ignore[attr-defined]
+            self.fields[name].widget.attrs["aria-describedby"] = f"help-{name}"
         if validation_datasets is not None:
             field = self.fields["validation_dataset"]
             field.queryset = validation_datasets  # type: ignore[attr-defined]

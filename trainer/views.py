@@ -122,8 +122,12 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         ),
         pk=pk,
     )
-    sections = job_sections(request, job)
-    return render(request, "trainer/detail.html", {"job": job, "sections": sections})
+    context = {
+        "job": job,
+        "model_version": ModelVersion.objects.filter(job=job).first(),
+        "sections": job_sections(request, job),
+    }
+    return render(request, "trainer/detail.html", context)
 
 
 @login_required

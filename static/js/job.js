@@ -94,6 +94,15 @@
     box.replaceChildren(...parts);
   }
 
+  function showModelVersion(id) {
+    const box = document.getElementById("job-model-version");
+    if (!box || !id || box.querySelector("a")) return;
+    const link = document.createElement("a");
+    link.href = box.dataset.urlTemplate.replace(/0\/$/, id + "/");
+    link.textContent = "model version " + id;
+    box.replaceChildren(link);
+  }
+
   async function pollEvents() {
     const list = document.getElementById("job-events");
     // Page through everything new (a page opened late in a long run has many events).
@@ -138,6 +147,7 @@
         if (p.total_steps) bar.value = Math.round((100 * (p.step || 0)) / p.total_steps);
         if (job.status === "succeeded") bar.value = 100;
         showEvaluation(job);
+        showModelVersion(job.model_version);
         await pollEvents();
         if (["succeeded", "failed", "cancelled"].includes(job.status)) {
           const cancel = document.getElementById("cancel-job");

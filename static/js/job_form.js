@@ -23,6 +23,10 @@
       label.hidden = !applies;
       label.classList.toggle("setting-hidden", !applies);
     }
+    // The objective's and the method's help: the chosen one's line only.
+    for (const list of form.querySelectorAll(".choice-help")) {
+      for (const item of list.querySelectorAll("li")) item.hidden = item.dataset.choice !== chosen(list.dataset.for);
+    }
     // A group none of whose settings applies disappears with them.
     for (const group of form.querySelectorAll("fieldset.settings-group")) {
       const fields = group.querySelectorAll(".field");
@@ -44,7 +48,8 @@
   }
 
   function gib(bytes) {
-    return (bytes / 2 ** 30).toFixed(bytes < 2 ** 30 ? 2 : 1) + " GiB";
+    if (bytes < 2 ** 30) return Math.max(1, Math.round(bytes / 2 ** 20)) + " MiB";
+    return (bytes / 2 ** 30).toFixed(1) + " GiB";
   }
 
   function duration(seconds) {

@@ -67,6 +67,8 @@ def test_job_page_charts_loss_validation_loss_learning_rate_and_throughput(
     assert page.evaluate("document.activeElement.id") == "loss-chart"
     screenshot(page, "job-page")
     assert no_csp_errors(page), page.console_errors
+    page.click("#job-model-version a")
+    page.wait_for_url(f"**/jobs/model-versions/{version.pk}/")
 
 
 def test_job_form_estimate_follows_the_settings_and_errors_show_inline(
@@ -83,7 +85,7 @@ def test_job_form_estimate_follows_the_settings_and_errors_show_inline(
     sign_in(page, live_server.url, "engineer")
     page.goto(f"{live_server.url}/jobs/new/?dataset={approved_version.dataset_id}")
     page.wait_for_selector("#job-estimate[data-state=fits]")
-    assert "GiB" in page.inner_text("#estimate-memory")
+    assert page.inner_text("#estimate-memory").endswith(("MiB", "GiB"))
     assert page.inner_text("#estimate-steps") == "30"
     # A changed setting updates the estimate.
     page.fill("input[name=max_steps]", "12")
@@ -99,9 +101,12 @@ def test_job_form_estimate_follows_the_settings_and_errors_show_inline(
     page.fill("input[name=warmup_steps]", "2")
     page.wait_for_selector("#job-estimate[data-state=fits]")
     assert page.inner_text("#error-warmup_steps") == ""
-    # Groups of another method hide with their settings.
+    # Groups of another method hide with their settings; the chosen method's help shows.
+    assert page.is_visible("#help-method li[data-choice=lora]")
+    assert page.is_hidden("#help-method li[data-choice=full]")
     page.select_option("select[name=method]", "full")
     page.wait_for_selector("#group-lora", state="hidden")
+    assert page.is_visible("#help-method li[data-choice=full]")
     page.select_option("select[name=method]", "lora")
     page.wait_for_selector("#group-lora", state="visible")
     # The settings are reachable by keyboard, in order, from the method select.
