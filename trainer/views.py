@@ -9,6 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from accounts.models import Project
 from accounts.roles import Action
 from accounts.services import PermissionDenied, project_ids_allowing
 from audit.services import actor_from_request
@@ -142,7 +143,11 @@ def models(request: HttpRequest) -> HttpResponse:
     by_project: dict[str, list[ModelVersion]] = {}
     for version in versions.order_by("project__name", "-created_at"):
         by_project.setdefault(version.project.name, []).append(version)
-    return render(request, "trainer/models.html", {"by_project": by_project})
+    projects = Project.objects.filter(
+        pk__in=project_ids_allowing(request.user, Action.VIEW_PROJECT)
+    ).order_by("name")
+    context = {"by_project": by_project, "projects": projects, "chosen": project}
+    return render(request, "trainer/models.html", context)
 
 
 @login_required

@@ -67,6 +67,17 @@
   }
 
   function showErrors(errors) {
+    // An error on a setting hidden for the chosen objective or method is shown at the top.
+    const general = (errors.__all__ || []).slice();
+    for (const [name, messages] of Object.entries(errors)) {
+      const box = document.getElementById("error-" + name);
+      const field = box && box.closest(".field");
+      if (name !== "__all__" && (!box || (field && field.hidden))) {
+        const label = field ? field.querySelector("label") : null;
+        general.push((label ? label.textContent.trim() : name) + ": " + messages.join(" "));
+      }
+    }
+    errors = Object.assign({}, errors, { __all__: general });
     for (const box of form.querySelectorAll(".field-error, #error-__all__")) {
       const name = box.id.replace(/^error-/, "");
       const messages = errors[name] || [];

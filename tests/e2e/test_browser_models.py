@@ -104,11 +104,16 @@ def test_job_form_estimate_follows_the_settings_and_errors_show_inline(
     # Groups of another method hide with their settings; the chosen method's help shows.
     assert page.is_visible("#help-method li[data-choice=lora]")
     assert page.is_hidden("#help-method li[data-choice=full]")
+    page.fill("input[name=lora_r]", "4")
     page.select_option("select[name=method]", "full")
     page.wait_for_selector("#group-lora", state="hidden")
     assert page.is_visible("#help-method li[data-choice=full]")
+    # A changed setting that the chosen method does not use is named at the top.
+    page.locator("#error-__all__", has_text="LoRA rank (r): Applies only").wait_for()
     page.select_option("select[name=method]", "lora")
     page.wait_for_selector("#group-lora", state="visible")
+    page.wait_for_selector("#job-estimate[data-state=fits]")
+    assert page.inner_text("#error-__all__") == ""
     # The settings are reachable by keyboard, in order, from the method select.
     page.focus("select[name=method]")
     page.keyboard.press("Tab")

@@ -115,3 +115,24 @@ def test_model_version_page_lists_the_jobs_checkpoints(
         )
     ]
     assert table.count("<tr>") == 3 and "1.6100" in table and "best" in table
+
+
+@pytest.mark.django_db
+def test_models_list_filters_by_project(
+    cast: Any, approved_version: Any, version_from_records: Any
+) -> None:
+    from accounts.models import Membership, Project
+    from datasets_app.models import Dataset
+
+    make_finished_run(approved_version, name="support-v1")
+    other = Project.objects.create(name="Billing")
+    Membership.objects.create(project=other, user=cast.viewer, role="viewer")
+    elsewhere = version_from_records(version_from_records.default_records())
+    Dataset.objects.filter(pk=elsewhere.dataset_id).update(project=other)
+    elsewhere.refresh_from_db()
+    make_finished_run(elsewhere, name="billing-v1")
+    client = _client(cast.viewer)
+    both = client.get("/jobs/models/").content.decode()
+    assert "support-v1" in both and "billing-v1" in both and 'aria-label="Projects"' in both
+    only = client.get(f"/jobs/models/?project={other.pk}").content.decode()
+    assert "billing-v1" in only and "support-v1" not in only
