@@ -190,3 +190,33 @@ def test_models_list_version_page_and_comparison_of_two_versions(
     assert best.count() == 1 and best.inner_text().startswith("1.")
     screenshot(page, "models-compare")
     assert no_csp_errors(page), page.console_errors
+
+
+def test_running_job_page_adds_new_metrics_to_its_charts_and_shows_the_eta(
+    cast: Any, approved_version: Any, tiny_base_model: Any, live_server: Any, browser_page: Any
+) -> None:
+    from tests.trainer.runs import metric_rows
+    from trainer.models import JobEvent, TrainingJob
+
+    version = make_finished_run(approved_version, name="live", base_model=tiny_base_model)
+    job = version.job
+    version.delete()
+    rows = metric_rows(40, start_loss=3.0, floor=1.5)
+    JobEvent.objects.filter(job=job, data__step__gt=20).delete()
+    TrainingJob.objects.filter(pk=job.pk).update(
+        status="running",
+        evaluation_status="",
+        progress={"step": 20, "total_steps": 40, "loss": rows[19]["loss"], "eta_s": 754},
+    )
+    page = browser_page
+    sign_in(page, live_server.url, "viewer")
+    page.goto(f"{live_server.url}/jobs/{job.pk}/")
+    page.wait_for_selector("#loss-chart[data-points='22']")  # 20 losses, 2 validation losses
+    assert page.inner_text("#job-eta") == "12 min 34 s"
+    # The worker reports more steps: the page's next poll draws them.
+    JobEvent.objects.bulk_create(
+        JobEvent(job=job, kind="metrics", message="", data=row) for row in rows[20:]
+    )
+    page.wait_for_selector("#loss-chart[data-points='44']")
+    page.wait_for_selector("#lr-chart[data-points='40']")
+    assert no_csp_errors(page), page.console_errors

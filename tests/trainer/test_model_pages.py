@@ -92,6 +92,8 @@ def test_compare_puts_versions_side_by_side_and_refuses_one_not_visible(
     hidden = make_finished_run(elsewhere, name="hidden")
     assert client.get(f"/jobs/models/compare/?versions={a.pk},{hidden.pk}").status_code == 404
     assert client.get("/jobs/models/compare/?versions=1x").status_code == 404
+    too_many = ",".join(str(n) for n in range(1, 10))
+    assert client.get(f"/jobs/models/compare/?versions={too_many}").status_code == 404
     one = client.get(f"/jobs/models/compare/?versions={a.pk}").content.decode()
     assert 'id="compare-too-few"' in one
 
