@@ -1,5 +1,11 @@
 """The browser job form: the objective and the method, and only the settings that apply.
 
+The page groups the settings (``GROUPS``: the chosen objective's and method's, privacy, then
+the advanced ones: length and schedule, validation, memory and precision, reproducibility),
+each with the engine config's own help text (``TrainConfig`` field metadata). ``epochs``, when
+given, becomes ``max_steps`` from the version's token count. The same form is validated for
+the live estimate (``views.estimate``) and for a submission, so both name the same errors.
+
 Settings of an objective or a method come from the registry (``Objective.settings``,
 ``Method.settings``) with the engine config's defaults and help texts, so a new objective's
 settings appear here without touching this module. Each such field carries ``applies_to``
@@ -29,7 +35,15 @@ _NUMBER_FIELDS = {
 DP_KEYS = ("target_epsilon", "delta", "max_grad_norm")
 COMMON = ("max_steps", "learning_rate", "batch_size", "seq_len", "checkpoint_every")
 # Advanced engine settings every job has (empty = the service's default), sent when given.
-ADVANCED = ("warmup_steps", "lr_schedule", "min_lr_ratio", "eval_every", "precision", "seed")
+ADVANCED = (
+    "warmup_steps",
+    "lr_schedule",
+    "min_lr_ratio",
+    "eval_every",
+    "precision",
+    "grad_accum",
+    "seed",
+)
 HELP = TrainConfig.help_texts()
 LABELS = {
     "seq_len": "Sequence length (tokens)",
@@ -39,6 +53,7 @@ LABELS = {
     "lr_schedule": "Learning-rate schedule",
     "min_lr_ratio": "Final learning rate (fraction of peak)",
     "eval_every": "Validate every N steps",
+    "grad_accum": "Gradient accumulation (micro-batches per step)",
     "freeze_layers": "Frozen decoder layers",
 }
 TARGET_MODULES = "lora_target_modules"
@@ -69,7 +84,13 @@ GROUPS: tuple[tuple[str, str, bool, tuple[str, ...]], ...] = (
         ("epochs", "warmup_steps", "lr_schedule", "min_lr_ratio"),
     ),
     ("validation", "Validation", True, ("validation_dataset", "eval_every")),
-    ("reproducibility", "Precision and reproducibility", True, ("precision", "seed")),
+    (
+        "memory",
+        "Memory and precision",
+        True,
+        ("precision", "gradient_checkpointing", "grad_accum"),
+    ),
+    ("reproducibility", "Reproducibility", True, ("seed",)),
 )
 
 
@@ -130,7 +151,7 @@ class JobForm(forms.Form):
         min_value=0.01,
         max_value=1000,
         help_text="Passes over the training split; when given it replaces max steps (about "
-        "epochs x the split's tokens / (batch size x sequence length)).",
+        "epochs x the split's tokens / (batch size x sequence length x accumulation)).",
     )
     warmup_steps = forms.IntegerField(
         required=False, min_value=0, help_text=HELP["warmup_steps"] + " Empty: a tenth of the run."
@@ -159,6 +180,12 @@ class JobForm(forms.Form):
         choices=[(name, name) for name in PRECISIONS],
         initial=TrainConfig.precision,
         help_text=HELP["precision"],
+    )
+    gradient_checkpointing = forms.BooleanField(
+        required=False, help_text=HELP["gradient_checkpointing"]
+    )
+    grad_accum = forms.IntegerField(
+        required=False, min_value=1, initial=1, help_text=HELP["grad_accum"]
     )
     seed = forms.IntegerField(required=False, min_value=0, initial=1234, help_text=HELP["seed"])
 
@@ -281,7 +308,8 @@ class JobForm(forms.Form):
             return
         counts = self.version.split_counts or {}
         share = counts.get("train", 0) / max(1, sum(counts.values()))
-        steps = math.ceil(cleaned["epochs"] * tokens * share / (batch * seq_len))
+        per_step = batch * seq_len * (cleaned.get("grad_accum") or 1)
+        steps = math.ceil(cleaned["epochs"] * tokens * share / per_step)
         cleaned["max_steps"] = max(1, min(1_000_000, steps))
 
     def target_modules(self) -> str | list[str] | None:
@@ -306,6 +334,8 @@ class JobForm(forms.Form):
             value = self.cleaned_data.get(setting)
             if value not in (None, ""):
                 values[setting] = value
+        if self.cleaned_data.get("gradient_checkpointing"):
+            values["gradient_checkpointing"] = True
         targets = self.target_modules()
         if (
             targets is not None

@@ -104,6 +104,8 @@ def test_advanced_settings_reach_the_job_config(
         eval_every="3",
         precision="fp32",
         seed="7",
+        grad_accum="2",
+        gradient_checkpointing="on",
         lora_r="4",
         lora_target_modules="q_proj, v_proj",
         validation_dataset=str(other.dataset_id),
@@ -118,6 +120,7 @@ def test_advanced_settings_reach_the_job_config(
         "fp32",
     )
     assert settings["lora_target_modules"] == ["q_proj", "v_proj"]
+    assert settings["grad_accum"] == 2 and settings["gradient_checkpointing"] is True
     assert job.validation_version == other
 
 
@@ -141,7 +144,8 @@ def test_form_page_groups_settings_with_labels_and_help_from_the_engine(
 
     page = _client(cast.engineer).get(f"/jobs/new/?dataset={approved_version.dataset_id}")
     html = page.content.decode()
-    for group in ("group-lora", "group-length", "group-validation", "group-reproducibility"):
+    groups = ("lora", "length", "validation", "memory", "reproducibility", "privacy")
+    for group in (f"group-{name}" for name in groups):
         assert f'id="{group}"' in html
     assert TrainConfig.help_texts()["lora_dropout"] in html
     assert 'for="id_warmup_steps"' in html and 'aria-describedby="help-seed"' in html
