@@ -166,7 +166,9 @@ def model_version(request: HttpRequest, pk: int) -> HttpResponse:
         "summary": summary,
         "chart": summary.chart_data(),
         "checkpoints": checkpoints.list_checkpoints(version.job),
-        # The registered sections (privacy's audit) read the version through its job.
+        # The sections other apps register (privacy's audit), here through the job-page
+        # registry; priv2's branch adds trainer.pages.model_version_sections(request, version)
+        # for this page: on merge, use that here (the template's loop stays).
         "sections": job_sections(request, version.job),
     }
     return render(request, "trainer/model_version.html", context)

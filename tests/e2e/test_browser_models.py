@@ -8,13 +8,12 @@ seconds. With ``SOBERANA_SCREENSHOTS_DIR`` set, each page is also saved there as
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.e2e.browser import requires_chromium, sign_in
+from tests.e2e.screens import save_screenshot
 from tests.trainer.runs import make_finished_run
 
 pytestmark = [
@@ -24,20 +23,14 @@ pytestmark = [
 ]
 
 
-MAX_SCREENSHOT_BYTES = 290_000
+MAX_SCREENSHOT_BYTES = 300_000
 
 
 def screenshot(page: Any, name: str) -> None:
-    """Save the page as ``<SOBERANA_SCREENSHOTS_DIR>/<name>.png`` when that variable is set."""
-    folder = os.environ.get("SOBERANA_SCREENSHOTS_DIR")
-    if not folder:
-        return
-    path = Path(folder) / f"{name}.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    page.set_viewport_size({"width": 1100, "height": 1300})
-    page.screenshot(path=str(path), full_page=True)
-    if path.stat().st_size > MAX_SCREENSHOT_BYTES:  # keep the committed PNGs small
-        page.screenshot(path=str(path))
+    """``tests/e2e/screens.py``'s screenshot (when SOBERANA_SCREENSHOTS_DIR is set), checked
+    small enough to commit."""
+    path = save_screenshot(page, name)
+    assert path is None or path.stat().st_size < MAX_SCREENSHOT_BYTES, f"{path} is too large"
 
 
 def no_csp_errors(page: Any) -> bool:

@@ -280,7 +280,7 @@ def request_kwargs(key: str, method: str, world: Any, side: Any) -> dict[str, An
             "operator": "placeholder",
         },
         ("dataset-bulk-decision", "POST"): {"decision": "accepted"},
-        ("job-new", "POST"): {
+        ("job-new-estimate", "POST"): {
             "dataset": side.approved_dataset.pk,
             "method": "lora",
             "max_steps": 2,
@@ -290,7 +290,7 @@ def request_kwargs(key: str, method: str, world: Any, side: Any) -> dict[str, An
             "checkpoint_every": 1,
             "base_model": world.base_model.pk,
         },
-        ("job-new-estimate", "POST"): {
+        ("job-new", "POST"): {
             "dataset": side.approved_dataset.pk,
             "method": "lora",
             "max_steps": 2,
