@@ -5,7 +5,8 @@
 //
 //   lineChart(box, {label, xLabel, yLabel, series: [{label, stroke, points}], log})
 //       -> {update(series)}: draws one line per series over steps, with axes, a legend that
-//       shows the values under the cursor, and a text summary for screen readers.
+//       shows the values under the cursor (moved by the mouse, or by the arrow keys when the
+//       chart has the focus), and a text summary for screen readers.
 //   curvesFromEvents(events) -> {loss, val_loss, lr, tokens_per_s} point lists from the job's
 //       "metrics" events (each [[step, value], ...]).
 //   palette(i) -> a colour for the i-th run.
@@ -103,6 +104,22 @@
       if (sameShape) plot.setData(align(series));
       else build(series);
     }
+
+    // Keyboard: arrows move the cursor from step to step (Home / End: first / last), so the
+    // legend reads out the values as hovering would.
+    let index = -1;
+    box.addEventListener("keydown", (event) => {
+      if (!plot || !plot.data[0].length) return;
+      const last = plot.data[0].length - 1;
+      const moves = { ArrowRight: index + 1, ArrowLeft: index - 1, Home: 0, End: last };
+      if (!(event.key in moves)) return;
+      event.preventDefault();
+      index = Math.max(0, Math.min(last, index < 0 && event.key === "ArrowLeft" ? last : moves[event.key]));
+      const x = plot.data[0][index];
+      const column = plot.data.slice(1).find((ys) => ys[index] !== null && ys[index] !== undefined);
+      const top = column ? plot.valToPos(column[index], "y") : plot.bbox.height / 2 / devicePixelRatio;
+      plot.setCursor({ left: plot.valToPos(x, "x"), top: top });
+    });
 
     if (window.ResizeObserver) {
       new ResizeObserver(() => {

@@ -8,6 +8,7 @@ seconds. With ``SOBERANA_SCREENSHOTS_DIR`` set, each page is also saved there as
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -55,9 +56,16 @@ def test_job_page_charts_loss_validation_loss_learning_rate_and_throughput(
     box = page.locator("#loss-chart .u-over").bounding_box()
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.locator("#loss-chart .u-legend .u-value", has_text=".").first.wait_for()
-    # The charts are reachable by keyboard.
+    # The charts are reachable by keyboard, and the arrow keys read the values step by step.
+    page.mouse.move(0, 0)
     page.focus("#loss-chart")
     assert page.evaluate("document.activeElement.id") == "loss-chart"
+    page.keyboard.press("Home")
+    page.keyboard.press("ArrowRight")
+    step = page.locator("#loss-chart .u-legend .u-series").first.locator(".u-value")
+    step.filter(has_text=re.compile(r"^2$")).wait_for()
+    page.keyboard.press("End")
+    step.filter(has_text=re.compile(r"^60$")).wait_for()
     screenshot(page, "job-page")
     assert no_csp_errors(page), page.console_errors
     page.click("#job-model-version a")
