@@ -181,6 +181,45 @@ def _check_validation_version(version: DatasetVersion, other: DatasetVersion | N
         )
 
 
+def _checked_request(
+    version: DatasetVersion,
+    base_model: BaseModel | None,
+    method: str,
+    hyperparameters: dict[str, Any],
+    validation_version: DatasetVersion | None,
+) -> Any:
+    """The engine config of a job request after every check ``create_job`` makes before
+    writing (JobRequestError naming the field otherwise)."""
+    if version.dataset.status == DatasetStatus.DELETED:
+        raise JobRequestError("dataset", "the dataset was deleted and its data destroyed")
+    _check_validation_version(version, validation_version)
+    if base_model is None and registry.method(method).needs_base_model:
+        raise JobRequestError("base_model", "a base model is required for this method")
+    config = build_engine_config(version, base_model, method, hyperparameters)
+    if validation_version is not None:
+        check_record_kinds(config, validation_version, "validation_version")
+    return config
+
+
+def estimate_request(
+    actor: Actor,
+    version: DatasetVersion,
+    *,
+    base_model: BaseModel | None,
+    method: str,
+    hyperparameters: dict[str, Any],
+    validation_version: DatasetVersion | None = None,
+) -> dict[str, Any]:
+    """What ``create_job`` would check and estimate for this request, writing nothing: the
+    engine's estimate (peak_mem_bytes, fits, reason, est_seconds, trainable_params,
+    total_params; {} from scratch) plus the ``max_steps`` it would run. Raises
+    PermissionDenied (audited) for a caller who may not launch jobs, JobRequestError naming
+    the field for an invalid request."""
+    require(actor, version.dataset.project_id, Action.LAUNCH_JOB, obj=version.dataset)
+    config = _checked_request(version, base_model, method, hyperparameters, validation_version)
+    return {**estimate_job(config, base_model), "max_steps": config.max_steps}
+
+
 def create_job(
     actor: Actor,
     version: DatasetVersion,
@@ -200,14 +239,7 @@ def create_job(
     require(actor, version.dataset.project_id, Action.LAUNCH_JOB, obj=version.dataset)
     try:
         audit_settings = canaries.validate_privacy_audit(privacy_audit)
-        if version.dataset.status == DatasetStatus.DELETED:
-            raise JobRequestError("dataset", "the dataset was deleted and its data destroyed")
-        _check_validation_version(version, validation_version)
-        if base_model is None and registry.method(method).needs_base_model:
-            raise JobRequestError("base_model", "a base model is required for this method")
-        config = build_engine_config(version, base_model, method, hyperparameters)
-        if validation_version is not None:
-            check_record_kinds(config, validation_version, "validation_version")
+        config = _checked_request(version, base_model, method, hyperparameters, validation_version)
         estimate = estimate_job(config, base_model)
         if estimate and not estimate["fits"]:
             raise JobRequestError(

@@ -6,7 +6,7 @@
   if (!root) return;
   const api = root.dataset.api;
   let lastEventId = 0;
-  const lossPoints = [];
+  const metricEvents = [];
 
   function text(id, value) {
     const el = document.getElementById(id);
@@ -17,21 +17,39 @@
     return value === null || value === undefined ? "–" : Number(value).toFixed(digits);
   }
 
-  function drawChart() {
-    const svg = document.getElementById("loss-chart");
-    if (!svg || lossPoints.length < 2) return;
-    const xs = lossPoints.map((p) => p[0]);
-    const ys = lossPoints.map((p) => p[1]);
-    const [x0, x1] = [Math.min(...xs), Math.max(...xs)];
-    const [y0, y1] = [Math.min(...ys), Math.max(...ys)];
-    const sx = (x) => 10 + ((x - x0) / Math.max(1, x1 - x0)) * 580;
-    const sy = (y) => 190 - ((y - y0) / Math.max(1e-9, y1 - y0)) * 180;
-    const d = lossPoints.map((p, i) => (i ? "L" : "M") + sx(p[0]).toFixed(1) + " " + sy(p[1]).toFixed(1)).join(" ");
-    svg.replaceChildren();
-    const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
-    path.setAttribute("d", d);
-    path.setAttribute("class", "loss-line");
-    svg.appendChild(path);
+  // Charts (static/js/charts.js over the vendored uPlot): loss with validation loss, learning
+  // rate, throughput; redrawn from every "metrics" event seen so far.
+  const Charts = window.SoberanaCharts;
+  function chartIn(id, yLabel, log) {
+    const box = document.getElementById(id);
+    return box && Charts ? Charts.lineChart(box, { label: box.dataset.label, yLabel: yLabel, log: log, series: [] }) : null;
+  }
+  const charts = {
+    loss: chartIn("loss-chart", "loss"),
+    lr: chartIn("lr-chart", "learning rate"),
+    speed: chartIn("speed-chart", "tokens/s"),
+  };
+
+  function drawCharts() {
+    if (!Charts) return;
+    const c = Charts.curvesFromEvents(metricEvents);
+    if (charts.loss) {
+      charts.loss.update([
+        { label: "training loss", points: c.loss },
+        { label: "validation loss", points: c.val_loss, sparse: true },
+      ]);
+    }
+    if (charts.lr) charts.lr.update([{ label: "learning rate", points: c.lr }]);
+    if (charts.speed) charts.speed.update([{ label: "tokens/s", points: c.tokens_per_s }]);
+  }
+
+  function duration(seconds) {
+    if (seconds === null || seconds === undefined || !Number.isFinite(Number(seconds))) return "–";
+    const s = Math.max(0, Math.round(Number(seconds)));
+    const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
+    if (h) return h + " h " + m + " min";
+    if (m) return m + " min " + (s % 60) + " s";
+    return s + " s";
   }
 
   const EVALUATION_WAITING = {
@@ -76,23 +94,37 @@
     box.replaceChildren(...parts);
   }
 
+  function showModelVersion(id) {
+    const box = document.getElementById("job-model-version");
+    if (!box || !id || box.querySelector("a")) return;
+    const link = document.createElement("a");
+    link.href = box.dataset.urlTemplate.replace(/0\/$/, id + "/");
+    link.textContent = "model version " + id;
+    box.replaceChildren(link);
+  }
+
   async function pollEvents() {
-    const res = await fetch(api + "events/?after=" + lastEventId + "&limit=200", { credentials: "same-origin" });
-    if (!res.ok) return;
-    const body = await res.json();
     const list = document.getElementById("job-events");
-    for (const ev of body.results || []) {
-      lastEventId = Math.max(lastEventId, ev.id);
-      if (ev.kind === "metrics") {
-        if (ev.data && ev.data.loss !== null && ev.data.loss !== undefined) lossPoints.push([ev.data.step, ev.data.loss]);
-        continue;
+    // Page through everything new (a page opened late in a long run has many events).
+    for (let pages = 0; pages < 50; pages++) {
+      const res = await fetch(api + "events/?after=" + lastEventId + "&limit=500", { credentials: "same-origin" });
+      if (!res.ok) break;
+      const body = await res.json();
+      const results = body.results || [];
+      for (const ev of results) {
+        lastEventId = Math.max(lastEventId, ev.id);
+        if (ev.kind === "metrics") {
+          metricEvents.push(ev);
+          continue;
+        }
+        const li = document.createElement("li");
+        li.textContent = new Date(ev.created_at).toLocaleTimeString() + " · " + ev.message;
+        li.className = ev.level;
+        list.appendChild(li);
       }
-      const li = document.createElement("li");
-      li.textContent = new Date(ev.created_at).toLocaleTimeString() + " · " + ev.message;
-      li.className = ev.level;
-      list.appendChild(li);
+      if (!body.next || !results.length) break;
     }
-    drawChart();
+    drawCharts();
   }
 
   async function poll() {
@@ -108,12 +140,14 @@
         text("job-total", p.total_steps || "?");
         text("job-loss", fmt(p.loss, 4));
         text("job-attempts", job.attempts);
-        text("job-speed", p.tokens_per_s ? Math.round(p.tokens_per_s) + " tokens/s" : "");
+        text("job-speed", (p.tokens_per_s ? Math.round(p.tokens_per_s) : "–") + " tokens/s");
         text("job-error", job.error || "");
+        text("job-eta", job.status === "running" ? duration(p.eta_s) : "–");
         const bar = document.getElementById("job-progress");
         if (p.total_steps) bar.value = Math.round((100 * (p.step || 0)) / p.total_steps);
         if (job.status === "succeeded") bar.value = 100;
         showEvaluation(job);
+        showModelVersion(job.model_version);
         await pollEvents();
         if (["succeeded", "failed", "cancelled"].includes(job.status)) {
           const cancel = document.getElementById("cancel-job");

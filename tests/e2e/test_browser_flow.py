@@ -62,6 +62,9 @@ def test_sign_in_upload_approve_train_and_watch_it_succeed(
         page.fill("input[name=max_steps]", "6")
         page.fill("input[name=seq_len]", "64")
         page.fill("input[name=batch_size]", "2")
+        # The engine's estimate beside the form follows the settings (6 steps).
+        page.locator("#estimate-steps", has_text="6").wait_for()
+        assert page.get_attribute("#job-estimate", "data-state") == "fits"
         page.click("#start-training")
         page.wait_for_selector("#job-progress")
         # (wait_for_function would need 'unsafe-eval', which our CSP rightly forbids)

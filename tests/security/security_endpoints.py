@@ -288,6 +288,16 @@ def request_kwargs(key: str, method: str, world: Any, side: Any) -> dict[str, An
         ("dataset-bulk-decision", "POST"): {"decision": "accepted"},
         ("dataset-risk-decision", "POST"): {"decision": "dismissed"},
         ("dataset-source-trust", "POST"): {"source": "wiki", "trust": "trusted"},
+        ("job-new-estimate", "POST"): {
+            "dataset": side.approved_dataset.pk,
+            "method": "lora",
+            "max_steps": 2,
+            "learning_rate": 0.001,
+            "batch_size": 1,
+            "seq_len": 32,
+            "checkpoint_every": 1,
+            "base_model": world.base_model.pk,
+        },
         ("job-new", "POST"): {
             "dataset": side.approved_dataset.pk,
             "method": "lora",
@@ -366,6 +376,7 @@ def evaluation_bodies(world: Any, side: Any) -> dict[tuple[str, str], dict[str, 
 
 QUERY_STRINGS: dict[str, Callable[[Any], str]] = {
     "job-new": lambda side: f"?dataset={side.approved_dataset.pk}",
+    "models-compare-page": lambda side: f"?versions={side.model_version.pk}",
     "api:evaluation-run-comparison": lambda side: f"?base={side.evaluation_run.pk}",
     "api:evaluation-report-side-by-side": lambda side: f"?project={side.project.pk}",
 }

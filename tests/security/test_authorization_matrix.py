@@ -228,8 +228,12 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("dataset-source-trust", "POST"): project("steward"),
     ("job-new", "GET"): ALL_MEMBERS,
     ("job-new", "POST"): project("engineer", "owner"),
+    ("job-new-estimate", "POST"): project("engineer", "owner"),
     ("job-page", "GET"): ALL_MEMBERS,
     ("model-version-page", "GET"): ALL_MEMBERS,
+    # The models list shows each caller their projects' versions; comparing names versions.
+    ("models-page", "GET"): OPEN_TO_SIGNED_IN,
+    ("models-compare-page", "GET"): ALL_MEMBERS,
     ("job-cancel", "POST"): project("engineer", "owner"),
     ("arena-page", "GET"): project("viewer", "steward"),  # the round's voters
     ("evaluation-report-page", "GET"): ALL_MEMBERS,
