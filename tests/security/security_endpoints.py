@@ -210,6 +210,8 @@ def path_params(endpoint: Endpoint, world: Any, side: Any) -> dict[str, Any]:
 def request_kwargs(key: str, method: str, world: Any, side: Any) -> dict[str, Any]:
     """A valid body for the request (so that authorization, not validation, decides), and
     for a few pages the query string they need."""
+    from security_world import PASSWORD
+
     json_bodies: dict[tuple[str, str], dict[str, Any]] = {
         ("api:user-list", "POST"): {"username": "newcomer", "password": "Another-Long-pw-99"},
         ("api:project-list", "POST"): {"name": "Gamma"},
@@ -289,6 +291,14 @@ def request_kwargs(key: str, method: str, world: Any, side: Any) -> dict[str, An
             "seq_len": 32,
             "checkpoint_every": 1,
             "base_model": world.base_model.pk,
+        },
+        ("deployments-page", "POST"): {"model_version": side.model_version.pk, "suffix": "new"},
+        ("deployment-key-create", "POST"): {"name": "ci", "rate_limit_rpm": 10},
+        ("model-export-page", "POST"): {
+            "password": PASSWORD,
+            "weights": "safetensors",
+            "format": "encrypted",
+            "passphrase": "a long export passphrase",
         },
         ("two-factor-setup", "POST"): {"code": "000000"},
         ("two-factor-verify", "POST"): {"code": "000000"},

@@ -221,6 +221,16 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("job-cancel", "POST"): project("engineer", "owner"),
     ("arena-page", "GET"): project("viewer", "steward"),  # the round's voters
     ("evaluation-report-page", "GET"): ALL_MEMBERS,
+    # Deployment pages (serving/views.py): the API's services decide, so the same roles. The
+    # deploy form offers only versions the user may deploy: others read as a bad choice.
+    ("deployments-page", "GET"): OPEN_TO_SIGNED_IN,
+    ("deployments-page", "POST"): project("engineer", "owner", non_member="refused"),
+    ("deployment-page", "GET"): ALL_MEMBERS,
+    ("deployment-stop-page", "POST"): project("engineer", "owner"),
+    ("deployment-key-create", "POST"): project("engineer", "owner"),
+    ("deployment-key-revoke", "POST"): project("engineer", "owner"),
+    ("model-export-page", "GET"): project("owner"),
+    ("model-export-page", "POST"): project("owner"),
 }
 
 # Methods of unrestricted function views that the table covers beyond GET.
