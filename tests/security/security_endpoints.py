@@ -292,6 +292,10 @@ def request_kwargs(key: str, method: str, world: Any, side: Any) -> dict[str, An
             "checkpoint_every": 1,
             "base_model": world.base_model.pk,
         },
+        ("project-members-page", "POST"): {
+            "username": side.users["viewer"].username,
+            "role": "viewer",
+        },
         ("deployments-page", "POST"): {"model_version": side.model_version.pk, "suffix": "new"},
         ("deployment-key-create", "POST"): {"name": "ci", "rate_limit_rpm": 10},
         ("model-export-page", "POST"): {

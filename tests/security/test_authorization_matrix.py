@@ -92,6 +92,8 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("api:project-remove-member", "DELETE"): project("owner", "admin"),
     ("project-settings", "GET"): project("owner", "admin"),
     ("project-settings", "POST"): project("owner", "admin"),
+    ("project-members-page", "GET"): project("owner", "admin"),
+    ("project-members-page", "POST"): project("owner", "admin"),
     ("api:token-list", "GET"): OPEN_TO_SIGNED_IN,
     ("api:token-list", "POST"): OPEN_TO_SIGNED_IN,
     ("api:token-detail", "DELETE"): Rule(frozenset({"owner"}), "personal"),
