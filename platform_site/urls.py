@@ -51,6 +51,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("account/", include("accounts.urls")),
+    path("audit/", include("audit.urls")),
     path("api/v1/", include("privacy.urls")),
     path("projects/<int:pk>/settings/", project_settings, name="project-settings"),
     path("projects/<int:pk>/members/", project_members, name="project-members-page"),

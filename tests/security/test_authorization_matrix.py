@@ -134,6 +134,8 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     # The audit trail.
     ("api:audit-event-list", "GET"): ADMIN_ONLY,
     ("api:audit-event-detail", "GET"): ADMIN_ONLY,
+    ("audit-explorer", "GET"): ADMIN_ONLY,
+    ("audit-export", "GET"): ADMIN_ONLY,
     # Deployments (serving/api): deploying and keys need DEPLOY_MODEL, export EXPORT_MODEL. The
     # model version is named in the body: outside the project it reads as "No such model version".
     ("api:deployment-list", "GET"): OPEN_TO_SIGNED_IN,
