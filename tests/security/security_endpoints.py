@@ -147,6 +147,7 @@ REVIEW_ENDPOINTS = {
     "api:dataset-add-finding",
     "dataset-bulk-decision",
     "dataset-review",
+    "dataset-undo-decision",
 }
 CHUNK_BODY = b'{"text": "The printer is broken again."}\n'
 

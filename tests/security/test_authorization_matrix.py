@@ -217,6 +217,7 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("dataset-review", "GET"): project("steward"),
     ("dataset-approve", "POST"): project("steward"),
     ("dataset-bulk-decision", "POST"): project("steward"),
+    ("dataset-undo-decision", "POST"): project("steward"),
     ("dataset-delete", "POST"): project("steward", "owner"),
     ("job-new", "GET"): ALL_MEMBERS,
     ("job-new", "POST"): project("engineer", "owner"),
