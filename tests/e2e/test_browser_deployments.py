@@ -63,7 +63,19 @@ def test_owner_deploys_creates_a_key_with_the_keyboard_and_revokes_it(
     assert page.inner_text(".key-row .key-state") == "active"
     assert page.locator("svg.chart rect.bar").count() == 30
     save_screenshot(page, "keys")
+    key = services.find_deployment_key(secret)
+    caller = services.Caller(actor=Actor(token_prefix=key.prefix), key=key)
+    for tokens in (12, 30, 7):  # three queries with the key, as /v1/ records them
+        services.record_query(
+            caller,
+            model_name=deployment.model_name,
+            deployment=deployment,
+            endpoint="chat.completions",
+            prompt_tokens=tokens,
+            completion_tokens=5,
+        )
     page.goto(f"{live_server.url}/deployments/{deployment.pk}/")  # the secret is gone
+    assert page.locator("svg.chart rect.bar title", has_text=": 3 requests").count() == 1
     assert page.locator("#new-key-secret").count() == 0
     save_screenshot(page, "deployment")
     page.click(".revoke-key")
