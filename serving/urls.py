@@ -8,6 +8,11 @@ urlpatterns = [
     path("deployments/", views.deployments, name="deployments-page"),
     path("deployments/<int:pk>/", views.deployment_page, name="deployment-page"),
     path("deployments/<int:pk>/stop/", views.deployment_stop, name="deployment-stop-page"),
+    path(
+        "deployments/<int:pk>/pii-filter/",
+        views.deployment_pii_filter,
+        name="deployment-pii-filter-page",
+    ),
     path("deployments/<int:pk>/keys/", views.deployment_key_create, name="deployment-key-create"),
     path(
         "deployments/<int:pk>/keys/<int:key_id>/revoke/",

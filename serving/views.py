@@ -146,6 +146,20 @@ def deployment_stop(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
+def deployment_pii_filter(request: HttpRequest, pk: int) -> HttpResponse:
+    """Switch the output PII filter on (``enabled=1``) or off."""
+    deployment = _visible_deployment(request, pk)
+    enabled = request.POST.get("enabled") == "1"
+    try:
+        services.set_pii_filter(actor_from_request(request), deployment, enabled)
+        messages.success(request, f"The PII filter is {'on' if enabled else 'off'}.")
+    except PermissionDenied:
+        messages.error(request, DENIED_DEPLOY)
+    return redirect("deployment-page", pk=pk)
+
+
+@login_required
+@require_POST
 def deployment_key_create(request: HttpRequest, pk: int) -> HttpResponse:
     """Issue a key and show its secret once, in this response only (never stored, never
     redirected through the session)."""

@@ -299,6 +299,7 @@ def request_kwargs(key: str, method: str, world: Any, side: Any) -> dict[str, An
         },
         ("deployments-page", "POST"): {"model_version": side.model_version.pk, "suffix": "new"},
         ("deployment-key-create", "POST"): {"name": "ci", "rate_limit_rpm": 10},
+        ("deployment-pii-filter-page", "POST"): {"enabled": "1"},
         ("model-export-page", "POST"): {
             "password": PASSWORD,
             "weights": "safetensors",

@@ -232,6 +232,7 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("deployments-page", "POST"): project("engineer", "owner", non_member="refused"),
     ("deployment-page", "GET"): ALL_MEMBERS,
     ("deployment-stop-page", "POST"): project("engineer", "owner"),
+    ("deployment-pii-filter-page", "POST"): project("engineer", "owner"),
     ("deployment-key-create", "POST"): project("engineer", "owner"),
     ("deployment-key-revoke", "POST"): project("engineer", "owner"),
     ("model-export-page", "GET"): project("owner"),

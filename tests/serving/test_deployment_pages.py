@@ -143,3 +143,14 @@ def test_usage_chart_has_axes_and_a_hover_title_per_day() -> None:
         and charts.nice_ceiling(7) == 10
         and charts.nice_ceiling(11) == 20
     )
+
+
+def test_engineer_turns_the_pii_filter_on_and_a_viewer_cannot(cast: Any, version: Any) -> None:
+    deployment = services.create_deployment(Actor(user=cast.engineer), version)
+    _client(cast.viewer).post(f"/deployments/{deployment.pk}/pii-filter/", {"enabled": "1"})
+    deployment.refresh_from_db()
+    assert not deployment.pii_filter
+    _client(cast.engineer).post(f"/deployments/{deployment.pk}/pii-filter/", {"enabled": "1"})
+    deployment.refresh_from_db()
+    assert deployment.pii_filter
+    assert AuditEvent.objects.filter(action="deployment.pii_filter", outcome="allowed").exists()
