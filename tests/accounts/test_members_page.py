@@ -81,3 +81,10 @@ def test_others_may_not_manage_members(cast: Any, role: str, status: int) -> Non
 def test_settings_page_links_to_members(cast: Any) -> None:
     page = _client(cast.owner).get(f"/projects/{cast.project.pk}/settings/").content.decode()
     assert f'href="/projects/{cast.project.pk}/members/"' in page
+
+
+def test_the_dashboard_links_owners_to_settings_and_members(cast: Any) -> None:
+    members = f'href="/projects/{cast.project.pk}/members/"'
+    assert members in _client(cast.owner).get("/").content.decode()
+    assert members in _client(cast.admin).get("/").content.decode()
+    assert members not in _client(cast.steward).get("/").content.decode()
