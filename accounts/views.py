@@ -1,16 +1,21 @@
-"""Account pages: enrol an authenticator app (TOTP) and verify a code after signing in."""
+"""Account pages: enrol an authenticator app (TOTP) and verify a code after signing in; a
+project's settings and members (owners and platform admins)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from accounts import twofactor
+from accounts.roles import ROLE_CHOICES
 
 WRONG_CODE = "That code is not valid. Check the time on your phone and try the current code."
 THROTTLED = "Too many wrong codes: wait a few seconds before the next try."
@@ -152,3 +157,111 @@ def project_settings(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, "Project settings saved.")
         return redirect("project-settings", pk=project.pk)
     return render(request, "accounts/project_settings.html", {"project": project, "form": form})
+
+
+class MemberForm(forms.Form):
+    """Give a user a role: replaces their roles unless ``add`` is checked."""
+
+    username = forms.CharField(max_length=150)
+    role = forms.ChoiceField(choices=ROLE_CHOICES, initial="viewer")
+    add = forms.BooleanField(required=False, label="Add this role to the user's roles")
+
+
+def _managed_project(request: HttpRequest, pk: int) -> Any:
+    """The project if the caller may manage its members (owners; platform admins too, as in
+    the API); 404 when they cannot see it, 403 (the denial audited) when their role lacks it."""
+    from accounts import services
+    from accounts.roles import Action
+    from audit.services import actor_from_request
+
+    project = get_object_or_404(services.projects_visible_to(request.user), pk=pk)
+    if not request.user.is_superuser:
+        try:
+            services.require(
+                actor_from_request(request), project.pk, Action.MANAGE_MEMBERS, obj=project
+            )
+        except services.PermissionDenied as exc:
+            raise DjangoPermissionDenied("Only the project's owners manage its members.") from exc
+    return project
+
+
+def _audit_member_refusal(request: HttpRequest, project: Any, verb: str, reason: str) -> None:
+    """Record a refused change (the service's own entry was rolled back), as the API does."""
+    from audit.services import actor_from_request, record_event
+
+    record_event(
+        actor_from_request(request),
+        f"denied.membership_{verb}",
+        obj=project,
+        outcome="denied",
+        details={"reason": reason[:120]},
+    )
+
+
+def _remove_member(request: HttpRequest, project: Any, user_id: str) -> None:
+    from accounts import services
+    from audit.services import actor_from_request
+
+    try:
+        roles = services.remove_member(actor_from_request(request), project, int(user_id))
+    except services.LastOwner as exc:
+        _audit_member_refusal(request, project, "remove", "last owner")
+        messages.error(request, str(exc))
+    except (LookupError, ValueError):
+        messages.error(request, "No such member.")
+    else:
+        messages.success(request, f"Member removed (roles: {', '.join(roles)}).")
+
+
+def _set_member(request: HttpRequest, project: Any, form: MemberForm) -> bool:
+    """Apply the form through ``set_membership``; False (with the error on the form) when
+    refused."""
+    from accounts import services
+    from audit.services import actor_from_request
+
+    data = form.cleaned_data
+    try:
+        services.set_membership(
+            actor_from_request(request),
+            project,
+            data["username"],
+            data["role"],
+            replace=not data["add"],
+        )
+    except services.MembershipRefused as exc:
+        _audit_member_refusal(request, project, "add", str(exc))
+        form.add_error("username", str(exc))
+    except services.LastOwner as exc:
+        _audit_member_refusal(request, project, "change", "last owner")
+        form.add_error(None, str(exc))
+    except LookupError as exc:
+        form.add_error("username", str(exc))
+    else:
+        messages.success(request, f"{data['username']} is now {data['role']}.")
+        return True
+    return False
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def project_members(request: HttpRequest, pk: int) -> HttpResponse:
+    """Owners (and platform admins) see the members, change their roles and remove them;
+    the last owner is kept and every change is audited, exactly as through the API."""
+    from accounts.models import Membership
+
+    project = _managed_project(request, pk)
+    form = MemberForm(request.POST if "username" in request.POST else None)
+    if request.method == "POST" and request.POST.get("remove"):
+        _remove_member(request, project, request.POST["remove"])
+        return redirect("project-members-page", pk=project.pk)
+    if request.method == "POST" and form.is_valid() and _set_member(request, project, form):
+        return redirect("project-members-page", pk=project.pk)
+    rows = (
+        Membership.objects.filter(project=project).select_related("user").order_by("user__username")
+    )
+    members: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        entry = members.setdefault(row.user_id, {"user": row.user, "roles": []})
+        entry["roles"].append(row.role)
+    context = {"project": project, "members": list(members.values()), "form": form}
+    return render(request, "accounts/members.html", context, status=400 if form.errors else 200)

@@ -239,6 +239,17 @@ def _require_reviewable(dataset: Dataset) -> None:
         )
 
 
+def decision_state(finding: Finding) -> dict[str, Any]:
+    """A finding's decision and span as audit details hold them (ids and offsets only)."""
+    return {
+        "decision": finding.decision,
+        "start": finding.start,
+        "end": finding.end,
+        "decided_by": finding.decided_by_id,
+        "decided_at": finding.decided_at.isoformat() if finding.decided_at else None,
+    }
+
+
 def decide_finding(
     actor: Actor,
     finding: Finding,
@@ -253,6 +264,7 @@ def decide_finding(
     _require_reviewable(dataset)
     Decision(decision)
     with transaction.atomic():
+        before = decision_state(finding)  # what undo restores (datasets_app/undo.py)
         finding.decision = decision
         finding.decided_by = actor.user
         finding.decided_at = timezone.now()
@@ -264,7 +276,13 @@ def decide_finding(
             actor,
             "pii.decide",
             obj=finding,
-            details={"decision": decision, "type": finding.entity_type, "dataset": dataset.pk},
+            details={
+                "decision": decision,
+                "type": finding.entity_type,
+                "dataset": dataset.pk,
+                "before": before,
+                "after": decision_state(finding),
+            },
         )
     return finding
 

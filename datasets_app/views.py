@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from accounts.roles import Action
@@ -201,3 +202,28 @@ def _page_url(request: HttpRequest, page: int) -> str:
     query = request.GET.copy()
     query["page"] = str(page)
     return f"{request.path}?{query.urlencode()}"
+
+
+@login_required
+@require_POST
+def undo_decision(request: HttpRequest, pk: int) -> HttpResponse:
+    """Undo the reviewer's last decision (``datasets_app.undo``), then back to the workspace
+    page the reviewer was on (its filters travel in the form's ``query``)."""
+    from django.http import QueryDict
+
+    from datasets_app.undo import undo_last_decision
+
+    dataset = _visible(request, pk)
+    try:
+        finding = undo_last_decision(actor_from_request(request), dataset)
+    except (services.DatasetStateError, PermissionDenied) as exc:
+        messages.error(request, _explain(exc))
+    else:
+        done = (
+            "the added span is removed"
+            if finding is None
+            else f"finding back to {finding.decision}"
+        )
+        messages.success(request, f"Undone: {done}.")
+    query = QueryDict(request.POST.get("query", "")[:500]).urlencode()
+    return redirect(reverse("dataset-review", args=[pk]) + (f"?{query}" if query else ""))

@@ -7,7 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import DefaultRouter
 
 from accounts.api.views import ProjectViewSet, TokenViewSet, UserViewSet
-from accounts.views import project_settings
+from accounts.views import project_members, project_settings
 from audit.api.views import AuditEventViewSet
 from datasets_app.api.views import ChunkedUploadViewSet, DatasetViewSet
 from evaluation.api.views import (
@@ -51,9 +51,11 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("account/", include("accounts.urls")),
+    path("audit/", include("audit.urls")),
     path("api/v1/", include("privacy.urls")),
     path("api/v1/", include("datasets_app.api.urls")),
     path("projects/<int:pk>/settings/", project_settings, name="project-settings"),
+    path("projects/<int:pk>/members/", project_members, name="project-members-page"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),

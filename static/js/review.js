@@ -1,6 +1,7 @@
-// Review workspace: accept / reject / adjust findings, add missed spans, bulk decisions and
-// keyboard shortcuts, all through the JSON API (session auth + CSRF token). The record text is
-// rendered (escaped) by the server; this script only reads it and toggles classes.
+// Review workspace: accept / reject / adjust findings (typed offsets or the selected text), add
+// missed spans, bulk decisions and keyboard shortcuts, all through the JSON API (session auth +
+// CSRF token); undo posts its form. The record text is rendered (escaped) by the server; this
+// script only reads it and toggles classes.
 (function () {
   "use strict";
   const root = document.getElementById("review");
@@ -52,13 +53,33 @@
     document.getElementById("review-progress").value = value;
   }
 
+  // Resolves true once the server accepted the decision (it validates the span), else false
+  // with the reason shown.
   async function decide(id, decision, span) {
-    if (!editable || !id) return;
+    if (!editable || !id) return false;
     showError("");
     try {
       const body = Object.assign({ decision: decision }, span || {});
       showDecision(await post("findings/" + id + "/decision/", body));
-    } catch (err) { showError(err.message); }
+      return true;
+    } catch (err) { showError(err.message); return false; }
+  }
+
+  // Set a finding's span to the text selected in the record (same record and field), then
+  // save it; the server checks the offsets against the stored text as for typed ones.
+  function useSelection(row) {
+    if (!row) return;
+    if (!selection) { showError("Select the finding's text in the record first."); return; }
+    if (selection.record_index !== Number(row.dataset.record) || selection.field !== row.dataset.field) {
+      showError("Select text in the same field as this finding (record " + row.dataset.record +
+                ", field " + row.dataset.field + ").");
+      return;
+    }
+    row.querySelector(".span-start").value = selection.start;
+    row.querySelector(".span-end").value = selection.end;
+    const decision = row.dataset.decision === "rejected" ? "reject" : "accept";
+    decide(row.dataset.finding, decision, { start: selection.start, end: selection.end })
+      .then((ok) => { if (ok) window.location.reload(); });
   }
 
   function focusMark(index) {
@@ -83,6 +104,8 @@
     else if (key === "k") focusMark(current - 1);
     else if (key === "a") decide(currentId(), "accept");
     else if (key === "r") decide(currentId(), "reject");
+    else if (key === "s" && editable && currentId()) useSelection(rowsFor(currentId())[0]);
+    else if (key === "u" && document.getElementById("undo-form")) document.getElementById("undo-form").submit();
     else if (key === "n") {
       const next = document.getElementById("next-page");
       if (next) window.location.href = next.href;
@@ -101,8 +124,9 @@
       const start = Number(row.querySelector(".span-start").value);
       const end = Number(row.querySelector(".span-end").value);
       const decision = row.dataset.decision === "rejected" ? "reject" : "accept";
-      decide(id, decision, { start: start, end: end }).then(() => window.location.reload());
+      decide(id, decision, { start: start, end: end }).then((ok) => { if (ok) window.location.reload(); });
     });
+    click(".use-selection", () => useSelection(row));
   });
 
   // Offsets are counted in code points, as Python counts them (JS strings count UTF-16 units).

@@ -150,6 +150,7 @@ REVIEW_ENDPOINTS = {
     "api:dataset-risk-flags",
     "api:dataset-risk-decision",
     "dataset-risk-decision",
+    "dataset-undo-decision",
 }
 CHUNK_BODY = b'{"text": "The printer is broken again."}\n'
 
@@ -213,6 +214,8 @@ def path_params(endpoint: Endpoint, world: Any, side: Any) -> dict[str, Any]:
 def request_kwargs(key: str, method: str, world: Any, side: Any) -> dict[str, Any]:
     """A valid body for the request (so that authorization, not validation, decides), and
     for a few pages the query string they need."""
+    from security_world import PASSWORD
+
     json_bodies: dict[tuple[str, str], dict[str, Any]] = {
         ("api:user-list", "POST"): {"username": "newcomer", "password": "Another-Long-pw-99"},
         ("api:project-list", "POST"): {"name": "Gamma"},
@@ -307,6 +310,19 @@ def request_kwargs(key: str, method: str, world: Any, side: Any) -> dict[str, An
             "seq_len": 32,
             "checkpoint_every": 1,
             "base_model": world.base_model.pk,
+        },
+        ("project-members-page", "POST"): {
+            "username": side.users["viewer"].username,
+            "role": "viewer",
+        },
+        ("deployments-page", "POST"): {"model_version": side.model_version.pk, "suffix": "new"},
+        ("deployment-key-create", "POST"): {"name": "ci", "rate_limit_rpm": 10},
+        ("deployment-pii-filter-page", "POST"): {"enabled": "1"},
+        ("model-export-page", "POST"): {
+            "password": PASSWORD,
+            "weights": "safetensors",
+            "format": "encrypted",
+            "passphrase": "a long export passphrase",
         },
         ("two-factor-setup", "POST"): {"code": "000000"},
         ("two-factor-verify", "POST"): {"code": "000000"},

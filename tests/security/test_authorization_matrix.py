@@ -92,6 +92,8 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("api:project-remove-member", "DELETE"): project("owner", "admin"),
     ("project-settings", "GET"): project("owner", "admin"),
     ("project-settings", "POST"): project("owner", "admin"),
+    ("project-members-page", "GET"): project("owner", "admin"),
+    ("project-members-page", "POST"): project("owner", "admin"),
     ("api:token-list", "GET"): OPEN_TO_SIGNED_IN,
     ("api:token-list", "POST"): OPEN_TO_SIGNED_IN,
     ("api:token-detail", "DELETE"): Rule(frozenset({"owner"}), "personal"),
@@ -142,6 +144,8 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     # The audit trail.
     ("api:audit-event-list", "GET"): ADMIN_ONLY,
     ("api:audit-event-detail", "GET"): ADMIN_ONLY,
+    ("audit-explorer", "GET"): ADMIN_ONLY,
+    ("audit-export", "GET"): ADMIN_ONLY,
     # Deployments (serving/api): deploying and keys need DEPLOY_MODEL, export EXPORT_MODEL. The
     # model version is named in the body: outside the project it reads as "No such model version".
     ("api:deployment-list", "GET"): OPEN_TO_SIGNED_IN,
@@ -223,6 +227,7 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("dataset-review", "GET"): project("steward"),
     ("dataset-approve", "POST"): project("steward"),
     ("dataset-bulk-decision", "POST"): project("steward"),
+    ("dataset-undo-decision", "POST"): project("steward"),
     ("dataset-delete", "POST"): project("steward", "owner"),
     ("dataset-risk-decision", "POST"): project("steward"),
     ("dataset-source-trust", "POST"): project("steward"),
@@ -237,6 +242,17 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("job-cancel", "POST"): project("engineer", "owner"),
     ("arena-page", "GET"): project("viewer", "steward"),  # the round's voters
     ("evaluation-report-page", "GET"): ALL_MEMBERS,
+    # Deployment pages (serving/views.py): the API's services decide, so the same roles. The
+    # deploy form offers only versions the user may deploy: others read as a bad choice.
+    ("deployments-page", "GET"): OPEN_TO_SIGNED_IN,
+    ("deployments-page", "POST"): project("engineer", "owner", non_member="refused"),
+    ("deployment-page", "GET"): ALL_MEMBERS,
+    ("deployment-stop-page", "POST"): project("engineer", "owner"),
+    ("deployment-pii-filter-page", "POST"): project("engineer", "owner"),
+    ("deployment-key-create", "POST"): project("engineer", "owner"),
+    ("deployment-key-revoke", "POST"): project("engineer", "owner"),
+    ("model-export-page", "GET"): project("owner"),
+    ("model-export-page", "POST"): project("owner"),
 }
 
 # Methods of unrestricted function views that the table covers beyond GET.
