@@ -291,16 +291,6 @@ def request_kwargs(key: str, method: str, world: Any, side: Any) -> dict[str, An
         ("dataset-bulk-decision", "POST"): {"decision": "accepted"},
         ("dataset-risk-decision", "POST"): {"decision": "dismissed"},
         ("dataset-source-trust", "POST"): {"source": "wiki", "trust": "trusted"},
-        ("job-new-estimate", "POST"): {
-            "dataset": side.approved_dataset.pk,
-            "method": "lora",
-            "max_steps": 2,
-            "learning_rate": 0.001,
-            "batch_size": 1,
-            "seq_len": 32,
-            "checkpoint_every": 1,
-            "base_model": world.base_model.pk,
-        },
         ("job-new", "POST"): {
             "dataset": side.approved_dataset.pk,
             "method": "lora",
@@ -326,6 +316,16 @@ def request_kwargs(key: str, method: str, world: Any, side: Any) -> dict[str, An
         },
         ("two-factor-setup", "POST"): {"code": "000000"},
         ("two-factor-verify", "POST"): {"code": "000000"},
+        ("job-new-estimate", "POST"): {
+            "dataset": side.approved_dataset.pk,
+            "method": "lora",
+            "max_steps": 2,
+            "learning_rate": 0.001,
+            "batch_size": 1,
+            "seq_len": 32,
+            "checkpoint_every": 1,
+            "base_model": world.base_model.pk,
+        },
     }
     if (key, method) in form_bodies:
         return {"data": form_bodies[(key, method)]}
