@@ -33,6 +33,8 @@ def setup_django(data_dir: Path) -> None:
         SOBERANA_ENV="development",
         SOBERANA_DEBUG="0",  # DEBUG would keep every SQL statement in memory
         SOBERANA_DATA_DIR=str(data_dir),
+        # No training queue here: the perplexity screen's message would go nowhere.
+        SOBERANA_PERPLEXITY_SCREEN="0",
         DJANGO_SETTINGS_MODULE="platform_site.settings",
     )
     warnings.simplefilter("ignore")  # the "new master key, back it up" warning
