@@ -39,6 +39,9 @@ CHUNKS_PER_PROCESS = 4
 PROCESSES_ENV = "SOBERANA_PII_PROCESSES"
 _RESET_SIGNALS = ("SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
 Handler = Callable[[Any], Any]
+# The pools of this process, so that a newly forked child closes its copies of their pipes
+# (their children must see EOF when the parent dies) and never runs their finalizers.
+_LIVE_POOLS: weakref.WeakSet[ForkedWorkers] = weakref.WeakSet()
 
 
 class WorkerError(RuntimeError):
@@ -85,6 +88,9 @@ def _child_main(conn: Connection, others: list[Connection], handler: Handler) ->
     try:
         for name in _RESET_SIGNALS:
             signal.signal(getattr(signal, name), signal.SIG_DFL)
+        for pool in list(_LIVE_POOLS):  # other pools of the parent: theirs to stop, not ours
+            pool._finalizer.detach()
+            others.extend(pool._connections)
         for other in others:
             other.close()
         _serve(conn, handler)
@@ -150,6 +156,7 @@ class ForkedWorkers:
             self._connections.append(parent_end)
             self._pids.append(pid)
         self._finalizer = weakref.finalize(self, _shutdown, self._connections, self._pids)
+        _LIVE_POOLS.add(self)
 
     @classmethod
     def create(cls, handler: Handler, n_process: int) -> ForkedWorkers | None:

@@ -208,6 +208,18 @@ def test_worker_pool_answers_in_order_and_reports_a_failing_child():
     assert all(_reaped(pid) for pid in workers._pids)
 
 
+def test_a_second_pool_forked_later_leaves_the_first_one_working():
+    first = ForkedWorkers.create(_double_or_fail, n_process=2)
+    second = ForkedWorkers.create(_double_or_fail, n_process=2)
+    try:
+        assert first.map([1, 2]) == [2, 4]
+        second.close()
+        assert first.map([3, 4, 5]) == [6, 8, 10]
+    finally:
+        first.close()
+    assert all(_reaped(pid) for pid in [*first._pids, *second._pids])
+
+
 def _reaped(pid):
     try:
         os.waitpid(pid, os.WNOHANG)
