@@ -392,3 +392,12 @@ def test_numbered_things_before_a_five_digit_number_are_not_streets():
         == set()
     )
     assert label_type("ACCOUNT REF") == "KEEP" and label_type("Account number") == "IBAN_CODE"
+
+
+def test_report_merchant_and_sick_note_numbers_and_local_currencies_are_kept():
+    text = "report\nnumber is HPD 1108734-24; merchant MID 4407693677; parte nº 4179982283"
+    kept = {text[a:b].rstrip(".;") for a, b in keep_spans(text)}
+    assert kept >= {"HPD 1108734-24", "4407693677", "4179982283"}
+    text = "CASH SUM 0F N45,000 and ₹2,340 each"
+    assert {text[a:b] for a, b in keep_spans(text)} == {"N45,000", "₹2,340"}
+    assert keep_spans("the report says Ana Gil 0612 334 556") == []
