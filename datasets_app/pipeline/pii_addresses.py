@@ -226,6 +226,37 @@ _US_LOWER = (
     rf"(?:[ \t]+[a-z]+){{1,3}}?[ \t,]+(?:\d{{5}}(?:-\d{{4}})?|{_SPOKEN}(?:[ \t]+{_SPOKEN}){{4}}))"
 )
 # Postcodes distinctive enough alone: UK (with its space) and Argentina's CPA.
+# Continental European street lines: street (name first, number after), then a postcode and a
+# capitalised city: "Bloemgracht 142-III, 1015 TN Amsterdam", "Kungsgatan 44, 411 19 Göteborg",
+# "Str. Avram Iancu 27, ap. 4, 400089 Cluj-Napoca", "ul. Długa 5/7, 00-238 Warszawa". Postcodes
+# of the Netherlands, Sweden, Poland, Romania and five-digit ones (Germany, Italy...); a bare
+# four-digit group is too often a year to count.
+_EU_POSTCODE = r"(?:\d{4}[ ]?[A-Z]{2}|\d{3}[ ]\d{2}|\d{2}-\d{3}|\d{5,6})"
+# With a five- or six-digit postcode ("Chapter 12, 20145 Results" is no address) the street
+# must name itself a street.
+_EU_STREET_WORD = re.compile(
+    r"(?i)(?:^(?:str|ul|al|bd|calea|via|viale|rua|corso)\b|stra(?:ss|ß)e\b|str\.|weg\b|"
+    r"gasse\b|platz\b|allee\b|ring\b|damm\b|gatan\b|v[äa]gen\b|gade\b|vej\b|straat\b|"
+    r"gracht\b|laan\b|kade\b|plein\b|singel\b|dijk\b|ulica\b|aleja\b|strada\b)"
+)
+_EU_STREET = (
+    rf"(?<![\w])((?:(?i:str|ul|al|bd|calea|via|viale|rua|corso)\.?[ \t]+)?[A-ZÀ-ÞĀ-Ž][\w'’.-]+"
+    rf"(?:[ \t]+(?:[A-ZÀ-ÞĀ-Ž][\w'’.-]*|van|de|der|den|la|le|di|del|des|du|von|op|aan|het|"
+    rf"am|an|im|zum|zur)){{0,3}}[ \t]+\d{{1,4}}[A-Za-z]?(?:[-/][\w]{{1,4}})?"
+    rf"(?:,[ \t]*(?i:ap|apt|app|et|etaj|m|lok|bus|box)\.?[ \t]*\w{{1,4}})?"
+    rf",[ \t]*({_EU_POSTCODE})[ \t]+[A-ZÀ-ÞĀ-Ž][\w'’-]+(?:[ \t-][A-ZÀ-ÞĀ-Ž][\w'’-]+)?)(?![\w])"
+)
+
+
+def _eu_street_accept(value: str) -> int:
+    """A street line with a distinctive postcode; with a bare five- or six-digit one only when
+    the street names itself a street."""
+    postcode = re.search(rf",[ \t]*({_EU_POSTCODE})[ \t]", value)
+    if postcode and postcode.group(1).isdigit() and not _EU_STREET_WORD.search(value):
+        return 0
+    return _without_final_period(value)
+
+
 _POSTCODES = r"(?<![\w-])([A-Z]{1,2}\d[A-Z\d]?[ ]\d[A-Z]{2}|[A-HJ-NP-Z]\d{4}[A-Z]{3})(?![\w-])"
 
 
@@ -266,6 +297,10 @@ def address_specs() -> list[PatternSpec]:
         ),
         PatternSpec(
             "street_address_spoken", ADDRESS, re.compile(_US_LOWER), 0.75, group=1, digits=True
+        ),
+        PatternSpec(
+            "street_address_eu", ADDRESS, re.compile(_EU_STREET), 0.75, group=1, digits=True,
+            accept=_eu_street_accept,
         ),
         PatternSpec("postcode", ADDRESS, re.compile(_POSTCODES), 0.7, group=1, digits=True),
         PatternSpec(

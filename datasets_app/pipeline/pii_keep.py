@@ -28,12 +28,13 @@ _KEEP_PATTERNS = (
         r"(?i)\b(?:order|pedido|orden|ticket|incidencia|incident|case|caso|invoice|factura|"
         r"receipt|recibo|ref(?:erence|erencia)?|sku|item|po|ot|folio|expediente|tr[aá]mite|"
         r"claim|siniestro|reclamo|tracking|seguimiento|gu[ií]a|env[ií]o|shipment|pnr|"
-        r"booking|localizador|confirmation|confirmaci[oó]n|prescription|rx|receta|"
+        r"booking|localizador|confirmation|confirmaci[oó]n|prescription|rx|receta|parte|"
+        r"radicado|mid|tid|merchant id|label|etiqueta|report|informe|denuncia|"
         r"request|solicitud|issue|bug|pr|job|build|run|batch|lote|serial|serie|"
         r"room|sala|habitaci[oó]n|gate|puerta de embarque|flight|vuelo|seat|asiento|"
         r"error|code|c[oó]digo|status|http|exit|port|puerto|pid|"
         r"version|versi[oó]n|release|commit|hash|checksum|sha(?:1|256)?|md5|uuid|guid)"
-        r"s?\b\.?[ \t]*(?:(?:no|nro|n[º°]|num|number|n[uú]mero|id|#|code|c[oó]digo)\b\.?[ \t]*)?"
+        r"s?\b\.?\s{0,3}(?:(?:no|nro|n[º°]|num|number|n[uú]mero|id|#|code|c[oó]digo)\b\.?[ \t]*)?"
         r"(?:(?:is|es|was|era)\s+)?"
         r"[:#=]?[ \t]*#?[ \t]*([A-Za-z]{0,6}[- /]?\d[\w./-]{1,40})"
     ),
@@ -70,7 +71,8 @@ _KEEP_PATTERNS = (
     ),
     # Prices and amounts: $1,299.00, USD 300, S/ 120.50, MXN 1,500; 1.234,56 €, 45,90 euros.
     re.compile(
-        r"((?:[$€£¥]|US\$|S/\.?|R\$|\b(?:USD|EUR|GBP|MXN|ARS|CLP|COP|PEN|BRL|INR|Rs\.?))"
+        r"((?:[$€£¥₦₹₱₵]|US\$|S/\.?|R\$|\bN(?=\d{1,3}(?:,\d{3})+)|"
+        r"\b(?:USD|EUR|GBP|MXN|ARS|CLP|COP|PEN|BRL|INR|NGN|KES|KSh|GHS|ZAR|PHP|Rs\.?))"
         r"[ \t]?\d(?:[\d.,']*\d)?)"
     ),
     re.compile(

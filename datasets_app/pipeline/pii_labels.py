@@ -55,7 +55,10 @@ _RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
         "encryption key|secret key|signing key|master key|webhook secret|client secret"
     )),
     # A plan's group number names the employer's plan, not the member ("Group: 1069300").
-    (KEEP, _phrases("group number|group no|group id|policy group|group|grupo")),
+    (KEEP, _phrases(
+        "group number|group no|group id|policy group|group|grupo|account ref|account reference|"
+        "customer ref|customer reference|referencia de cliente|ref de cuenta"
+    )),
     (MEDICAL_ID, _phrases(
         "mrn|medical record|record number|health record|historia clinica|historia|hc|nhc|"
         "afiliado|afiliada|affiliate|member id|member number|member no|membership|"

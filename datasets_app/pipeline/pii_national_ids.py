@@ -132,9 +132,9 @@ _CBU_ALIAS = re.compile(
 # two lines of a transcript): "número de afiliada? ...\nAFILIADA: Sí, es el VT-0087123-4",
 # "TPA card MDI-4471902". Numbers with a year group are case numbers ("SAC-2024-551207").
 MEMBER_CONTEXT = (
-    "afiliad", "member", "policy", "póliza", "poliza", "credencial", "tpa", "insurance",
-    "subscriber", "enrollee", "beneficiari", "tarjeta sanitaria", "health card", "mrn", "uhid",
-    "medical record", "historia cl", "isapre", "eps",
+    "afiliad", "member", "policy", "póliza", "poliza", "credencial", "tpa", "subscriber",
+    "enrollee", "beneficiari", "tarjeta sanitaria", "health card", "mrn", "uhid",
+    "medical record", "historia cl",
 )  # fmt: skip
 # Not right after the word of a reference, order or case number ("ferry ref BF7799883").
 _KEEP_WORDS = (
@@ -145,9 +145,9 @@ _NOT_AFTER_KEEP_WORD = "".join(
     rf"(?<!{re.escape(word)} )(?<!{re.escape(word.capitalize())} )" for word in _KEEP_WORDS
 )
 _MEMBER_ID = re.compile(
-    r"(?i:afiliad[oa]|member(?:ship)?|policy|p[oó]liza|credencial|tpa|insurance|subscriber|"
+    r"(?i:afiliad[oa]|member(?:ship)?|policy|p[oó]liza|credencial|tpa|subscriber|"
     r"enrollee|beneficiari[oa]|tarjeta sanitaria|health card|mrn|uhid|medical record|"
-    r"historia cl[ií]nica|isapre|eps)\b[^\n]{0,80}?(?:\n[^\n]{0,40}?)?"
+    r"historia cl[ií]nica)\b[^\n]{0,80}?(?:\n[^\n]{0,40}?)?"
     rf"(?<![\w/-]){_NOT_AFTER_KEEP_WORD}([A-Z]{{1,5}}-?\d{{5,12}}(?:-[0-9A-Z]{{1,2}})?)(?![\w/-])"
 )
 _YEAR_GROUP = re.compile(r"(?:^|-)(?:19|20)\d\d(?:-|$)")

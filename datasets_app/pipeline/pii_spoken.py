@@ -85,7 +85,19 @@ _GROUP_WORD_RE = re.compile(rf"(?i)\b(?:{_GROUP_WORDS})\b")
 _YEAR_START = re.compile(r"(?i)(?:mil novecientos|dos mil|nineteen|two thousand)\b")
 
 
+# Substrings one of which every tens, teens or hundreds word holds: texts without any skip the
+# (slow, position-by-position) run expression.
+_GROUP_STEMS = (
+    "enta", "ient", "mil", "teen", "hundred", "thousand", "diez", "once", "doce", "trece",
+    "catorce", "quince", "dieci", "veint", "twenty", "thirty", "forty", "fifty", "sixty",
+    "seventy", "eighty", "ninety", "eleven", "twelve", "ten", "cien", "llon",
+)  # fmt: skip
+
+
 def _grouped_number_findings(text: str) -> Iterator[Finding]:
+    lowered = text.lower()
+    if not any(stem in lowered for stem in _GROUP_STEMS):
+        return
     for match in _GROUPED_RUN.finditer(text):
         run = match.group(1)
         words = re.findall(rf"(?i){_NUMBER_WORD}", run)

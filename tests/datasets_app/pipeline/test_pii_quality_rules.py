@@ -373,3 +373,31 @@ def test_register_entries_and_prescriptions_are_not_identifiers():
     assert "1187/2019" not in labelled_values("Notary Reg. No. 1187/2019\n")
     text = "Prescription number 2271-09931, Rx 0484231-06021"
     assert {text[a:b].rstrip(".,") for a, b in keep_spans(text)} >= {"2271-09931"}
+
+
+def test_continental_european_street_lines_with_their_postcode():
+    text = "the flat at\nBloemgracht 142-III, 1015 TN Amsterdam. She is at Kungsgatan 44, 411 19 Göteborg"
+    assert found(text, "ADDRESS") >= {
+        "Bloemgracht 142-III, 1015 TN Amsterdam",
+        "Kungsgatan 44, 411 19 Göteborg",
+    }
+    assert found("Hauptstraße 12, 10115 Berlin", "ADDRESS") == {"Hauptstraße 12, 10115 Berlin"}
+
+
+def test_numbered_things_before_a_five_digit_number_are_not_streets():
+    assert (
+        found(
+            "Chapter 12, 20145 Results; Order 55, 12345 Items; Windows 10, 2004 Update", "ADDRESS"
+        )
+        == set()
+    )
+    assert label_type("ACCOUNT REF") == "KEEP" and label_type("Account number") == "IBAN_CODE"
+
+
+def test_report_merchant_and_sick_note_numbers_and_local_currencies_are_kept():
+    text = "report\nnumber is HPD 1108734-24; merchant MID 4407693677; parte nº 4179982283"
+    kept = {text[a:b].rstrip(".;") for a, b in keep_spans(text)}
+    assert kept >= {"HPD 1108734-24", "4407693677", "4179982283"}
+    text = "CASH SUM 0F N45,000 and ₹2,340 each"
+    assert {text[a:b] for a, b in keep_spans(text)} == {"N45,000", "₹2,340"}
+    assert keep_spans("the report says Ana Gil 0612 334 556") == []
