@@ -221,6 +221,7 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("job-cancel", "POST"): project("engineer", "owner"),
     ("arena-page", "GET"): project("viewer", "steward"),  # the round's voters
     ("evaluation-report-page", "GET"): ALL_MEMBERS,
+    ("evaluation-versions-page", "GET"): ALL_MEMBERS,
 }
 
 # Methods of unrestricted function views that the table covers beyond GET.
