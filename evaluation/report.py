@@ -247,3 +247,31 @@ def side_by_side(versions: list[ModelVersion]) -> list[dict[str, Any]]:
             row[f"{entry['task']}:{entry['metric']}"] = entry["value"]
         rows.append(row)
     return rows
+
+
+CHART_WIDTH = 360  # pixels of the longest bar
+
+
+def side_by_side_chart(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The side-by-side table as one chart: for each figure, one bar per version, scaled to
+    the largest absolute value of that figure. Returns [{figure, bars: [{name, value,
+    width}]}] in the table's column order."""
+    figures = list(
+        dict.fromkeys(k for row in rows for k in row if k not in ("model_version", "name"))
+    )
+    chart = []
+    for figure in figures:
+        values = [row.get(figure) for row in rows]
+        peak = max((abs(v) for v in values if isinstance(v, int | float)), default=0) or 1
+        bars = [
+            {
+                "name": row["name"],
+                "value": value,
+                "width": round(CHART_WIDTH * abs(value) / peak)
+                if isinstance(value, int | float)
+                else 0,
+            }
+            for row, value in zip(rows, values, strict=True)
+        ]
+        chart.append({"figure": figure, "bars": bars})
+    return chart

@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
+from accounts.models import Project
 from accounts.roles import Action
 from accounts.services import project_ids_allowing
 from evaluation import arena, report
@@ -35,3 +36,23 @@ def report_page(request: HttpRequest, pk: int) -> HttpResponse:
         "evaluation/report.html",
         {"version": version, "markdown": report.to_markdown(built)},
     )
+
+
+@login_required
+def versions_page(request: HttpRequest, pk: int) -> HttpResponse:
+    """A project's model versions side by side: one table (headline figures, lm-eval task
+    metrics) and one chart of the same figures, each version a bar."""
+    ids = project_ids_allowing(request.user, Action.VIEW_RESULTS)
+    project = get_object_or_404(Project.objects.filter(pk__in=ids), pk=pk)
+    versions = ModelVersion.objects.filter(project=project).select_related(
+        "job__dataset_version", "job__base_model"
+    )
+    rows = report.side_by_side(list(versions.order_by("created_at", "pk")))
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    context = {
+        "project": project,
+        "columns": columns,
+        "table": [[row.get(c) for c in columns] for row in rows],
+        "chart": report.side_by_side_chart(rows),
+    }
+    return render(request, "evaluation/versions.html", context)

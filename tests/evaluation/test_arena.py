@@ -93,3 +93,13 @@ def test_answers_come_in_random_order(cast: Any, arena_round: Any) -> None:
         arena.create_match(actor, arena_round, "Hi", lambda c, p: c.label)
     firsts = {m.contestant_a.label for m in ArenaMatch.objects.filter(round=arena_round)}
     assert firsts == {f"base:{n}" for n in NAMES}  # P(one side always first) = 2 * 2**-12
+
+
+def test_the_voting_page_names_no_model_before_the_round_is_closed(
+    cast: Any, client: Any, arena_round: Any
+) -> None:
+    arena.create_match(Actor(user=cast.viewer), arena_round, "Hi", lambda c, p: "hello")
+    client.force_login(cast.viewer)
+    page = client.get(f"/evaluation/arena/{arena_round.pk}/")
+    assert page.status_code == 200 and 'id="prompt"' in page.content.decode()
+    assert not _leaks(page.content.decode(), NAMES)

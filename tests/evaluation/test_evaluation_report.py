@@ -69,11 +69,32 @@ def test_another_app_adds_a_section_without_evaluation_importing_it(
     cast: Any, approved_version: Any, tiny_base_model: Any
 ) -> None:
     version = _version(approved_version, tiny_base_model)
-    report.register_section("privacy", "Privacy audit", lambda v: {"exposure": 1.5}, order=50)
+    report.register_section("other_app", "Another app", lambda v: {"exposure": 1.5}, order=55)
     try:
         built = report.build_report(version)
-        assert built["sections"]["privacy"] == {"title": "Privacy audit", "exposure": 1.5}
-        assert list(built["sections"]).index("privacy") > list(built["sections"]).index("lineage")
-        assert "## Privacy audit" in report.to_markdown(built)
+        assert built["sections"]["other_app"] == {"title": "Another app", "exposure": 1.5}
+        order = list(built["sections"])
+        assert order.index("other_app") > order.index("lineage")
+        assert "## Another app" in report.to_markdown(built)
     finally:
-        report.SECTIONS.pop("privacy")
+        report.SECTIONS.pop("other_app")
+
+
+def test_the_versions_page_shows_one_table_and_one_chart(
+    cast: Any, client: Any, approved_version: Any, tiny_base_model: Any
+) -> None:
+    first = _version(approved_version, tiny_base_model)
+    second = make_model_version(approved_version, tiny_base_model, name="second model")
+    second.metrics = {"perplexity": 25.0}
+    second.save(update_fields=["metrics"])
+    client.force_login(cast.viewer)
+    page = client.get(f"/evaluation/projects/{cast.project.pk}/versions/")
+    html = page.content.decode()
+    assert page.status_code == 200 and 'id="versions-table"' in html
+    assert f'href="/evaluation/reports/{first.pk}/"' in html and "second model" in html
+    [group] = report.side_by_side_chart(report.side_by_side([first, second]))
+    assert group["figure"] == "perplexity"
+    assert [b["width"] for b in group["bars"]] == [report.CHART_WIDTH // 2, report.CHART_WIDTH]
+    assert html.count("<rect") == 2
+    client.force_login(cast.outsider)
+    assert client.get(f"/evaluation/projects/{cast.project.pk}/versions/").status_code == 404

@@ -201,6 +201,7 @@ def path_params(endpoint: Endpoint, world: Any, side: Any) -> dict[str, Any]:
     pages = {
         "model-version-page": lambda: {"pk": side.model_version.pk},  # under /jobs/
         "evaluation-report-page": lambda: {"pk": side.model_version.pk},
+        "evaluation-versions-page": lambda: {"pk": side.project.pk},
         "arena-page": lambda: {"pk": side.arena_round.pk},
     }
     if endpoint.key in pages:

@@ -253,6 +253,7 @@ EXPECTED: dict[tuple[str, str], Rule] = {
     ("deployment-key-revoke", "POST"): project("engineer", "owner"),
     ("model-export-page", "GET"): project("owner"),
     ("model-export-page", "POST"): project("owner"),
+    ("evaluation-versions-page", "GET"): ALL_MEMBERS,
 }
 
 # Methods of unrestricted function views that the table covers beyond GET.
