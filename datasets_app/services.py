@@ -392,7 +392,7 @@ def freeze_reviewed_version(
     review and findings are still pending, and RiskStateError when the project requires that
     no risk flag be pending and some are. Sends ``dataset_approved`` once committed."""
     from datasets_app.risk import require_no_pending_flags
-    from datasets_app.versioning import ConcurrentApproval, UnappliedFinding, build_version
+    from datasets_app.versioning import UnappliedFinding, build_version
 
     options = IngestOptions.from_dict(dataset.options)
     pending = dataset.findings.filter(decision=Decision.PENDING).count()
@@ -400,15 +400,17 @@ def freeze_reviewed_version(
         raise DatasetStateError(f"{pending} findings are still pending review.")
     require_no_pending_flags(dataset)  # the project's data-risk policy (409 naming it)
     try:
-        version = build_version(
-            actor,
-            dataset,
-            options,
-            pending_redacted=pending,
-            audit_details={"automatic": True} if automatic else None,
-        )
-    except (UnappliedFinding, ConcurrentApproval) as exc:
+        version = build_version(actor, dataset, options, pending_redacted=pending)
+    except UnappliedFinding as exc:
         raise DatasetStateError(str(exc)) from exc
+    details = {
+        "version": version.number,
+        "content_hash": version.content_hash,
+        "pending_redacted": pending,
+    }
+    if automatic:
+        details["automatic"] = True
+    record_event(actor, "dataset.approve", obj=dataset, details=details)
     dataset.status = DatasetStatus.APPROVED
     send_on_commit(dataset_approved, sender=Dataset, dataset=dataset, version=version)
     return version

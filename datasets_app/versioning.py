@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from audit.services import Actor, record_event
+from audit.services import Actor
 from datasets_app import ingestion, risk
 from datasets_app.models import Dataset, DatasetStatus, DatasetVersion, Decision, Finding
 from datasets_app.options import IngestOptions
@@ -164,23 +164,10 @@ def iter_original_and_redacted(
             yield index, record, redacted
 
 
-class ConcurrentApproval(Exception):
-    """The dataset left review while a version was being written (another approval won)."""
-
-
 def build_version(
-    actor: Actor,
-    dataset: Dataset,
-    options: IngestOptions,
-    *,
-    pending_redacted: int,
-    audit_details: dict[str, Any] | None = None,
+    actor: Actor, dataset: Dataset, options: IngestOptions, *, pending_redacted: int
 ) -> DatasetVersion:
-    """Write the redacted, split records under a new data key, then in one transaction create
-    the version row, mark the dataset approved and write the ``dataset.approve`` audit row
-    (``audit_details`` added to its details): the version exists if and only if its approval
-    is audited. Raises ``ConcurrentApproval`` when the dataset left
-    review while the records were written (another approval won), leaving no row behind."""
+    """Write the redacted, split records under a new data key and create the version row."""
     from datasets_app.pipeline.splits import assign_split, normalize_for_split
 
     key, _ = vault.create_data_key("dataset-version", parent=dataset.data_key)
@@ -234,11 +221,6 @@ def build_version(
         vault.write_blob(key, REIDENTIFICATION_BLOB, json.dumps(reid, ensure_ascii=False).encode())
     stats = compute_token_stats(key)
     with transaction.atomic():
-        # Claim the approval first (conditional update): of two approvals racing, one wins.
-        if not Dataset.objects.filter(pk=dataset.pk, status=DatasetStatus.NEEDS_REVIEW).update(
-            status=DatasetStatus.APPROVED
-        ):
-            raise ConcurrentApproval("The dataset is no longer in review; it was not approved.")
         number = (dataset.versions.aggregate(n=Max("number"))["n"] or 0) + 1
         version = DatasetVersion.objects.create(
             token_stats=stats,
@@ -252,13 +234,7 @@ def build_version(
             lineage=lineage,
             approved_by=actor.user,
         )
-        details = {
-            "version": version.number,
-            "content_hash": version.content_hash,
-            "pending_redacted": pending_redacted,
-            **(audit_details or {}),
-        }
-        record_event(actor, "dataset.approve", obj=dataset, details=details)
+        Dataset.objects.filter(pk=dataset.pk).update(status=DatasetStatus.APPROVED)
     return version
 
 
