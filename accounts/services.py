@@ -69,29 +69,6 @@ def revoke_api_token(actor: Actor, token: ApiToken) -> None:
 PROJECT_SETTINGS = ("require_distinct_approver", "auto_approve_redaction")
 
 
-def create_user(actor: Actor, username: str, *, email: str = "", password: str) -> AbstractBaseUser:
-    """Create a user account (the caller has authorized it: platform admins) and audit it as
-    ``user.create`` in the same transaction, so an account never exists unaudited."""
-    with transaction.atomic():
-        user = get_user_model().objects.create_user(
-            username=username, email=email, password=password
-        )
-        record_event(actor, "user.create", obj=user)
-    return user
-
-
-def record_membership_refusal(actor: Actor, project: Project, verb: str, reason: str) -> None:
-    """Audit a refused membership change as ``denied.membership_<verb>`` (the refused verb's
-    own entry was rolled back with it); the API and the members page both call this."""
-    record_event(
-        actor,
-        f"denied.membership_{verb}",
-        obj=project,
-        outcome="denied",
-        details={"reason": reason[:120]},
-    )
-
-
 def create_project(
     actor: Actor,
     name: str,

@@ -187,10 +187,15 @@ def _managed_project(request: HttpRequest, pk: int) -> Any:
 
 def _audit_member_refusal(request: HttpRequest, project: Any, verb: str, reason: str) -> None:
     """Record a refused change (the service's own entry was rolled back), as the API does."""
-    from accounts import services
-    from audit.services import actor_from_request
+    from audit.services import actor_from_request, record_event
 
-    services.record_membership_refusal(actor_from_request(request), project, verb, reason)
+    record_event(
+        actor_from_request(request),
+        f"denied.membership_{verb}",
+        obj=project,
+        outcome="denied",
+        details={"reason": reason[:120]},
+    )
 
 
 def _remove_member(request: HttpRequest, project: Any, user_id: str) -> None:
