@@ -11,7 +11,7 @@ import hashlib
 import json
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,9 +142,14 @@ def iter_redacted(
 
 
 def iter_original_and_redacted(
-    dataset: Dataset, options: IngestOptions, reid: dict | None = None, withhold: bool = False
+    dataset: Dataset,
+    options: IngestOptions,
+    reid: dict | None = None,
+    withhold: bool = False,
+    skip: Container[int] = (),
 ) -> Iterator[tuple[int, dict, dict | None]]:
-    """(index, original record, redacted record or None when dropped), in order."""
+    """(index, original record, redacted record or None when dropped), in order. Records
+    whose index is in ``skip`` are not redacted at all (None): they never reach a version."""
     secret = redaction_secret(dataset)
     findings = _findings_by_record(dataset)
     pending = next(findings, None)
@@ -155,6 +160,9 @@ def iter_original_and_redacted(
             if pending is not None and pending[0] == index:
                 applicable = pending[1]
                 pending = next(findings, None)
+            if index in skip:
+                yield index, record, None
+                continue
             try:
                 redacted = redact_record(record, applicable, options, secret, reid)
             except UnappliedFinding as exc:
@@ -180,7 +188,9 @@ def build_version(
     excluded = risk.excluded_records(dataset)
     left_out: Counter[str] = Counter()
     with vault.blob_writer(key, VERSION_BLOB) as out:
-        for index, original, record in iter_original_and_redacted(dataset, options, reid):
+        for index, original, record in iter_original_and_redacted(
+            dataset, options, reid, skip=excluded
+        ):
             if index in excluded:
                 left_out[excluded[index]] += 1
                 continue

@@ -147,3 +147,17 @@ def test_risk_flags_api_lists_flags_and_evidence_for_stewards_only(
         bulk, {"decision": "accepted", "detector": "injection"}, format="json"
     )
     assert answer.json() == {"updated": 1}
+
+
+def test_a_quarantined_record_is_not_redacted_so_its_findings_cannot_block_approval(
+    cast: Any, flagged: Dataset
+) -> None:
+    from datasets_app.models import Finding
+
+    Finding.objects.create(
+        dataset=flagged, record_index=12, start=0, end=10_000, entity_type="PERSON", score=0.9
+    )
+    actor = Actor(user=cast.steward)
+    risk.decide_risk_flags(actor, flagged, "accepted", source="webform")
+    version = approve_dataset(actor, flagged)
+    assert version.lineage["screen"]["left_out"] == {"quarantine": 1}
