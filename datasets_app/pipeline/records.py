@@ -238,7 +238,11 @@ class ParseOptions:
             not self.text_columns or not all(isinstance(c, str) and c for c in self.text_columns)
         ):
             raise ValueError("text_columns must be None or a non-empty list of column names")
-        limits = ("max_archive_members", "max_uncompressed_bytes", "max_record_bytes")
+        limits: tuple[str, ...] = (
+            "max_archive_members",
+            "max_uncompressed_bytes",
+            "max_record_bytes",
+        )
         limits += ("max_message_bytes", "max_spool_bytes")
         for name in limits:
             if getattr(self, name) <= 0:
