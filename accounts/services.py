@@ -66,6 +66,17 @@ def revoke_api_token(actor: Actor, token: ApiToken) -> None:
         record_event(actor, "token.revoke", obj=token)
 
 
+def create_user(actor: Actor, username: str, *, email: str, password: str) -> AbstractBaseUser:
+    """Create a user account (the caller has validated the name and password); audited as
+    ``user.create`` in the same transaction."""
+    with transaction.atomic():
+        user = get_user_model().objects.create_user(
+            username=username, email=email, password=password
+        )
+        record_event(actor, "user.create", obj=user)
+    return user
+
+
 PROJECT_SETTINGS = ("require_distinct_approver", "auto_approve_redaction")
 
 
@@ -199,6 +210,18 @@ def _require_an_owner(project: Project) -> None:
     """Raise LastOwner (rolling the transaction back) when no owner is left."""
     if not Membership.objects.filter(project=project, role=Role.OWNER).exists():
         raise LastOwner("A project needs at least one owner: make someone else owner first.")
+
+
+def record_membership_refusal(actor: Actor, project: Project, verb: str, reason: str) -> None:
+    """Audit a refused membership change as ``denied.membership_<verb>`` (the refused verb's
+    own entry was rolled back with it)."""
+    record_event(
+        actor,
+        f"denied.membership_{verb}",
+        obj=project,
+        outcome="denied",
+        details={"reason": reason[:120]},
+    )
 
 
 def remove_membership(actor: Actor, membership: Membership) -> None:

@@ -187,15 +187,10 @@ def _managed_project(request: HttpRequest, pk: int) -> Any:
 
 def _audit_member_refusal(request: HttpRequest, project: Any, verb: str, reason: str) -> None:
     """Record a refused change (the service's own entry was rolled back), as the API does."""
-    from audit.services import actor_from_request, record_event
+    from accounts import services
+    from audit.services import actor_from_request
 
-    record_event(
-        actor_from_request(request),
-        f"denied.membership_{verb}",
-        obj=project,
-        outcome="denied",
-        details={"reason": reason[:120]},
-    )
+    services.record_membership_refusal(actor_from_request(request), project, verb, reason)
 
 
 def _remove_member(request: HttpRequest, project: Any, user_id: str) -> None:

@@ -9,7 +9,7 @@ import json
 import logging
 from collections.abc import Iterable
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import transaction
@@ -34,6 +34,9 @@ from datasets_app.uploads import EncryptedUpload
 from ops.errors import StateConflict
 from ops.signals import send_on_commit
 from vault import services as vault
+
+if TYPE_CHECKING:
+    from datasets_app.versioning import VersionDraft
 
 logger = logging.getLogger(__name__)
 
@@ -392,7 +395,7 @@ def freeze_reviewed_version(
     review and findings are still pending, and RiskStateError when the project requires that
     no risk flag be pending and some are. Sends ``dataset_approved`` once committed."""
     from datasets_app.risk import require_no_pending_flags
-    from datasets_app.versioning import UnappliedFinding, build_version
+    from datasets_app.versioning import ConcurrentApproval, UnappliedFinding, write_version
 
     options = IngestOptions.from_dict(dataset.options)
     pending = dataset.findings.filter(decision=Decision.PENDING).count()
@@ -400,19 +403,39 @@ def freeze_reviewed_version(
         raise DatasetStateError(f"{pending} findings are still pending review.")
     require_no_pending_flags(dataset)  # the project's data-risk policy (409 naming it)
     try:
-        version = build_version(actor, dataset, options, pending_redacted=pending)
+        draft = write_version(actor, dataset, options, pending_redacted=pending)
     except UnappliedFinding as exc:
         raise DatasetStateError(str(exc)) from exc
-    details = {
-        "version": version.number,
-        "content_hash": version.content_hash,
-        "pending_redacted": pending,
-    }
-    if automatic:
-        details["automatic"] = True
-    record_event(actor, "dataset.approve", obj=dataset, details=details)
+    try:
+        version = _store_approved_version(actor, dataset, draft, pending, automatic=automatic)
+    except ConcurrentApproval as exc:
+        vault.discard_data_key(draft.key)
+        raise DatasetStateError(str(exc)) from exc
+    except Exception:
+        vault.discard_data_key(draft.key)  # no row points at the blobs: nothing is left behind
+        raise
     dataset.status = DatasetStatus.APPROVED
-    send_on_commit(dataset_approved, sender=Dataset, dataset=dataset, version=version)
+    return version
+
+
+def _store_approved_version(
+    actor: Actor, dataset: Dataset, draft: VersionDraft, pending: int, *, automatic: bool
+) -> DatasetVersion:
+    """The version row, the dataset's move to approved and the ``dataset.approve`` audit entry,
+    in one transaction: the version exists if and only if its approval is audited."""
+    from datasets_app.versioning import store_version
+
+    with transaction.atomic():
+        version = store_version(actor, dataset, draft)
+        details = {
+            "version": version.number,
+            "content_hash": version.content_hash,
+            "pending_redacted": pending,
+        }
+        if automatic:
+            details["automatic"] = True
+        record_event(actor, "dataset.approve", obj=dataset, details=details)
+        send_on_commit(dataset_approved, sender=Dataset, dataset=dataset, version=version)
     return version
 
 

@@ -24,6 +24,7 @@ from datasets_app import ingestion, risk
 from datasets_app.models import Dataset, DatasetStatus, DatasetVersion, Decision, Finding
 from datasets_app.options import IngestOptions
 from vault import services as vault
+from vault.models import DataKey
 
 logger = logging.getLogger(__name__)
 
@@ -172,10 +173,27 @@ def iter_original_and_redacted(
             yield index, record, redacted
 
 
-def build_version(
+@dataclass(frozen=True)
+class VersionDraft:
+    """A version's blobs, written under their own data key, before its row exists."""
+
+    key: DataKey
+    content_hash: str
+    split_counts: dict[str, int]
+    record_kinds: dict[str, int]
+    lineage: dict[str, Any]
+    token_stats: dict[str, Any]
+
+
+def write_version(
     actor: Actor, dataset: Dataset, options: IngestOptions, *, pending_redacted: int
-) -> DatasetVersion:
-    """Write the redacted, split records under a new data key and create the version row."""
+) -> VersionDraft:
+    """Write the redacted, split records (and the re-identification map) under a new data key.
+
+    Creates no version row: ``store_version`` does, in the caller's transaction, so the row
+    and the approval's audit entry commit together. A caller that fails before then discards
+    ``draft.key`` (``vault.discard_data_key``).
+    """
     from datasets_app.pipeline.splits import assign_split, normalize_for_split
 
     key, _ = vault.create_data_key("dataset-version", parent=dataset.data_key)
@@ -229,22 +247,47 @@ def build_version(
     }
     if reid is not None:
         vault.write_blob(key, REIDENTIFICATION_BLOB, json.dumps(reid, ensure_ascii=False).encode())
-    stats = compute_token_stats(key)
-    with transaction.atomic():
-        number = (dataset.versions.aggregate(n=Max("number"))["n"] or 0) + 1
-        version = DatasetVersion.objects.create(
-            token_stats=stats,
-            dataset=dataset,
-            number=number,
-            data_key=key,
-            content_hash=digest.hexdigest(),
-            record_count=sum(splits.values()),
-            split_counts=dict(splits),
-            record_kinds=dict(kinds),
-            lineage=lineage,
-            approved_by=actor.user,
-        )
-        Dataset.objects.filter(pk=dataset.pk).update(status=DatasetStatus.APPROVED)
+    return VersionDraft(
+        key=key,
+        content_hash=digest.hexdigest(),
+        split_counts=dict(splits),
+        record_kinds=dict(kinds),
+        lineage=lineage,
+        token_stats=compute_token_stats(key),
+    )
+
+
+class ConcurrentApproval(Exception):
+    """The dataset left review while its version was written: another approval won."""
+
+
+def store_version(actor: Actor, dataset: Dataset, draft: VersionDraft) -> DatasetVersion:
+    """Create the next version row from ``draft`` and mark the dataset approved, claimed
+    with a conditional update (ConcurrentApproval when the dataset is no longer in review).
+
+    Must run inside the caller's ``transaction.atomic()`` (checked), the one that also writes
+    the approval's audit entry: the version exists if and only if its approval is audited.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("store_version must run inside the approval's transaction.")
+    # Claim the approval first (conditional update): of two approvals racing, one wins.
+    if not Dataset.objects.filter(pk=dataset.pk, status=DatasetStatus.NEEDS_REVIEW).update(
+        status=DatasetStatus.APPROVED
+    ):
+        raise ConcurrentApproval("The dataset is no longer in review; it was not approved again.")
+    number = (dataset.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+    version = DatasetVersion.objects.create(
+        token_stats=draft.token_stats,
+        dataset=dataset,
+        number=number,
+        data_key=draft.key,
+        content_hash=draft.content_hash,
+        record_count=sum(draft.split_counts.values()),
+        split_counts=draft.split_counts,
+        record_kinds=draft.record_kinds,
+        lineage=draft.lineage,
+        approved_by=actor.user,
+    )
     return version
 
 

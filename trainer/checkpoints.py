@@ -4,14 +4,17 @@ for the API and the job page."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trainer.models import ModelVersion, TrainingJob
 from vault import services as vault
 from vault.models import DataKey
 
+if TYPE_CHECKING:
+    from trainer.engine.checkpoint import CheckpointStore
 
-def open_store(directory: Path | str, key: DataKey, **options: Any) -> Any:
+
+def open_store(directory: Path | str, key: DataKey, **options: Any) -> CheckpointStore:
     """The engine's ``CheckpointStore`` in ``directory``, encrypted under the data key ``key``
     (its artifact id binds each file to the key); ``options`` go to the store (``keep_last``)."""
     from trainer.engine import CheckpointStore
@@ -30,7 +33,7 @@ def checkpoint_dir(job: TrainingJob) -> Path:
     return vault.blob_dir(job.data_key) / "checkpoints"
 
 
-def open_version_store(version: ModelVersion) -> Any:
+def open_version_store(version: ModelVersion) -> CheckpointStore:
     """The store holding a model version's final weights."""
     return open_store(version.artifact_dir, version.data_key)
 

@@ -10,7 +10,7 @@ Nothing here writes the job row: that is ``trainer.lease``'s (fenced) and ``trai
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from audit.services import SYSTEM, record_event
 from datasets_app.versioning import iter_version_records
@@ -18,8 +18,13 @@ from trainer import checkpoints, services
 from trainer.models import TrainingJob
 from vault import services as vault
 
+if TYPE_CHECKING:
+    from trainer.engine.checkpoint import CheckpointStore
+    from trainer.engine.config import TrainConfig
+    from trainer.engine.data import TrainData
 
-def engine_config(job: TrainingJob) -> Any:
+
+def engine_config(job: TrainingJob) -> TrainConfig:
     """The engine's validated ``TrainConfig`` for ``job`` (its model, method and settings);
     raises ``services.JobRequestError`` naming the field when they no longer validate."""
     return services.build_engine_config(
@@ -52,7 +57,7 @@ def _engine_record(record: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
-def load_training_data(job: TrainingJob) -> Any:
+def load_training_data(job: TrainingJob) -> TrainData:
     """The approved version's records, decrypted into memory, split into train/val/test."""
     from trainer.engine import TrainData
 
@@ -71,7 +76,7 @@ def no_training_records() -> services.JobRequestError:
     return services.JobRequestError("dataset", "the dataset version has no training records")
 
 
-def open_checkpoint_store(job: TrainingJob, keep_last: int) -> Any:
+def open_checkpoint_store(job: TrainingJob, keep_last: int) -> CheckpointStore:
     """The job's encrypted checkpoint store (the same layout the engine CLI opens)."""
     return checkpoints.open_store(
         checkpoints.checkpoint_dir(job), job.data_key, keep_last=keep_last

@@ -22,7 +22,7 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
@@ -43,6 +43,10 @@ from trainer.engine_io import (
 from trainer.lease import Heartbeat, Lease, LeaseLost
 from trainer.models import JobStatus, ModelVersion, TrainingJob
 from vault import services as vault
+
+if TYPE_CHECKING:
+    from trainer.engine.checkpoint import CheckpointStore
+    from trainer.engine.config import TrainConfig
 
 logger = logging.getLogger(__name__)
 SHUTDOWN = threading.Event()
@@ -101,7 +105,7 @@ class JobReporter:
         return self._cancel
 
 
-def training_processes(job: TrainingJob, config: Any) -> int:
+def training_processes(job: TrainingJob, config: TrainConfig) -> int:
     """How many processes train this job: what the worker offers (``TRAINING_PROCESSES``; 0 =
     one per visible GPU), capped by the job's ``max_processes``. A job resumed from checkpoints
     keeps the count that wrote them when this worker can offer it (the engine refuses another:
@@ -116,7 +120,7 @@ def training_processes(job: TrainingJob, config: Any) -> int:
     return previous if previous <= offered else wanted
 
 
-def _visible_gpus(config: Any) -> int:
+def _visible_gpus(config: TrainConfig) -> int:
     """GPUs this worker was given (CUDA_VISIBLE_DEVICES), at least 1 (a CPU host: 1 process)."""
     if config.device == "cpu":
         return 1
@@ -177,7 +181,9 @@ class TrainOutcome:
     stopped: bool
 
 
-def _train_and_record(job: TrainingJob, config: Any, lease: Lease, reporter: JobReporter) -> None:
+def _train_and_record(
+    job: TrainingJob, config: TrainConfig, lease: Lease, reporter: JobReporter
+) -> None:
     store = open_checkpoint_store(job, config.keep_last)
     _announce_start(job, lease, store, reporter.processes)
     if reporter.processes > 1:
@@ -194,7 +200,7 @@ def _train_and_record(job: TrainingJob, config: Any, lease: Lease, reporter: Job
     evaluations.enqueue_evaluation(version.pk)
 
 
-def _announce_start(job: TrainingJob, lease: Lease, store: Any, processes: int) -> None:
+def _announce_start(job: TrainingJob, lease: Lease, store: CheckpointStore, processes: int) -> None:
     """Audit the decryption and record ``started`` or ``resumed`` (from the newest checkpoint)."""
     latest = store.latest()
     audit_decryption(
@@ -212,7 +218,9 @@ def _announce_start(job: TrainingJob, lease: Lease, store: Any, processes: int) 
         services.add_event(job, "started", f"Training started (attempt {lease.attempt}){on}.")
 
 
-def _train_here(job: TrainingJob, config: Any, reporter: JobReporter, store: Any) -> TrainOutcome:
+def _train_here(
+    job: TrainingJob, config: TrainConfig, reporter: JobReporter, store: CheckpointStore
+) -> TrainOutcome:
     """Train in this process on data decrypted in memory."""
     from trainer.engine import train
 
@@ -245,7 +253,7 @@ ENGINE_JOB_FILE = "engine-job.json"
 
 
 def _train_in_processes(
-    job: TrainingJob, config: Any, reporter: JobReporter, store: Any
+    job: TrainingJob, config: TrainConfig, reporter: JobReporter, store: CheckpointStore
 ) -> TrainOutcome:
     """Train under torchrun over ``reporter.processes`` processes; see the module docstring."""
     job_file = write_engine_inputs(job, config)
@@ -272,7 +280,7 @@ def _train_in_processes(
     return TrainOutcome(step=int(run.summary["step"]), stopped=False)
 
 
-def write_engine_inputs(job: TrainingJob, config: Any) -> Path:
+def write_engine_inputs(job: TrainingJob, config: TrainConfig) -> Path:
     """Write the engine's job file and the dataset (records with their split, encrypted under
     the job's data key: the key the engine gets on stdin) to the job's blob folder; return the
     job file's path. Raises JobRequestError when there is nothing to train on."""
@@ -310,7 +318,7 @@ def remove_engine_inputs(job: TrainingJob) -> None:
         (vault.blob_dir(job.data_key) / name).unlink(missing_ok=True)
 
 
-def _store_model_version(job: TrainingJob, store: Any) -> ModelVersion:
+def _store_model_version(job: TrainingJob, store: CheckpointStore) -> ModelVersion:
     """Record the trained model (its metrics arrive with the evaluation task)."""
     version, _ = ModelVersion.objects.update_or_create(
         job=job,
@@ -333,7 +341,7 @@ def _store_model_version(job: TrainingJob, store: Any) -> ModelVersion:
     return version
 
 
-def _privacy_fields(store: Any) -> dict[str, Any]:
+def _privacy_fields(store: CheckpointStore) -> dict[str, Any]:
     """The model version's DP columns from the final model's metadata (empty without DP)."""
     from trainer.engine.final_model import final_metadata
 

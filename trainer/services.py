@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import transaction
@@ -25,6 +25,9 @@ from trainer import canaries, signals
 from trainer.engine import dp, registry
 from trainer.models import BaseModel, JobEvent, JobStatus, ModelVersion, TrainingJob
 from vault import services as vault
+
+if TYPE_CHECKING:
+    from trainer.engine.config import TrainConfig
 
 HYPERPARAMETER_DEFAULTS: dict[str, Any] = {
     "max_steps": 30,
@@ -58,7 +61,7 @@ def visible_model_versions(user: Any) -> QuerySet[ModelVersion]:
 
 def build_engine_config(
     version: DatasetVersion, base_model: BaseModel | None, method: str, hyperparameters: dict
-) -> Any:
+) -> TrainConfig:
     """Validate a job request with the engine's own config; raise JobRequestError naming the field."""
     from trainer.engine import ConfigError, TrainConfig
 
@@ -85,7 +88,7 @@ def build_engine_config(
     return config
 
 
-def check_record_kinds(config: Any, version: DatasetVersion, field: str) -> None:
+def check_record_kinds(config: TrainConfig, version: DatasetVersion, field: str) -> None:
     """JobRequestError(field) when the version holds records the config's objective cannot
     train on (preference pairs for a supervised job, plain examples for DPO, ...)."""
     problem = registry.record_kinds_error(config.objective, version.record_kinds or {})
@@ -136,7 +139,7 @@ def qlora_worker_available() -> bool:
     return any(caps.get("qlora") for caps in _fresh_training_workers())
 
 
-def processes_for_estimate(config: Any) -> int:
+def processes_for_estimate(config: TrainConfig) -> int:
     """Processes a job will train with, for the memory estimate: the fewest any fresh training
     worker offers (any of them may take the job), capped by its max_processes; 1 when none
     has reported."""
@@ -145,7 +148,7 @@ def processes_for_estimate(config: Any) -> int:
     return min(offered, dp.process_limit(config) or offered)
 
 
-def estimate_job(config: Any, base_model: BaseModel | None) -> dict[str, Any]:
+def estimate_job(config: TrainConfig, base_model: BaseModel | None) -> dict[str, Any]:
     """Peak memory and time of a configuration on the target device (engine's estimate).
 
     The target is ``SOBERANA_TARGET_GPU_MEMORY_GB`` (0: the CPU and this host's memory)."""

@@ -15,7 +15,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import PurePosixPath
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from datasets_app.pipeline.records import ParseError, ParseOptions, ParseReport, Record
 from datasets_app.pipeline.textstream import spool
@@ -46,7 +46,7 @@ class GuardedMemberStream(io.RawIOBase):
 
     def __init__(
         self,
-        raw: BinaryIO,
+        raw: IO[bytes],
         info: zipfile.ZipInfo,
         options: ParseOptions,
         budget: ByteBudget,

@@ -182,15 +182,18 @@ class Cleaner:
         text = record.joined_text()
         problem = self._length_problem(text)
         if problem:
-            return self._drop("length", record, problem)
+            self._drop("length", record, problem)
+            return None
         normalized = normalize_for_split(text)
         digest = hashlib.blake2b(normalized.encode("utf-8"), digest_size=16).digest()
         if self.config.dedup_exact and digest in self._exact_seen:
-            return self._drop("dedup_exact", record, "exact duplicate of an earlier record")
+            self._drop("dedup_exact", record, "exact duplicate of an earlier record")
+            return None
         record = record.with_lang(detect_language(text))
         step, reason = self._language_or_near_problem(record, normalized)
         if reason:
-            return self._drop(step, record, reason)
+            self._drop(step, record, reason)
+            return None
         return self._keep(record, digest)
 
     def process_many(self, records: Iterable[Record]) -> Iterator[Record]:

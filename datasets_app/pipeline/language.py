@@ -111,12 +111,12 @@ class _Model:
             # A sample holds at most SAMPLE_CHARS / 2 words, far fewer than the cache rows.
             if len(self._word_rows) + len(words) > _WORD_CACHE_LIMIT:
                 self._word_rows.clear()  # bounded memory; results never depend on the cache
-            rows = list(map(self._word_rows.get, words))
-            if None in rows:
-                rows = [
-                    self._add_word(w) if r is None else r for w, r in zip(words, rows, strict=True)
-                ]
-            return self._word_scores[rows].sum(axis=0)
+            cached = list(map(self._word_rows.get, words))
+            rows = [
+                self._add_word(w) if r is None else r for w, r in zip(words, cached, strict=True)
+            ]
+            scores: np.ndarray = self._word_scores[rows].sum(axis=0)
+            return scores
 
     def _add_word(self, word: str) -> int:
         known = self._word_rows.get(word)  # the same new word may occur twice in one text

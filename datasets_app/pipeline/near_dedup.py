@@ -58,7 +58,8 @@ def shingle_hashes(normalized: str) -> np.ndarray | None:
         return None
     words = word_hashes(normalized)
     mixed = (words[:-2] * _MIX_1 + words[1:-1]) * _MIX_2 + words[2:]
-    return ((mixed ^ (mixed >> np.uint64(32))) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    folded: np.ndarray = (mixed ^ (mixed >> np.uint64(32))) & np.uint64(0xFFFFFFFF)
+    return folded.astype(np.uint32)
 
 
 def minhash_values(hashes: np.ndarray, permutations: np.ndarray) -> np.ndarray:
@@ -71,7 +72,8 @@ def minhash_values(hashes: np.ndarray, permutations: np.ndarray) -> np.ndarray:
     mixed = mixed * multiply_2
     mixed = mixed ^ (mixed >> shift_1)
     a, b = permutations
-    return (mixed[:, None] * a + b).min(axis=0)
+    signature: np.ndarray = (mixed[:, None] * a + b).min(axis=0)
+    return signature
 
 
 class NearDuplicateIndex:

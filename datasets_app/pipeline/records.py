@@ -302,7 +302,11 @@ class ParseOptions:
             isinstance(self.source_column, str) and self.source_column.strip()
         ):
             raise ValueError("source_column must be None or a column name")
-        limits = ("max_archive_members", "max_uncompressed_bytes", "max_record_bytes")
+        limits: tuple[str, ...] = (
+            "max_archive_members",
+            "max_uncompressed_bytes",
+            "max_record_bytes",
+        )
         limits += ("max_message_bytes", "max_spool_bytes")
         for name in limits:
             if getattr(self, name) <= 0:

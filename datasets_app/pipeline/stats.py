@@ -51,7 +51,7 @@ def _batches(texts: Iterable[str], size: int) -> Iterator[list[str]]:
         yield batch
 
 
-def _token_lengths(texts: Iterable[str], tokenizer: Any) -> array:
+def _token_lengths(texts: Iterable[str], tokenizer: Any) -> array[int]:
     lengths = array("I")  # 4 bytes per record, so millions of records stay cheap
     for batch in _batches(texts, BATCH_SIZE):
         encoded = tokenizer(

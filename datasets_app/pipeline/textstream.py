@@ -119,7 +119,7 @@ def iter_raw_lines(
         yield line_no, raw
 
 
-def _drain_line(reader: io.BufferedReader, chunk: int) -> None:
+def _drain_line(reader: io.BufferedReader[_ReadAdapter], chunk: int) -> None:
     while part := reader.readline(chunk):
         if part.endswith(b"\n"):
             return

@@ -12,6 +12,7 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
+from audit.models import AuditEvent
 from audit.services import SYSTEM, Actor
 from datasets_app.models import Dataset, DatasetStatus, DatasetVersion
 from datasets_app.services import (
@@ -21,6 +22,7 @@ from datasets_app.services import (
     run_ingestion,
 )
 from datasets_app.signals import dataset_approved, ingestion_finished
+from vault.models import DataKey
 
 pytestmark = pytest.mark.django_db
 
@@ -108,3 +110,31 @@ def test_a_rolled_back_approval_sends_nothing(
             raise Rollback
     assert sends == []
     assert not DatasetVersion.objects.filter(dataset=dataset).exists()
+
+
+def test_an_approval_whose_audit_entry_fails_leaves_no_version_and_no_blobs(
+    cast: Any, review_dataset_from: Any, received: Any, monkeypatch: Any
+) -> None:
+    sends = received(dataset_approved)
+    dataset = review_dataset_from([{"kind": "text", "text": "Nothing here.", "lang": "en"}], [])
+    keys_before = set(DataKey.objects.values_list("pk", flat=True))
+
+    def failing_audit(actor: Actor, action: str, **kwargs: Any) -> None:
+        raise Rollback(action)
+
+    monkeypatch.setattr("datasets_app.services.record_event", failing_audit)
+    with pytest.raises(Rollback):
+        approve_dataset(Actor(user=cast.steward), dataset)
+    assert not DatasetVersion.objects.filter(dataset=dataset).exists()
+    assert Dataset.objects.get(pk=dataset.pk).status == DatasetStatus.NEEDS_REVIEW
+    assert set(DataKey.objects.values_list("pk", flat=True)) == keys_before
+    assert sends == []
+
+
+def test_every_version_has_exactly_one_approval_audit_entry(
+    cast: Any, review_dataset_from: Any
+) -> None:
+    dataset = review_dataset_from([{"kind": "text", "text": "Nothing here.", "lang": "en"}], [])
+    version = approve_dataset(Actor(user=cast.steward), dataset)
+    entries = AuditEvent.objects.filter(action="dataset.approve", object_id=str(dataset.pk))
+    assert [e.details["version"] for e in entries] == [version.number]

@@ -12,7 +12,7 @@ validate a job form in the web process) does not load torch or transformers; nei
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
     "CheckpointError": "checkpoint",
@@ -39,6 +39,29 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:  # the same names, typed for checkers; at run time they load on first use
+    from .checkpoint import CheckpointError as CheckpointError
+    from .checkpoint import CheckpointInfo as CheckpointInfo
+    from .checkpoint import CheckpointStore as CheckpointStore
+    from .checkpoint import CheckpointTamperedError as CheckpointTamperedError
+    from .checkpoint import CheckpointWrongKeyError as CheckpointWrongKeyError
+    from .config import ConfigError as ConfigError
+    from .config import TrainConfig as TrainConfig
+    from .data import DataError as DataError
+    from .data import TrainData as TrainData
+    from .evaluation import evaluate as evaluate
+    from .final_model import FinalModelInfo as FinalModelInfo
+    from .final_model import load_final_model as load_final_model
+    from .final_model import save_final_model as save_final_model
+    from .loop import TrainResult as TrainResult
+    from .loop import train as train
+    from .models import build_tiny_model as build_tiny_model
+    from .models import convert_gguf_to_safetensors as convert_gguf_to_safetensors
+    from .reporting import JsonLinesReporter as JsonLinesReporter
+    from .reporting import NullReporter as NullReporter
+    from .reporting import Reporter as Reporter
+    from .resources import estimate_resources as estimate_resources
 
 
 def __getattr__(name: str) -> Any:

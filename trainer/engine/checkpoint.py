@@ -128,7 +128,8 @@ class CheckpointStore:
         path = self.directory / INDEX_FILE
         if not path.exists():
             return []
-        return json.loads(self.read_file(path, "index"))["checkpoints"]
+        entries: list[dict[str, Any]] = json.loads(self.read_file(path, "index"))["checkpoints"]
+        return entries
 
     def _write_index(self, entries: list[dict[str, Any]]) -> None:
         data = json.dumps({"checkpoints": entries}).encode()

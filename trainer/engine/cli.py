@@ -15,7 +15,7 @@ import json
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import torch
 
@@ -35,7 +35,7 @@ KEY_BYTES = 32
 class SignalStopReporter(JsonLinesReporter):
     """JSON-lines reporter whose should_stop() turns True after SIGTERM or SIGINT."""
 
-    def __init__(self, stream: object | None = None) -> None:
+    def __init__(self, stream: TextIO | None = None) -> None:
         super().__init__(stream)
         self.stop_requested = False
         self._previous = {
@@ -79,6 +79,8 @@ def load_job(path: Path) -> dict[str, Any]:
         job = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise ConfigError("config", f"cannot read {path}: {exc}") from exc
+    if not isinstance(job, dict):
+        raise ConfigError("config", f"{path} does not hold a JSON object")
     for name in ("config", "dataset_path", "checkpoint_dir", "key_id", "artifact_id"):
         if name not in job:
             raise ConfigError(name, "missing from the job file")

@@ -219,9 +219,10 @@ def render_chat_with_spans(
 
 
 def _render(tokenizer: Any, messages: list[dict[str, str]], *, add_generation_prompt: bool) -> str:
-    return tokenizer.apply_chat_template(
+    text: str = tokenizer.apply_chat_template(
         messages, tokenize=False, add_generation_prompt=add_generation_prompt
-    )
+    )  # tokenize=False: the rendered text
+    return text
 
 
 def render_plain_with_spans(

@@ -59,7 +59,9 @@ def init_process_group(
     if ctx.enabled or all(name in os.environ for name in _RENDEZVOUS_ENV):
         dist.init_process_group(backend=backend)
     else:
-        dist.init_process_group(backend=backend, store=dist.HashStore(), rank=0, world_size=1)
+        # torch imports HashStore into torch.distributed (POSIX only) without re-exporting it.
+        store = dist.HashStore()  # type: ignore[attr-defined]
+        dist.init_process_group(backend=backend, store=store, rank=0, world_size=1)
     return True
 
 
@@ -95,6 +97,8 @@ def broadcast_bytes(data: bytes | None, ctx: DistContext, device: torch.device) 
     dist.broadcast(length, src=0)
     buffer = torch.zeros(int(length.item()), dtype=torch.uint8, device=device)
     if ctx.is_main:
+        if data is None:
+            raise ValueError("rank 0 must supply the bytes it broadcasts")
         buffer.copy_(torch.frombuffer(bytearray(data), dtype=torch.uint8))
     dist.broadcast(buffer, src=0)
     return bytes(buffer.cpu().numpy().tobytes())

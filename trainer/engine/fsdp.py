@@ -16,7 +16,7 @@ keeps each rank's slice (`copy_full_`, `shard_like`); no communication is needed
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import torch
@@ -79,7 +79,7 @@ def _full(value: Any, keep: bool) -> Any:
     return full.cpu() if keep else None
 
 
-def full_tensors(tensors: dict[str, torch.Tensor], *, keep: bool) -> dict[str, torch.Tensor]:
+def full_tensors(tensors: Mapping[str, torch.Tensor], *, keep: bool) -> dict[str, torch.Tensor]:
     """{name: full tensor} of possibly sharded `tensors`; COLLECTIVE under FSDP (see module doc).
 
     Returns the dict when `keep`, else an empty one. Unsharded tensors are returned as they are

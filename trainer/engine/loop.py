@@ -8,6 +8,7 @@ checkpoint periodically and at the end, and write the final model.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +25,7 @@ from .fsdp import full_optimizer_state, full_tensors
 from .methods import prepare_model, resolve_device
 from .modeling import unwrap_model
 from .recipes import recipe_for
-from .recipes.base import Recipe
+from .recipes.base import Examples, Recipe
 from .reference import attach_reference
 from .reporting import Reporter, Throttle
 from .resume import (
@@ -193,7 +194,9 @@ def _saved_tokenizer(checkpoint: Checkpoint | None, cfg: TrainConfig) -> object 
     )
 
 
-def _prepare_splits(recipe: Recipe, data: TrainData, tokenizer: object) -> tuple[list, list]:
+def _prepare_splits(
+    recipe: Recipe, data: TrainData, tokenizer: object
+) -> tuple[Examples, Examples]:
     """The recipe's examples of the train and validation splits; DataError for bad records or
     a train split with nothing to learn."""
     train_examples = recipe.prepare(data.train, tokenizer, "train")
@@ -237,7 +240,8 @@ def _save_checkpoint(run: Run, store: CheckpointStore) -> int:
     """Rank 0 writes a checkpoint of the current step; returns the step. Every rank must call
     it: under FSDP gathering the full weights and optimizer state is a collective."""
     flush_losses(run)
-    weights, optimizer = run.trainable, run.optimizer
+    weights: Mapping[str, torch.Tensor] = run.trainable
+    optimizer: torch.optim.Optimizer | dict[str, Any] = run.optimizer
     if run.sharded:
         weights = full_tensors(run.trainable, keep=run.ctx.is_main)
         optimizer = full_optimizer_state(run.optimizer, keep=run.ctx.is_main)

@@ -20,6 +20,7 @@ from transformers import (
     LlamaForCausalLM,
     PretrainedConfig,
     PreTrainedModel,
+    PreTrainedTokenizerBase,
 )
 from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
@@ -55,7 +56,7 @@ def load_model_config(model_dir: str | Path) -> PretrainedConfig:
     if not (path / "config.json").is_file():
         raise ConfigError("base_model_dir", f"{path} is not a model directory (no config.json)")
     try:
-        config = AutoConfig.from_pretrained(path, local_files_only=True)
+        config: PretrainedConfig = AutoConfig.from_pretrained(path, local_files_only=True)
     except (OSError, ValueError, KeyError) as exc:
         raise ConfigError(
             "base_model_dir", f"cannot read the model config in {path}: {exc}"
@@ -131,7 +132,11 @@ def load_causal_lm(
 
 
 def llama_config(
-    vocab_size: int, shape: tuple[int, int, int, int, int], *, max_positions: int, tokenizer: object
+    vocab_size: int,
+    shape: tuple[int, int, int, int, int],
+    *,
+    max_positions: int,
+    tokenizer: PreTrainedTokenizerBase,
 ) -> LlamaConfig:
     """A LlamaConfig of `shape` (hidden, layers, heads, kv_heads, intermediate) for `tokenizer`."""
     hidden, layers, heads, kv_heads, intermediate = shape
@@ -187,7 +192,9 @@ def build_tiny_model(
     return out
 
 
-def build_scratch_model(preset: str, tokenizer: object, *, seq_len: int) -> PreTrainedModel:
+def build_scratch_model(
+    preset: str, tokenizer: PreTrainedTokenizerBase, *, seq_len: int
+) -> PreTrainedModel:
     """A randomly initialised Llama of the named preset, sized for `tokenizer` (from_scratch)."""
     config = llama_config(
         len(tokenizer),
@@ -232,7 +239,8 @@ def _write_dequantized(source: Path, staging: Path) -> None:
     config.quantization_config = None
     if hasattr(config, "quantization_config"):
         del config.quantization_config
-    fresh = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    # transformers leaves `from_config` unannotated.
+    fresh = AutoModelForCausalLM.from_config(config, dtype=torch.float32)  # type: ignore[no-untyped-call]
     fresh.load_state_dict(loaded.state_dict(), strict=True)
     del loaded
     fresh.save_pretrained(staging, safe_serialization=True)

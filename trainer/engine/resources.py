@@ -53,7 +53,12 @@ class Shape:
     @classmethod
     def from_config(cls, config: Any) -> Shape:
         """From a transformers config object or its dict form."""
-        get = config.get if isinstance(config, dict) else lambda k, d=None: getattr(config, k, d)
+
+        def get(key: str, default: Any = None) -> Any:
+            if isinstance(config, dict):
+                return config.get(key, default)
+            return getattr(config, key, default)
+
         heads = int(get("num_attention_heads"))
         return cls(
             int(get("vocab_size")),
@@ -163,7 +168,7 @@ def estimate_resources(
         else 0.0,
     }
     peak = sum(breakdown.values())
-    budget = gpu_mem_bytes if on_gpu else _host_memory()
+    budget = gpu_mem_bytes if on_gpu and gpu_mem_bytes is not None else _host_memory()
     fits = peak <= FIT_FRACTION * budget
     where = "GPU" if on_gpu else "host"
     reason = f"needs about {peak / 2**30:.1f} GiB of {budget / 2**30:.1f} GiB {where} memory" + (
@@ -183,7 +188,7 @@ def estimate_resources(
 def _seconds(cfg: TrainConfig, shape: Shape, trainable: int, on_gpu: bool) -> float:
     tokens = cfg.max_steps * cfg.grad_accum * cfg.batch_size * cfg.seq_len * PACKING_FILL
     full_backward = trainable > 0.5 * shape.total_params()
-    per_token = (6 if full_backward else 4) * shape.total_params()
+    per_token: float = (6 if full_backward else 4) * shape.total_params()
     per_token += (
         6 * shape.layers * shape.hidden * cfg.seq_len // 2
     )  # attention scores, mean context

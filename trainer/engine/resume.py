@@ -7,6 +7,7 @@ it together with the trainable weights, optimizer and RNG through a `CheckpointS
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,7 +98,7 @@ def latest_checkpoint(store: CheckpointStore) -> Checkpoint | None:
 def snapshot(
     cfg: TrainConfig,
     state: LoopState,
-    trainable: dict[str, torch.Tensor],
+    trainable: Mapping[str, torch.Tensor],
     optimizer: torch.optim.Optimizer | dict[str, Any],
     world_size: int = 1,
 ) -> tuple[dict[str, Any], dict[str, dict[str, torch.Tensor]]]:

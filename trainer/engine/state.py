@@ -67,10 +67,10 @@ def load_optimizer_state(
         raise ValueError("the checkpoint's optimizer covers different parameters than this model")
     per_param: dict[int, dict[str, Any]] = {}
     for name, tensor in tensors.items():
-        _, index, key = name.split(".", 2)
-        per_param.setdefault(int(index), {})[key] = tensor
-    for index, values in manifest["scalars"].items():
-        per_param.setdefault(int(index), {}).update(values)
+        _, position, key = name.split(".", 2)
+        per_param.setdefault(int(position), {})[key] = tensor
+    for number, values in manifest["scalars"].items():
+        per_param.setdefault(int(number), {}).update(values)
     params = [p for group in optimizer.param_groups for p in group["params"]]
     for index, values in per_param.items():
         for key, value in values.items():
@@ -107,7 +107,9 @@ def rng_state() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         for index, state in enumerate(torch.cuda.get_rng_state_all()):
             tensors[f"torch_cuda_{index}"] = state
     version, internal, gauss = random.getstate()
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    numpy_state = np.random.get_state(legacy=True)
+    assert isinstance(numpy_state, tuple)  # legacy=True: the tuple form, never the dict
+    kind, keys, pos, has_gauss, cached = numpy_state
     manifest = {
         "python": [version, list(internal), gauss],
         "numpy": [kind, keys.tolist(), int(pos), int(has_gauss), float(cached)],

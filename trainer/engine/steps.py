@@ -28,7 +28,7 @@ from .distributed import DistContext, sum_all_across_ranks
 from .fsdp import FSDPModule, clip_gradients, shard_model
 from .methods import PreparedModel, decoder_layers, trainable_parameters
 from .recipes import recipe_for
-from .recipes.base import Recipe, StepContext, Stream
+from .recipes.base import Examples, Recipe, StepContext, Stream
 from .resume import LoopState
 from .state import learning_rate_at
 
@@ -45,13 +45,13 @@ class Run:
     trainable: dict[str, nn.Parameter]
     optimizer: torch.optim.Optimizer
     stream: Stream
-    val_records: list
+    val_records: Examples
     pad_id: int
     state: LoopState = field(default_factory=LoopState)
     pending_losses: list[torch.Tensor] = field(default_factory=list)
     parallelism: str = "single"  # 'single', 'ddp' or 'fsdp' (config.resolve_parallelism)
     recipe: Recipe | None = None
-    train_records: list = field(default_factory=list)
+    train_records: Examples = field(default_factory=list)
     # Statistics of the recipe (e.g. reward accuracy) since the last report: device sums and
     # host denominators per step, materialised with the losses.
     pending_stats: list[tuple[torch.Tensor, dict[str, float]]] = field(default_factory=list)
@@ -71,8 +71,8 @@ def build_run(
     ctx: DistContext,
     device: torch.device,
     prepared: PreparedModel,
-    train_records: list,
-    val_records: list,
+    train_records: Examples,
+    val_records: Examples,
     pad_id: int,
     recipe: Recipe | None = None,
 ) -> Run:
@@ -113,7 +113,7 @@ def build_run(
     )
 
 
-def _dp_state(cfg: TrainConfig, ctx: DistContext, train_records: list) -> dp.DPState | None:
+def _dp_state(cfg: TrainConfig, ctx: DistContext, train_records: Examples) -> dp.DPState | None:
     """The calibrated DP mechanism (None without DP); ConfigError naming the field when the
     run cannot be private (several processes, an unreachable target)."""
     if cfg.differential_privacy is None:
@@ -145,7 +145,7 @@ def build_optimizer(
     )
 
 
-def autocast(run: Run) -> contextlib.AbstractContextManager:
+def autocast(run: Run) -> contextlib.AbstractContextManager[None]:
     """bf16 autocast for bf16-mixed precision, else a no-op."""
     dtype = run.prepared.autocast_dtype
     if dtype is None:
@@ -301,7 +301,7 @@ def take_stats(run: Run) -> dict[str, float]:
     return stats
 
 
-def _no_sync(model: nn.Module, last_micro_batch: bool) -> contextlib.AbstractContextManager:
+def _no_sync(model: nn.Module, last_micro_batch: bool) -> contextlib.AbstractContextManager[None]:
     """Skip the gradient all-reduce (DDP) / reduce-scatter (FSDP) on all but the last
     micro-batch of a step."""
     if isinstance(model, FSDPModule):

@@ -64,7 +64,8 @@ def train_bpe_tokenizer(
 
 def wrap_tokenizer(tokenizer: Tokenizer, *, model_max_length: int) -> PreTrainedTokenizerFast:
     """Wrap a raw `tokenizers.Tokenizer` with our special tokens and chat template."""
-    wrapped = PreTrainedTokenizerFast(
+    # transformers leaves this constructor unannotated.
+    wrapped = PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
         tokenizer_object=tokenizer,
         bos_token=BOS_TOKEN,
         eos_token=EOS_TOKEN,

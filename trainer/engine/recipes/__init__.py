@@ -23,4 +23,5 @@ def recipe_for(cfg: TrainConfig) -> Recipe:
     """The recipe of `cfg.objective`, configured from `cfg` (beta and the like)."""
     registry.objective(cfg.objective)  # UnknownName for a name the registry does not list
     module = importlib.import_module(f".{cfg.objective}", __name__)
-    return module.build(cfg)
+    recipe: Recipe = module.build(cfg)  # each recipe module's `build` returns its Recipe
+    return recipe

@@ -46,6 +46,13 @@ class Stream(Protocol):
     def next_batch(self) -> Any: ...
 
 
+# Each recipe prepares its own example type (supervised: `TokenizedRecord`, preference
+# objectives: `PreferenceExample` in a `PreferenceSplit`) and batches them its own way; the
+# protocol passes them through unread, so the loop needs no union of every recipe's types.
+Examples = list[Any]
+Batches = list[Any]
+
+
 @dataclass
 class StepContext:
     """What `before_batches` may use: the (possibly DDP / FSDP wrapped) loss module, the rank
@@ -54,7 +61,7 @@ class StepContext:
     loss_model: nn.Module
     ctx: DistContext
     device: torch.device
-    autocast: Callable[[], AbstractContextManager]
+    autocast: Callable[[], AbstractContextManager[None]]
 
 
 class Recipe(Protocol):
@@ -69,19 +76,21 @@ class Recipe(Protocol):
     loss_terms: Mapping[str, str]
     stats: Mapping[str, str]
 
-    def prepare(self, records: Sequence[dict[str, Any]], tokenizer: Any, split: str) -> list: ...
+    def prepare(
+        self, records: Sequence[dict[str, Any]], tokenizer: Any, split: str
+    ) -> Examples: ...
 
     def train_stream(
-        self, examples: list, cfg: TrainConfig, ctx: DistContext, pad_id: int
+        self, examples: Examples, cfg: TrainConfig, ctx: DistContext, pad_id: int
     ) -> Stream: ...
 
-    def eval_batches(self, examples: list, cfg: TrainConfig, pad_id: int) -> list: ...
+    def eval_batches(self, examples: Examples, cfg: TrainConfig, pad_id: int) -> Batches: ...
 
     def loss_module(self, prepared: PreparedModel) -> nn.Module: ...
 
     def counts(self, batch: Any) -> dict[str, float]: ...
 
-    def before_batches(self, step: StepContext, batches: list) -> None: ...
+    def before_batches(self, step: StepContext, batches: Batches) -> None: ...
 
     def uses_reference_cache(self, cfg: TrainConfig) -> bool: ...
 
@@ -114,7 +123,7 @@ class RecipeDefaults:
 
     stats: Mapping[str, str] = {}
 
-    def before_batches(self, step: StepContext, batches: list) -> None:
+    def before_batches(self, step: StepContext, batches: Batches) -> None:
         """Nothing step-wide to compute."""
 
     def uses_reference_cache(self, cfg: TrainConfig) -> bool:

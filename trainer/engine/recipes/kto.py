@@ -85,7 +85,7 @@ class KTO(PreferenceRecipe):
             "undesirable": batch.n_examples - good,
         }
 
-    def before_batches(self, step: StepContext, batches: list) -> None:
+    def before_batches(self, step: StepContext, batches: list[PreferenceBatch]) -> None:
         step_kl(step, batches)
 
     def loss(
@@ -110,8 +110,8 @@ class KTO(PreferenceRecipe):
 
     def preferred_answer(self, record: dict[str, Any]) -> str | None:
         if "chosen" in record:
-            return record["chosen"]
-        return record["completion"] if record.get("label") is True else None
+            return str(record["chosen"])
+        return str(record["completion"]) if record.get("label") is True else None
 
     def preference_metrics(
         self, tuned: torch.Tensor, base: torch.Tensor | None, examples: Any
