@@ -24,6 +24,7 @@ import argparse
 import hashlib
 import hmac
 import json
+import math
 import random
 import secrets
 import sys
@@ -42,8 +43,26 @@ from trainer.engine import offline  # noqa: E402,F401  (first: no network)
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--records", type=int, default=200)
+    parser.add_argument("--records", type=int, default=200, help="train + test records")
+    parser.add_argument(
+        "--train-records",
+        type=int,
+        default=None,
+        help="train records (the rest of --records is the test split); default 80%%",
+    )
     parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument(
+        "--epochs",
+        type=float,
+        default=None,
+        help="passes over the training tokens (canaries included); sets --steps",
+    )
+    parser.add_argument(
+        "--text",
+        choices=("ticket", "message"),
+        default="ticket",
+        help="a record is the whole ticket (message and reply) or the customer's message",
+    )
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--seq-len", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=2e-3)
@@ -59,17 +78,46 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def ticket_texts(count: int, seed: int) -> list[str]:
+def ticket_texts(count: int, seed: int, text: str = "ticket") -> list[str]:
+    """``count`` tickets as texts: whole (message and reply) or the customer's message only."""
     from ticket_corpus import generate
 
     texts = []
     for ticket in generate(count, seed):
         record = ticket.record
         if record.get("messages"):
-            texts.append("\n".join(m["content"] for m in record["messages"]))
+            contents = [m["content"] for m in record["messages"]]
+            texts.append(contents[0] if text == "message" else "\n".join(contents))
+        elif text == "message":
+            texts.append(record.get("prompt", ""))
         else:
             texts.append(f"{record.get('prompt', '')}\n{record.get('completion', '')}")
     return texts
+
+
+def extraction_split(lengths: list[int]) -> tuple[int, int]:
+    """k = m for the extraction test, from the records' token lengths: 32 (the audit's
+    default) when a quarter of the records or fewer are shorter than 64 tokens, else half the
+    first quartile rounded down to a multiple of 4 (at least 8), so three records in four are
+    tested with the full k + m and the rest are split in half (``records.split_for``)."""
+    ordered = sorted(lengths)
+    first_quartile = ordered[len(ordered) // 4]
+    half = min(32, first_quartile // 2)
+    return (max(8, half - half % 4),) * 2  # type: ignore[return-value]
+
+
+def token_lengths(base: Path, texts: list[str]) -> list[int]:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(base))
+    return [len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
+
+
+def quantiles(values: list[int]) -> str:
+    ordered = sorted(values)
+    picks = {"min": 0, "p25": len(ordered) // 4, "median": len(ordered) // 2}
+    parts = [f"{name} {ordered[i]}" for name, i in picks.items()]
+    return ", ".join([*parts, f"p75 {ordered[3 * len(ordered) // 4]}", f"max {ordered[-1]}"])
 
 
 def model_dir(args: argparse.Namespace, work: Path) -> Path:
@@ -116,6 +164,8 @@ def train(args: argparse.Namespace, base: Path, records: list[dict], work: Path,
             "eval_every": 0,
             "eval_generate_records": 0,
             "device": "cpu",
+            # 135M parameters, 4-8 short rows: memory is no concern, recomputing is.
+            "gradient_checkpointing": False,
             "seed": args.seed,
             **extra,
         }
@@ -159,13 +209,21 @@ def detector_inputs(train_texts: list[str]) -> dict[str, Any]:
 
 
 def audit(
-    model: Any, tokenizer: Any, train_texts: list[str], test_texts: list[str], plan: Any, pii: dict
+    model: Any,
+    tokenizer: Any,
+    train_texts: list[str],
+    test_texts: list[str],
+    plan: Any,
+    pii: dict,
+    k: int = 32,
+    m: int = 32,
 ):
     from trainer.engine.privacy.audit import AuditConfig, AuditInputs, run_audit
 
     inputs = AuditInputs(train_texts, test_texts, plan=plan, **pii)
     start = time.perf_counter()
-    report = run_audit(model, tokenizer, inputs, AuditConfig(), reference=model.disable_adapter)
+    config = AuditConfig(k=k, m=m)
+    report = run_audit(model, tokenizer, inputs, config, reference=model.disable_adapter)
     return report.figures(), time.perf_counter() - start
 
 
@@ -185,18 +243,30 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="soberana-bench-privacy-"))
     base = model_dir(args, work)
-    texts = ticket_texts(args.records, args.seed)
+    texts = ticket_texts(args.records, args.seed, args.text)
     random.Random(args.seed).shuffle(texts)
-    cut = int(len(texts) * 0.8)
+    cut = args.train_records if args.train_records is not None else int(len(texts) * 0.8)
     train_texts, test_texts = texts[:cut], texts[cut:]
     train_records = [{"text": t, "split": "train"} for t in train_texts]
     plan = plan_canaries(args.seed, train_records)
-    records = train_records + [{**r, "split": "train"} for r in plan.training_records()]
+    canary_records = [{**r, "split": "train"} for r in plan.training_records()]
+    records = train_records + canary_records
     records += [{"text": t, "split": "test"} for t in test_texts]
+    lengths = token_lengths(base, texts)
+    k, m = extraction_split(lengths)
+    if args.epochs is not None:
+        train_tokens = sum(token_lengths(base, [r["text"] for r in train_records + canary_records]))
+        per_step = args.batch_size * args.seq_len
+        args.steps = max(1, math.ceil(args.epochs * train_tokens / per_step))
+        print(
+            f"{train_tokens} training tokens, {per_step} per step: {args.epochs:g} epochs "
+            f"= {args.steps} steps"
+        )
     print(
-        f"{len(train_texts)} train + {len(test_texts)} test tickets, {args.steps} LoRA steps, "
-        f"canaries {plan.summary()}"
+        f"{len(train_texts)} train + {len(test_texts)} test records ({args.text}), "
+        f"{args.steps} LoRA steps, canaries {plan.summary()}"
     )
+    print(f"record tokens: {quantiles(lengths)}; extraction tested with k = m = {k}")
     pii = detector_inputs(train_texts)
     columns: dict[str, dict[str, Any]] = {}
     runs = [("LoRA", {})]
@@ -207,16 +277,24 @@ def main() -> None:
         else:
             columns["DP"] = {"unavailable": "the engine has no differential_privacy setting yet"}
     for name, extra in runs:
+        cpu = time.process_time()
         model, tokenizer, train_s = train(args, base, records, work, **extra)
-        figures, audit_s = audit(model, tokenizer, train_texts, test_texts, plan, pii)
+        train_cpu, cpu = time.process_time() - cpu, time.process_time()
+        figures, audit_s = audit(model, tokenizer, train_texts, test_texts, plan, pii, k, m)
+        audit_cpu = time.process_time() - cpu
+        with model.disable_adapter():
+            base_perplexity = perplexity(model, tokenizer, test_texts[:64])
         columns[name] = {
             "train_s": round(train_s, 1),
             "audit_s": round(audit_s, 1),
+            "train_cpu_s": round(train_cpu, 1),
+            "audit_cpu_s": round(audit_cpu, 1),
             "test_perplexity": round(perplexity(model, tokenizer, test_texts[:64]), 3),
+            "base_test_perplexity": round(base_perplexity, 3),
             **figures,
         }
-        print(f"== {name}: trained in {train_s:.0f} s, audited in {audit_s:.0f} s")
-    print_table(columns)
+        print(f"== {name}: trained in {train_s:.0f} s, audited in {audit_s:.0f} s", flush=True)
+        print_table(columns)
     print(json.dumps(columns, default=str))
 
 
@@ -224,7 +302,12 @@ def print_table(columns: dict[str, dict[str, Any]]) -> None:
     rows = [
         ("training seconds", lambda c: c.get("train_s")),
         ("audit seconds", lambda c: c.get("audit_s")),
+        (
+            "training / audit CPU seconds",
+            lambda c: f"{c.get('train_cpu_s')} / {c.get('audit_cpu_s')}",
+        ),
         ("test perplexity", lambda c: c.get("test_perplexity")),
+        ("test perplexity of the base model", lambda c: c.get("base_test_perplexity")),
     ]
     for count in ("1", "4", "16"):
         rows.append(
@@ -242,9 +325,22 @@ def print_table(columns: dict[str, dict[str, Any]]) -> None:
             "TPR at 1% FPR (calibrated)",
             lambda c: _get(c, "membership_inference", "calibrated_tpr_at_1pct_fpr"),
         ),
+        (
+            "extraction tested train / test",
+            lambda c: _slash(c, "extraction", "train_tested", "test_tested"),
+        ),
+        (
+            "longest reproduced span (tokens)",
+            lambda c: _get(c, "extraction", "longest_reproduced_tokens"),
+        ),
         ("regurgitated raw values", lambda c: _get(c, "regurgitation", "distinct_values")),
+        (
+            "raw values the base model says too",
+            lambda c: _get(c, "regurgitation", "also_said_by_base_model"),
+        ),
     ]
     names = list(columns)
+    print(flush=True)
     print(f"{'':44}" + "".join(f"{n:>26}" for n in names))
     for label, read in rows:
         print(f"{label:44}" + "".join(f"{str(read(columns[n])):>26}" for n in names))
@@ -252,6 +348,10 @@ def print_table(columns: dict[str, dict[str, Any]]) -> None:
 
 def _get(column: dict[str, Any], section: str, key: str) -> Any:
     return (column.get(section) or {}).get(key)
+
+
+def _slash(column: dict[str, Any], section: str, first: str, second: str) -> str:
+    return f"{_get(column, section, first)} / {_get(column, section, second)}"
 
 
 def _pair(column: dict[str, Any], section: str, group: str, count: str) -> str | None:
