@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.defaults import page_not_found
@@ -34,6 +36,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = exceptions.ValidationError({exc.field: [exc.message]})
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
+    elif isinstance(exc, SuspiciousOperation):
+        exc = _refused_request(exc)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
@@ -44,6 +48,15 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if response.status_code == status.HTTP_401_UNAUTHORIZED:
         response["WWW-Authenticate"] = 'Bearer realm="soberana"'
     return response
+
+
+def _refused_request(exc: SuspiciousOperation) -> exceptions.APIException:
+    """A body Django refuses while parsing it (too many form fields, too large): the API's
+    400/413 in its own envelope, logged on Django's security logger as Django would."""
+    logging.getLogger(f"django.security.{type(exc).__name__}").warning("%s", exc)
+    if isinstance(exc, RequestDataTooBig):
+        return PayloadTooLarge()
+    return exceptions.ParseError(f"The request was refused: {exc}")
 
 
 def _message_from(detail: Any) -> str:

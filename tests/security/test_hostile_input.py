@@ -123,3 +123,23 @@ def test_a_valid_surrogate_pair_is_accepted_by_the_json_check() -> None:
 
     assert not has_lone_surrogate(json.loads('{"a": ["\\ud83d\\ude00"]}'))
     assert has_lone_surrogate(json.loads('{"\\ud800": 1}'))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/v1/projects/{project}/", "/api/v1/tokens/"])
+def test_a_form_body_with_too_many_fields_answers_400_in_the_api_envelope(
+    cast: Any, api_client_for: Any, settings: Any, path: str
+) -> None:
+    """Django refuses the body while DRF parses it (TooManyFieldsSent): the API's JSON 400,
+    not Django's HTML page (schemathesis found it on a bulk-decision endpoint)."""
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 10
+    body = "&".join(f"ids={n}" for n in range(50))
+    response = api_client_for(cast.owner).generic(
+        "PATCH" if "projects" in path else "POST",
+        path.format(project=cast.project.pk),
+        body,
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json()["error"]["code"] == "parse_error"

@@ -88,7 +88,7 @@ class FakeDetector:
 @pytest.fixture
 def fake_detector(monkeypatch: pytest.MonkeyPatch) -> FakeDetector:
     detector = FakeDetector()
-    monkeypatch.setattr("datasets_app.ingestion.detector_for", lambda _options: detector)
+    monkeypatch.setattr("datasets_app.ingestion.detector_for", lambda _options, **_kwargs: detector)
     monkeypatch.setattr("datasets_app.pipeline.language.detect_language", lambda _text: "en")
     return detector
 
