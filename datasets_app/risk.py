@@ -32,7 +32,7 @@ from datasets_app.models import (
     SourceRule,
     SourceTrust,
 )
-from datasets_app.risk_ingest import EVIDENCE_BLOB
+from datasets_app.risk_ingest import EVIDENCE_BLOB, flag_row
 from datasets_app.services import DatasetStateError
 from ops.errors import InvalidField
 from vault import services as vault
@@ -218,19 +218,7 @@ def add_model_flags(dataset: Dataset, flags: Iterable[Any], summary: dict[str, A
         if locked is None:
             return 0
         locked.risk_flags.filter(detector__in=detectors).delete()
-        RiskFlag.objects.bulk_create(
-            RiskFlag(
-                dataset_id=dataset.pk,
-                record_index=flag.record_index,
-                detector=flag.detector,
-                reason=flag.reason[:300],
-                score=round(float(flag.score), 4),
-                field=flag.field[:64],
-                group=flag.group[:64],
-                source=flag.source[:200],
-            )
-            for flag in flags
-        )
+        RiskFlag.objects.bulk_create(flag_row(dataset.pk, flag) for flag in flags)
         screen = {**(locked.screen_summary or {}), "perplexity": summary}
         row.update(screen_summary=screen)
         record_event(

@@ -109,15 +109,9 @@ class IngestScreen:
             self.evidence_out.write(json.dumps({"evidence": flag.evidence}).encode() + b"\n")
             self.lines += 1
         untrusted = flag.detector == SOURCE_DETECTOR
-        return RiskFlag(
-            dataset_id=self.lease.dataset_id,
-            record_index=flag.record_index,
-            detector=flag.detector,
-            reason=flag.reason[:300],
-            score=round(float(flag.score), 4),
-            field=flag.field[:64],
-            group=flag.group[:64],
-            source=flag.source[:200],
+        return flag_row(
+            self.lease.dataset_id,
+            flag,
             evidence_line=line,
             decision=RiskDecision.ACCEPTED if untrusted else RiskDecision.PENDING,
             action=RiskAction.QUARANTINE,
@@ -143,3 +137,20 @@ class IngestScreen:
 def discard_risk_flags(dataset_id: int) -> None:
     """Delete every risk flag of a dataset (a failed or interrupted ingestion's set)."""
     RiskFlag.objects.filter(dataset_id=dataset_id).delete()
+
+
+def flag_row(dataset_id: int, flag: Any, **decision: Any) -> RiskFlag:
+    """An unsaved RiskFlag row for one screen flag (``datasets_app.pipeline.screen``), its
+    free-text columns cut to their widths and its score rounded; ``decision`` sets the rest
+    (evidence line, decision, action)."""
+    return RiskFlag(
+        dataset_id=dataset_id,
+        record_index=flag.record_index,
+        detector=flag.detector,
+        reason=flag.reason[:300],
+        score=round(float(flag.score), 4),
+        field=flag.field[:64],
+        group=flag.group[:64],
+        source=flag.source[:200],
+        **decision,
+    )
