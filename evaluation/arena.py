@@ -20,6 +20,7 @@ from django.utils import timezone
 from accounts.roles import Action
 from accounts.services import PermissionDenied, membership_for, require
 from audit.services import Actor, record_event
+from datasets_app.models import DatasetStatus, DatasetVersion
 from evaluation import stats
 from evaluation.models import ArenaContestant, ArenaMatch, ArenaRound, ArenaVote, VoteChoice
 from ops.errors import InvalidField, StateConflict
@@ -89,6 +90,24 @@ def _require_voter(actor: Actor, row: ArenaRound) -> None:
         raise PermissionDenied("arena_vote")
     if row.closed:
         raise StateConflict("the round is closed")
+
+
+def prompt_from_test_split(row: ArenaRound, version: DatasetVersion, field: str) -> str:
+    """A prompt drawn at random (the OS's randomness) from the test split of ``version``, an
+    approved dataset version of the round's project: the last user turn of a completion or
+    chat record. InvalidField naming ``field`` when the version is of another project, not
+    approved, or its test split holds no prompt."""
+    from evaluation.harness.tasks import last_user_turn
+    from evaluation.services import test_records
+
+    if version.dataset.project_id != row.project_id:
+        raise InvalidField(field, "not a dataset version of this round's project")
+    if version.dataset.status != DatasetStatus.APPROVED:
+        raise InvalidField(field, "the dataset is not approved")
+    prompts = [p for r in test_records(version) if (p := last_user_turn(r))]
+    if not prompts:
+        raise InvalidField(field, "its test split holds no prompt (completion or chat records)")
+    return random.SystemRandom().choice(prompts)
 
 
 def create_match(actor: Actor, row: ArenaRound, prompt: str, answer: Answer) -> ArenaMatch:

@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, render
 from accounts.models import Project
 from accounts.roles import Action
 from accounts.services import project_ids_allowing
+from datasets_app.models import DatasetStatus, DatasetVersion
 from evaluation import arena, report
 from evaluation.models import ArenaRound
 from trainer.models import ModelVersion
@@ -22,7 +23,10 @@ def arena_page(request: HttpRequest, pk: int) -> HttpResponse:
     row = get_object_or_404(ArenaRound.objects.filter(project_id__in=ids), pk=pk)
     if not arena.may_vote(request.user, row):
         raise Http404
-    return render(request, "evaluation/arena.html", {"round": row})
+    sources = DatasetVersion.objects.filter(
+        dataset__project_id=row.project_id, dataset__status=DatasetStatus.APPROVED
+    ).select_related("dataset")
+    return render(request, "evaluation/arena.html", {"round": row, "sources": sources})
 
 
 @login_required

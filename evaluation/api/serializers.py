@@ -229,8 +229,27 @@ class ArenaRoundCreateSerializer(serializers.Serializer):
 
 
 class ArenaMatchCreateSerializer(serializers.Serializer):
+    """Exactly one prompt source: typed, a test split, or an evaluation set's test split."""
+
     round = serializers.IntegerField()
-    prompt = serializers.CharField(max_length=8000, help_text="Typed, or from a test split.")
+    prompt = serializers.CharField(max_length=8000, required=False, help_text="Typed.")
+    from_dataset_version = serializers.IntegerField(
+        required=False,
+        help_text="Draw the prompt at random from this approved dataset version's test split.",
+    )
+    from_evaluation_set = serializers.IntegerField(
+        required=False,
+        help_text="Draw the prompt from the test split this evaluation set was built from.",
+    )
+
+    SOURCES = ("prompt", "from_dataset_version", "from_evaluation_set")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        given = [name for name in self.SOURCES if name in attrs]
+        if len(given) != 1:
+            message = "Give exactly one of prompt, from_dataset_version, from_evaluation_set."
+            raise serializers.ValidationError({"prompt": [message]})
+        return attrs
 
 
 class ArenaMatchSerializer(serializers.Serializer):

@@ -6,6 +6,8 @@ services check the role for each change and audit refusals.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.http import HttpResponse
@@ -340,9 +342,8 @@ class ArenaMatchViewSet(viewsets.GenericViewSet):
         row = ArenaRound.objects.filter(pk=form.validated_data["round"], project_id__in=ids).first()
         if row is None:
             raise ValidationError({"round": ["No such round."]})
-        match = arena.create_match(
-            actor_from_request(request), row, form.validated_data["prompt"], arena.generated_answer
-        )
+        prompt = _arena_prompt(request, row, form.validated_data)
+        match = arena.create_match(actor_from_request(request), row, prompt, arena.generated_answer)
         return Response(arena.match_view(match), status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=s.ArenaMatchSerializer)
@@ -371,3 +372,28 @@ class ArenaMatchViewSet(viewsets.GenericViewSet):
             form.validated_data.get("comment", ""),
         )
         return Response({"id": row.pk, "choice": row.choice}, status=status.HTTP_201_CREATED)
+
+
+def _arena_prompt(request: Request, row: ArenaRound, data: dict[str, Any]) -> str:
+    """The match's prompt: typed, or drawn from a test split the caller may see (a dataset
+    version or an evaluation set built from one). A 400 names the field otherwise."""
+    if "prompt" in data:
+        return str(data["prompt"])
+    allowed = project_ids_allowing(request.user, Action.VIEW_PROJECT)
+    if "from_evaluation_set" in data:
+        found = EvaluationSet.objects.filter(
+            pk=data["from_evaluation_set"], project_id__in=allowed
+        ).first()
+        if found is None:
+            raise ValidationError({"from_evaluation_set": ["No such evaluation set."]})
+        if found.dataset_version is None:
+            raise ValidationError(
+                {"from_evaluation_set": ["This set's tasks come from a bundle: type a prompt."]}
+            )
+        return arena.prompt_from_test_split(row, found.dataset_version, "from_evaluation_set")
+    version = DatasetVersion.objects.filter(
+        pk=data["from_dataset_version"], dataset__project_id__in=allowed
+    ).first()
+    if version is None:
+        raise ValidationError({"from_dataset_version": ["No such dataset version."]})
+    return arena.prompt_from_test_split(row, version, "from_dataset_version")

@@ -108,6 +108,16 @@ def _prompt_messages(record: dict[str, Any]) -> tuple[list[dict[str, str]], str 
     return messages[:last], messages[last]["content"]
 
 
+def last_user_turn(record: dict[str, Any]) -> str | None:
+    """The last user message of a completion or chat record (what a person would ask a model
+    with it), or None for plain text and records without one."""
+    asked = _prompt_messages(record)
+    if asked is None:
+        return None
+    users = [m["content"] for m in asked[0] if m.get("role") == "user" and m["content"].strip()]
+    return users[-1] if users else None
+
+
 def _generation_doc(record: dict[str, Any], render: RenderPrompt) -> dict[str, Any] | None:
     asked = _prompt_messages(record)
     if asked is None or asked[1] is None:

@@ -25,9 +25,13 @@
     event.preventDefault();
     errorBox.textContent = "";
     try {
-      const prompt = document.getElementById("prompt").value;
-      const match = await post(api, { round: Number(root.dataset.round), prompt: prompt });
+      const source = document.getElementById("prompt-source").value;
+      const body = { round: Number(root.dataset.round) };
+      if (source) body.from_dataset_version = Number(source);
+      else body.prompt = document.getElementById("prompt").value;
+      const match = await post(api, body);
       matchId = match.id;
+      document.getElementById("match-prompt").textContent = match.prompt;
       document.getElementById("answer-a").textContent = match.a;
       document.getElementById("answer-b").textContent = match.b;
       document.getElementById("voted").hidden = true;
