@@ -84,8 +84,8 @@ def test_the_last_user_turn_is_the_prompt() -> None:
 def test_exactly_one_source_is_required(
     cast: Any,
     api_client_for: Any,
-    arena_round: Any,
-    body: dict[str, Any],  # noqa: F811
+    arena_round: Any,  # noqa: F811
+    body: dict[str, Any],
 ) -> None:
     response = _post(api_client_for(cast.viewer), {"round": arena_round.pk, **body})
     assert response.status_code == 400
@@ -95,8 +95,8 @@ def test_exactly_one_source_is_required(
 def test_a_version_without_prompts_or_of_another_project_is_refused_naming_the_field(
     cast: Any,
     api_client_for: Any,
-    arena_round: Any,
-    approved_version: Any,  # noqa: F811
+    arena_round: Any,  # noqa: F811
+    approved_version: Any,
 ) -> None:
     client = api_client_for(cast.viewer)
     plain = _post(client, {"round": arena_round.pk, "from_dataset_version": approved_version.pk})
