@@ -169,6 +169,13 @@ def fixture_records(n: int = 40) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
+def approved_version_of() -> Any:
+    """``make(project, records, uploader=None)`` -> an approved dataset version holding
+    ``records`` (``make_approved_version``), for tests outside this file."""
+    return make_approved_version
+
+
+@pytest.fixture
 def approved_version(cast: Cast) -> Any:
     return make_approved_version(cast.project, fixture_records(), uploader=cast.steward)
 

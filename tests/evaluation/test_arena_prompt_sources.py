@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from conftest import make_approved_version
 from evaluation import arena
 from tests.evaluation.test_arena import arena_round  # noqa: F401  (fixture)
 
@@ -16,7 +15,7 @@ pytestmark = pytest.mark.django_db
 QUESTIONS = [f"How do I reset router model R{i}?" for i in range(5)]
 
 
-def _chat_version(cast: Any) -> Any:
+def _chat_version(cast: Any, make_approved_version: Any) -> Any:
     records = [
         {
             "kind": "messages",
@@ -48,8 +47,9 @@ def test_a_prompt_drawn_from_a_test_split_is_one_of_its_questions(
     cast: Any,
     api_client_for: Any,
     arena_round: Any,  # noqa: F811
+    approved_version_of: Any,
 ) -> None:
-    version = _chat_version(cast)
+    version = _chat_version(cast, approved_version_of)
     created = _post(
         api_client_for(cast.viewer),
         {"round": arena_round.pk, "from_dataset_version": version.pk},
@@ -111,11 +111,12 @@ def test_an_outsiders_version_is_no_source(
     cast: Any,
     api_client_for: Any,
     arena_round: Any,  # noqa: F811
+    approved_version_of: Any,
 ) -> None:
     from accounts.models import Project
 
     other = Project.objects.create(name="elsewhere")
-    foreign = make_approved_version(
+    foreign = approved_version_of(
         other,
         [{"kind": "prompt_completion", "prompt": "secret q", "completion": "a", "split": "test"}],
     )
@@ -130,11 +131,12 @@ def test_an_evaluation_set_built_from_a_split_is_a_source(
     cast: Any,
     api_client_for: Any,
     arena_round: Any,  # noqa: F811
+    approved_version_of: Any,
 ) -> None:
     from audit.services import Actor
     from evaluation import services
 
-    version = _chat_version(cast)
+    version = _chat_version(cast, approved_version_of)
     built = services.create_set_from_dataset(Actor(user=cast.engineer), version, "router faq")
     created = _post(
         api_client_for(cast.viewer), {"round": arena_round.pk, "from_evaluation_set": built.pk}
@@ -146,12 +148,13 @@ def test_an_evaluation_set_built_from_a_split_is_a_source(
 def test_prompt_from_test_split_refuses_another_projects_version(
     cast: Any,
     arena_round: Any,  # noqa: F811
+    approved_version_of: Any,
 ) -> None:
     from accounts.models import Project
     from ops.errors import InvalidField
 
     other = Project.objects.create(name="elsewhere")
-    foreign = make_approved_version(other, [{"kind": "text", "text": "x", "split": "test"}])
+    foreign = approved_version_of(other, [{"kind": "text", "text": "x", "split": "test"}])
     with pytest.raises(InvalidField):
         arena.prompt_from_test_split(arena_round, foreign, "from_dataset_version")
 
@@ -159,10 +162,11 @@ def test_prompt_from_test_split_refuses_another_projects_version(
 def test_the_arena_page_offers_the_projects_approved_test_splits(
     cast: Any,
     arena_round: Any,  # noqa: F811
+    approved_version_of: Any,
 ) -> None:
     from django.test import Client
 
-    version = _chat_version(cast)
+    version = _chat_version(cast, approved_version_of)
     client = Client()
     client.force_login(cast.viewer)
     page = client.get(f"/evaluation/arena/{arena_round.pk}/").content.decode()
