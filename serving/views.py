@@ -4,6 +4,7 @@ scoped querysets and call one service each, as the API does."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -136,12 +137,12 @@ def deployment_page(request: HttpRequest, pk: int) -> HttpResponse:
 def deployment_stop(request: HttpRequest, pk: int) -> HttpResponse:
     """Stop the deployment (its keys stop working at once)."""
     deployment = _visible_deployment(request, pk)
-    try:
-        services.stop_deployment(actor_from_request(request), deployment)
-        messages.success(request, f"{deployment.model_name} is stopped.")
-    except PermissionDenied:
-        messages.error(request, DENIED_DEPLOY)
-    return redirect("deployment-page", pk=pk)
+    return _act_then_back(
+        request,
+        pk,
+        lambda actor: services.stop_deployment(actor, deployment),
+        f"{deployment.model_name} is stopped.",
+    )
 
 
 @login_required
@@ -150,12 +151,12 @@ def deployment_pii_filter(request: HttpRequest, pk: int) -> HttpResponse:
     """Switch the output PII filter on (``enabled=1``) or off."""
     deployment = _visible_deployment(request, pk)
     enabled = request.POST.get("enabled") == "1"
-    try:
-        services.set_pii_filter(actor_from_request(request), deployment, enabled)
-        messages.success(request, f"The PII filter is {'on' if enabled else 'off'}.")
-    except PermissionDenied:
-        messages.error(request, DENIED_DEPLOY)
-    return redirect("deployment-page", pk=pk)
+    return _act_then_back(
+        request,
+        pk,
+        lambda actor: services.set_pii_filter(actor, deployment, enabled),
+        f"The PII filter is {'on' if enabled else 'off'}.",
+    )
 
 
 @login_required
@@ -185,9 +186,22 @@ def deployment_key_create(request: HttpRequest, pk: int) -> HttpResponse:
 def deployment_key_revoke(request: HttpRequest, pk: int, key_id: int) -> HttpResponse:
     """Revoke one key of the deployment; later requests with it answer 401."""
     key = get_object_or_404(_visible_deployment(request, pk).keys, pk=key_id)
+    return _act_then_back(
+        request,
+        pk,
+        lambda actor: services.revoke_deployment_key(actor, key),
+        f"Key {key.prefix}… is revoked.",
+    )
+
+
+def _act_then_back(
+    request: HttpRequest, pk: int, act: Callable[[Any], object], done: str
+) -> HttpResponse:
+    """Run one service verb as the signed-in user, flash ``done`` (or the refusal when the
+    role does not allow it; the service audited it) and go back to the deployment page."""
     try:
-        services.revoke_deployment_key(actor_from_request(request), key)
-        messages.success(request, f"Key {key.prefix}… is revoked.")
+        act(actor_from_request(request))
+        messages.success(request, done)
     except PermissionDenied:
         messages.error(request, DENIED_DEPLOY)
     return redirect("deployment-page", pk=pk)
